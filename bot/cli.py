@@ -1,0 +1,320 @@
+"""The `citebot` command line: the engine from a terminal, no Discord token needed.
+
+It parses arguments, calls the facade, and renders text, JSON or CSV. Errors a user can fix are
+one line on stderr with a non-zero exit status, never a traceback. discord.py is not imported
+here, so a question in the terminal starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import os
+import sqlite3
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from retrieval.errors import Ambiguous, CitebotError
+from retrieval.knowledge import MAX_K, KnowledgeBase
+from retrieval.models import Answer, Caller, Hit, QueryRecord, TopQuery
+
+DEFAULT_DB = "citebot.db"
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments: reported like argparse's own errors."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _guild(text: str) -> int:
+    if not text.isdigit() or int(text) == 0 or len(text) > 20:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord server id")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="citebot",
+        description="Answers questions from a corpus of articles, with cited passages.",
+    )
+    parser.add_argument(
+        "--db", help=f"database file (default: $CITEBOT_DB or ./{DEFAULT_DB})", default=None
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scope = {
+        "type": _guild,
+        "default": None,
+        "metavar": "ID",
+        "help": "act as this Discord server sees the corpus (default: the global corpus)",
+    }
+
+    ask = sub.add_parser("ask", help="the best passages for a question, with citations")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=_positive, default=3, help="how many passages (default 3)")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument("--guild", **scope)
+
+    summary = sub.add_parser("summary", help="the summary of one article")
+    summary.add_argument("article", help="the article's id or a fragment of its title")
+    summary.add_argument("--json", action="store_true")
+    summary.add_argument("--guild", **scope)
+
+    summaries = sub.add_parser("summaries", help="every article with its summary")
+    summaries.add_argument("--json", action="store_true")
+    summaries.add_argument("--guild", **scope)
+
+    sources = sub.add_parser("sources", help="list, add or remove sources")
+    actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the sources in the corpus")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--guild", **scope)
+    add = actions.add_parser("add", help="add a .txt or .md file")
+    add.add_argument("path", type=Path)
+    add.add_argument("--title", help="use this title instead of the detected one")
+    add.add_argument("--guild", **{**scope, "help": "add it to this server only"})
+    remove = actions.add_parser("remove", help="remove a source by id")
+    remove.add_argument("id", type=_positive)
+
+    logs = sub.add_parser("logs", help="the query log")
+    logs.add_argument("view", nargs="?", default="recent", choices=("recent", "top", "unanswered"))
+    logs.add_argument("--limit", type=_positive, default=20)
+    fmt = logs.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    logs.add_argument("--guild", **{**scope, "help": "only this server's rows"})
+    return parser
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _use_ansi(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def highlight(hit: Hit, ansi: bool) -> str:
+    """The passage with query terms in bold: ANSI in a terminal, **markdown** elsewhere."""
+    on, off = ("\x1b[1m", "\x1b[0m") if ansi else ("**", "**")
+    out, pos = [], 0
+    for start, end in sorted(hit.highlights):
+        if start < pos:
+            continue
+        out += [hit.text[pos:start], on, hit.text[start:end], off]
+        pos = end
+    out.append(hit.text[pos:])
+    return "".join(out)
+
+
+def render_answer(answer: Answer, ansi: bool) -> str:
+    if not answer.answered:
+        return (
+            f"No passage in the corpus answers {answer.query!r}.\n"
+            "Try other words, or add a source: citebot sources add FILE"
+        )
+    lines = []
+    for hit in answer.hits:
+        lines.append(
+            f"[{hit.rank}] {hit.title} — {hit.source}, paragraph {hit.paragraph} "
+            f"(score {hit.score:.2f})"
+        )
+        for para in highlight(hit, ansi).split("\n"):
+            lines.append(
+                textwrap.fill(para, width=100, initial_indent="    ", subsequent_indent="    ")
+            )
+        lines.append("")
+    lines.append(
+        f"{len(answer.hits)} passage(s) from {answer.articles_searched} article(s) searched "
+        f"in {answer.latency_ms:.0f} ms"
+    )
+    return "\n".join(lines)
+
+
+def _emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _log_rows(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        data = row.to_json()
+        if isinstance(row, QueryRecord):
+            data["hits"] = json.dumps(row.hits)
+        out.append(data)
+    return out
+
+
+def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
+    if not rows:
+        return "The query log has no rows for this view yet."
+    lines = []
+    for row in rows:
+        if isinstance(row, TopQuery):
+            lines.append(
+                f"{row.count:>5}×  {row.query}  (answered {row.answered}/{row.count}, "
+                f"last {row.last_asked[:19]})"
+            )
+        else:
+            mark = "answered" if row.answered else "UNANSWERED"
+            where = f"guild {row.guild_id}" if row.guild_id else row.surface
+            lines.append(
+                f"#{row.id} {row.asked_at[:19]} [{where}] {mark} "
+                f"{row.latency_ms:.0f} ms  {row.query}"
+            )
+    return "\n".join(lines)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+async def _run(args: argparse.Namespace, db_path: str) -> int:
+    async with await KnowledgeBase.open(db_path) as kb:
+        guild = getattr(args, "guild", None)
+        if args.command == "ask":
+            if args.k > MAX_K:
+                raise CitebotError(f"-k must be at most {MAX_K}")
+            answer = await kb.ask(
+                args.question, args.k, Caller(surface="cli", guild_id=guild, command="ask")
+            )
+            if args.json:
+                _emit_json(answer.to_json())
+            else:
+                print(render_answer(answer, _use_ansi(sys.stdout)))
+        elif args.command == "summary":
+            summary = await kb.summary(args.article, guild)
+            if args.json:
+                _emit_json(summary.to_json())
+            else:
+                print(f"[{summary.doc_id}] {summary.title}\n{summary.source}\n")
+                print(textwrap.fill(summary.summary, width=100))
+        elif args.command == "summaries":
+            items = await kb.summaries(guild)
+            if args.json:
+                _emit_json([s.to_json() for s in items])
+            else:
+                for s in items:
+                    print(f"[{s.doc_id}] {s.title}\n    {s.source}")
+                    print(
+                        textwrap.fill(
+                            s.summary, width=100, initial_indent="    ", subsequent_indent="    "
+                        )
+                    )
+                    print()
+        elif args.command == "sources":
+            await _sources(kb, args)
+        elif args.command == "logs":
+            rows = await kb.query_log(args.view, args.limit, guild)
+            if args.json:
+                _emit_json(_log_rows(rows))
+            elif args.csv:
+                data = _log_rows(rows)
+                fields = (
+                    list(data[0])
+                    if data
+                    else list(
+                        QueryRecord.__dataclass_fields__
+                        if args.view != "top"
+                        else TopQuery.__dataclass_fields__
+                    )
+                )
+                writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(data)
+            else:
+                print(_render_logs(rows))
+    return 0
+
+
+async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    if args.action == "list":
+        sources = await kb.list_sources(args.guild)
+        if args.json:
+            _emit_json([s.to_json() for s in sources])
+            return
+        for s in sources:
+            scope = "bundled" if s.bundled else (f"guild {s.guild_id}" if s.guild_id else "global")
+            print(f"[{s.doc_id}] {s.title}\n    {s.source} · {s.passages} passages · {scope}")
+        print(f"{len(sources)} source(s)")
+    elif args.action == "add":
+        result = await kb.add_file(args.path, title=args.title, guild_id=args.guild, added_by="cli")
+        s = result.source
+        print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
+        print(textwrap.fill(f"Summary: {result.summary}", width=100))
+    elif args.action == "remove":
+        removed = await kb.remove_source(args.id)
+        print(f"Removed [{removed.doc_id}] {removed.title}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `citebot` and `python -m bot`; returns the exit status."""
+    logging.basicConfig(
+        level=os.environ.get("CITEBOT_LOG_LEVEL", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    db_path = args.db or os.environ.get("CITEBOT_DB") or DEFAULT_DB
+    try:
+        return asyncio.run(_run(args, db_path))
+    except Ambiguous as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        for doc_id, title in exc.candidates:
+            print(f"  [{doc_id}] {title}", file=sys.stderr)
+        return EXIT_ERROR
+    except CitebotError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`citebot ... | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except sqlite3.Error as exc:
+        print(f"citebot: error: cannot use the database {db_path}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("CITEBOT_DEBUG"):
+            raise
+        print(
+            f"citebot: unexpected error ({type(exc).__name__}: {exc}); "
+            "set CITEBOT_DEBUG=1 to see the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def run_console() -> None:
+    """Console-script wrapper: exit with main()'s status."""
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The text analyzer shared by passages and queries.
+
+BM25 only works when a passage and a question are turned into terms the same way, so every path
+into the index (ingest, query, highlighting, summaries) goes through `analyze` / `analyze_spans`.
+
+Design choices, each driven by what people ask about in AI news:
+- NFKC normalisation and case folding, curly quotes mapped to straight ones ("DeepSeek’s").
+- Tokens that carry a digit are kept whole (`gpt-4o`, `h800`, `$5.6`, `r1`, `3.5`) and *also*
+  contribute their parts, so "GPT 4o" still meets "GPT-4o". Plain hyphenated words
+  ("open-source") are split, so "open source" and "open-source" index alike.
+- A trailing plural "s" on a model name is dropped (`H800s` -> `h800`).
+- English stop words removed, Snowball (PyStemmer) stemming on alphabetic tokens only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+from retrieval.stopwords import STOP_WORDS
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'})
+
+# One raw token: money or a number ($5.6, 1,000, 60%), or a word that may carry inner hyphens,
+# dots or apostrophes between alphanumerics (GPT-4o, U.S., DeepSeek's, 3.5).
+_TOKEN = re.compile(
+    r"\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+    r"|\$\d+(?:\.\d+)*"
+    r"|\w+(?:[-.'/]\w+)*",
+)
+_COUNTRY_US = frozenset({"US", "U.S", "USA", "U.S.A"})
+_HAS_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
+_MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
+_PARTS = re.compile(r"[-./]")
+
+_stemmer = Stemmer.Stemmer("english")
+
+# Snowball leaves irregular verb forms alone ("spent" never meets "spend"); questions and articles
+# often differ in tense, so the common irregular forms are mapped to their base form first.
+_IRREGULAR = {
+    form: base
+    for base, forms in {
+        "begin": "began begun",
+        "bring": "brought",
+        "build": "built",
+        "buy": "bought",
+        "catch": "caught",
+        "choose": "chose chosen",
+        "come": "came",
+        "cut": "cut",
+        "deal": "dealt",
+        "drive": "drove driven",
+        "fall": "fell fallen",
+        "feel": "felt",
+        "fight": "fought",
+        "find": "found",
+        "fly": "flew flown",
+        "forget": "forgot forgotten",
+        "give": "gave given",
+        "go": "went gone",
+        "grow": "grew grown",
+        "hold": "held",
+        "keep": "kept",
+        "lead": "led",
+        "leave": "left",
+        "lend": "lent",
+        "lose": "lost",
+        "mean": "meant",
+        "meet": "met",
+        "pay": "paid",
+        "rise": "rose risen",
+        "run": "ran",
+        "see": "saw seen",
+        "seek": "sought",
+        "sell": "sold",
+        "send": "sent",
+        "set": "set",
+        "shake": "shook shaken",
+        "show": "shown",
+        "shut": "shut",
+        "sink": "sank sunk",
+        "speak": "spoke spoken",
+        "spend": "spent",
+        "stand": "stood",
+        "steal": "stole stolen",
+        "strike": "struck",
+        "take": "took taken",
+        "teach": "taught",
+        "think": "thought",
+        "throw": "threw thrown",
+        "understand": "understood",
+        "win": "won",
+        "write": "wrote written",
+    }.items()
+    for form in forms.split()
+}
+
+
+def normalize(text: str) -> str:
+    """Unicode-normalise text the way the index sees it (without case folding)."""
+    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A term and where its raw token sits in the analysed text (for highlighting)."""
+
+    term: str
+    start: int
+    end: int
+
+
+def _terms_of(token: str) -> list[str]:
+    """The index terms for one raw token; may be empty (stop word).
+
+    Case is looked at once, before folding: "US" is the country, "us" a stop word.
+    """
+    if token in _COUNTRY_US:
+        return ["us"]
+    raw = token.casefold()
+    if raw.endswith("'s"):
+        raw = raw[:-2]
+    raw = raw.strip("'")
+    if not raw:
+        return []
+    if _HAS_DIGIT.search(raw):
+        whole = raw.rstrip(".").replace(",", "")
+        m = _MODEL_PLURAL.match(whole)
+        if m:
+            whole = m.group(1)
+        terms = [whole]
+        if whole.startswith("$"):
+            terms.append(whole[1:])
+        elif _PARTS.search(whole) and _LETTER.search(whole):
+            terms.extend(_word_terms(p) for p in _PARTS.split(whole) if p)
+            terms = [t for t in terms if t]
+        return terms
+    terms = []
+    for part in _PARTS.split(raw) if _PARTS.search(raw) else (raw,):
+        t = _word_terms(part)
+        if t:
+            terms.append(t)
+    return terms
+
+
+def _word_terms(word: str) -> str:
+    """Stem an alphabetic word, or return "" for stop words and one-letter words."""
+    word = word.strip("'_")
+    if _HAS_DIGIT.search(word):
+        return word
+    if len(word) < 2 or word in STOP_WORDS:
+        return ""
+    return _stem(_IRREGULAR.get(word, word))
+
+
+def _raw_tokens(text: str) -> Iterator[re.Match[str]]:
+    return _TOKEN.finditer(text)
+
+
+def analyze(text: str) -> list[str]:
+    """Terms of `text`, in order, as the index and the query both see them."""
+    out: list[str] = []
+    for m in _raw_tokens(normalize(text)):
+        out.extend(_terms_of(m.group()))
+    return out
+
+
+def analyze_spans(text: str) -> list[Span]:
+    """Terms with the offsets of their raw tokens, so a surface can bold the words that matched.
+
+    Offsets index the normalised text; stored passages are normalised at ingest, so for them the
+    offsets index the passage text itself.
+    """
+    spans: list[Span] = []
+    for m in _raw_tokens(normalize(text)):
+        for term in _terms_of(m.group()):
+            spans.append(Span(term, m.start(), m.end()))
+    return spans

@@ -1,0 +1,269 @@
+"""From raw article text to a title and a list of typed blocks, boilerplate removed.
+
+Articles arrive as text copied or extracted from web pages, so they carry the page around them:
+shop menus, bylines, tables of contents, "Similar Posts", notices that the post was generated.
+Cleaning works on lines, classifies each as heading, question, bullet or paragraph, and drops
+what a reader would skip. The passage splitter and the summarizer both start from its output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from retrieval.analyzer import normalize
+
+BlockKind = Literal["heading", "question", "bullet", "paragraph"]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One line-level unit of an article."""
+
+    kind: BlockKind
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned article: its title, whether the title was derived, and its body blocks."""
+
+    title: str
+    blocks: tuple[Block, ...]
+    title_derived: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.blocks)
+
+
+_BULLET = re.compile(r"^(?:[•·▪●◦‣∙*+\-–]|\d{1,3}[.)])\s+")
+_TERMINAL = re.compile(r"""[.!?…]["'”’)\]]*$""")
+_WORD = re.compile(r"\w+")
+
+# Icon names, shop and social-network words that page chrome leaves as a run of words.
+_UI_WORDS = frozenset(
+    """
+    arrow arrow-right arrow-left cart chevron chevron-down chevron-left chevron-right
+    chevron-up close menu minus plus play search share user email pinterest facebook
+    instagram snapchat tumblr twitter vimeo youtube subscribe linkedin whatsapp reddit
+    telegram tiktok rss login logout account wishlist checkout trash home print copy link x
+    amazon_payments american_express apple_pay google_pay bitcoin dogecoin litecoin paypal
+    stripe visa master maestro discover jcb diners_club dankort dwolla interac cirrus
+    forbrugsforeningen fancy shopify_pay klarna
+    """.split()
+)
+# Short lines that are page chrome when they stand alone (any language the shops speak).
+_CHROME_LINES = frozenset(
+    (
+        "panier",
+        "cart",
+        "menu",
+        "search",
+        "close",
+        "share",
+        "by",
+        "par",
+        "von",
+        "advertisement",
+        "sponsored",
+        "skip to content",
+        "skip to main content",
+        "sign in",
+        "log in",
+        "subscribe",
+        "share this article",
+        "posted by",
+        "written by",
+        "print",
+    )
+)
+_RELATIVE_DATE = re.compile(
+    r"^(?:il y a \d+ (?:jours?|heures?|minutes?|mois|ans?)"
+    r"|vor \d+ \w+"
+    r"|hace \d+ \w+"
+    r"|\d+ (?:minutes?|hours?|days?|weeks?|months?|years?) ago"
+    r"|\d+ min(?:ute)?s? read)$",
+    re.IGNORECASE,
+)
+_TOC_HEADINGS = frozenset(
+    ("table of contents", "contents", "in this article", "on this page", "jump to")
+)
+_TRAILERS = frozenset(
+    (
+        "similar posts",
+        "related posts",
+        "related articles",
+        "related stories",
+        "you may also like",
+        "you might also like",
+        "read more",
+        "more from this author",
+        "leave a reply",
+        "leave a comment",
+        "comments",
+        "share this:",
+        "share this",
+        "recommended for you",
+    )
+)
+_GENERATED_NOTICE = re.compile(
+    r"automatically generated|auto-generated|machine[- ]translated", re.I
+)
+_FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+
+MAX_TITLE_WORDS = 20
+MAX_HEADING_WORDS = 14
+
+
+def title_key(text: str) -> str:
+    """A comparison key: case, quotes and punctuation ignored (for duplicate titles)."""
+    return " ".join(_WORD.findall(normalize(text).casefold()))
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def is_faq_heading(text: str) -> bool:
+    return title_key(text) in _FAQ_HEADINGS
+
+
+def _is_icon_run(line: str) -> bool:
+    words = line.split()
+    if len(words) < 6 or re.search(r"[.,!?;:]", line) or line != line.casefold():
+        return False
+    ui = sum(1 for w in words if w in _UI_WORDS or "_" in w or w.startswith(("chevron", "arrow")))
+    return ui / len(words) >= 0.4
+
+
+def _is_chrome(line: str) -> bool:
+    key = line.strip().casefold().rstrip(":")
+    return key in _CHROME_LINES or bool(_RELATIVE_DATE.match(key)) or _is_icon_run(line)
+
+
+def _classify(line: str, markdown_heading: bool) -> Block:
+    if markdown_heading:
+        return Block("heading", line)
+    m = _BULLET.match(line)
+    if m:
+        return Block("bullet", line[m.end() :].strip())
+    words = _word_count(line)
+    if line.endswith("?") and words <= 25:
+        return Block("question", line)
+    if line.endswith(":") and words <= 4:
+        return Block("heading", line.rstrip(":").strip())
+    if (
+        not _TERMINAL.search(line)
+        and not line.endswith((":", ",", ";", "-"))
+        and words <= MAX_HEADING_WORDS
+        and len(line) <= 140
+    ):
+        return Block("heading", line)
+    return Block("paragraph", line)
+
+
+def _logical_lines(raw: str) -> list[tuple[str, bool]]:
+    """Normalised non-empty lines, hard-wrapped prose re-joined; flag = markdown heading."""
+    out: list[tuple[str, bool]] = []
+    prev_blank = True
+    for physical in normalize(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = " ".join(physical.split())
+        if not line:
+            prev_blank = True
+            continue
+        md = bool(_MD_HEADING.match(line))
+        if md:
+            line = _MD_HEADING.sub("", line).strip("# ").strip()
+            if not line:
+                continue
+        wrapped = (
+            out
+            and not prev_blank
+            and not md
+            and not out[-1][1]
+            and not _BULLET.match(line)
+            and (line[0].islower() or out[-1][0].endswith((",", "-", "—")))
+            and not _TERMINAL.search(out[-1][0])
+        )
+        if wrapped:
+            joiner = "" if out[-1][0].endswith("-") else " "
+            out[-1] = (out[-1][0] + joiner + line, False)
+        else:
+            out.append((line, md))
+        prev_blank = False
+    return out
+
+
+def derive_title(blocks: list[Block] | tuple[Block, ...], max_words: int = 12) -> str:
+    """A title for an article that has none: the first sentence's main clause, shortened."""
+    from retrieval.sentences import split_sentences
+
+    for block in blocks:
+        if block.kind != "paragraph":
+            continue
+        sentences = split_sentences(block.text)
+        if not sentences:
+            continue
+        first = sentences[0].rstrip(".!?…")
+        clause = re.split(r",|;|:| — | – | - |—", first, maxsplit=1)[0].strip()
+        if _word_count(clause) >= 4:
+            first = clause
+        words = first.split()
+        if len(words) > max_words:
+            return " ".join(words[:max_words]) + "…"
+        return first
+    return "Untitled"
+
+
+def clean_article(raw: str, title: str | None = None) -> Article:
+    """Clean raw article text. `title` overrides the detected one (it is still de-duplicated)."""
+    lines = _logical_lines(raw)
+    blocks: list[Block] = []
+    skip_next = False
+    in_toc = False
+    for line, md in lines:
+        if skip_next:
+            skip_next = False
+            continue
+        key = title_key(line)
+        if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
+            break
+        if _GENERATED_NOTICE.search(line) and _word_count(line) <= 60:
+            skip_next = line.endswith(":")
+            continue
+        if key in _TOC_HEADINGS:
+            in_toc = True
+            continue
+        block = _classify(line, md)
+        if block.kind == "heading" and not md and blocks and blocks[-1].kind == "question":
+            block = Block("paragraph", block.text)  # a short answer, not a section title
+        if in_toc:
+            if block.kind == "bullet":
+                continue
+            in_toc = False
+        # Chrome only counts as chrome before the first paragraph (the page header).
+        if not any(b.kind == "paragraph" for b in blocks) and _is_chrome(line):
+            continue
+        blocks.append(block)
+
+    detected: str | None = None
+    if (
+        blocks
+        and blocks[0].kind in ("heading", "question")
+        and (_word_count(blocks[0].text) <= MAX_TITLE_WORDS)
+    ):
+        detected = blocks.pop(0).text
+    chosen = " ".join((title or "").split()) or detected
+    derived = False
+    if not chosen:
+        chosen = derive_title(blocks)
+        derived = True
+    # The page often repeats its title (a second heading, a translation, curly quotes).
+    title_keys = {title_key(chosen)} | ({title_key(detected)} if detected else set())
+    body = tuple(
+        b for b in blocks if not (b.kind != "paragraph" and title_key(b.text) in title_keys)
+    )
+    return Article(title=chosen, blocks=body, title_derived=derived)

@@ -1,0 +1,93 @@
+"""Reading a source file: checks first, so a bad file is refused before anything is written.
+
+Plain text and Markdown only for now (web pages, HTML and PDF arrive with the sources issue).
+A file is accepted for what it contains, not only its name: NUL bytes or invalid UTF-8 mean it
+is not text, whatever its extension says.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from retrieval.errors import BadSource
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown"}
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) text, or a BadSource saying why not."""
+    if not data.strip():
+        raise BadSource(f"{name} is empty")
+    if b"\x00" in data[:65536]:
+        raise BadSource(f"{name} is a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadSource(
+            f"{name} is not UTF-8 text (undecodable byte at offset {exc.start}); "
+            "save it as UTF-8 and try again"
+        ) from None
+    controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > 0.01 * min(len(text), 65536):
+        raise BadSource(f"{name} looks like a binary file, not text")
+    return text
+
+
+def read_source_file(path: Path) -> tuple[str, str]:
+    """(text, kind) of a file to ingest; kind is "text" or "markdown"."""
+    name = path.name
+    if not path.exists():
+        raise BadSource(f"no such file: {path}")
+    if not path.is_file():
+        raise BadSource(f"{path} is not a file")
+    kind = TEXT_SUFFIXES.get(path.suffix.casefold())
+    if kind is None:
+        supported = ", ".join(sorted(TEXT_SUFFIXES))
+        raise BadSource(
+            f"{name}: unsupported file type {path.suffix or '(none)'} (supported: {supported})"
+        )
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise BadSource(
+            f"{name} is {size / 1_048_576:.1f} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadSource(f"cannot read {path}: {exc.strerror}") from None
+    text = decode_text(data, name)
+    return (markdown_to_text(text) if kind == "markdown" else text), kind
+
+
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.S | re.M)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_REF_LINK = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$", re.M)
+_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+_CODE = re.compile(r"`([^`]*)`")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_QUOTE = re.compile(r"^\s{0,3}>\s?", re.M)
+_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.M)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}.*$", re.M)
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown to the plain lines the cleaner reads; '#' headings are kept for it to see."""
+    text = text.replace("\r\n", "\n")
+    text = _FRONT_MATTER.sub("", text)
+    text = _FENCE.sub("", text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub("", text)
+    text = _CODE.sub(r"\1", text)
+    text = _TAG.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _RULE.sub("", text)
+    text = _TABLE_RULE.sub("", text)
+    text = text.replace("|", " ")
+    for _ in range(2):
+        text = _EMPHASIS.sub(r"\2", text)
+    return text

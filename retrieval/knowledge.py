@@ -1,0 +1,360 @@
+"""The facade: the one object the command line and the Discord cogs talk to.
+
+Both surfaces call these coroutines and render what comes back, so a question asked in a
+terminal and in Discord gets the same passages and leaves the same kind of log row. Everything
+CPU-bound (cleaning, summarising, index builds, BM25 scoring) runs in a worker thread, so an
+event loop that serves Discord is never blocked by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+
+from retrieval.analyzer import analyze, analyze_spans, normalize
+from retrieval.cleaning import title_key
+from retrieval.documents import PreparedDocument, prepare
+from retrieval.errors import (
+    Ambiguous,
+    BadSource,
+    DuplicateSource,
+    Forbidden,
+    InvalidQuery,
+    NotFound,
+)
+from retrieval.files import decode_text, read_source_file
+from retrieval.index import ANSWER_COVERAGE, Bm25Index
+from retrieval.models import (
+    AddResult,
+    Answer,
+    Caller,
+    Hit,
+    QueryRecord,
+    Source,
+    Summary,
+    TopQuery,
+)
+from retrieval.seeds import seed_files
+from retrieval.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 20
+MAX_TEXT_CHARS = 2_000_000
+LogView = Literal["recent", "top", "unanswered"]
+
+
+def validate_query(query: str) -> str:
+    """The question as it will be searched and logged, or InvalidQuery."""
+    cleaned = " ".join(normalize(query or "").split())
+    cleaned = "".join(ch for ch in cleaned if ch.isprintable())
+    if not cleaned:
+        raise InvalidQuery(
+            "the question is empty; ask something, for example "
+            '"How much did DeepSeek spend to train its model?"'
+        )
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise InvalidQuery(
+            f"the question is {len(cleaned):,} characters long; the limit is {MAX_QUERY_CHARS:,}"
+        )
+    return cleaned
+
+
+class KnowledgeBase:
+    """Open with `await KnowledgeBase.open(path)` (or `async with`); the bundled corpus is
+    ingested on first use."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._index: Bm25Index | None = None
+        self._index_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, seed: bool = True) -> KnowledgeBase:
+        store = await Store.open(path)
+        kb = cls(store)
+        try:
+            if seed:
+                await kb.ensure_seeds()
+        except BaseException:
+            await store.close()
+            raise
+        return kb
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def __aenter__(self) -> KnowledgeBase:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the bundled corpus ------------------------------------------------------------------
+
+    async def ensure_seeds(self) -> int:
+        """Ingest, update or drop bundled articles so the database matches `seeds/`.
+
+        Cheap when nothing changed: one hash of the raw files compared with the stored one.
+        Returns the number of articles added or replaced.
+        """
+        files = seed_files()
+        raw = [(source, path.read_bytes()) for source, path in files]
+        fingerprint = hashlib.sha256(
+            b"\0".join(s.encode() + b"\0" + data for s, data in raw)
+        ).hexdigest()
+        if await self.store.meta("seed_fingerprint") == fingerprint:
+            return 0
+        prepared = await asyncio.to_thread(
+            lambda: [(s, prepare(decode_text(d, s), name=s)) for s, d in raw]
+        )
+        changed = 0
+        async with self._write_lock, self.store.transaction() as db:
+            existing = await self.store.seed_hashes()
+            wanted = {s for s, _ in prepared}
+            for source, (doc_id, _) in existing.items():
+                if source not in wanted:
+                    await self.store.delete_document(db, doc_id)
+            for source, doc in prepared:
+                old = existing.get(source)
+                if old and old[1] == doc.content_hash:
+                    continue
+                if old:
+                    await self.store.delete_document(db, old[0])
+                await self._insert(
+                    db, doc, source=source, kind="seed", guild_id=None, added_by="citebot"
+                )
+                changed += 1
+            await self.store.set_meta(db, "seed_fingerprint", fingerprint)
+        if changed:
+            log.info("bundled corpus: %d article(s) ingested", changed)
+        return changed
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def _current_index(self) -> Bm25Index:
+        """The index for the corpus as it is now; rebuilt (off the loop) when it changed."""
+        version = await self.store.corpus_version()
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        async with self._index_lock:
+            version = await self.store.corpus_version()
+            if self._index is None or self._index.version != version:
+                rows = await self.store.load_passages()
+                self._index = await asyncio.to_thread(Bm25Index, rows, version)
+                log.info("index built: %d passages (corpus version %d)", len(rows), version)
+            return self._index
+
+    async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
+        """The top `k` passages for `query` visible to `caller`'s server, logged."""
+        caller = caller or Caller()
+        started = time.perf_counter()
+        text = validate_query(query)
+        if not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
+        terms = analyze(text)
+        index = await self._current_index()
+        result = await asyncio.to_thread(index.search, terms, k, caller.guild_id)
+        answered = bool(result.hits) and result.coverage >= ANSWER_COVERAGE
+        hits: list[Hit] = []
+        if answered:
+            rows = await self.store.passages_by_id([h.passage_id for h in result.hits])
+            query_terms = set(terms)
+            for rank, scored in enumerate(result.hits, start=1):
+                row = rows.get(scored.passage_id)
+                if row is None:  # removed between search and fetch
+                    continue
+                spans = tuple(
+                    (s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms
+                )
+                hits.append(
+                    Hit(
+                        rank=rank,
+                        passage_id=scored.passage_id,
+                        doc_id=row["document_id"],
+                        title=row["title"],
+                        source=row["source"],
+                        paragraph=row["paragraph"],
+                        text=row["text"],
+                        score=scored.score,
+                        highlights=tuple(dict.fromkeys(spans)),
+                    )
+                )
+        articles = await self.store.count_documents(caller.guild_id)
+        latency_ms = (time.perf_counter() - started) * 1000
+        query_id = await self.store.log_query(
+            surface=caller.surface,
+            guild_id=caller.guild_id,
+            channel_id=caller.channel_id,
+            user_id=caller.user_id,
+            command=caller.command,
+            query=text,
+            hits=[(h.passage_id, h.score) for h in hits],
+            answered=answered,
+            confidence=result.coverage,
+            latency_ms=latency_ms,
+        )
+        return Answer(
+            query=text,
+            answered=answered,
+            hits=tuple(hits),
+            latency_ms=latency_ms,
+            confidence=result.coverage,
+            articles_searched=articles,
+            query_id=query_id,
+        )
+
+    # -- summaries and sources ---------------------------------------------------------------
+
+    async def list_sources(self, guild_id: int | None = None) -> list[Source]:
+        return await self.store.list_sources(guild_id)
+
+    async def find_article(self, ref: str, guild_id: int | None = None) -> Source:
+        """An article by id or by a fragment of its title, among those visible here."""
+        ref = " ".join((ref or "").split())
+        if not ref:
+            raise NotFound("name an article: its id or a few words of its title")
+        visible = await self.store.list_sources(guild_id)
+        if ref.isdigit():
+            for source in visible:
+                if source.doc_id == int(ref):
+                    return source
+            raise NotFound(f"no article with id {ref}; `citebot sources list` shows them")
+        key = title_key(ref)
+        if not key:
+            raise NotFound(f"no article matches {ref!r}")
+        exact = [s for s in visible if title_key(s.title) == key]
+        if len(exact) == 1:
+            return exact[0]
+        matches = [s for s in visible if key in title_key(s.title)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFound(f"no article title contains {ref!r}; `citebot sources list` shows them")
+        raise Ambiguous(
+            f"{ref!r} matches {len(matches)} articles; give the id or more of the title",
+            [(s.doc_id, s.title) for s in matches],
+        )
+
+    async def summary(self, ref: str, guild_id: int | None = None) -> Summary:
+        source = await self.find_article(ref, guild_id)
+        return Summary(source.doc_id, source.title, source.source, source.summary)
+
+    async def summaries(self, guild_id: int | None = None) -> list[Summary]:
+        return [
+            Summary(s.doc_id, s.title, s.source, s.summary)
+            for s in await self.store.list_sources(guild_id)
+        ]
+
+    async def add_file(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        guild_id: int | None = None,
+        added_by: str | None = None,
+    ) -> AddResult:
+        text, _kind = await asyncio.to_thread(read_source_file, path)
+        return await self.add_text(
+            text,
+            title=title,
+            source=str(path),
+            kind="file",
+            guild_id=guild_id,
+            added_by=added_by,
+            name=path.name,
+        )
+
+    async def add_text(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        source: str = "pasted text",
+        kind: str = "text",
+        guild_id: int | None = None,
+        added_by: str | None = None,
+        name: str = "the text",
+    ) -> AddResult:
+        """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
+        if len(text) > MAX_TEXT_CHARS:
+            raise BadSource(
+                f"{name} is too long ({len(text):,} characters; the limit is {MAX_TEXT_CHARS:,})"
+            )
+        doc = await asyncio.to_thread(prepare, text, title=title, name=name)
+        async with self._write_lock, self.store.transaction() as db:
+            existing = await self.store.find_by_hash(doc.content_hash, guild_id)
+            if existing is not None:
+                raise DuplicateSource(
+                    f"this content is already source [{existing.doc_id}] "
+                    f"{existing.title!r} ({existing.source})"
+                )
+            doc_id = await self._insert(
+                db, doc, source=source, kind=kind, guild_id=guild_id, added_by=added_by
+            )
+        added = await self.store.get_source(doc_id)
+        assert added is not None
+        return AddResult(added, len(doc.passages), doc.summary)
+
+    async def _insert(
+        self,
+        db: aiosqlite.Connection,
+        doc: PreparedDocument,
+        *,
+        source: str,
+        kind: str,
+        guild_id: int | None,
+        added_by: str | None,
+    ) -> int:
+        return await self.store.insert_document(
+            db,
+            guild_id=guild_id,
+            title=doc.title,
+            source=source,
+            kind=kind,
+            content_hash=doc.content_hash,
+            summary=doc.summary,
+            word_count=doc.word_count,
+            added_by=added_by,
+            passages=doc.passages,
+        )
+
+    async def remove_source(self, doc_id: int, guild_id: int | None = None) -> Source:
+        """Remove a source. A server may remove only its own; nobody removes bundled ones."""
+        source = await self.store.get_source(doc_id)
+        if source is None or (guild_id is not None and source.guild_id not in (None, guild_id)):
+            raise NotFound(f"no source with id {doc_id}")
+        if source.bundled:
+            raise Forbidden(
+                f"[{doc_id}] {source.title!r} is part of the bundled corpus and cannot be removed"
+            )
+        if guild_id is not None and source.guild_id != guild_id:
+            raise Forbidden(
+                f"[{doc_id}] {source.title!r} is shared by every server and can "
+                "only be removed from the command line"
+            )
+        async with self._write_lock, self.store.transaction() as db:
+            await self.store.delete_document(db, doc_id)
+        return source
+
+    # -- the query log -----------------------------------------------------------------------
+
+    async def query_log(
+        self, view: LogView = "recent", limit: int = 20, guild_id: int | None = None
+    ) -> list[QueryRecord] | list[TopQuery]:
+        if not 1 <= limit <= 10_000:
+            raise InvalidQuery("the limit must be between 1 and 10,000")
+        if view == "top":
+            return await self.store.top_queries(guild_id, limit)
+        if view in ("recent", "unanswered"):
+            return await self.store.recent_queries(guild_id, limit, unanswered=view == "unanswered")
+        raise InvalidQuery(f"unknown log view {view!r}; use recent, top or unanswered")

@@ -1,0 +1,149 @@
+"""Values that cross the facade: what the CLI prints and the Discord cogs render."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One cited passage. `highlights` are (start, end) offsets of query terms in `text`."""
+
+    rank: int
+    passage_id: int
+    doc_id: int
+    title: str
+    source: str
+    paragraph: int
+    text: str
+    score: float
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(("http://", "https://"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "paragraph": self.paragraph,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The result of one question. `answered` is False when the corpus holds nothing relevant."""
+
+    query: str
+    answered: bool
+    hits: tuple[Hit, ...]
+    latency_ms: float
+    confidence: float
+    articles_searched: int
+    query_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "answered": self.answered,
+            "latency_ms": round(self.latency_ms, 2),
+            "hits": [h.to_json() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A document in the corpus, as listed to users."""
+
+    doc_id: int
+    title: str
+    source: str
+    kind: str
+    guild_id: int | None
+    passages: int
+    added_at: str
+    added_by: str | None = None
+    summary: str = ""
+
+    @property
+    def bundled(self) -> bool:
+        return self.kind == "seed"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    doc_id: int
+    title: str
+    source: str
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What a successful ingest reports back."""
+
+    source: Source
+    passages: int
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, from where: every log row carries it. Unknown parts stay None."""
+
+    surface: str = "cli"
+    guild_id: int | None = None
+    channel_id: int | None = None
+    user_id: int | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRecord:
+    """One logged question."""
+
+    id: int
+    asked_at: str
+    surface: str
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    command: str | None
+    query: str
+    answered: bool
+    confidence: float
+    latency_ms: float
+    hits: list[list[float]]  # [[passage_id, score], ...] as shown to the user
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TopQuery:
+    """A question as asked repeatedly (case and spacing ignored)."""
+
+    query: str
+    count: int
+    answered: int
+    last_asked: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

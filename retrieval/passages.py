@@ -1,0 +1,128 @@
+"""Splitting a cleaned article into passages, the unit BM25 ranks and citations point at.
+
+A passage is one paragraph where paragraphs are a readable size (about 40-150 words); short
+neighbours in the same section are merged (a lead-in with its bullet list, a one-line note with
+the paragraph it qualifies), long paragraphs are cut at sentence boundaries, and an FAQ question
+always travels with its answer. Each passage keeps the number of the paragraph it starts at, so a
+citation can say "paragraph 7" and a reader can find it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.cleaning import Article, Block
+from retrieval.sentences import split_sentences
+
+MIN_WORDS = 40
+MAX_WORDS = 150
+TARGET_WORDS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PassageDraft:
+    """A passage before it is stored: text as shown, heading for context, paragraph number."""
+
+    paragraph: int
+    text: str
+    heading: str | None
+
+    @property
+    def index_text(self) -> str:
+        """What BM25 indexes: the section heading helps a short passage be found."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _render(block: Block) -> str:
+    return f"• {block.text}" if block.kind == "bullet" else block.text
+
+
+def _split_long(text: str) -> list[str]:
+    """Cut an over-long paragraph into sentence-aligned pieces of about TARGET_WORDS."""
+    pieces: list[str] = []
+    current: list[str] = []
+    count = 0
+    for sentence in split_sentences(text):
+        n = _words(sentence)
+        if current and count + n > TARGET_WORDS and count >= MIN_WORDS:
+            pieces.append(" ".join(current))
+            current, count = [], 0
+        current.append(sentence)
+        count += n
+    if current:
+        if pieces and count < MIN_WORDS // 2 and _words(pieces[-1]) + count <= MAX_WORDS:
+            pieces[-1] = f"{pieces[-1]} {' '.join(current)}"
+        else:
+            pieces.append(" ".join(current))
+    return pieces
+
+
+def split_passages(article: Article) -> list[PassageDraft]:
+    """Passages of an article in reading order."""
+    drafts: list[PassageDraft] = []
+    sections: list[int] = []  # section number of each draft, to merge short tails
+    section = 0
+    heading: str | None = None
+    group: list[Block] = []
+    group_start = 0
+    awaiting_answer = False
+    paragraph = 0
+
+    def flush() -> None:
+        nonlocal group
+        if not group:
+            return
+        text = "\n".join(_render(b) for b in group)
+        words = _words(text)
+        if words > MAX_WORDS and len(group) == 1:
+            pieces = [PassageDraft(group_start, p, heading) for p in _split_long(text)]
+        elif (
+            words < MIN_WORDS
+            and group[0].kind != "question"
+            and drafts
+            and sections[-1] == section
+            and _words(drafts[-1].text) + words <= MAX_WORDS
+        ):
+            # A short closing note belongs with the paragraph it follows.
+            last = drafts.pop()
+            sections.pop()
+            pieces = [PassageDraft(last.paragraph, f"{last.text}\n{text}", heading)]
+        else:
+            pieces = [PassageDraft(group_start, text, heading)]
+        drafts.extend(pieces)
+        sections.extend([section] * len(pieces))
+        group = []
+
+    for block in article.blocks:
+        if block.kind == "heading":
+            flush()
+            section += 1
+            heading = block.text
+            awaiting_answer = False
+            continue
+        paragraph += 1
+        words_now = sum(_words(b.text) for b in group)
+        if block.kind == "question":
+            flush()
+            group, group_start, awaiting_answer = [block], paragraph, True
+            continue
+        joins = awaiting_answer or (
+            group
+            and (
+                words_now < MIN_WORDS
+                or (block.kind == "bullet" and group[-1].text.endswith(":"))
+                or (block.kind == "bullet" and group[-1].kind == "bullet")
+            )
+            and words_now + _words(block.text) <= MAX_WORDS
+        )
+        if not joins:
+            flush()
+            group_start = paragraph
+        group.append(block)
+        awaiting_answer = False
+    flush()
+    return drafts

@@ -1,0 +1,407 @@
+"""SQLite storage: documents, passages, summaries and the query log.
+
+One aiosqlite connection per process (it owns one worker thread), WAL so that the bot and a CLI
+can use the same file at once, and every write inside one explicit transaction so a failed ingest
+leaves nothing behind. The schema is versioned with `PRAGMA user_version`; `MIGRATIONS` only ever
+grows, and each step runs in its own transaction.
+
+`meta.corpus_version` is bumped in the same transaction as any change to documents, which is how
+another process (a bot that is running) learns that its in-memory index is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from retrieval.models import QueryRecord, Source, TopQuery
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE documents (
+        id            INTEGER PRIMARY KEY,
+        guild_id      INTEGER,              -- NULL: visible in every server
+        title         TEXT NOT NULL,
+        source        TEXT NOT NULL,        -- seeds/..., a file name, a URL, or "pasted text"
+        kind          TEXT NOT NULL CHECK (kind IN ('seed', 'file', 'text', 'url')),
+        content_hash  TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        word_count    INTEGER NOT NULL,
+        added_by      TEXT,
+        added_at      TEXT NOT NULL,
+        published_at  TEXT
+    );
+    CREATE UNIQUE INDEX documents_scope_hash ON documents (ifnull(guild_id, 0), content_hash);
+    CREATE INDEX documents_guild ON documents (guild_id);
+    CREATE TABLE passages (
+        id           INTEGER PRIMARY KEY,
+        document_id  INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL,
+        paragraph    INTEGER NOT NULL,
+        heading      TEXT,
+        text         TEXT NOT NULL,
+        terms        TEXT NOT NULL,         -- analyzed terms, space-separated
+        UNIQUE (document_id, ordinal)
+    );
+    CREATE TABLE queries (
+        id          INTEGER PRIMARY KEY,
+        asked_at    TEXT NOT NULL,
+        surface     TEXT NOT NULL,
+        guild_id    INTEGER,
+        channel_id  INTEGER,
+        user_id     INTEGER,
+        command     TEXT,
+        query       TEXT NOT NULL,
+        hits        TEXT NOT NULL,          -- JSON [[passage_id, score], ...]
+        answered    INTEGER NOT NULL,
+        confidence  REAL NOT NULL,
+        latency_ms  REAL NOT NULL
+    );
+    CREATE INDEX queries_guild_time ON queries (guild_id, asked_at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('corpus_version', '0');
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """A passage as the index loads it."""
+
+    id: int
+    document_id: int
+    guild_id: int | None
+    terms: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewPassage:
+    ordinal: int
+    paragraph: int
+    heading: str | None
+    text: str
+    terms: str
+
+
+def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tuple[int, ...]]:
+    """SQL condition for what a server sees: the global corpus, plus its own sources."""
+    if guild_id is None:
+        return f"{column} IS NULL", ()
+    return f"({column} IS NULL OR {column} = ?)", (guild_id,)
+
+
+class Store:
+    """The database. Create with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            raise FileNotFoundError(f"the database folder {path.parent} does not exist")
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA busy_timeout = 5000")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            store = cls(db, path)
+            await store._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (cancellation included)."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this citebot "
+                f"({SCHEMA_VERSION}); upgrade citebot"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            async with self.transaction() as db:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {number}")
+            log.info("database migrated to schema version %d", number)
+
+    # -- corpus ------------------------------------------------------------------------------
+
+    async def meta(self, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, db: aiosqlite.Connection, key: str, value: str) -> None:
+        await db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def corpus_version(self) -> int:
+        async with self._db.execute("SELECT value FROM meta WHERE key = 'corpus_version'") as c:
+            row = await c.fetchone()
+        return int(row[0]) if row else 0
+
+    async def load_passages(self) -> list[PassageRow]:
+        """Every passage with its scope, for the index. One read, so it sees one version."""
+        sql = (
+            "SELECT p.id, p.document_id, d.guild_id, p.terms FROM passages p "
+            "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+        )
+        async with self._db.execute(sql) as cur:
+            rows = await cur.fetchall()
+        return [PassageRow(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def passages_by_id(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = (
+            "SELECT p.id, p.document_id, p.paragraph, p.text, d.title, d.source "
+            f"FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
+        )
+        async with self._db.execute(sql, tuple(ids)) as cur:
+            return {r["id"]: r for r in await cur.fetchall()}
+
+    async def find_by_hash(self, content_hash: str, guild_id: int | None) -> Source | None:
+        """A visible document with this content, if any (a duplicate)."""
+        cond, args = _visible(guild_id)
+        rows = await self._sources(f"d.content_hash = ? AND {cond}", (content_hash, *args))
+        return rows[0] if rows else None
+
+    async def seed_hashes(self) -> dict[str, tuple[int, str]]:
+        """Bundled articles already ingested: source path -> (id, content hash)."""
+        sql = "SELECT id, source, content_hash FROM documents WHERE kind = 'seed'"
+        async with self._db.execute(sql) as cur:
+            return {r["source"]: (r["id"], r["content_hash"]) for r in await cur.fetchall()}
+
+    async def insert_document(
+        self,
+        db: aiosqlite.Connection,
+        *,
+        guild_id: int | None,
+        title: str,
+        source: str,
+        kind: str,
+        content_hash: str,
+        summary: str,
+        word_count: int,
+        added_by: str | None,
+        passages: Iterable[NewPassage],
+        published_at: str | None = None,
+    ) -> int:
+        """Insert a document and its passages; call inside `transaction()`."""
+        cur = await db.execute(
+            "INSERT INTO documents (guild_id, title, source, kind, content_hash, summary, "
+            "word_count, added_by, added_at, published_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                guild_id,
+                title,
+                source,
+                kind,
+                content_hash,
+                summary,
+                word_count,
+                added_by,
+                now(),
+                published_at,
+            ),
+        )
+        doc_id = cur.lastrowid
+        assert doc_id is not None
+        await db.executemany(
+            "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
+            "VALUES (?,?,?,?,?,?)",
+            [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
+        )
+        await self._bump(db)
+        return doc_id
+
+    async def delete_document(self, db: aiosqlite.Connection, doc_id: int) -> None:
+        await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        await self._bump(db)
+
+    async def _bump(self, db: aiosqlite.Connection) -> None:
+        await db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'corpus_version'"
+        )
+
+    async def _sources(self, where: str, args: tuple[object, ...]) -> list[Source]:
+        sql = (
+            "SELECT d.id, d.title, d.source, d.kind, d.guild_id, d.added_at, d.added_by, "
+            "d.summary, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS n "
+            f"FROM documents d WHERE {where} ORDER BY d.id"
+        )
+        async with self._db.execute(sql, args) as cur:
+            rows = await cur.fetchall()
+        return [
+            Source(
+                doc_id=r["id"],
+                title=r["title"],
+                source=r["source"],
+                kind=r["kind"],
+                guild_id=r["guild_id"],
+                passages=r["n"],
+                added_at=r["added_at"],
+                added_by=r["added_by"],
+                summary=r["summary"],
+            )
+            for r in rows
+        ]
+
+    async def list_sources(self, guild_id: int | None) -> list[Source]:
+        cond, args = _visible(guild_id)
+        return await self._sources(cond, args)
+
+    async def get_source(self, doc_id: int) -> Source | None:
+        rows = await self._sources("d.id = ?", (doc_id,))
+        return rows[0] if rows else None
+
+    async def count_documents(self, guild_id: int | None) -> int:
+        cond, args = _visible(guild_id)
+        async with self._db.execute(f"SELECT count(*) FROM documents d WHERE {cond}", args) as c:
+            row = await c.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- query log ---------------------------------------------------------------------------
+
+    async def log_query(
+        self,
+        *,
+        surface: str,
+        guild_id: int | None,
+        channel_id: int | None,
+        user_id: int | None,
+        command: str | None,
+        query: str,
+        hits: list[tuple[int, float]],
+        answered: bool,
+        confidence: float,
+        latency_ms: float,
+    ) -> int:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, command, "
+                "query, hits, answered, confidence, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    now(),
+                    surface,
+                    guild_id,
+                    channel_id,
+                    user_id,
+                    command,
+                    query,
+                    json.dumps([[pid, round(score, 4)] for pid, score in hits]),
+                    int(answered),
+                    round(confidence, 4),
+                    round(latency_ms, 2),
+                ),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def _log_scope(self, guild_id: int | None) -> tuple[str, tuple[int, ...]]:
+        # The CLI (no guild) reviews the whole log; a server reviews only its own rows.
+        return ("1", ()) if guild_id is None else ("guild_id = ?", (guild_id,))
+
+    async def recent_queries(
+        self, guild_id: int | None, limit: int, *, unanswered: bool = False
+    ) -> list[QueryRecord]:
+        cond, args = self._log_scope(guild_id)
+        if unanswered:
+            cond += " AND answered = 0"
+        sql = f"SELECT * FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
+        async with self._db.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
+        return [
+            QueryRecord(
+                id=r["id"],
+                asked_at=r["asked_at"],
+                surface=r["surface"],
+                guild_id=r["guild_id"],
+                channel_id=r["channel_id"],
+                user_id=r["user_id"],
+                command=r["command"],
+                query=r["query"],
+                answered=bool(r["answered"]),
+                confidence=r["confidence"],
+                latency_ms=r["latency_ms"],
+                hits=json.loads(r["hits"]),
+            )
+            for r in rows
+        ]
+
+    async def top_queries(self, guild_id: int | None, limit: int) -> list[TopQuery]:
+        cond, args = self._log_scope(guild_id)
+        sql = (
+            "SELECT lower(trim(query)) AS q, min(query) AS shown, count(*) AS n, "
+            "sum(answered) AS answered, max(asked_at) AS last "
+            f"FROM queries WHERE {cond} GROUP BY q ORDER BY n DESC, last DESC LIMIT ?"
+        )
+        async with self._db.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
+        return [TopQuery(r["shown"], r["n"], r["answered"], r["last"]) for r in rows]
+
+    async def table_counts(self) -> dict[str, int]:
+        """Row counts per table: what tests compare to prove a refusal changed nothing."""
+        out = {}
+        for table in ("documents", "passages", "queries"):
+            async with self._db.execute(f"SELECT count(*) FROM {table}") as cur:
+                row = await cur.fetchone()
+            out[table] = int(row[0]) if row else 0
+        return out
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3.complete_statement knows quoting)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer.strip())
+    return out
