@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from retrieval.analyzer import normalize
+from retrieval.stopwords import STOP_WORDS
 
 BlockKind = Literal["heading", "question", "bullet", "paragraph"]
 
@@ -185,7 +186,11 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
             and not md
             and not out[-1][1]
             and not _BULLET.match(line)
-            and (line[0].islower() or out[-1][0].endswith((",", "-", "—")))
+            and (
+                line[0].islower()
+                or out[-1][0].endswith((",", "-", "—"))
+                or out[-1][0].rsplit(" ", 1)[-1].casefold() in STOP_WORDS
+            )
             and not _TERMINAL.search(out[-1][0])
         )
         if wrapped:
@@ -208,7 +213,7 @@ def derive_title(blocks: list[Block] | tuple[Block, ...], max_words: int = 12) -
         if not sentences:
             continue
         first = sentences[0].rstrip(".!?…")
-        clause = re.split(r",|;|:| — | – | - |—", first, maxsplit=1)[0].strip()
+        clause = re.split(r"[,;:]\s| — | – | - |—", first, maxsplit=1)[0].strip()
         if _word_count(clause) >= 4:
             first = clause
         words = first.split()

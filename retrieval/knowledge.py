@@ -29,7 +29,7 @@ from retrieval.errors import (
     NotFound,
 )
 from retrieval.files import decode_text, read_source_file
-from retrieval.index import ANSWER_COVERAGE, Bm25Index
+from retrieval.index import Bm25Index
 from retrieval.models import (
     AddResult,
     Answer,
@@ -164,7 +164,7 @@ class KnowledgeBase:
         terms = analyze(text)
         index = await self._current_index()
         result = await asyncio.to_thread(index.search, terms, k, caller.guild_id)
-        answered = bool(result.hits) and result.coverage >= ANSWER_COVERAGE
+        answered = result.answered
         hits: list[Hit] = []
         if answered:
             rows = await self.store.passages_by_id([h.passage_id for h in result.hits])

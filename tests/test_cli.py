@@ -1,0 +1,242 @@
+"""The `citebot` command line, through its real entry function and as a real process."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import row_counts, table_dump
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEND = "How much money did DeepSeek spend developing its model?"
+
+
+def test_ask_prints_numbered_cited_passages_with_terms_highlighted(cli):
+    result = cli("ask", SPEND)
+    assert result.code == 0, result.err
+    assert result.out.startswith("[1] China's AI Leap: DeepSeek Challenges US Dominance")
+    assert "seeds/002_2d5ac121eab98ad0.txt, paragraph 2" in result.out
+    assert "**spent**" in result.out and "**DeepSeek**" in result.out
+    assert "[3] " in result.out and "[4] " not in result.out
+    assert "5 article(s) searched" in result.out
+
+
+def test_ask_json_has_exactly_the_documented_shape(cli):
+    result = cli("ask", "Which GPUs did DeepSeek rely on?", "-k", "2", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert set(data) == {"query", "answered", "latency_ms", "hits"}
+    assert data["answered"] is True and data["query"] == "Which GPUs did DeepSeek rely on?"
+    assert [h["rank"] for h in data["hits"]] == [1, 2]
+    for hit in data["hits"]:
+        assert set(hit) == {"rank", "doc_id", "title", "source", "paragraph", "text", "score"}
+        assert hit["source"].startswith("seeds/") and hit["score"] > 0
+    assert any("H800" in h["text"] for h in data["hits"])
+
+
+def test_out_of_corpus_question_says_so_plainly(cli):
+    result = cli("ask", "How do I bake sourdough bread at home?")
+    assert result.code == 0
+    assert result.out.startswith("No passage in the corpus answers")
+    data = json.loads(cli("ask", "best sourdough bread recipe", "--json").out)
+    assert data["answered"] is False and data["hits"] == []
+
+
+def test_every_ask_is_logged_and_the_log_has_three_views(cli, db_path):
+    cli("ask", SPEND)
+    cli("ask", SPEND.upper())
+    cli("ask", "weather forecast for Paris tomorrow")
+    recent = json.loads(cli("logs", "--json").out)
+    assert [r["query"] for r in recent][:1] == ["weather forecast for Paris tomorrow"]
+    assert len(recent) == 3
+    first = recent[-1]
+    assert first["surface"] == "cli" and first["command"] == "ask" and first["answered"] is True
+    assert first["guild_id"] is None and first["latency_ms"] > 0
+    assert len(json.loads(first["hits"])) == 3
+    top = json.loads(cli("logs", "top", "--json").out)
+    assert top[0]["count"] == 2 and top[0]["answered"] == 2
+    unanswered = json.loads(cli("logs", "unanswered", "--json").out)
+    assert [r["query"] for r in unanswered] == ["weather forecast for Paris tomorrow"]
+    text = cli("logs", "unanswered").out
+    assert "UNANSWERED" in text and "weather forecast" in text
+    rows = list(csv.DictReader(io.StringIO(cli("logs", "recent", "--csv", "--limit", "2").out)))
+    assert len(rows) == 2 and rows[0]["query"] == "weather forecast for Paris tomorrow"
+    assert row_counts(db_path)["queries"] == 3
+
+
+def test_summary_by_id_and_by_title_fragment(cli):
+    by_id = cli("summary", "3")
+    assert by_id.code == 0
+    assert by_id.out.startswith("[3] China's AI Leap: DeepSeek Challenges US Dominance")
+    assert "$5.6 million" in by_id.out
+    by_title = json.loads(cli("summary", "catalyst for global", "--json").out)
+    assert by_title["doc_id"] == 5 and by_title["source"] == "seeds/004_ab7033b5b594e830.txt"
+    assert set(by_title) == {"doc_id", "title", "source", "summary"}
+
+
+def test_ambiguous_title_lists_the_candidates(cli):
+    result = cli("summary", "China")
+    assert result.code == 1
+    assert "'China' matches 2 articles" in result.err
+    assert "[3] China's AI Leap" in result.err and "[5] China's DeepSeek R1" in result.err
+
+
+def test_summaries_json_lists_every_article(cli):
+    data = json.loads(cli("summaries", "--json").out)
+    assert [d["doc_id"] for d in data] == [1, 2, 3, 4, 5]
+    assert all(set(d) == {"doc_id", "title", "source", "summary"} for d in data)
+    assert all(len(d["summary"]) > 100 for d in data)
+    assert "Silicon Valley" in cli("summaries").out
+
+
+def test_sources_add_list_and_remove(cli, tmp_path):
+    note = tmp_path / "chips.md"
+    note.write_text(
+        "# Export rules for accelerators\n\nThe **Blackwell** export rule caps what the "
+        "[Commerce Department](https://example.org) lets vendors ship abroad. Vendors "
+        "redesigned their parts to stay under the performance threshold set by the rule.\n",
+        encoding="utf-8",
+    )
+    added = cli("sources", "add", str(note))
+    assert added.code == 0, added.err
+    assert added.out.startswith("Added [6] Export rules for accelerators (1 passages)")
+    listing = json.loads(cli("sources", "list", "--json").out)
+    assert listing[-1]["title"] == "Export rules for accelerators"
+    assert listing[-1]["source"] == str(note) and listing[-1]["kind"] == "file"
+    hit = json.loads(cli("ask", "Blackwell export threshold", "--json").out)["hits"][0]
+    assert hit["doc_id"] == 6 and "Commerce Department lets vendors" in hit["text"]
+    assert cli("sources", "remove", "6").out.startswith("Removed [6] Export rules")
+    gone = json.loads(cli("ask", "Blackwell export threshold", "--json").out)
+    assert gone["answered"] is False
+
+
+def test_add_with_title_override(cli, tmp_path):
+    note = tmp_path / "plain.txt"
+    note.write_text("Mistral released a reasoning model for European users this spring.\n")
+    result = cli("sources", "add", str(note), "--title", "Mistral's reasoning model")
+    assert "Added [6] Mistral's reasoning model" in result.out
+
+
+def _bad(tmp_path: Path, kind: str) -> list[str]:
+    if kind == "binary":
+        path = tmp_path / "image.txt"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+        return ["sources", "add", str(path)]
+    if kind == "latin1":
+        path = tmp_path / "latin.txt"
+        path.write_bytes("Le modèle a coûté très peu, selon les rapports.".encode("latin-1"))
+        return ["sources", "add", str(path)]
+    if kind == "wrong-type":
+        path = tmp_path / "report.pdf"
+        path.write_bytes(b"%PDF-1.4 fake")
+        return ["sources", "add", str(path)]
+    if kind == "empty-file":
+        path = tmp_path / "empty.md"
+        path.write_text("  \n\n")
+        return ["sources", "add", str(path)]
+    if kind == "duplicate":
+        path = tmp_path / "copy.txt"
+        shutil.copy(ROOT / "seeds" / "002_2d5ac121eab98ad0.txt", path)
+        return ["sources", "add", str(path)]
+    raise AssertionError(kind)
+
+
+BAD_INPUT = {
+    "empty query": (["ask", ""], "the question is empty"),
+    "blank query": (["ask", "   \t "], "the question is empty"),
+    "long query": (["ask", "why " * 300], "the limit is 1,000"),
+    "unknown article": (["summary", "bread recipes"], "no article title contains"),
+    "unknown id": (["summary", "99"], "no article with id 99"),
+    "missing file": (["sources", "add", "/nonexistent/notes.txt"], "no such file"),
+    "remove unknown": (["sources", "remove", "42"], "no source with id 42"),
+    "remove bundled": (["sources", "remove", "1"], "part of the bundled corpus"),
+    "k too large": (["ask", "DeepSeek", "-k", "500"], "at most 20"),
+    "binary": ("binary", "is a binary file"),
+    "latin1": ("latin1", "is not UTF-8 text"),
+    "wrong-type": ("wrong-type", "unsupported file type .pdf"),
+    "empty-file": ("empty-file", "is empty"),
+    "duplicate": ("duplicate", "already source [3] \"China's AI Leap"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_gets_one_line_and_leaves_the_database_exactly_as_it_was(
+    case, cli, db_path, tmp_path
+):
+    args, message = BAD_INPUT[case]
+    if isinstance(args, str):
+        args = _bad(tmp_path, args)
+    cli("ask", "warm up the database")
+    before = table_dump(db_path)
+    result = cli(*args)
+    assert result.code != 0
+    assert result.out == ""
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith("citebot: error: ") and message in result.err
+    assert "Traceback" not in result.err
+    assert table_dump(db_path) == before
+
+
+def test_usage_errors_exit_2_without_traceback(cli):
+    result = cli("ask")
+    assert result.code == 2
+    assert "the following arguments are required: question" in result.err
+    assert cli("logs", "--limit", "zero").code == 2
+
+
+def test_hostile_query_text_is_searched_as_text(cli, db_path):
+    result = cli("ask", "'); DROP TABLE documents; -- \u202e\u200b", "--json")
+    assert result.code == 0
+    assert json.loads(result.out)["answered"] is False
+    assert row_counts(db_path)["documents"] == 5
+
+
+def test_unreadable_database_is_one_clear_line(cli, tmp_path, monkeypatch):
+    bogus = tmp_path / "not-a-db.db"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    monkeypatch.setenv("CITEBOT_DB", str(bogus))
+    result = cli("ask", "DeepSeek")
+    assert result.code == 1
+    assert result.err.startswith(f"citebot: error: cannot use the database {bogus}")
+
+
+def _process(args: list[str], db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITEBOT_DB": str(db), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        args, capture_output=True, text=True, env=env, cwd=db.parent, timeout=60, check=False
+    )
+
+
+def test_python_dash_m_bot_is_the_same_program(db_path):
+    done = _process([sys.executable, "-m", "bot", "ask", SPEND, "-k", "1", "--json"], db_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hits"][0]["source"] == "seeds/002_2d5ac121eab98ad0.txt"
+    failed = _process([sys.executable, "-m", "bot", "ask", " "], db_path)
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1
+
+
+def test_the_command_line_does_not_import_discord(db_path):
+    code = (
+        "import sys; from bot.cli import main; main(['sources','list']); "
+        "print('discord' in sys.modules)"
+    )
+    done = _process([sys.executable, "-c", code], db_path)
+    assert done.stdout.strip().endswith("False"), done.stderr
+
+
+CONSOLE_SCRIPT = shutil.which("citebot", path=str(Path(sys.executable).parent)) or shutil.which(
+    "citebot"
+)
+
+
+@pytest.mark.skipif(CONSOLE_SCRIPT is None, reason="citebot is not installed in this environment")
+def test_citebot_console_script(db_path):
+    done = _process([str(CONSOLE_SCRIPT), "ask", SPEND, "-k", "1"], db_path)
+    assert done.returncode == 0, done.stderr
+    assert "$5.6 million" in done.stdout

@@ -1,0 +1,145 @@
+"""The facade and its storage: scopes, freshness, transactions, migrations, the log."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import BadSource, DuplicateSource, Forbidden, NotFound
+from retrieval.knowledge import KnowledgeBase
+from retrieval.models import Caller
+from retrieval.store import SCHEMA_VERSION, Store
+from tests.conftest import row_counts, table_dump
+
+ROOT = Path(__file__).resolve().parent.parent
+GUILD_A, GUILD_B = 111111111111111111, 222222222222222222
+ROBOTICS = (
+    "Warehouse robots at Ferncliff Logistics now pick 4,000 parcels an hour. "
+    "The Ferncliff robots use suction grippers and a shared map of the shelves, "
+    "and the company says the fleet paid for itself within eleven months."
+)
+
+
+async def test_bundled_corpus_is_ingested_once(db_path):
+    async with await KnowledgeBase.open(db_path) as kb:
+        assert len(await kb.list_sources()) == 5
+        assert await kb.ensure_seeds() == 0
+    before = table_dump(db_path)
+    async with await KnowledgeBase.open(db_path) as kb:
+        assert [s.source for s in await kb.list_sources()][2] == "seeds/002_2d5ac121eab98ad0.txt"
+    assert table_dump(db_path) == before
+
+
+async def test_schema_version_wal_and_refusal_of_a_newer_schema(db_path):
+    async with await KnowledgeBase.open(db_path):
+        pass
+    with sqlite3.connect(db_path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        con.execute("PRAGMA user_version = 999")
+    with pytest.raises(RuntimeError, match="newer than this citebot"):
+        await Store.open(db_path)
+
+
+async def test_a_server_sees_its_own_sources_and_the_bundled_corpus_only(kb):
+    added = await kb.add_text(ROBOTICS, title="Ferncliff robots", guild_id=GUILD_A)
+    assert added.source.guild_id == GUILD_A and added.passages == 1
+    in_a = await kb.ask("Ferncliff robots suction grippers", caller=Caller(guild_id=GUILD_A))
+    assert in_a.answered and in_a.hits[0].title == "Ferncliff robots"
+    assert in_a.articles_searched == 6
+    for caller in (Caller(guild_id=GUILD_B), Caller()):
+        elsewhere = await kb.ask("Ferncliff robots suction grippers", caller=caller)
+        assert not elsewhere.answered and elsewhere.articles_searched == 5
+    assert [s.title for s in await kb.list_sources(GUILD_B)] == [
+        s.title for s in await kb.list_sources()
+    ]
+    with pytest.raises(NotFound):
+        await kb.summary("Ferncliff", GUILD_B)
+    assert (await kb.summary("Ferncliff", GUILD_A)).doc_id == added.source.doc_id
+    with pytest.raises(NotFound):
+        await kb.remove_source(added.source.doc_id, GUILD_B)
+    bundled = await kb.ask("Stargate Project", caller=Caller(guild_id=GUILD_B))
+    assert bundled.answered
+
+
+async def test_duplicates_are_refused_per_server_and_against_the_bundled_corpus(kb):
+    await kb.add_text(ROBOTICS, guild_id=GUILD_A)
+    with pytest.raises(DuplicateSource, match=r"already source \[6\]"):
+        await kb.add_text("  " + ROBOTICS.replace(". ", ".\n\n"), guild_id=GUILD_A)
+    assert (await kb.add_text(ROBOTICS, guild_id=GUILD_B)).source.doc_id == 7
+    seed = (await kb.list_sources())[2]
+    text = (ROOT / seed.source).read_text(encoding="utf-8")
+    with pytest.raises(DuplicateSource, match=r"already source \[3\] \"China's AI Leap"):
+        await kb.add_text(text, guild_id=GUILD_A)
+
+
+async def test_servers_cannot_remove_global_or_bundled_sources(kb):
+    shared = await kb.add_text(ROBOTICS)
+    with pytest.raises(Forbidden, match="only be removed from the command line"):
+        await kb.remove_source(shared.source.doc_id, GUILD_A)
+    with pytest.raises(Forbidden, match="bundled corpus"):
+        await kb.remove_source(1, GUILD_A)
+    own = await kb.add_text(ROBOTICS.replace("Ferncliff", "Hollow Oak"), guild_id=GUILD_A)
+    removed = await kb.remove_source(own.source.doc_id, GUILD_A)
+    assert removed.title == own.source.title
+
+
+async def test_a_source_added_by_another_process_is_found_without_restart(db_path, kb):
+    first = await kb.ask("Ferncliff parcels per hour")
+    assert not first.answered
+    async with await KnowledgeBase.open(db_path) as other:  # another connection, as the CLI
+        await other.add_text(ROBOTICS, title="Ferncliff robots")
+    second = await kb.ask("Ferncliff parcels per hour")
+    assert second.answered and second.hits[0].title == "Ferncliff robots"
+    async with await KnowledgeBase.open(db_path) as other:
+        await other.remove_source(second.hits[0].doc_id)
+    assert not (await kb.ask("Ferncliff parcels per hour")).answered
+
+
+async def test_a_failed_ingest_leaves_no_half_added_source(kb, db_path):
+    # A real SQLite trigger makes the third passage's insert fail mid-transaction.
+    with sqlite3.connect(db_path) as con:
+        con.execute(
+            "CREATE TRIGGER explode BEFORE INSERT ON passages WHEN NEW.text LIKE '%EXPLODE%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    before = table_dump(db_path)
+    paragraphs = [f"Paragraph {i} about Ferncliff robots. " * 8 for i in range(4)]
+    paragraphs[2] += "EXPLODE"
+    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        await kb.add_text("\n\n".join(paragraphs), title="Half an article")
+    assert table_dump(db_path) == before
+    assert not (await kb.ask("Ferncliff robots")).answered
+
+
+async def test_refused_text_writes_nothing(kb, db_path):
+    before = row_counts(db_path)
+    with pytest.raises(BadSource, match="has no text that can be searched"):
+        await kb.add_text("!!! ??? ... the of and")
+    with pytest.raises(BadSource, match="too long"):
+        await kb.add_text("word " * 500_000)
+    assert row_counts(db_path) == before
+
+
+async def test_the_log_row_carries_who_asked_from_where(kb, db_path):
+    caller = Caller(surface="discord", guild_id=GUILD_A, channel_id=42, user_id=7, command="ask")
+    answer = await kb.ask("What did Zuckerberg pledge to invest?", k=2, caller=caller)
+    assert answer.answered and "$60 billion" in answer.hits[0].text
+    with sqlite3.connect(db_path) as con:
+        row = con.execute(
+            "SELECT surface, guild_id, channel_id, user_id, command, query, hits, answered "
+            "FROM queries WHERE id = ?",
+            (answer.query_id,),
+        ).fetchone()
+    assert row[:6] == ("discord", GUILD_A, 42, 7, "ask", "What did Zuckerberg pledge to invest?")
+    assert row[7] == 1 and row[6].startswith(f"[[{answer.hits[0].passage_id}, ")
+    rows = await kb.query_log("recent", 10, GUILD_A)
+    assert [r.id for r in rows] == [answer.query_id]
+    assert await kb.query_log("recent", 10, GUILD_B) == []
+
+
+async def test_highlights_mark_the_query_terms_in_the_passage(kb):
+    answer = await kb.ask("H800 export restrictions", k=1)
+    hit = answer.hits[0]
+    marked = {hit.text[s:e] for s, e in hit.highlights}
+    assert {"H800s", "restrictions"} <= marked
