@@ -127,6 +127,18 @@ def highlight(hit: Hit, ansi: bool) -> str:
     return "".join(out)
 
 
+def _wrap(text: str, indent: str = "") -> str:
+    # Hyphenated names (GPT-4o, cost-effective) must not be cut at the hyphen.
+    return textwrap.fill(
+        text,
+        width=100,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
 def render_answer(answer: Answer, ansi: bool) -> str:
     if not answer.answered:
         return (
@@ -140,9 +152,7 @@ def render_answer(answer: Answer, ansi: bool) -> str:
             f"(score {hit.score:.2f})"
         )
         for para in highlight(hit, ansi).split("\n"):
-            lines.append(
-                textwrap.fill(para, width=100, initial_indent="    ", subsequent_indent="    ")
-            )
+            lines.append(_wrap(para, "    "))
         lines.append("")
     lines.append(
         f"{len(answer.hits)} passage(s) from {answer.articles_searched} article(s) searched "
@@ -208,7 +218,7 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
                 _emit_json(summary.to_json())
             else:
                 print(f"[{summary.doc_id}] {summary.title}\n{summary.source}\n")
-                print(textwrap.fill(summary.summary, width=100))
+                print(_wrap(summary.summary))
         elif args.command == "summaries":
             items = await kb.summaries(guild)
             if args.json:
@@ -216,11 +226,7 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             else:
                 for s in items:
                     print(f"[{s.doc_id}] {s.title}\n    {s.source}")
-                    print(
-                        textwrap.fill(
-                            s.summary, width=100, initial_indent="    ", subsequent_indent="    "
-                        )
-                    )
+                    print(_wrap(s.summary, "    "))
                     print()
         elif args.command == "sources":
             await _sources(kb, args)
@@ -261,7 +267,7 @@ async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
         result = await kb.add_file(args.path, title=args.title, guild_id=args.guild, added_by="cli")
         s = result.source
         print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
-        print(textwrap.fill(f"Summary: {result.summary}", width=100))
+        print(_wrap(f"Summary: {result.summary}"))
     elif args.action == "remove":
         removed = await kb.remove_source(args.id)
         print(f"Removed [{removed.doc_id}] {removed.title}")

@@ -11,6 +11,7 @@ another process (a bot that is running) learns that its in-memory index is stale
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -123,7 +124,7 @@ class Store:
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA busy_timeout = 5000")
-            await db.execute("PRAGMA journal_mode = WAL")
+            await _enable_wal(db)
             await db.execute("PRAGMA foreign_keys = ON")
             await db.execute("PRAGMA synchronous = NORMAL")
             store = cls(db, path)
@@ -147,21 +148,29 @@ class Store:
             raise
         await self._db.execute("COMMIT")
 
-    async def _migrate(self) -> None:
+    async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
-        version = row[0] if row else 0
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        version = await self._user_version()
         if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} has schema version {version}, newer than this citebot "
                 f"({SCHEMA_VERSION}); upgrade citebot"
             )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
+        while version < SCHEMA_VERSION:
             async with self.transaction() as db:
-                for statement in _statements(MIGRATIONS[number - 1]):
+                # Another process may have migrated while we waited for the write lock.
+                version = await self._user_version()
+                if version >= SCHEMA_VERSION:
+                    break
+                for statement in _statements(MIGRATIONS[version]):
                     await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {number}")
-            log.info("database migrated to schema version %d", number)
+                version += 1
+                await db.execute(f"PRAGMA user_version = {version}")
+            log.info("database migrated to schema version %d", version)
 
     # -- corpus ------------------------------------------------------------------------------
 
@@ -390,6 +399,20 @@ class Store:
                 row = await cur.fetchone()
             out[table] = int(row[0]) if row else 0
         return out
+
+
+async def _enable_wal(db: aiosqlite.Connection, attempts: int = 50) -> None:
+    """Switch to WAL. SQLite answers "database is locked" at once, without waiting on the busy
+    timeout, when two processes create the same new database together; so retry briefly."""
+    for attempt in range(attempts):
+        try:
+            async with db.execute("PRAGMA journal_mode = WAL") as cur:
+                await cur.fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.02 * (attempt + 1))
 
 
 def _statements(script: str) -> list[str]:

@@ -143,3 +143,15 @@ async def test_highlights_mark_the_query_terms_in_the_passage(kb):
     hit = answer.hits[0]
     marked = {hit.text[s:e] for s, e in hit.highlights}
     assert {"H800s", "restrictions"} <= marked
+
+
+async def test_two_processes_opening_a_new_database_at_once(db_path):
+    import asyncio
+
+    first, second = await asyncio.gather(KnowledgeBase.open(db_path), KnowledgeBase.open(db_path))
+    try:
+        assert len(await first.list_sources()) == len(await second.list_sources()) == 5
+    finally:
+        await first.close()
+        await second.close()
+    assert row_counts(db_path)["documents"] == 5
