@@ -1,0 +1,25 @@
+"""A Discord protocol emulator for tests: the real discord.py client talks to it on 127.0.0.1.
+
+Start it with `running_emulator(monkeypatch)` (or `DiscordEmulator` as an async context
+manager plus `patch_discord`), run the bot unmodified, then drive it as a person would:
+`run_command`, `click`, `autocomplete`, and read what the channel shows.
+"""
+
+from .limits import FieldError
+from .model import Attachment, Channel, Guild, Interaction, Member, Message, Role, User
+from .server import DiscordEmulator, Violation, running_emulator
+
+__all__ = [
+    "Attachment",
+    "Channel",
+    "DiscordEmulator",
+    "FieldError",
+    "Guild",
+    "Interaction",
+    "Member",
+    "Message",
+    "Role",
+    "User",
+    "Violation",
+    "running_emulator",
+]
