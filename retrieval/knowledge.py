@@ -29,11 +29,12 @@ from retrieval.errors import (
     NotFound,
 )
 from retrieval.files import decode_text, read_source_file
-from retrieval.index import Bm25Index
+from retrieval.index import Bm25Index, SearchResult
 from retrieval.models import (
     AddResult,
     Answer,
     Caller,
+    FeedbackRow,
     Hit,
     QueryRecord,
     Source,
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 1000
 MAX_K = 20
 MAX_TEXT_CHARS = 2_000_000
-LogView = Literal["recent", "top", "unanswered"]
+MAX_LOG_ROWS = 100_000
+LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
 def validate_query(query: str) -> str:
@@ -154,6 +156,41 @@ class KnowledgeBase:
                 log.info("index built: %d passages (corpus version %d)", len(rows), version)
             return self._index
 
+    async def _search(
+        self, text: str, k: int, guild_id: int | None, offset: int = 0
+    ) -> tuple[SearchResult, list[Hit]]:
+        """Hits ranked offset+1 .. offset+k; none when the corpus does not answer."""
+        terms = analyze(text)
+        index = await self._current_index()
+        result = await asyncio.to_thread(index.search, terms, offset + k, guild_id)
+        hits: list[Hit] = []
+        if not result.answered:
+            return result, hits
+        page = result.hits[offset : offset + k]
+        rows = await self.store.passages_by_id([h.passage_id for h in page])
+        query_terms = set(terms)
+        for rank, scored in enumerate(page, start=offset + 1):
+            row = rows.get(scored.passage_id)
+            if row is None:  # removed between search and fetch
+                continue
+            spans = tuple(
+                (s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms
+            )
+            hits.append(
+                Hit(
+                    rank=rank,
+                    passage_id=scored.passage_id,
+                    doc_id=row["document_id"],
+                    title=row["title"],
+                    source=row["source"],
+                    paragraph=row["paragraph"],
+                    text=row["text"],
+                    score=scored.score,
+                    highlights=tuple(dict.fromkeys(spans)),
+                )
+            )
+        return result, hits
+
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""
         caller = caller or Caller()
@@ -161,34 +198,8 @@ class KnowledgeBase:
         text = validate_query(query)
         if not 1 <= k <= MAX_K:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
-        terms = analyze(text)
-        index = await self._current_index()
-        result = await asyncio.to_thread(index.search, terms, k, caller.guild_id)
+        result, hits = await self._search(text, k, caller.guild_id)
         answered = result.answered
-        hits: list[Hit] = []
-        if answered:
-            rows = await self.store.passages_by_id([h.passage_id for h in result.hits])
-            query_terms = set(terms)
-            for rank, scored in enumerate(result.hits, start=1):
-                row = rows.get(scored.passage_id)
-                if row is None:  # removed between search and fetch
-                    continue
-                spans = tuple(
-                    (s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms
-                )
-                hits.append(
-                    Hit(
-                        rank=rank,
-                        passage_id=scored.passage_id,
-                        doc_id=row["document_id"],
-                        title=row["title"],
-                        source=row["source"],
-                        paragraph=row["paragraph"],
-                        text=row["text"],
-                        score=scored.score,
-                        highlights=tuple(dict.fromkeys(spans)),
-                    )
-                )
         articles = await self.store.count_documents(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
@@ -212,6 +223,63 @@ class KnowledgeBase:
             articles_searched=articles,
             query_id=query_id,
         )
+
+    async def page(
+        self, query_id: int, page: int, k: int = 3, guild_id: int | None = None
+    ) -> Answer:
+        """Page `page` (0-based) of a logged question's results, searched again, not logged.
+
+        A page click is the same question, so it adds no log row; the corpus may have changed
+        since, which is why it is searched again rather than replayed.
+        """
+        record = await self.store.get_query(query_id)
+        if record is None or record.guild_id != guild_id:
+            raise NotFound("that question is no longer in the log; ask it again")
+        if not 0 <= page <= MAX_K or not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
+        started = time.perf_counter()
+        result, hits = await self._search(record.query, k, guild_id, offset=page * k)
+        articles = await self.store.count_documents(guild_id)
+        return Answer(
+            query=record.query,
+            answered=result.answered,
+            hits=tuple(hits),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            confidence=result.coverage,
+            articles_searched=articles,
+            query_id=query_id,
+        )
+
+    async def record_feedback(
+        self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None
+    ) -> bool:
+        """One vote per user per answer; a second click changes the vote.
+
+        Returns True when this replaced an earlier vote by the same user.
+        """
+        record = await self.store.get_query(query_id)
+        if record is None or record.guild_id != guild_id:
+            raise NotFound("that answer is no longer in the log")
+        return await self.store.upsert_feedback(query_id, user_id, helpful)
+
+    async def titles(
+        self, guild_id: int | None, fragment: str = "", limit: int = 25
+    ) -> list[tuple[int, str]]:
+        """Visible article titles containing `fragment` (case and punctuation ignored)."""
+        key = title_key(fragment)
+        sources = await self.store.list_sources(guild_id)
+        matches = [(s.doc_id, s.title) for s in sources if key in title_key(s.title)]
+        starts = [m for m in matches if title_key(m[1]).startswith(key)]
+        rest = [m for m in matches if m not in starts]
+        return (starts + rest)[:limit]
+
+    async def setting(self, key: str) -> str | None:
+        """A value the surfaces keep between runs (the command-tree hash, for example)."""
+        return await self.store.meta(f"setting:{key}")
+
+    async def set_setting(self, key: str, value: str) -> None:
+        async with self._write_lock, self.store.transaction() as db:
+            await self.store.set_meta(db, f"setting:{key}", value)
 
     # -- summaries and sources ---------------------------------------------------------------
 
@@ -350,11 +418,13 @@ class KnowledgeBase:
 
     async def query_log(
         self, view: LogView = "recent", limit: int = 20, guild_id: int | None = None
-    ) -> list[QueryRecord] | list[TopQuery]:
-        if not 1 <= limit <= 10_000:
-            raise InvalidQuery("the limit must be between 1 and 10,000")
+    ) -> list[QueryRecord] | list[TopQuery] | list[FeedbackRow]:
+        if not 1 <= limit <= MAX_LOG_ROWS:
+            raise InvalidQuery(f"the limit must be between 1 and {MAX_LOG_ROWS:,}")
         if view == "top":
             return await self.store.top_queries(guild_id, limit)
+        if view == "feedback":
+            return await self.store.feedback_rows(guild_id, limit)
         if view in ("recent", "unanswered"):
             return await self.store.recent_queries(guild_id, limit, unanswered=view == "unanswered")
-        raise InvalidQuery(f"unknown log view {view!r}; use recent, top or unanswered")
+        raise InvalidQuery(f"unknown log view {view!r}; use recent, top, unanswered or feedback")

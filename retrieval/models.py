@@ -147,3 +147,19 @@ class TopQuery:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRow:
+    """Votes on one answer: what moderators review to find weak spots in the corpus."""
+
+    query_id: int
+    query: str
+    asked_at: str
+    answered: bool
+    helpful: int
+    not_helpful: int
+    last_vote: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from retrieval.models import QueryRecord, Source, TopQuery
+from retrieval.models import FeedbackRow, QueryRecord, Source, TopQuery
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX queries_guild_time ON queries (guild_id, asked_at);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('corpus_version', '0');
+    """,
+    # 2: feedback on answers, one vote per user per answer.
+    """
+    CREATE TABLE feedback (
+        query_id  INTEGER NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
+        user_id   INTEGER NOT NULL,
+        helpful   INTEGER NOT NULL CHECK (helpful IN (0, 1)),
+        voted_at  TEXT NOT NULL,
+        PRIMARY KEY (query_id, user_id)
+    );
     """,
 )
 
@@ -362,20 +372,46 @@ class Store:
         sql = f"SELECT * FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
         async with self._db.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
+        return [_record(r) for r in rows]
+
+    async def get_query(self, query_id: int) -> QueryRecord | None:
+        async with self._db.execute("SELECT * FROM queries WHERE id = ?", (query_id,)) as cur:
+            row = await cur.fetchone()
+        return _record(row) if row else None
+
+    async def upsert_feedback(self, query_id: int, user_id: int, helpful: bool) -> bool:
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM feedback WHERE query_id = ? AND user_id = ?", (query_id, user_id)
+            ) as cur:
+                existed = await cur.fetchone() is not None
+            await db.execute(
+                "INSERT INTO feedback (query_id, user_id, helpful, voted_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (query_id, user_id) DO UPDATE SET helpful = excluded.helpful, "
+                "voted_at = excluded.voted_at",
+                (query_id, user_id, int(helpful), now()),
+            )
+        return existed
+
+    async def feedback_rows(self, guild_id: int | None, limit: int) -> list[FeedbackRow]:
+        cond, args = self._log_scope(guild_id)
+        sql = (
+            "SELECT q.id, q.query, q.asked_at, q.answered, sum(f.helpful) AS up, "
+            "sum(1 - f.helpful) AS down, max(f.voted_at) AS last FROM feedback f "
+            f"JOIN queries q ON q.id = f.query_id WHERE {cond.replace('guild_id', 'q.guild_id')} "
+            "GROUP BY q.id ORDER BY last DESC LIMIT ?"
+        )
+        async with self._db.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
         return [
-            QueryRecord(
-                id=r["id"],
-                asked_at=r["asked_at"],
-                surface=r["surface"],
-                guild_id=r["guild_id"],
-                channel_id=r["channel_id"],
-                user_id=r["user_id"],
-                command=r["command"],
-                query=r["query"],
-                answered=bool(r["answered"]),
-                confidence=r["confidence"],
-                latency_ms=r["latency_ms"],
-                hits=json.loads(r["hits"]),
+            FeedbackRow(
+                r["id"],
+                r["query"],
+                r["asked_at"],
+                bool(r["answered"]),
+                r["up"],
+                r["down"],
+                r["last"],
             )
             for r in rows
         ]
@@ -394,11 +430,28 @@ class Store:
     async def table_counts(self) -> dict[str, int]:
         """Row counts per table: what tests compare to prove a refusal changed nothing."""
         out = {}
-        for table in ("documents", "passages", "queries"):
+        for table in ("documents", "passages", "queries", "feedback"):
             async with self._db.execute(f"SELECT count(*) FROM {table}") as cur:
                 row = await cur.fetchone()
             out[table] = int(row[0]) if row else 0
         return out
+
+
+def _record(r: sqlite3.Row) -> QueryRecord:
+    return QueryRecord(
+        id=r["id"],
+        asked_at=r["asked_at"],
+        surface=r["surface"],
+        guild_id=r["guild_id"],
+        channel_id=r["channel_id"],
+        user_id=r["user_id"],
+        command=r["command"],
+        query=r["query"],
+        answered=bool(r["answered"]),
+        confidence=r["confidence"],
+        latency_ms=r["latency_ms"],
+        hits=json.loads(r["hits"]),
+    )
 
 
 async def _enable_wal(db: aiosqlite.Connection, attempts: int = 50) -> None:
