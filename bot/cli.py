@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import logging
 import os
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from retrieval.errors import Ambiguous, CitebotError
+from retrieval.export import flat, log_csv
 from retrieval.knowledge import MAX_K, KnowledgeBase
-from retrieval.models import Answer, Caller, Hit, QueryRecord, TopQuery
+from retrieval.models import Answer, Caller, FeedbackRow, Hit, QueryRecord, TopQuery
 
 DEFAULT_DB = "citebot.db"
 EXIT_ERROR = 1
@@ -97,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove = actions.add_parser("remove", help="remove a source by id")
     remove.add_argument("id", type=_positive)
 
+    sub.add_parser("run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)")
+
     logs = sub.add_parser("logs", help="the query log")
-    logs.add_argument("view", nargs="?", default="recent", choices=("recent", "top", "unanswered"))
+    logs.add_argument(
+        "view", nargs="?", default="recent", choices=("recent", "top", "unanswered", "feedback")
+    )
     logs.add_argument("--limit", type=_positive, default=20)
     fmt = logs.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
@@ -166,22 +170,17 @@ def _emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _log_rows(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        data = row.to_json()
-        if isinstance(row, QueryRecord):
-            data["hits"] = json.dumps(row.hits)
-        out.append(data)
-    return out
-
-
 def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
     if not rows:
         return "The query log has no rows for this view yet."
     lines = []
     for row in rows:
-        if isinstance(row, TopQuery):
+        if isinstance(row, FeedbackRow):
+            lines.append(
+                f"#{row.query_id} +{row.helpful} -{row.not_helpful}  {row.query}  "
+                f"(last vote {row.last_vote[:19]})"
+            )
+        elif isinstance(row, TopQuery):
             lines.append(
                 f"{row.count:>5}×  {row.query}  (answered {row.answered}/{row.count}, "
                 f"last {row.last_asked[:19]})"
@@ -233,21 +232,10 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
         elif args.command == "logs":
             rows = await kb.query_log(args.view, args.limit, guild)
             if args.json:
-                _emit_json(_log_rows(rows))
+                _emit_json([flat(r) for r in rows])
             elif args.csv:
-                data = _log_rows(rows)
-                fields = (
-                    list(data[0])
-                    if data
-                    else list(
-                        QueryRecord.__dataclass_fields__
-                        if args.view != "top"
-                        else TopQuery.__dataclass_fields__
-                    )
-                )
-                writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(data)
+                kind = {"top": TopQuery, "feedback": FeedbackRow}.get(args.view, QueryRecord)
+                sys.stdout.write(log_csv(rows, kind))
             else:
                 print(_render_logs(rows))
     return 0
@@ -287,6 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "run":
+        from bot.launcher import run  # discord.py is imported only for this command
+
+        if args.db:
+            os.environ["CITEBOT_DB"] = args.db
+        return run()
     db_path = args.db or os.environ.get("CITEBOT_DB") or DEFAULT_DB
     try:
         return asyncio.run(_run(args, db_path))

@@ -35,29 +35,43 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-def read_source_file(path: Path) -> tuple[str, str]:
-    """(text, kind) of a file to ingest; kind is "text" or "markdown"."""
-    name = path.name
-    if not path.exists():
-        raise BadSource(f"no such file: {path}")
-    if not path.is_file():
-        raise BadSource(f"{path} is not a file")
-    kind = TEXT_SUFFIXES.get(path.suffix.casefold())
+def _kind_of(name: str) -> str:
+    kind = TEXT_SUFFIXES.get(Path(name).suffix.casefold())
     if kind is None:
         supported = ", ".join(sorted(TEXT_SUFFIXES))
-        raise BadSource(
-            f"{name}: unsupported file type {path.suffix or '(none)'} (supported: {supported})"
-        )
-    size = path.stat().st_size
+        suffix = Path(name).suffix or "(none)"
+        raise BadSource(f"{name}: unsupported file type {suffix} (supported: {supported})")
+    return kind
+
+
+def _check_size(name: str, size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise BadSource(
             f"{name} is {size / 1_048_576:.1f} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB"
         )
+
+
+def text_from_upload(name: str, data: bytes) -> str:
+    """The text of an uploaded file (name as the uploader gave it), checked like a file."""
+    kind = _kind_of(name)
+    _check_size(name, len(data))
+    text = decode_text(data, name)
+    return markdown_to_text(text) if kind == "markdown" else text
+
+
+def read_source_file(path: Path) -> tuple[str, str]:
+    """(text, kind) of a file to ingest; kind is "text" or "markdown"."""
+    if not path.exists():
+        raise BadSource(f"no such file: {path}")
+    if not path.is_file():
+        raise BadSource(f"{path} is not a file")
+    kind = _kind_of(path.name)
+    _check_size(path.name, path.stat().st_size)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadSource(f"cannot read {path}: {exc.strerror}") from None
-    text = decode_text(data, name)
+    text = decode_text(data, path.name)
     return (markdown_to_text(text) if kind == "markdown" else text), kind
 
 

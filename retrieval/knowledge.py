@@ -28,7 +28,7 @@ from retrieval.errors import (
     InvalidQuery,
     NotFound,
 )
-from retrieval.files import decode_text, read_source_file
+from retrieval.files import decode_text, read_source_file, text_from_upload
 from retrieval.index import Bm25Index, SearchResult
 from retrieval.models import (
     AddResult,
@@ -77,7 +77,6 @@ class KnowledgeBase:
         self.store = store
         self._index: Bm25Index | None = None
         self._index_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, *, seed: bool = True) -> KnowledgeBase:
@@ -119,7 +118,7 @@ class KnowledgeBase:
             lambda: [(s, prepare(decode_text(d, s), name=s)) for s, d in raw]
         )
         changed = 0
-        async with self._write_lock, self.store.transaction() as db:
+        async with self.store.transaction() as db:
             existing = await self.store.seed_hashes()
             wanted = {s for s, _ in prepared}
             for source, (doc_id, _) in existing.items():
@@ -158,14 +157,15 @@ class KnowledgeBase:
 
     async def _search(
         self, text: str, k: int, guild_id: int | None, offset: int = 0
-    ) -> tuple[SearchResult, list[Hit]]:
-        """Hits ranked offset+1 .. offset+k; none when the corpus does not answer."""
+    ) -> tuple[SearchResult, list[Hit], bool]:
+        """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
+        there are more after them."""
         terms = analyze(text)
         index = await self._current_index()
-        result = await asyncio.to_thread(index.search, terms, offset + k, guild_id)
+        result = await asyncio.to_thread(index.search, terms, offset + k + 1, guild_id)
         hits: list[Hit] = []
         if not result.answered:
-            return result, hits
+            return result, hits, False
         page = result.hits[offset : offset + k]
         rows = await self.store.passages_by_id([h.passage_id for h in page])
         query_terms = set(terms)
@@ -189,7 +189,7 @@ class KnowledgeBase:
                     highlights=tuple(dict.fromkeys(spans)),
                 )
             )
-        return result, hits
+        return result, hits, len(result.hits) > offset + k
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""
@@ -198,7 +198,7 @@ class KnowledgeBase:
         text = validate_query(query)
         if not 1 <= k <= MAX_K:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
-        result, hits = await self._search(text, k, caller.guild_id)
+        result, hits, more = await self._search(text, k, caller.guild_id)
         answered = result.answered
         articles = await self.store.count_documents(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -222,6 +222,7 @@ class KnowledgeBase:
             confidence=result.coverage,
             articles_searched=articles,
             query_id=query_id,
+            has_more=more,
         )
 
     async def page(
@@ -238,7 +239,7 @@ class KnowledgeBase:
         if not 0 <= page <= MAX_K or not 1 <= k <= MAX_K:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
-        result, hits = await self._search(record.query, k, guild_id, offset=page * k)
+        result, hits, more = await self._search(record.query, k, guild_id, offset=page * k)
         articles = await self.store.count_documents(guild_id)
         return Answer(
             query=record.query,
@@ -248,6 +249,7 @@ class KnowledgeBase:
             confidence=result.coverage,
             articles_searched=articles,
             query_id=query_id,
+            has_more=more,
         )
 
     async def record_feedback(
@@ -278,7 +280,7 @@ class KnowledgeBase:
         return await self.store.meta(f"setting:{key}")
 
     async def set_setting(self, key: str, value: str) -> None:
-        async with self._write_lock, self.store.transaction() as db:
+        async with self.store.transaction() as db:
             await self.store.set_meta(db, f"setting:{key}", value)
 
     # -- summaries and sources ---------------------------------------------------------------
@@ -342,6 +344,27 @@ class KnowledgeBase:
             name=path.name,
         )
 
+    async def add_upload(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        title: str | None = None,
+        guild_id: int | None = None,
+        added_by: str | None = None,
+    ) -> AddResult:
+        """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
+        text = await asyncio.to_thread(text_from_upload, filename, data)
+        return await self.add_text(
+            text,
+            title=title,
+            source=filename,
+            kind="file",
+            guild_id=guild_id,
+            added_by=added_by,
+            name=filename,
+        )
+
     async def add_text(
         self,
         text: str,
@@ -359,7 +382,7 @@ class KnowledgeBase:
                 f"{name} is too long ({len(text):,} characters; the limit is {MAX_TEXT_CHARS:,})"
             )
         doc = await asyncio.to_thread(prepare, text, title=title, name=name)
-        async with self._write_lock, self.store.transaction() as db:
+        async with self.store.transaction() as db:
             existing = await self.store.find_by_hash(doc.content_hash, guild_id)
             if existing is not None:
                 raise DuplicateSource(
@@ -410,7 +433,7 @@ class KnowledgeBase:
                 f"[{doc_id}] {source.title!r} is shared by every server and can "
                 "only be removed from the command line"
             )
-        async with self._write_lock, self.store.transaction() as db:
+        async with self.store.transaction() as db:
             await self.store.delete_document(db, doc_id)
         return source
 

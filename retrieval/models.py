@@ -47,6 +47,7 @@ class Answer:
     confidence: float
     articles_searched: int
     query_id: int | None = None
+    has_more: bool = False  # another page of hits exists
 
     def to_json(self) -> dict[str, Any]:
         return {
