@@ -1,15 +1,17 @@
 """The Discord emulator, proven against the real discord.py client.
 
 A throwaway bot defined here (not citebot) exercises each protocol path the product relies on:
-login and command sync, replies, defer + follow-up, buttons, autocomplete, permissions, and
-the rules Discord enforces (payload limits, the 3-second deadline, a single initial response).
+login and command sync, replies, defer + follow-up, buttons, autocomplete, permissions (and an
+admin's override of them), attachment options, the rules Discord enforces (payload limits, the
+3-second deadline, a single initial response), and a bot run as its own process by the launcher.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import discord
@@ -18,9 +20,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.discord_emulator import DiscordEmulator, running_emulator
+from tests.discord_emulator import launch as launcher
+from tests.discord_emulator.launch import launched
 from tests.discord_emulator.limits import check_choices, check_commands, check_message
 
 TOPICS = ["python", "pytest", "pydantic", "rust", "sqlite", "discord"]
+SETTING_KEYS = ["language", "limit", "channel"]
+SUBPROCESS_ENTRY = "tests.test_discord_emulator:_subprocess_bot_main"
 
 
 class ConfirmView(discord.ui.View):
@@ -95,10 +101,34 @@ async def slow(interaction: discord.Interaction) -> None:
 
 @app_commands.command()
 @app_commands.default_permissions(manage_guild=True)
-async def settings(interaction: discord.Interaction) -> None:
+async def settings(interaction: discord.Interaction, key: str | None = None) -> None:
     """Moderators only: report the invoker's Manage Server permission."""
     await interaction.response.send_message(
         f"manage_guild={interaction.permissions.manage_guild}", ephemeral=True
+    )
+
+
+@settings.autocomplete("key")
+async def _setting_keys(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    # The bot's own check: a server admin's override may show /settings to anyone.
+    if not interaction.permissions.manage_guild:
+        return []
+    return [app_commands.Choice(name=k, value=k) for k in SETTING_KEYS if k.startswith(current)]
+
+
+@app_commands.command()
+async def inspect(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    """Download the attached file and describe it (refusing one over the upload limit)."""
+    if file.size > interaction.filesize_limit:
+        await interaction.response.send_message(
+            f"too big: {file.size} > {interaction.filesize_limit}", ephemeral=True
+        )
+        return
+    data = await file.read()
+    await interaction.response.send_message(
+        f"{file.filename}: {len(data)} bytes, {file.content_type}, starts {data[:7]!r}"
     )
 
 
@@ -126,9 +156,23 @@ class ThrowawayBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         guild = discord.Object(self.guild_id)
-        for command in (ping, report, topic, shout, slow, settings, export):
+        for command in (ping, report, topic, shout, slow, settings, export, inspect):
             self.tree.add_command(command, guild=guild)
         await self.tree.sync(guild=guild)
+
+
+def _subprocess_bot_main(argv: Sequence[str]) -> int:
+    """Entry point for the launcher tests: log in with the token in argv; SIGTERM stops it."""
+    [token] = argv
+
+    async def serve() -> None:
+        async with discord.Client(intents=discord.Intents.default()) as client:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(client.close()))
+            await client.start(token)
+
+    asyncio.run(serve())
+    return 0
 
 
 @pytest.fixture
@@ -158,7 +202,7 @@ async def test_login_sync_and_slash_command_reply(emu: DiscordEmulator, bot: Thr
     assert ("GET", "/api/v10/users/@me") in emu.requests
     assert ("GET", "/api/v10/oauth2/applications/@me") in emu.requests
     names = {c["name"] for c in emu.guild_commands[emu.guild.id]}
-    assert names == {"ping", "report", "topic", "shout", "slow", "settings", "export"}
+    assert names == {"ping", "report", "topic", "shout", "slow", "settings", "export", "inspect"}
 
     interaction = await emu.run_command(emu.member, "ping")
     message = await interaction.wait_message()
@@ -212,6 +256,60 @@ async def test_member_permissions_reach_the_bot(emu: DiscordEmulator, bot: Throw
     interaction = await emu.run_command(emu.moderator, "settings")
 
     assert (await interaction.wait_message()).content == "manage_guild=True"
+
+
+async def test_admin_override_lets_a_member_reach_the_bots_own_check(
+    emu: DiscordEmulator, bot: ThrowawayBot
+) -> None:
+    with pytest.raises(AssertionError, match="cannot see /settings"):
+        await emu.autocomplete(emu.member, "settings", {"key": "l"})
+
+    offered = await emu.autocomplete(emu.member, "settings", {"key": "l"}, bypass_permissions=True)
+    moderator = await emu.autocomplete(emu.moderator, "settings", {"key": "l"})
+    interaction = await emu.run_command(emu.member, "settings", bypass_permissions=True)
+
+    assert offered == []  # the bot's own check refused: the override changes no permission
+    assert [c["value"] for c in moderator] == ["language", "limit"]
+    assert (await interaction.wait_message()).content == "manage_guild=False"
+
+
+async def test_attachment_option_is_resolved_and_downloadable(
+    emu: DiscordEmulator, bot: ThrowawayBot
+) -> None:
+    notes = emu.upload("notes.md", b"# Notes\nsecond line\n", content_type=None)
+
+    interaction = await emu.run_command(emu.member, "inspect", {"file": notes})
+    message = await interaction.wait_message()
+
+    assert message.content == "notes.md: 20 bytes, None, starts b'# Notes'"
+    assert interaction.data["options"] == [{"name": "file", "type": 11, "value": str(notes.id)}]
+    assert interaction.data["resolved"]["attachments"] == {
+        str(notes.id): {
+            "id": str(notes.id),
+            "filename": "notes.md",
+            "size": 20,
+            "url": notes.url,
+            "proxy_url": notes.url,
+            "ephemeral": True,
+        }
+    }
+    assert notes.url.startswith(f"{emu.base_url}/attachments/{notes.id}/")
+    assert ("GET", f"/attachments/{notes.id}/notes.md") in emu.requests  # read() fetched it
+    assert emu.upload("a.txt", b"x").content_type == "text/plain; charset=utf-8"
+    assert emu.upload("a.pdf", b"x", content_type="application/pdf").content_type == (
+        "application/pdf"
+    )
+
+
+async def test_attachment_over_the_size_limit(emu: DiscordEmulator, bot: ThrowawayBot) -> None:
+    emu.attachment_size_limit = 8
+    with pytest.raises(AssertionError, match="attachment_size_limit"):
+        emu.upload("big.bin", b"x" * 9)  # Discord's client would not send it
+
+    big = emu.upload("big.bin", b"x" * 9, allow_oversize=True)
+    interaction = await emu.run_command(emu.member, "inspect", {"file": big})
+
+    assert (await interaction.wait_message()).content == "too big: 9 > 8"
 
 
 async def test_overlong_content_is_refused_and_recorded(
@@ -351,3 +449,35 @@ def test_message_limits_are_checked_like_discord() -> None:
     assert [e.path for e in check_choices([{"name": "n" * 101, "value": "v"}])] == [
         ("data", "choices", 0, "name")
     ]
+
+
+async def test_launcher_runs_an_entry_point_in_its_own_process(emu: DiscordEmulator) -> None:
+    async with launched(emu, emu.token, entry=SUBPROCESS_ENTRY) as process:
+        session = await process.until(emu.wait_for_identify())
+        status = await process.terminate()
+
+    assert status == 0, process.stderr
+    await emu.wait_until(lambda: session.ws.closed, what="the gateway connection to close")
+    assert session.compressed
+    assert ("GET", "/api/v10/users/@me") in emu.requests
+
+
+async def test_launcher_exits_non_zero_when_login_fails(emu: DiscordEmulator) -> None:
+    async with launched(emu, "not-the-token", entry=SUBPROCESS_ENTRY) as process:
+        status = await process.wait()
+
+    assert status != 0
+    assert "discord.errors.LoginFailure" in process.stderr
+    assert not emu.gateway_sessions
+    assert [v.rule for v in emu.take_violations()] == ["unauthorized"]
+
+
+def test_launcher_refuses_bad_usage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(launcher.ENV_VAR, raising=False)
+    assert launcher.main(["--entry", SUBPROCESS_ENTRY, "token"]) == 2
+    monkeypatch.setenv(launcher.ENV_VAR, "http://127.0.0.1:1")
+    assert launcher.main(["--entry"]) == 2
+    assert launcher.main(["--entry=no-colon", "token"]) == 2
+    assert "usage:" in capsys.readouterr().err

@@ -2,12 +2,14 @@
 
 Start it with `running_emulator(monkeypatch)` (or `DiscordEmulator` as an async context
 manager plus `patch_discord`), run the bot unmodified, then drive it as a person would:
-`run_command`, `click`, `autocomplete`, and read what the channel shows.
+`run_command`, `click`, `autocomplete`, and read what the channel shows. A bot that must run
+as its own process (the real entry point) is started with `launch.launched` (not imported
+here, so that `python -m tests.discord_emulator.launch` runs it fresh).
 """
 
 from .limits import FieldError
 from .model import Attachment, Channel, Guild, Interaction, Member, Message, Role, User
-from .server import DiscordEmulator, Violation, running_emulator
+from .server import DiscordEmulator, Violation, point_discord_at, running_emulator
 
 __all__ = [
     "Attachment",
@@ -21,5 +23,6 @@ __all__ = [
     "Role",
     "User",
     "Violation",
+    "point_discord_at",
     "running_emulator",
 ]

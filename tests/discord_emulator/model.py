@@ -244,7 +244,8 @@ class Guild:
 
 @dataclass
 class Attachment:
-    """A file the bot uploaded; `data` holds its bytes for the test to inspect."""
+    """A file on the emulator's CDN: one the bot uploaded, or one a person attached to a command
+    option (`DiscordEmulator.upload`, ephemeral). `data` holds its bytes; `url` serves them."""
 
     id: int
     filename: str
@@ -252,19 +253,27 @@ class Attachment:
     content_type: str | None = None
     description: str | None = None
     url: str = ""
+    ephemeral: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": str(self.id),
             "filename": self.filename,
-            "size": len(self.data),
+            "size": self.size,
             "url": self.url,
             "proxy_url": self.url,
         }
+        # Discord omits content_type when it cannot tell the file's type.
         if self.content_type:
             payload["content_type"] = self.content_type
         if self.description:
             payload["description"] = self.description
+        if self.ephemeral:
+            payload["ephemeral"] = True
         return payload
 
 

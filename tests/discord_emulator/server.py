@@ -16,12 +16,14 @@ import contextlib
 import copy
 import json
 import logging
+import mimetypes
 import secrets
 import socket
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -93,6 +95,28 @@ _OPTION_SUBCOMMAND = 1
 _OPTION_GROUP = 2
 _MESSAGE_TYPE_CHAT_INPUT = 20
 _KEPT_MESSAGE_FLAGS = FLAG_EPHEMERAL | (1 << 2) | (1 << 12) | (1 << 15)  # suppress, silent, v2
+_OPTION_ATTACHMENT = 11
+# `upload(content_type=GUESS_CONTENT_TYPE)`: the type Discord would detect from the file name.
+GUESS_CONTENT_TYPE = "guess"
+
+
+def point_discord_at(
+    base_url: str, set_attribute: Callable[[Any, str, Any], None] = setattr
+) -> None:
+    """Point discord.py's REST, gateway and CDN URLs at an emulator serving `base_url`.
+
+    `base_url` is `http://127.0.0.1:PORT`. In-process tests pass `monkeypatch.setattr` (undone
+    after the test); the subprocess launcher passes the default `setattr`.
+    """
+    import discord
+    import yarl
+
+    root = base_url.rstrip("/")
+    url = yarl.URL(root)
+    gateway = url.with_scheme("wss" if url.scheme == "https" else "ws").with_path(GATEWAY_PATH)
+    set_attribute(discord.http.Route, "BASE", root + API_PREFIX)
+    set_attribute(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
+    set_attribute(discord.asset.Asset, "BASE", root)
 
 
 @dataclass(frozen=True)
@@ -307,14 +331,7 @@ class DiscordEmulator:
 
     def patch_discord(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point discord.py's REST, gateway and CDN URLs here, for this test only."""
-        import discord
-        import yarl
-
-        monkeypatch.setattr(discord.http.Route, "BASE", self.api_url)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(self.gateway_url)
-        )
-        monkeypatch.setattr(discord.asset.Asset, "BASE", self.base_url)
+        point_discord_at(self.base_url, monkeypatch.setattr)
 
     # ----------------------------------------------------------------- violations
 
@@ -393,6 +410,19 @@ class DiscordEmulator:
         if last.guild_id is None:
             return self.global_commands
         return self.guild_commands[last.guild_id]
+
+    async def wait_for_identify(self, count: int = 1) -> gw.GatewaySession:
+        """The `count`-th gateway connection (ever) that identified with the right token.
+
+        1 is the bot's first login; 2 its login after a restart, and so on. For a bot in
+        another process, race this against its exit: `await process.until(emu.wait_for_identify())`.
+        """
+
+        def identified() -> list[gw.GatewaySession]:
+            return [s for s in self.gateway_sessions if s.identified]
+
+        await self.wait_until(lambda: len(identified()) >= count, what=f"gateway IDENTIFY #{count}")
+        return identified()[count - 1]
 
     # ----------------------------------------------------------------- middleware
 
@@ -717,6 +747,9 @@ class DiscordEmulator:
             raise _form_body(errors)
         return result
 
+    def _attachment_url(self, attachment_id: int, filename: str) -> str:
+        return f"{self.base_url}/attachments/{attachment_id}/{quote(filename)}"
+
     def _new_attachment(self, upload: _Upload, spec: Mapping[str, Any]) -> Attachment:
         attachment_id = snowflake()
         filename = spec.get("filename") or upload.filename
@@ -726,7 +759,7 @@ class DiscordEmulator:
             upload.data,
             upload.content_type,
             spec.get("description"),
-            url=f"{self.base_url}/attachments/{attachment_id}/{filename}",
+            url=self._attachment_url(attachment_id, filename),
         )
         self.uploads[attachment_id] = attachment
         return attachment
@@ -735,9 +768,10 @@ class DiscordEmulator:
         attachment = self.uploads.get(int(request.match_info["attachment_id"]))
         if attachment is None:
             raise web.HTTPNotFound()
+        # Served as Discord's CDN does: the stored content type, charset and all.
         return web.Response(
             body=attachment.data,
-            content_type=attachment.content_type or "application/octet-stream",
+            headers={"Content-Type": attachment.content_type or "application/octet-stream"},
         )
 
     def _check_message(
@@ -1026,10 +1060,15 @@ class DiscordEmulator:
             f"global: {sorted(c['name'] for c in self.global_commands)}); was it synced?"
         )
 
-    def _check_can_use(self, guild: Guild, member: Member, command: Mapping[str, Any]) -> None:
-        """Discord hides a command from people lacking its default_member_permissions."""
+    def _check_can_use(
+        self, guild: Guild, member: Member, command: Mapping[str, Any], *, bypass: bool
+    ) -> None:
+        """Discord hides a command from people lacking its default_member_permissions.
+
+        `bypass`: a server admin's override (Server Settings > Integrations) shows it to them.
+        """
         required = command.get("default_member_permissions")
-        if required is None:
+        if required is None or bypass:
             return
         has = guild.permissions_of(member)
         if has & ADMINISTRATOR:
@@ -1111,6 +1150,11 @@ class DiscordEmulator:
         elif kind in (8, 9) and isinstance(value, Role):
             resolved.setdefault("roles", {})[str(value.id)] = value.to_payload()
             value = str(value.id)
+        elif kind == _OPTION_ATTACHMENT and isinstance(value, Attachment):
+            if self.uploads.get(value.id) is not value:
+                raise AssertionError(f"option {name!r}: attach a file made by emu.upload()")
+            resolved.setdefault("attachments", {})[str(value.id)] = value.to_payload()
+            value = str(value.id)
         else:
             raise AssertionError(f"option {name!r} of type {kind} cannot take {value!r}")
         choices = definition.get("choices")
@@ -1126,11 +1170,12 @@ class DiscordEmulator:
         options: Mapping[str, Any] | None,
         *,
         focused: str | None = None,
+        bypass_permissions: bool = False,
     ) -> dict[str, Any]:
         """`data` of a chat-input interaction; `name` may hold subcommands: "kb add"."""
         root, *subcommands = name.split()
         command = self._find_command(guild, root)
-        self._check_can_use(guild, member, command)
+        self._check_can_use(guild, member, command, bypass=bypass_permissions)
         data: dict[str, Any] = {"id": command["id"], "name": root, "type": 1}
         if "guild_id" in command:
             data["guild_id"] = command["guild_id"]
@@ -1229,6 +1274,43 @@ class DiscordEmulator:
         interaction.deadline_passed.set()
         self._notify()
 
+    def upload(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        content_type: str | None = GUESS_CONTENT_TYPE,
+        allow_oversize: bool = False,
+    ) -> Attachment:
+        """A file a person attaches to an attachment option (type 11), for `run_command`.
+
+        It is served at its `url` (what `discord.Attachment.read()` fetches). `content_type`
+        defaults to the type guessed from the file name (text ones with `; charset=utf-8`, as
+        Discord reports them); None means Discord could not tell, so the field is left out.
+        A file over `attachment_size_limit` fails here, as Discord's client refuses to send it,
+        unless `allow_oversize` (to see what the bot does with one).
+        """
+        if len(data) > self.attachment_size_limit and not allow_oversize:
+            raise AssertionError(
+                f"{filename} is {len(data)} bytes; Discord refuses uploads over "
+                f"attachment_size_limit ({self.attachment_size_limit} bytes)"
+            )
+        if content_type == GUESS_CONTENT_TYPE:
+            content_type, _ = mimetypes.guess_type(filename, strict=False)
+            if content_type is not None and content_type.startswith("text/"):
+                content_type += "; charset=utf-8"
+        attachment_id = snowflake()
+        attachment = Attachment(
+            attachment_id,
+            filename,
+            bytes(data),
+            content_type,
+            url=self._attachment_url(attachment_id, filename),
+            ephemeral=True,
+        )
+        self.uploads[attachment_id] = attachment
+        return attachment
+
     async def run_command(
         self,
         user: User | Member,
@@ -1237,14 +1319,20 @@ class DiscordEmulator:
         *,
         guild: Guild | None = None,
         channel: Channel | None = None,
+        bypass_permissions: bool = False,
     ) -> Interaction:
         """`user` runs `/name` with `options` (by option name); returns at once after dispatch.
 
+        Option values: str/int/float/bool, a User or Member, a Channel, a Role, or an Attachment
+        from `upload()`. `bypass_permissions`: a server admin's override lets `user` see a
+        command its default_member_permissions would hide (the bot's own check still runs).
         Await the returned interaction's `wait_message()`, `wait_followups()` etc. for the answer.
         """
         guild = guild or self.guild
         member = self._member_of(guild, user)
-        data = self._command_data(guild, member, name, options)
+        data = self._command_data(
+            guild, member, name, options, bypass_permissions=bypass_permissions
+        )
         return await self._send_interaction(INTERACTION_COMMAND, guild, channel, member, data)
 
     async def autocomplete(
@@ -1256,15 +1344,19 @@ class DiscordEmulator:
         focused: str | None = None,
         guild: Guild | None = None,
         channel: Channel | None = None,
+        bypass_permissions: bool = False,
     ) -> list[dict[str, Any]]:
         """`user` types into an autocomplete option; returns the choices the bot offered.
 
-        `focused` defaults to the last option given (the one being typed).
+        `focused` defaults to the last option given (the one being typed);
+        `bypass_permissions` as for `run_command`.
         """
         guild = guild or self.guild
         member = self._member_of(guild, user)
         focused = focused or list(options)[-1]
-        data = self._command_data(guild, member, name, options, focused=focused)
+        data = self._command_data(
+            guild, member, name, options, focused=focused, bypass_permissions=bypass_permissions
+        )
         interaction = await self._send_interaction(
             INTERACTION_AUTOCOMPLETE, guild, channel, member, data
         )
