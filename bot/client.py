@@ -1,0 +1,77 @@
+"""The Discord bot: a commands.Bot that is handed its engine and settings.
+
+Dependencies come in through the constructor (discord.py's advanced_startup example), so tests
+run the real bot against the emulator with a KnowledgeBase on a temporary database. Cogs are
+loaded first in `setup_hook`, then commands are synced, but only when the command tree changed
+since the last sync (its hash is kept in the database), so restarts do not spend Discord's
+rate-limited sync calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.errors import CitebotTree
+from bot.settings import Settings
+from bot.views import DYNAMIC_ITEMS
+from retrieval.knowledge import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.sources", "bot.cogs.logs")
+
+
+class Citebot(commands.Bot):
+    """citebot in Discord. Slash commands only: it needs no privileged intents."""
+
+    def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=CitebotTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.kb = kb
+        self.settings = settings
+        self.synced: bool | None = None  # None: not tried; False: tree unchanged, skipped
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.synced = await self.sync_commands()
+
+    def _command_target(self) -> discord.Object | None:
+        return discord.Object(self.settings.guild_id) if self.settings.guild_id else None
+
+    async def sync_commands(self) -> bool:
+        """Sync the command tree if it changed since the last sync to the same place."""
+        guild = self._command_target()
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        target = f"guild:{guild.id}" if guild else "global"
+        key = f"command_hash:{self.application_id}:{target}"
+        if await self.kb.setting(key) == digest:
+            log.info("command tree unchanged since the last sync (%s); not syncing", target)
+            return False
+        await self.tree.sync(guild=guild)
+        await self.kb.set_setting(key, digest)
+        log.info("synced %d commands (%s)", len(payload), target)
+        return True
+
+    async def on_ready(self) -> None:
+        log.info(
+            "logged in as %s (%s) in %d servers", self.user, self.application_id, len(self.guilds)
+        )

@@ -1,0 +1,1 @@
+"""One cog per concern; each parses options, calls the engine, and renders. Nothing else."""

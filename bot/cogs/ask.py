@@ -1,0 +1,67 @@
+"""/ask: cited passages for a question."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.views import answer_view
+from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
+from retrieval.models import Caller
+
+if TYPE_CHECKING:
+    from bot.client import Citebot
+
+MAX_COUNT = 10
+
+
+def _ask_cooldown(interaction: discord.Interaction[Citebot]) -> app_commands.Cooldown:
+    settings = interaction.client.settings
+    return app_commands.Cooldown(settings.ask_rate, settings.ask_per)
+
+
+def _per_user(interaction: discord.Interaction[Citebot]) -> tuple[int | None, int]:
+    return (interaction.guild_id, interaction.user.id)
+
+
+class Ask(commands.Cog):
+    """Questions answered from this server's articles and the bundled corpus."""
+
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="ask")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        question="What you want to know",
+        count=f"How many passages to show (1-{MAX_COUNT}, default 3)",
+    )
+    @app_commands.checks.dynamic_cooldown(_ask_cooldown, key=_per_user)
+    async def ask(
+        self,
+        interaction: discord.Interaction[Citebot],
+        question: app_commands.Range[str, 1, MAX_QUERY_CHARS],
+        count: app_commands.Range[int, 1, MAX_COUNT] = 3,
+    ) -> None:
+        """Ask a question; get the best passages with citations."""
+        validate_query(question)  # cheap: a blank question is refused before deferring
+        await interaction.response.defer(thinking=True)
+        caller = Caller(
+            surface="discord",
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            command="ask",
+        )
+        answer = await self.bot.kb.ask(question, count, caller)
+        await interaction.followup.send(
+            embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
+        )
+
+
+async def setup(bot: Citebot) -> None:
+    await bot.add_cog(Ask(bot))

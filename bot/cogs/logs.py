@@ -1,0 +1,95 @@
+"""/logs: moderators review what this server asked (ephemeral, this server's rows only)."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.checks import MODERATOR_PERMISSIONS, moderator_only
+from retrieval.export import log_csv
+from retrieval.knowledge import MAX_LOG_ROWS, LogView
+
+if TYPE_CHECKING:
+    from bot.client import Citebot
+
+Limit = app_commands.Range[int, 1, 50]
+
+
+class Logs(commands.Cog):
+    """The query log, for moderators."""
+
+    logs = app_commands.Group(
+        name="logs",
+        description="Review this server's questions (moderators)",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
+    )
+
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    async def _show(
+        self, interaction: discord.Interaction[Citebot], view: LogView, limit: int
+    ) -> None:
+        rows = await self.bot.kb.query_log(view, limit, interaction.guild_id)
+        await interaction.response.send_message(embed=render.log_embed(view, rows), ephemeral=True)
+
+    @logs.command(name="recent")
+    @moderator_only
+    @app_commands.describe(limit="How many rows (1-50, default 10)")
+    async def recent(self, interaction: discord.Interaction[Citebot], limit: Limit = 10) -> None:
+        """The latest questions asked here."""
+        await self._show(interaction, "recent", limit)
+
+    @logs.command(name="top")
+    @moderator_only
+    @app_commands.describe(limit="How many rows (1-50, default 10)")
+    async def top(self, interaction: discord.Interaction[Citebot], limit: Limit = 10) -> None:
+        """The questions asked most often here."""
+        await self._show(interaction, "top", limit)
+
+    @logs.command(name="unanswered")
+    @moderator_only
+    @app_commands.describe(limit="How many rows (1-50, default 10)")
+    async def unanswered(
+        self, interaction: discord.Interaction[Citebot], limit: Limit = 10
+    ) -> None:
+        """Questions the corpus could not answer: what to add next."""
+        await self._show(interaction, "unanswered", limit)
+
+    @logs.command(name="feedback")
+    @moderator_only
+    @app_commands.describe(limit="How many rows (1-50, default 10)")
+    async def feedback(self, interaction: discord.Interaction[Citebot], limit: Limit = 10) -> None:
+        """Answers people voted on, latest first."""
+        await self._show(interaction, "feedback", limit)
+
+    @logs.command(name="export")
+    @moderator_only
+    async def export(self, interaction: discord.Interaction[Citebot]) -> None:
+        """This server's whole query log as a CSV file."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        rows = await self.bot.kb.query_log("recent", MAX_LOG_ROWS, interaction.guild_id)
+        limit = interaction.filesize_limit
+        data = log_csv(rows).encode()
+        kept = len(rows)
+        while len(data) > limit and kept > 0:  # newest rows first: drop the oldest
+            kept = kept * 9 // 10
+            data = log_csv(rows[:kept]).encode()
+        note = f"{kept} question{'s' * (kept != 1)} from this server's log."
+        if kept < len(rows):
+            note += f" The oldest {len(rows) - kept} did not fit Discord's file size limit."
+        await interaction.followup.send(
+            note,
+            file=discord.File(io.BytesIO(data), filename=f"citebot-log-{interaction.guild_id}.csv"),
+            ephemeral=True,
+        )
+
+
+async def setup(bot: Citebot) -> None:
+    await bot.add_cog(Logs(bot))

@@ -1,0 +1,132 @@
+"""/sources for everyone; /source add and /source remove for moderators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.checks import MODERATOR_PERMISSIONS, moderator_only
+from bot.views import sources_view
+from retrieval.errors import BadSource
+from retrieval.files import MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from bot.client import Citebot
+
+MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
+
+
+class Sources(commands.Cog):
+    """The corpus this server searches, and how moderators change it."""
+
+    source = app_commands.Group(
+        name="source",
+        description="Add or remove this server's sources (moderators)",
+        guild_only=True,
+        default_permissions=MODERATOR_PERMISSIONS,
+    )
+
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="sources")
+    @app_commands.guild_only()
+    @app_commands.describe(page="Page of the list (10 sources a page)")
+    async def sources(
+        self, interaction: discord.Interaction[Citebot], page: app_commands.Range[int, 1] = 1
+    ) -> None:
+        """List the sources this server searches."""
+        found = await self.bot.kb.list_sources(interaction.guild_id)
+        last = render.sources_page_count(len(found)) - 1
+        index = min(page - 1, last)
+        await interaction.response.send_message(
+            embed=render.sources_embed(found, index), view=sources_view(len(found), index)
+        )
+
+    @source.command(name="add")
+    @moderator_only
+    @app_commands.describe(
+        url="A web page to add (not supported yet)",
+        file="A .txt or .md file to add",
+        text="Text to add, pasted",
+        title="A title to use instead of the detected one",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction[Citebot],
+        url: app_commands.Range[str, 1, 2000] | None = None,
+        file: discord.Attachment | None = None,
+        text: app_commands.Range[str, 1, MAX_PASTED_CHARS] | None = None,
+        title: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        """Add a source to this server: exactly one of url, file or text."""
+        given = [name for name, value in (("url", url), ("file", file), ("text", text)) if value]
+        if len(given) != 1:
+            raise BadSource("give exactly one of url, file or text")
+        if url:
+            raise BadSource(
+                "adding web pages by URL is not supported yet; upload the page as a "
+                ".txt or .md file, or paste its text"
+            )
+        if file is not None and file.size > MAX_FILE_BYTES:
+            raise BadSource(
+                f"{file.filename} is {file.size / 1_048_576:.1f} MB; the limit is "
+                f"{MAX_FILE_BYTES // 1_048_576} MB"
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        added_by = str(interaction.user.id)
+        if file is not None:
+            data = await file.read()
+            result = await self.bot.kb.add_upload(
+                file.filename,
+                data,
+                title=title,
+                guild_id=interaction.guild_id,
+                added_by=added_by,
+            )
+        else:
+            assert text is not None
+            result = await self.bot.kb.add_text(
+                text,
+                title=title,
+                source="pasted text",
+                kind="text",
+                guild_id=interaction.guild_id,
+                added_by=added_by,
+            )
+        await interaction.followup.send(embed=render.added_embed(result), ephemeral=True)
+
+    @source.command(name="remove")
+    @moderator_only
+    @app_commands.describe(source="The source to remove: start typing its title")
+    async def remove(
+        self, interaction: discord.Interaction[Citebot], source: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Remove one of this server's sources."""
+        article = await self.bot.kb.find_article(source, interaction.guild_id)
+        removed = await self.bot.kb.remove_source(article.doc_id, interaction.guild_id)
+        await interaction.response.send_message(embed=render.removed_embed(removed), ephemeral=True)
+
+    @remove.autocomplete("source")
+    async def _own_sources(
+        self, interaction: discord.Interaction[Citebot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        titles = await self.bot.kb.titles(interaction.guild_id, current, 100)
+        own = {
+            s.doc_id
+            for s in await self.bot.kb.list_sources(interaction.guild_id)
+            if s.guild_id == interaction.guild_id
+        }
+        return [
+            app_commands.Choice(name=render.choice_name(title), value=str(doc_id))
+            for doc_id, title in titles
+            if doc_id in own
+        ][: render.MAX_CHOICES]
+
+
+async def setup(bot: Citebot) -> None:
+    await bot.add_cog(Sources(bot))

@@ -1,0 +1,45 @@
+"""/summary: the stored extractive summary of an article, with title autocomplete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+
+if TYPE_CHECKING:
+    from bot.client import Citebot
+
+
+class Summaries(commands.Cog):
+    """Article summaries."""
+
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="summary")
+    @app_commands.guild_only()
+    @app_commands.describe(article="The article: start typing its title")
+    async def summary(
+        self, interaction: discord.Interaction[Citebot], article: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Summarise an article in a few of its own sentences."""
+        found = await self.bot.kb.summary(article, interaction.guild_id)
+        await interaction.response.send_message(embed=render.summary_embed(found))
+
+    @summary.autocomplete("article")
+    async def _articles(
+        self, interaction: discord.Interaction[Citebot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        titles = await self.bot.kb.titles(interaction.guild_id, current, render.MAX_CHOICES)
+        return [
+            app_commands.Choice(name=render.choice_name(title), value=str(doc_id))
+            for doc_id, title in titles
+        ]
+
+
+async def setup(bot: Citebot) -> None:
+    await bot.add_cog(Summaries(bot))

@@ -1,0 +1,66 @@
+"""`citebot run`: start the Discord bot. Imported only for that command, so that
+`citebot ask` never loads discord.py.
+
+Start-up problems (no token, a token Discord rejects, a database that cannot be opened) become
+one line on stderr and a non-zero exit status, never a traceback. The token is read from the
+environment or `.env` and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import sys
+
+import discord
+from dotenv import find_dotenv, load_dotenv
+
+from bot.client import Citebot
+from bot.settings import Settings, SettingsError
+from retrieval.knowledge import KnowledgeBase
+
+log = logging.getLogger("citebot")
+
+
+async def _serve(settings: Settings) -> None:
+    async with await KnowledgeBase.open(settings.db_path) as kb, Citebot(kb, settings) as bot:
+        # A service manager stops us with SIGTERM: log out and close the database cleanly.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        await bot.start(settings.token)
+        log.info("stopped")
+
+
+def run() -> int:
+    """Run until interrupted; the exit status says how it ended."""
+    # .env in the working directory (where the README says to put it), not next to the code.
+    load_dotenv(os.environ.get("CITEBOT_ENV_FILE") or find_dotenv(usecwd=True))
+    level = os.environ.get("CITEBOT_LOG_LEVEL", "INFO").upper()
+    discord.utils.setup_logging(level=getattr(logging, level, logging.INFO), root=True)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(_serve(settings))
+    except discord.LoginFailure:
+        print(
+            "citebot: error: Discord rejected DISCORD_TOKEN; copy the bot token again from the "
+            "Developer Portal (Bot > Reset Token)",
+            file=sys.stderr,
+        )
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        print("citebot: error: Discord refused the gateway intents", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        print(f"citebot: error: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        log.info("stopped")
+    return 0

@@ -1,0 +1,67 @@
+"""The bot's settings, read once from the environment (and `.env`, loaded by the launcher only).
+
+A frozen dataclass built from a mapping, so tests pass a dict and never read a developer's
+`.env`. Every problem is reported as one SettingsError naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_ASK_RATE = 5
+DEFAULT_ASK_PER = 30.0
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message names the variable and how to fix it."""
+
+
+def _snowflake(name: str, raw: str) -> int:
+    raw = raw.strip()
+    if not raw.isdigit() or int(raw) == 0 or len(raw) > 20:
+        raise SettingsError(f"{name} must be a Discord id (digits only), not {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    token: str
+    db_path: str = "citebot.db"
+    guild_id: int | None = None  # sync commands to this server only (development)
+    mod_role_ids: frozenset[int] = field(default_factory=frozenset)
+    ask_rate: int = DEFAULT_ASK_RATE  # asks per user ...
+    ask_per: float = DEFAULT_ASK_PER  # ... per this many seconds
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip()
+        if not token:
+            raise SettingsError(
+                "DISCORD_TOKEN is not set: put the bot token in .env or the environment "
+                "(see .env.example)"
+            )
+        guild = env.get("DISCORD_GUILD_ID", "").strip()
+        roles = [r for r in env.get("MOD_ROLE_IDS", "").replace(" ", "").split(",") if r]
+        rate, per = DEFAULT_ASK_RATE, DEFAULT_ASK_PER
+        cooldown = env.get("CITEBOT_ASK_COOLDOWN", "").strip()
+        if cooldown:
+            try:
+                rate_text, per_text = cooldown.split("/")
+                rate, per = int(rate_text), float(per_text)
+            except ValueError:
+                raise SettingsError(
+                    f"CITEBOT_ASK_COOLDOWN must look like 5/30 (asks/seconds), not {cooldown!r}"
+                ) from None
+            if rate < 1 or per <= 0:
+                raise SettingsError("CITEBOT_ASK_COOLDOWN needs at least 1 ask per >0 seconds")
+        return cls(
+            token=token,
+            db_path=env.get("CITEBOT_DB", "").strip() or "citebot.db",
+            guild_id=_snowflake("DISCORD_GUILD_ID", guild) if guild else None,
+            mod_role_ids=frozenset(_snowflake("MOD_ROLE_IDS", r) for r in roles),
+            ask_rate=rate,
+            ask_per=per,
+        )

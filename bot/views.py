@@ -1,0 +1,160 @@
+"""Buttons on answers and on the sources list.
+
+They are DynamicItems: the custom_id carries everything the click needs (the logged question,
+the page, the vote), so buttons keep working after the bot restarts and no view state is held
+in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import render
+from bot.errors import report
+from retrieval.models import Answer
+
+if TYPE_CHECKING:
+    pass
+
+Interaction = discord.Interaction["Citebot"]
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:page:(?P<query>\d+):(?P<page>\d+):(?P<k>\d+)",
+):
+    """Show another page of an answer, in place."""
+
+    def __init__(self, query_id: int, page: int, k: int, *, label: str, disabled: bool = False):
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:page:{query_id}:{page}:{k}",
+                disabled=disabled,
+            )
+        )
+        self.query_id, self.page, self.k = query_id, page, k
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> PageButton:
+        return cls(int(match["query"]), int(match["page"]), int(match["k"]), label=item.label or "")
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            await interaction.response.defer()
+            answer = await interaction.client.kb.page(
+                self.query_id, self.page, self.k, interaction.guild_id
+            )
+            await interaction.edit_original_response(
+                embed=render.answer_embed(answer, self.page),
+                view=answer_view(answer, self.page, self.k),
+            )
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:vote:(?P<query>\d+):(?P<helpful>[01])",
+):
+    """Helpful / not helpful, recorded against the question's log row, one vote per user."""
+
+    def __init__(self, query_id: int, helpful: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                emoji="👍" if helpful else "👎",
+                style=discord.ButtonStyle.success if helpful else discord.ButtonStyle.secondary,
+                custom_id=f"citebot:vote:{query_id}:{int(helpful)}",
+            )
+        )
+        self.query_id, self.helpful = query_id, helpful
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> VoteButton:
+        return cls(int(match["query"]), match["helpful"] == "1")
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            changed = await interaction.client.kb.record_feedback(
+                self.query_id, interaction.user.id, self.helpful, interaction.guild_id
+            )
+            verdict = "helpful" if self.helpful else "not helpful"
+            text = f"Your vote is now: {verdict}." if changed else f"Thanks! Recorded as {verdict}."
+            await interaction.response.send_message(text, ephemeral=True)
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+class SourcesPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:sources:(?P<page>\d+)",
+):
+    """Turn the page of the /sources list."""
+
+    def __init__(self, page: int, *, label: str, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:sources:{page}",
+                disabled=disabled,
+            )
+        )
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> SourcesPageButton:
+        return cls(int(match["page"]), label=item.label or "")
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            sources = await interaction.client.kb.list_sources(interaction.guild_id)
+            await interaction.response.edit_message(
+                embed=render.sources_embed(sources, self.page),
+                view=sources_view(len(sources), self.page),
+            )
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+def answer_view(answer: Answer, page: int, k: int) -> discord.ui.View | Any:
+    """Previous/next page and feedback buttons under an answer."""
+    view = discord.ui.View(timeout=None)
+    if answer.query_id is None:
+        return view
+    if page > 0 or answer.has_more:
+        view.add_item(
+            PageButton(answer.query_id, max(page - 1, 0), k, label="◀ Previous", disabled=page == 0)
+        )
+        view.add_item(
+            PageButton(answer.query_id, page + 1, k, label="Next ▶", disabled=not answer.has_more)
+        )
+    if answer.answered or page > 0:
+        view.add_item(VoteButton(answer.query_id, True))
+        view.add_item(VoteButton(answer.query_id, False))
+    return view
+
+
+def sources_view(total: int, page: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    pages = render.sources_page_count(total)
+    if pages > 1:
+        view.add_item(SourcesPageButton(max(page - 1, 0), label="◀ Previous", disabled=page <= 0))
+        view.add_item(
+            SourcesPageButton(min(page + 1, pages - 1), label="Next ▶", disabled=page >= pages - 1)
+        )
+    return view
+
+
+DYNAMIC_ITEMS = (PageButton, VoteButton, SourcesPageButton)
