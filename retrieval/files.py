@@ -44,7 +44,7 @@ def _kind_of(name: str) -> str:
     return kind
 
 
-def _check_size(name: str, size: int) -> None:
+def check_size(name: str, size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise BadSource(
             f"{name} is {size / 1_048_576:.1f} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB"
@@ -54,9 +54,22 @@ def _check_size(name: str, size: int) -> None:
 def text_from_upload(name: str, data: bytes) -> str:
     """The text of an uploaded file (name as the uploader gave it), checked like a file."""
     kind = _kind_of(name)
-    _check_size(name, len(data))
+    check_size(name, len(data))
     text = decode_text(data, name)
     return markdown_to_text(text) if kind == "markdown" else text
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The bytes of a file to ingest, after the checks that need no reading."""
+    if not path.exists():
+        raise BadSource(f"no such file: {path}")
+    if not path.is_file():
+        raise BadSource(f"{path} is not a file")
+    check_size(path.name, path.stat().st_size)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadSource(f"cannot read {path}: {exc.strerror}") from None
 
 
 def read_source_file(path: Path) -> tuple[str, str]:
@@ -66,7 +79,7 @@ def read_source_file(path: Path) -> tuple[str, str]:
     if not path.is_file():
         raise BadSource(f"{path} is not a file")
     kind = _kind_of(path.name)
-    _check_size(path.name, path.stat().st_size)
+    check_size(path.name, path.stat().st_size)
     try:
         data = path.read_bytes()
     except OSError as exc:
