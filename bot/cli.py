@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from retrieval.errors import Ambiguous, CitebotError
+from retrieval.errors import Ambiguous, CitebotError, DuplicateSource
 from retrieval.export import flat, log_csv
 from retrieval.knowledge import MAX_K, KnowledgeBase
 from retrieval.models import Answer, Caller, FeedbackRow, Hit, QueryRecord, TopQuery
+from retrieval.urls import FetchPolicy
 
 DEFAULT_DB = "citebot.db"
+ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -90,12 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="the sources in the corpus")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--guild", **scope)
-    add = actions.add_parser("add", help="add a .txt or .md file")
-    add.add_argument("path", type=Path)
-    add.add_argument("--title", help="use this title instead of the detected one")
+    add = actions.add_parser(
+        "add", help="add web pages (URLs), files (.txt .md .html .pdf) or folders of them"
+    )
+    add.add_argument("items", nargs="+", metavar="PATH_OR_URL")
+    add.add_argument("--title", help="use this title instead of the detected one (one source)")
     add.add_argument("--guild", **{**scope, "help": "add it to this server only"})
     remove = actions.add_parser("remove", help="remove a source by id")
     remove.add_argument("id", type=_positive)
+    refresh = actions.add_parser(
+        "refresh", help="fetch web pages and files again; replace what changed"
+    )
+    which = refresh.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=_positive)
+    which.add_argument("--all", action="store_true", help="every source but the bundled ones")
 
     sub.add_parser("run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)")
 
@@ -199,7 +210,8 @@ def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
 
 
 async def _run(args: argparse.Namespace, db_path: str) -> int:
-    async with await KnowledgeBase.open(db_path) as kb:
+    policy = FetchPolicy.from_env(os.environ)
+    async with await KnowledgeBase.open(db_path, fetch_policy=policy) as kb:
         guild = getattr(args, "guild", None)
         if args.command == "ask":
             if args.k > MAX_K:
@@ -252,13 +264,103 @@ async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
             print(f"[{s.doc_id}] {s.title}\n    {s.source} · {s.passages} passages · {scope}")
         print(f"{len(sources)} source(s)")
     elif args.action == "add":
-        result = await kb.add_file(args.path, title=args.title, guild_id=args.guild, added_by="cli")
-        s = result.source
-        print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
-        print(_wrap(f"Summary: {result.summary}"))
+        await _add(kb, args)
     elif args.action == "remove":
         removed = await kb.remove_source(args.id)
         print(f"Removed [{removed.doc_id}] {removed.title}")
+    elif args.action == "refresh":
+        results = await kb.refresh(None if args.all else args.id)
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+            detail = f": {r.detail}" if r.detail else ""
+            print(f"{r.status} [{r.source.doc_id}] {r.source.title}{detail}")
+        order = ("changed", "unchanged", "skipped", "failed")
+        print(", ".join(f"{counts.get(k, 0)} {k}" for k in order))
+        if counts.get("failed"):
+            raise _Failed
+
+
+class _Failed(Exception):
+    """Some items of a batch failed; each was reported already (exit status 1)."""
+
+
+def _is_url(item: str) -> bool:
+    return "://" in item
+
+
+def expand(items: Sequence[str]) -> tuple[list[str], int]:
+    """URLs and files to add, folders expanded to the article files inside them (recursively);
+    also how many other files the folders held."""
+    out: list[str] = []
+    ignored = 0
+    for item in items:
+        path = Path(item)
+        if not _is_url(item) and path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.name.startswith(".") or child.suffix.lower() not in ARTICLE_SUFFIXES:
+                    ignored += 1
+                    continue
+                out.append(str(child))
+        else:
+            out.append(item)
+    return out, ignored
+
+
+async def _add_one(kb: KnowledgeBase, item: str, title: str | None, guild: int | None):
+    if _is_url(item):
+        return await kb.add_url(item, title=title, guild_id=guild, added_by="cli")
+    return await kb.add_file(Path(item), title=title, guild_id=guild, added_by="cli")
+
+
+async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    items, ignored = expand(args.items)
+    if args.title and len(items) != 1:
+        raise CitebotError("--title applies to one source at a time")
+    if not items:
+        raise CitebotError("nothing to add: the folder holds no .txt, .md, .html or .pdf files")
+    if len(items) == 1 and not ignored:
+        result = await _add_one(kb, items[0], args.title, args.guild)
+        s = result.source
+        print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
+        print(_wrap(f"Summary: {result.summary}"))
+        return
+    added = skipped = failed = 0
+    with _progress(len(items)) as advance:
+        for item in items:
+            try:
+                result = await _add_one(kb, item, None, args.guild)
+            except DuplicateSource as exc:
+                skipped += 1
+                print(f"skipped {item}: {exc}")
+            except CitebotError as exc:
+                failed += 1
+                print(f"failed {item}: {exc}")
+            else:
+                added += 1
+                s = result.source
+                print(f"added [{s.doc_id}] {s.title} ({result.passages} passages)")
+            advance()
+    summary = f"{added} added, {skipped} skipped as duplicates, {failed} failed"
+    if ignored:
+        summary += f"; {ignored} other file(s) in the folders ignored"
+    print(summary)
+    if failed:
+        raise _Failed
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise (logs, pipes)."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("adding sources", total=total)
+        yield lambda: progress.advance(task)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -284,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_path = args.db or os.environ.get("CITEBOT_DB") or DEFAULT_DB
     try:
         return asyncio.run(_run(args, db_path))
+    except _Failed:
+        return EXIT_ERROR
     except Ambiguous as exc:
         print(f"citebot: error: {exc}", file=sys.stderr)
         for doc_id, title in exc.candidates:

@@ -52,7 +52,9 @@ def message_for(error: Exception) -> str | None:
         return f"{error}:\n{names}"
     if isinstance(error, CitebotError):
         text = str(error)
-        return text[:1].upper() + text[1:]
+        first = text.split(" ", 1)[0]
+        # Sentence case, but never change a file name, URL or id the message starts with.
+        return text[:1].upper() + text[1:] if first.isalpha() else text
     return None
 
 

@@ -20,13 +20,19 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot.client import Citebot
 from bot.settings import Settings, SettingsError
+from retrieval.errors import CitebotError
 from retrieval.knowledge import KnowledgeBase
+from retrieval.urls import FetchPolicy
 
 log = logging.getLogger("citebot")
 
 
 async def _serve(settings: Settings) -> None:
-    async with await KnowledgeBase.open(settings.db_path) as kb, Citebot(kb, settings) as bot:
+    policy = FetchPolicy.from_env(os.environ)
+    async with (
+        await KnowledgeBase.open(settings.db_path, fetch_policy=policy) as kb,
+        Citebot(kb, settings) as bot,
+    ):
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +63,9 @@ def run() -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print("citebot: error: Discord refused the gateway intents", file=sys.stderr)
+        return 1
+    except CitebotError as exc:  # a malformed CITEBOT_ALLOWED_PRIVATE_NETWORKS, for example
+        print(f"citebot: error: {exc}", file=sys.stderr)
         return 1
     except (sqlite3.Error, OSError) as exc:
         print(f"citebot: error: cannot start: {exc}", file=sys.stderr)

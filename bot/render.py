@@ -22,6 +22,7 @@ from retrieval.models import (
     FeedbackRow,
     Hit,
     QueryRecord,
+    RefreshResult,
     Source,
     Summary,
     TopQuery,
@@ -238,6 +239,25 @@ def removed_embed(source: Source) -> discord.Embed:
         ),
         colour=COLOUR_OK,
     )
+
+
+def refresh_embed(results: Sequence[RefreshResult]) -> discord.Embed:
+    """What /source refresh did to each source, with totals."""
+    marks = {"changed": "🔄", "unchanged": "✅", "skipped": "➖", "failed": "⚠️"}
+    lines = [
+        f"{marks.get(r.status, '')} **{r.status}** {escape(fit(r.source.title, 120))}"
+        + (f": {escape(r.detail)}" if r.detail else "")
+        for r in results
+    ]
+    counts = {k: sum(r.status == k for r in results) for k in marks}
+    embed = discord.Embed(
+        title="Refresh",
+        description=join_lines(lines, DESCRIPTION_LIMIT)
+        or "This server has no sources to refresh.",
+        colour=COLOUR_ERROR if counts["failed"] else COLOUR_OK,
+    )
+    embed.set_footer(text=", ".join(f"{n} {k}" for k, n in counts.items()))
+    return embed
 
 
 def log_embed(

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiosqlite
 
@@ -23,12 +23,14 @@ from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     Ambiguous,
     BadSource,
+    CitebotError,
     DuplicateSource,
     Forbidden,
     InvalidQuery,
     NotFound,
 )
-from retrieval.files import decode_text, read_source_file, text_from_upload
+from retrieval.extract import extract
+from retrieval.files import check_size, decode_text, read_file_bytes
 from retrieval.index import Bm25Index, SearchResult
 from retrieval.models import (
     AddResult,
@@ -37,12 +39,17 @@ from retrieval.models import (
     FeedbackRow,
     Hit,
     QueryRecord,
+    RefreshResult,
     Source,
     Summary,
     TopQuery,
 )
 from retrieval.seeds import seed_files
 from retrieval.store import Store
+from retrieval.urls import FetchPolicy, canonical_url, check_url
+
+if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
+    from aiohttp.abc import AbstractResolver
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,11 @@ MAX_K = 20
 MAX_TEXT_CHARS = 2_000_000
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
+
+
+def _file_bytes_if_any(path: Path) -> bytes | None:
+    """A file source's bytes when it is still on this machine (uploads never are)."""
+    return read_file_bytes(path) if path.is_file() else None
 
 
 def validate_query(query: str) -> str:
@@ -73,15 +85,30 @@ class KnowledgeBase:
     """Open with `await KnowledgeBase.open(path)` (or `async with`); the bundled corpus is
     ingested on first use."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        fetch_policy: FetchPolicy | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.store = store
+        self.fetch_policy = fetch_policy or FetchPolicy()
+        self.resolver = resolver  # None: the system's DNS, through the address guard
         self._index: Bm25Index | None = None
         self._index_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str | Path, *, seed: bool = True) -> KnowledgeBase:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        seed: bool = True,
+        fetch_policy: FetchPolicy | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> KnowledgeBase:
         store = await Store.open(path)
-        kb = cls(store)
+        kb = cls(store, fetch_policy=fetch_policy, resolver=resolver)
         try:
             if seed:
                 await kb.ensure_seeds()
@@ -333,15 +360,15 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
     ) -> AddResult:
-        text, _kind = await asyncio.to_thread(read_source_file, path)
-        return await self.add_text(
-            text,
-            title=title,
+        """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
+        data = await asyncio.to_thread(read_file_bytes, path)
+        return await self._add_bytes(
+            data,
+            name=path.name,
             source=str(path),
-            kind="file",
+            title=title,
             guild_id=guild_id,
             added_by=added_by,
-            name=path.name,
         )
 
     async def add_upload(
@@ -354,16 +381,149 @@ class KnowledgeBase:
         added_by: str | None = None,
     ) -> AddResult:
         """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
-        text = await asyncio.to_thread(text_from_upload, filename, data)
-        return await self.add_text(
-            text,
-            title=title,
+        check_size(filename, len(data))
+        return await self._add_bytes(
+            data,
+            name=filename,
             source=filename,
+            title=title,
+            guild_id=guild_id,
+            added_by=added_by,
+        )
+
+    async def _add_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        source: str,
+        title: str | None,
+        guild_id: int | None,
+        added_by: str | None,
+    ) -> AddResult:
+        extracted = await asyncio.to_thread(extract, data, name=name)
+        return await self.add_text(
+            extracted.text,
+            title=title or extracted.title,
+            source=source,
             kind="file",
             guild_id=guild_id,
             added_by=added_by,
-            name=filename,
+            name=name,
+            published_at=extracted.published,
         )
+
+    async def add_url(
+        self,
+        url: str,
+        *,
+        title: str | None = None,
+        guild_id: int | None = None,
+        added_by: str | None = None,
+    ) -> AddResult:
+        """Fetch a web page (safely, see retrieval.fetch), extract its article, ingest it."""
+        check_url(url, self.fetch_policy)
+        await self._refuse_known_url(url, guild_id)
+        from retrieval.fetch import fetch
+
+        fetched = await fetch(url, self.fetch_policy, resolver=self.resolver)
+        if fetched.redirects:
+            await self._refuse_known_url(fetched.url, guild_id)
+        extracted = await asyncio.to_thread(
+            extract,
+            fetched.data,
+            name=fetched.url,
+            content_type=fetched.content_type,
+            url=fetched.url,
+        )
+        return await self.add_text(
+            extracted.text,
+            title=title or extracted.title,
+            source=fetched.url,
+            kind="url",
+            guild_id=guild_id,
+            added_by=added_by,
+            name=fetched.url,
+            published_at=extracted.published,
+            canonical=canonical_url(fetched.url),
+        )
+
+    async def _refuse_known_url(self, url: str, guild_id: int | None) -> None:
+        existing = await self.store.find_by_canonical_url(canonical_url(url), guild_id)
+        if existing is not None:
+            raise DuplicateSource(
+                f"this page is already source [{existing.doc_id}] {existing.title!r} "
+                f"({existing.source})"
+            )
+
+    async def refresh(
+        self, doc_id: int | None = None, guild_id: int | None = None
+    ) -> list[RefreshResult]:
+        """Fetch or read sources again; replace passages and summary where the content changed.
+
+        `doc_id` None refreshes every source this caller may change (a server: its own; the
+        command line: all but the bundled ones). Pasted text and uploads have nothing to
+        refetch and are reported as skipped.
+        """
+        if doc_id is not None:
+            source = await self.store.get_source(doc_id)
+            if source is None or (guild_id is not None and source.guild_id != guild_id):
+                raise NotFound(f"no source with id {doc_id} that you can refresh")
+            targets = [source]
+        else:
+            targets = [
+                s
+                for s in await self.store.list_sources(guild_id)
+                if not s.bundled and (guild_id is None or s.guild_id == guild_id)
+            ]
+            if guild_id is None:
+                targets = [s for s in await self.store.all_sources() if not s.bundled]
+        return [await self._refresh_one(source) for source in targets]
+
+    async def _refresh_one(self, source: Source) -> RefreshResult:
+        try:
+            if source.bundled:
+                return RefreshResult(source, "skipped", "bundled with citebot")
+            if source.kind == "url":
+                from retrieval.fetch import fetch
+
+                fetched = await fetch(source.source, self.fetch_policy, resolver=self.resolver)
+                extracted = await asyncio.to_thread(
+                    extract,
+                    fetched.data,
+                    name=fetched.url,
+                    content_type=fetched.content_type,
+                    url=fetched.url,
+                )
+            elif source.kind == "file" and (
+                data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source))
+            ):
+                extracted = await asyncio.to_thread(extract, data, name=Path(source.source).name)
+            else:
+                return RefreshResult(source, "skipped", "nothing to fetch again")
+            doc = await asyncio.to_thread(
+                prepare, extracted.text, title=source.title, name=source.source
+            )
+        except CitebotError as exc:
+            return RefreshResult(source, "failed", str(exc))
+        async with self.store.transaction() as db:
+            if await self.store.content_hash_of(source.doc_id) == doc.content_hash:
+                return RefreshResult(source, "unchanged", "")
+            twin = await self.store.find_by_hash(doc.content_hash, source.guild_id)
+            if twin is not None:
+                return RefreshResult(
+                    source, "failed", f"its new content is the same as source [{twin.doc_id}]"
+                )
+            await self.store.replace_content(
+                db,
+                source.doc_id,
+                content_hash=doc.content_hash,
+                summary=doc.summary,
+                word_count=doc.word_count,
+                passages=doc.passages,
+                published_at=extracted.published,
+            )
+        return RefreshResult(source, "changed", f"{len(doc.passages)} passages")
 
     async def add_text(
         self,
@@ -375,6 +535,8 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
         name: str = "the text",
+        published_at: str | None = None,
+        canonical: str | None = None,
     ) -> AddResult:
         """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
         if len(text) > MAX_TEXT_CHARS:
@@ -390,7 +552,14 @@ class KnowledgeBase:
                     f"{existing.title!r} ({existing.source})"
                 )
             doc_id = await self._insert(
-                db, doc, source=source, kind=kind, guild_id=guild_id, added_by=added_by
+                db,
+                doc,
+                source=source,
+                kind=kind,
+                guild_id=guild_id,
+                added_by=added_by,
+                published_at=published_at,
+                canonical=canonical,
             )
         added = await self.store.get_source(doc_id)
         assert added is not None
@@ -405,9 +574,13 @@ class KnowledgeBase:
         kind: str,
         guild_id: int | None,
         added_by: str | None,
+        published_at: str | None = None,
+        canonical: str | None = None,
     ) -> int:
         return await self.store.insert_document(
             db,
+            published_at=published_at,
+            canonical_url=canonical,
             guild_id=guild_id,
             title=doc.title,
             source=source,

@@ -164,3 +164,12 @@ class FeedbackRow:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What refreshing one source did: changed, unchanged, skipped or failed (with why)."""
+
+    source: Source
+    status: str
+    detail: str = ""

@@ -83,6 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (query_id, user_id)
     );
     """,
+    # 3: web sources: the canonical URL recognises the same page added twice.
+    """
+    ALTER TABLE documents ADD COLUMN canonical_url TEXT;
+    CREATE INDEX documents_canonical_url ON documents (canonical_url);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -255,11 +260,13 @@ class Store:
         added_by: str | None,
         passages: Iterable[NewPassage],
         published_at: str | None = None,
+        canonical_url: str | None = None,
     ) -> int:
         """Insert a document and its passages; call inside `transaction()`."""
         cur = await db.execute(
             "INSERT INTO documents (guild_id, title, source, kind, content_hash, summary, "
-            "word_count, added_by, added_at, published_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "word_count, added_by, added_at, published_at, canonical_url) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 guild_id,
                 title,
@@ -271,6 +278,7 @@ class Store:
                 added_by,
                 now(),
                 published_at,
+                canonical_url,
             ),
         )
         doc_id = cur.lastrowid
@@ -282,6 +290,42 @@ class Store:
         )
         await self._bump(db)
         return doc_id
+
+    async def replace_content(
+        self,
+        db: aiosqlite.Connection,
+        doc_id: int,
+        *,
+        content_hash: str,
+        summary: str,
+        word_count: int,
+        passages: Iterable[NewPassage],
+        published_at: str | None,
+    ) -> None:
+        """New passages and summary for a refreshed source; the id (and citations) stay."""
+        await db.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
+        await db.execute(
+            "UPDATE documents SET content_hash = ?, summary = ?, word_count = ?, "
+            "published_at = coalesce(?, published_at) WHERE id = ?",
+            (content_hash, summary, word_count, published_at, doc_id),
+        )
+        await db.executemany(
+            "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
+            "VALUES (?,?,?,?,?,?)",
+            [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
+        )
+        await self._bump(db)
+
+    async def find_by_canonical_url(self, url: str, guild_id: int | None) -> Source | None:
+        cond, args = _visible(guild_id)
+        rows = await self._sources(f"d.canonical_url = ? AND {cond}", (url, *args))
+        return rows[0] if rows else None
+
+    async def content_hash_of(self, doc_id: int) -> str | None:
+        sql = "SELECT content_hash FROM documents WHERE id = ?"
+        async with self._db.execute(sql, (doc_id,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
 
     async def delete_document(self, db: aiosqlite.Connection, doc_id: int) -> None:
         await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -318,6 +362,10 @@ class Store:
     async def list_sources(self, guild_id: int | None) -> list[Source]:
         cond, args = _visible(guild_id)
         return await self._sources(cond, args)
+
+    async def all_sources(self) -> list[Source]:
+        """Every document of every server (the command line's view for maintenance)."""
+        return await self._sources("1", ())
 
     async def get_source(self, doc_id: int) -> Source | None:
         rows = await self._sources("d.id = ?", (doc_id,))

@@ -31,6 +31,8 @@ from tests.discord_emulator.model import (
     User,
     snowflake,
 )
+from tests.test_web_sources import LOCAL, Site, article_page
+from tests.test_web_sources import site as site  # the test web server fixture
 
 SPEND = "How much money did DeepSeek spend developing its model?"
 ROBOTS = (
@@ -73,7 +75,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         other_moderator = emu.add_member("carol", roles=["Moderator"], guild=other)
         helpers = Role(snowflake(), "Helpers", EVERYONE_PERMISSIONS)
         emu.guild.roles.append(helpers)
-        async with await KnowledgeBase.open(db) as kb:
+        async with await KnowledgeBase.open(db, fetch_policy=LOCAL) as kb:
             settings = Settings(token=emu.token, db_path=str(db), ask_rate=5, ask_per=30.0)
             bot = Citebot(kb, settings)
             runner = await _start(bot, emu)
@@ -110,7 +112,7 @@ async def test_commands_are_synced_globally_and_valid(world: World) -> None:
     names = {c["name"] for c in world.emu.global_commands}
     assert names == {"ask", "summary", "sources", "source", "logs"}
     source = next(c for c in world.emu.global_commands if c["name"] == "source")
-    assert {o["name"] for o in source["options"]} == {"add", "remove"}
+    assert {o["name"] for o in source["options"]} == {"add", "remove", "refresh"}
     assert int(source["default_member_permissions"]) == 1 << 5  # Manage Server
     logs = next(c for c in world.emu.global_commands if c["name"] == "logs")
     assert {o["name"] for o in logs["options"]} == {
@@ -334,7 +336,6 @@ async def test_sources_list_is_paginated(world: World) -> None:
     [
         ({}, "Give exactly one of url, file or text"),
         ({"text": ROBOTS, "url": "https://example.org/a"}, "Give exactly one of url, file or text"),
-        ({"url": "https://example.org/a"}, "not supported yet"),
         ({"text": "!!! ??? the of and"}, "has no text that can be searched"),
     ],
 )
@@ -507,9 +508,10 @@ async def test_moderator_adds_an_uploaded_markdown_file(world: World) -> None:
 @pytest.mark.parametrize(
     ("filename", "data", "error"),
     [
-        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary file"),
-        ("report.pdf", b"%PDF-1.4 ...", "unsupported file type .pdf"),
-        ("latin.txt", "Le modèle a coûté très peu.".encode("latin-1"), "not UTF-8 text"),
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "an image (PNG)"),
+        ("report.pdf", b"%PDF-1.4 ...", "report.pdf is not a readable PDF"),
+        ("slides.pptx", b"PK\x03\x04" + b"\0" * 64, "slides.pptx is a ZIP archive"),
+        ("noise.txt", bytes(range(128, 256)) * 8, "is not text in a known encoding"),
         ("big.txt", b"word " * (1_200_000), "the limit is 5 MB"),
     ],
 )
@@ -569,3 +571,40 @@ async def test_citebot_run_with_a_rejected_token_is_one_line(
             "Developer Portal (Bot > Reset Token)"
         ]
         assert [v.rule for v in emu.take_violations()] == ["unauthorized"]
+
+
+# -- web pages -------------------------------------------------------------------------------
+
+
+async def test_moderator_adds_a_web_page_and_citations_link_to_it(world: World, site: Site) -> None:
+    emu = world.emu
+    url = site.url("/news/h20")
+    add = await emu.run_command(emu.moderator, "source add", {"url": url})
+    assert await add.wait_callback() == 5
+    embed = (await add.wait_message()).embeds[0]
+    assert embed["title"] == "Added: Nvidia's China chip"
+    message = await _ask(world, "H20 memory bandwidth inference")
+    assert f"[Nvidia's China chip]({url}) · paragraph" in _fields(message)[0]["value"]
+    refresh = await emu.run_command(emu.moderator, "source refresh", {})
+    report = (await refresh.wait_message()).embeds[0]
+    assert "**unchanged** Nvidia's China chip" in report["description"]
+    assert report["footer"]["text"] == "0 changed, 1 unchanged, 0 skipped, 0 failed"
+    site.put(
+        "/news/h20",
+        article_page(("A new first paragraph about H20 racks. " * 8,), title="Nvidia's China chip"),
+    )
+    again = await emu.run_command(emu.moderator, "source refresh", {"source": "6"})
+    assert "**changed**" in (await again.wait_message()).embeds[0]["description"]
+
+
+async def test_private_and_malformed_urls_are_refused_before_deferring(world: World) -> None:
+    before = table_dump(world.db)
+    for url, error in (
+        ("http://10.0.0.7/wiki", "10.0.0.7 is a private address"),
+        ("ftp://example.org/file", "Only http and https URLs"),
+    ):
+        add = await world.emu.run_command(world.emu.moderator, "source add", {"url": url})
+        assert await add.wait_callback() == 4
+        message = await add.wait_message()
+        assert message.ephemeral and error in message.embeds[0]["description"]
+    assert table_dump(world.db) == before

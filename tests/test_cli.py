@@ -116,6 +116,14 @@ def test_sources_add_list_and_remove(cli, tmp_path):
     assert gone["answered"] is False
 
 
+def test_text_in_other_encodings_is_decoded(cli, tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Le modèle a coûté très peu, selon les rapports.".encode("latin-1"))
+    result = cli("sources", "add", str(path))
+    assert result.code == 0, result.err
+    assert "Added [6] Le modèle a coûté très peu" in result.out
+
+
 def test_add_with_title_override(cli, tmp_path):
     note = tmp_path / "plain.txt"
     note.write_text("Mistral released a reasoning model for European users this spring.\n")
@@ -128,13 +136,17 @@ def _bad(tmp_path: Path, kind: str) -> list[str]:
         path = tmp_path / "image.txt"
         path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
         return ["sources", "add", str(path)]
-    if kind == "latin1":
-        path = tmp_path / "latin.txt"
-        path.write_bytes("Le modèle a coûté très peu, selon les rapports.".encode("latin-1"))
+    if kind == "undecodable":
+        path = tmp_path / "noise.txt"
+        path.write_bytes(bytes(range(128, 256)) * 8)
         return ["sources", "add", str(path)]
-    if kind == "wrong-type":
+    if kind == "broken-pdf":
         path = tmp_path / "report.pdf"
         path.write_bytes(b"%PDF-1.4 fake")
+        return ["sources", "add", str(path)]
+    if kind == "wrong-type":
+        path = tmp_path / "slides.pptx"
+        path.write_bytes(b"PK\x03\x04" + b"\0" * 64)
         return ["sources", "add", str(path)]
     if kind == "empty-file":
         path = tmp_path / "empty.md"
@@ -157,9 +169,10 @@ BAD_INPUT = {
     "remove unknown": (["sources", "remove", "42"], "no source with id 42"),
     "remove bundled": (["sources", "remove", "1"], "part of the bundled corpus"),
     "k too large": (["ask", "DeepSeek", "-k", "500"], "at most 20"),
-    "binary": ("binary", "is a binary file"),
-    "latin1": ("latin1", "is not UTF-8 text"),
-    "wrong-type": ("wrong-type", "unsupported file type .pdf"),
+    "binary": ("binary", "image.txt is an image (PNG), not an article"),
+    "undecodable": ("undecodable", "is not text in a known encoding"),
+    "broken-pdf": ("broken-pdf", "report.pdf is not a readable PDF"),
+    "wrong-type": ("wrong-type", "slides.pptx is a ZIP archive"),
     "empty-file": ("empty-file", "is empty"),
     "duplicate": ("duplicate", "already source [3] \"China's AI Leap"),
 }

@@ -13,6 +13,7 @@ from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from bot.views import sources_view
 from retrieval.errors import BadSource
 from retrieval.files import MAX_FILE_BYTES
+from retrieval.urls import check_url
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -50,7 +51,7 @@ class Sources(commands.Cog):
     @source.command(name="add")
     @moderator_only
     @app_commands.describe(
-        url="A web page to add (not supported yet)",
+        url="A web page to add (http or https)",
         file="A .txt or .md file to add",
         text="Text to add, pasted",
         title="A title to use instead of the detected one",
@@ -68,10 +69,7 @@ class Sources(commands.Cog):
         if len(given) != 1:
             raise BadSource("give exactly one of url, file or text")
         if url:
-            raise BadSource(
-                "adding web pages by URL is not supported yet; upload the page as a "
-                ".txt or .md file, or paste its text"
-            )
+            check_url(url, self.bot.kb.fetch_policy)  # a clear refusal before deferring
         if file is not None and file.size > MAX_FILE_BYTES:
             raise BadSource(
                 f"{file.filename} is {file.size / 1_048_576:.1f} MB; the limit is "
@@ -79,14 +77,13 @@ class Sources(commands.Cog):
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         added_by = str(interaction.user.id)
-        if file is not None:
+        guild = interaction.guild_id
+        if url:
+            result = await self.bot.kb.add_url(url, title=title, guild_id=guild, added_by=added_by)
+        elif file is not None:
             data = await file.read()
             result = await self.bot.kb.add_upload(
-                file.filename,
-                data,
-                title=title,
-                guild_id=interaction.guild_id,
-                added_by=added_by,
+                file.filename, data, title=title, guild_id=guild, added_by=added_by
             )
         else:
             assert text is not None
@@ -95,7 +92,7 @@ class Sources(commands.Cog):
                 title=title,
                 source="pasted text",
                 kind="text",
-                guild_id=interaction.guild_id,
+                guild_id=guild,
                 added_by=added_by,
             )
         await interaction.followup.send(embed=render.added_embed(result), ephemeral=True)
@@ -111,7 +108,24 @@ class Sources(commands.Cog):
         removed = await self.bot.kb.remove_source(article.doc_id, interaction.guild_id)
         await interaction.response.send_message(embed=render.removed_embed(removed), ephemeral=True)
 
+    @source.command(name="refresh")
+    @moderator_only
+    @app_commands.describe(source="The source to fetch again (leave empty for all of them)")
+    async def refresh(
+        self,
+        interaction: discord.Interaction[Citebot],
+        source: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        """Fetch this server's web pages again and update what changed."""
+        doc_id = None
+        if source is not None:
+            doc_id = (await self.bot.kb.find_article(source, interaction.guild_id)).doc_id
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        results = await self.bot.kb.refresh(doc_id, interaction.guild_id)
+        await interaction.followup.send(embed=render.refresh_embed(results), ephemeral=True)
+
     @remove.autocomplete("source")
+    @refresh.autocomplete("source")
     async def _own_sources(
         self, interaction: discord.Interaction[Citebot], current: str
     ) -> list[app_commands.Choice[str]]:
