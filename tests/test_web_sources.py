@@ -75,6 +75,7 @@ async def site() -> AsyncIterator[Site]:
     site.put("/away", f"http://127.0.0.2:{site.port}/news/h20", "redirect")
     site.put("/shell", "<html><body><script>render()</script><div id=app></div></body></html>")
     site.put("/logo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png")
+    site.put("/huge", b"<p>" + b"word " * (1_300_000), "text/html")
     site.put(
         "/paper.pdf",
         make_pdf(
@@ -134,6 +135,7 @@ async def test_same_page_twice_is_a_duplicate_by_url_and_by_content(
         ("/away", r"127\.0\.0\.2 is a loopback address"),
         ("/logo.png", "serves image/png, not an article"),
         ("/nowhere", "answered HTTP 404"),
+        ("/huge", r"is 6\.2 MB; the limit is 5 MB"),
     ],
 )
 async def test_refused_pages_leave_the_database_untouched(
