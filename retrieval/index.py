@@ -1,8 +1,15 @@
 """The in-memory BM25 index over every passage, with per-server visibility.
 
-rank-bm25's BM25Okapi does the scoring. The index is derived data: built from the terms stored in
-SQLite, never written back, and replaced whole when the corpus changes. Building and searching
-are plain synchronous functions; the facade runs them in a worker thread.
+Scores are exactly rank-bm25's BM25Okapi (k1 1.5, b 0.75, epsilon 0.25: the same idf with its
+floor for terms in more than half the passages, the same length normalisation); a test compares
+them on a sample. rank-bm25 itself scores every passage in a Python loop for each query term,
+about 140 ms for a 4-term question at 100k passages; here the index is an inverted file in
+numpy arrays (for each term, the passages that hold it and each one's precomputed
+tf-saturation weight), so a question touches only the passages that contain one of its terms.
+
+The index is derived data: built from the terms stored in SQLite, never written back, replaced
+whole when the corpus changes. Building and searching are plain synchronous functions; the facade
+runs them in a worker thread.
 
 "Does the corpus answer this at all?" is not "is the best score above zero": BM25 scores are not
 comparable across queries, and a question about bread still scores a passage that says "AI".
@@ -18,18 +25,22 @@ two matched terms.
 from __future__ import annotations
 
 import math
-from collections import Counter
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from retrieval.store import PassageRow
 
 ANSWER_COVERAGE = 0.35
 WEAK_COVERAGE = 0.25
 WEAK_MIN_TERMS = 3
+
+K1 = 1.5
+B = 0.75
+EPSILON = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,44 +65,163 @@ class SearchResult:
         return self.coverage >= WEAK_COVERAGE and len(self.matched_terms) >= WEAK_MIN_TERMS
 
 
+class _Vocabulary(dict[str, int]):
+    """Term -> id, numbering new terms as they are first seen."""
+
+    def __missing__(self, term: str) -> int:
+        self[term] = number = len(self)
+        return number
+
+
 class Bm25Index:
     """Passages of all scopes in one BM25 model; a search only returns what a server may see."""
 
-    def __init__(self, rows: Sequence[PassageRow], version: int) -> None:
+    def __init__(
+        self, rows: Sequence[PassageRow], version: int, *, k1: float = K1, b: float = B
+    ) -> None:
         self.version = version
-        self.size = len(rows)
-        self._ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        self.size = n = len(rows)
+        self._ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=n)
         # Scope 0 is the global corpus; Discord ids are never 0.
-        self._scopes = np.fromiter((r.guild_id or 0 for r in rows), dtype=np.int64, count=len(rows))
-        corpus = [r.terms.split() for r in rows]
-        self._bm25 = BM25Okapi(corpus) if rows else None
-        self._terms = [frozenset(doc) for doc in corpus]
-        df: Counter[str] = Counter()
-        for terms in self._terms:
-            df.update(terms)
+        self._scopes = np.fromiter((r.guild_id or 0 for r in rows), dtype=np.int64, count=n)
+        self._global_only = not self._scopes.any()
+
+        vocabulary = _Vocabulary()
+        lengths = np.empty(n, dtype=np.float64)
+        lookup = vocabulary.__getitem__  # C-level lookups; only new terms run Python code
+        chunks: list[np.ndarray] = []
+        pending: list[int] = []
+        for i, row in enumerate(rows):
+            tokens = row.terms.split()
+            lengths[i] = len(tokens)
+            pending += map(lookup, tokens)
+            if len(pending) >= 1 << 20:  # bound the list of references: 8 bytes a token
+                chunks.append(np.array(pending, dtype=np.int32))
+                pending = []
+        chunks.append(np.array(pending, dtype=np.int32))
+        self._vocabulary: dict[str, int] = vocabulary
+        terms = np.concatenate(chunks).astype(np.int64)
+        del chunks, pending
+        docs = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64))
+        # One posting per (term, passage): sorted by term, then by passage.
+        keys, tf = np.unique(terms * max(n, 1) + docs, return_counts=True)
+        posting_terms = keys // max(n, 1)
+        self._docs = (keys % max(n, 1)).astype(np.int32)
+        df = np.bincount(posting_terms, minlength=len(vocabulary))
+        self._starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         self._df = df
+
+        # rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in more
+        # than half the passages) are replaced by epsilon times the average idf.
+        idf = np.log(n - df + 0.5) - np.log(df + 0.5) if n else np.zeros(0)
+        if idf.size:
+            idf[idf < 0] = EPSILON * idf.mean()
+        self._idf = idf
+        avgdl = lengths.mean() if n else 1.0
+        norm = k1 * (1 - b + b * lengths / avgdl)
+        tf = tf.astype(np.float64)
+        self._weights = tf * (k1 + 1) / (tf + norm[self._docs])
+
+    def __len__(self) -> int:
+        return self.size
+
+    # -- a saved copy, so that a large corpus starts in a fraction of its build time ----------
+
+    _ARRAYS = ("_ids", "_scopes", "_docs", "_starts", "_df", "_idf", "_weights")
+
+    def save(self, path: Path, database_id: str) -> None:
+        """Write the index next to its database (atomically: a temporary file, then rename)."""
+        vocabulary = "\n".join(self._vocabulary).encode()
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("wb") as out:
+            np.savez(
+                out,
+                header=np.frombuffer(f"{database_id}\n{self.version}".encode(), dtype=np.uint8),
+                vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
+                **{name.lstrip("_"): getattr(self, name) for name in self._ARRAYS},
+            )
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path, database_id: str, version: int) -> Bm25Index | None:
+        """The saved index if it belongs to this database at this corpus version, else None."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = data["header"].tobytes().decode()
+                if header != f"{database_id}\n{version}":
+                    return None
+                index = cls.__new__(cls)
+                for name in cls._ARRAYS:
+                    setattr(index, name, data[name.lstrip("_")])
+                words = data["vocabulary"].tobytes().decode()
+        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+            return None
+        index._vocabulary = {w: i for i, w in enumerate(words.split("\n"))} if words else {}
+        index.version = version
+        index.size = len(index._ids)
+        index._global_only = not index._scopes.any()
+        return index
+
+    def _postings(self, term_id: int) -> slice:
+        return slice(int(self._starts[term_id]), int(self._starts[term_id + 1]))
 
     def weight(self, term: str) -> float:
         """Rarity of a term (a smoothed idf that is never negative); unknown terms are rarest."""
-        n = self._df.get(term, 0)
+        term_id = self._vocabulary.get(term)
+        n = int(self._df[term_id]) if term_id is not None else 0
         return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25Okapi scores of every passage for these query terms (mostly for tests)."""
+        out = np.zeros(self.size, dtype=np.float64)
+        for term in terms:
+            term_id = self._vocabulary.get(term)
+            if term_id is None:
+                continue
+            span = self._postings(term_id)
+            out[self._docs[span]] += self._idf[term_id] * self._weights[span]
+        return out
 
     def search(self, terms: Sequence[str], k: int, guild_id: int | None) -> SearchResult:
         unique = list(dict.fromkeys(terms))
-        if not unique or self._bm25 is None:
+        known = [(t, self._vocabulary[t]) for t in unique if t in self._vocabulary]
+        if not known or self.size == 0:
             return SearchResult([], 0.0, frozenset())
-        scores = np.asarray(self._bm25.get_scores(unique), dtype=np.float64)
-        visible = self._scopes == 0
-        if guild_id is not None:
-            visible |= self._scopes == guild_id
-        scores = np.where(visible, scores, -np.inf)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
+        # Per search (searches run in several threads at once); calloc'd, so only the pages of
+        # touched passages cost anything.
+        buffer = np.zeros(self.size, dtype=np.float64)
+        for _, term_id in known:
+            span = self._postings(term_id)
+            buffer[self._docs[span]] += self._idf[term_id] * self._weights[span]
+        # Only positive scores can be hits; a linear scan beats sorting the touched postings.
+        candidates = np.flatnonzero(buffer > 0)
+        scores = buffer[candidates]
+        if not self._global_only or guild_id is not None:
+            scopes = self._scopes[candidates]
+            visible = scopes == 0
+            if guild_id is not None:
+                visible |= scopes == guild_id
+            candidates, scores = candidates[visible], scores[visible]
+        if candidates.size == 0:
             return SearchResult([], 0.0, frozenset())
-        top = positive[np.argsort(-scores[positive], kind="stable")[:k]]
-        best_terms = self._terms[int(top[0])]
-        matched = frozenset(t for t in unique if t in best_terms)
+        if candidates.size > k:
+            # Keep everything tied with the k-th score, so ties resolve as below, not at random.
+            kth = np.partition(scores, candidates.size - k)[candidates.size - k]
+            keep = scores >= kth
+            candidates, scores = candidates[keep], scores[keep]
+        # Highest score first; ties in passage order, as a stable sort of all scores would give.
+        order = np.lexsort((candidates, -scores))[:k]
+        candidates, scores = candidates[order], scores[order]
+        best = int(candidates[0])
+        matched = frozenset(t for t, term_id in known if self._holds(term_id, best))
         total = sum(self.weight(t) for t in unique)
         coverage = sum(self.weight(t) for t in matched) / total if total else 0.0
-        hits = [Scored(int(self._ids[i]), float(scores[i])) for i in top]
+        hits = [
+            Scored(int(self._ids[i]), float(s)) for i, s in zip(candidates, scores, strict=True)
+        ]
         return SearchResult(hits, coverage, matched)
+
+    def _holds(self, term_id: int, doc: int) -> bool:
+        docs = self._docs[self._postings(term_id)]
+        at = int(np.searchsorted(docs, doc))
+        return at < docs.size and int(docs[at]) == doc

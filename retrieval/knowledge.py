@@ -177,10 +177,34 @@ class KnowledgeBase:
         async with self._index_lock:
             version = await self.store.corpus_version()
             if self._index is None or self._index.version != version:
-                rows = await self.store.load_passages()
-                self._index = await asyncio.to_thread(Bm25Index, rows, version)
-                log.info("index built: %d passages (corpus version %d)", len(rows), version)
+                self._index = await self._load_or_build(version)
             return self._index
+
+    async def _load_or_build(self, version: int) -> Bm25Index:
+        """The saved index when it matches this database and version; else build and save it.
+
+        The saved copy lives next to the database (`citebot.db.index`) and is derived data:
+        deleting it only costs one rebuild.
+        """
+        database_id = await self.store.meta("database_id") or "unknown"
+        path = Path(f"{self.store.path}.index")
+        loaded = await asyncio.to_thread(Bm25Index.load, path, database_id, version)
+        if loaded is not None:
+            log.info("index loaded: %d passages (corpus version %d)", len(loaded), version)
+            return loaded
+        rows = await self.store.load_passages()
+
+        def build() -> Bm25Index:
+            index = Bm25Index(rows, version)
+            try:
+                index.save(path, database_id)
+            except OSError as exc:
+                log.warning("could not save the index next to the database: %s", exc)
+            return index
+
+        index = await asyncio.to_thread(build)
+        log.info("index built: %d passages (corpus version %d)", len(rows), version)
+        return index
 
     async def _search(
         self, text: str, k: int, guild_id: int | None, offset: int = 0

@@ -88,6 +88,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE documents ADD COLUMN canonical_url TEXT;
     CREATE INDEX documents_canonical_url ON documents (canonical_url);
     """,
+    # 4: an identity for this database, so a saved index is never used with another one.
+    """
+    INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
