@@ -81,9 +81,10 @@ class Bm25Index:
     ) -> None:
         self.version = version
         self.size = n = len(rows)
-        self._ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=n)
+        # Rows are PassageRow objects or plain (id, document_id, guild_id, terms) tuples.
+        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
         # Scope 0 is the global corpus; Discord ids are never 0.
-        self._scopes = np.fromiter((r.guild_id or 0 for r in rows), dtype=np.int64, count=n)
+        self._scopes = np.fromiter((r[2] or 0 for r in rows), dtype=np.int64, count=n)
         self._global_only = not self._scopes.any()
 
         vocabulary = _Vocabulary()
@@ -92,7 +93,7 @@ class Bm25Index:
         chunks: list[np.ndarray] = []
         pending: list[int] = []
         for i, row in enumerate(rows):
-            tokens = row.terms.split()
+            tokens = row[3].split()
             lengths[i] = len(tokens)
             pending += map(lookup, tokens)
             if len(pending) >= 1 << 20:  # bound the list of references: 8 bytes a token

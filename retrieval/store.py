@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -101,9 +102,8 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True, slots=True)
-class PassageRow:
-    """A passage as the index loads it."""
+class PassageRow(NamedTuple):
+    """A passage as the index loads it (a tuple, so plain database rows serve as well)."""
 
     id: int
     document_id: int
@@ -217,15 +217,19 @@ class Store:
             row = await c.fetchone()
         return int(row[0]) if row else 0
 
-    async def load_passages(self) -> list[PassageRow]:
-        """Every passage with its scope, for the index. One read, so it sees one version."""
+    async def load_passages(self) -> Sequence[PassageRow]:
+        """Every passage with its scope, for the index. One read, so it sees one version.
+
+        The rows are tuples in PassageRow's field order, made in aiosqlite's thread: turning
+        100k of them into objects here would stall the event loop.
+        """
         sql = (
             "SELECT p.id, p.document_id, d.guild_id, p.terms FROM passages p "
             "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         )
         async with self._db.execute(sql) as cur:
-            rows = await cur.fetchall()
-        return [PassageRow(r[0], r[1], r[2], r[3]) for r in rows]
+            cur.row_factory = None  # plain tuples, for this cursor only
+            return await cur.fetchall()  # type: ignore[return-value]
 
     async def passages_by_id(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
         if not ids:
