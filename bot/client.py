@@ -47,6 +47,8 @@ class Citebot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        passages = await self.kb.warm_up()
+        log.info("index ready: %d passages", passages)
         self.synced = await self.sync_commands()
 
     def _command_target(self) -> discord.Object | None:

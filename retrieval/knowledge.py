@@ -168,6 +168,11 @@ class KnowledgeBase:
 
     # -- asking ------------------------------------------------------------------------------
 
+    async def warm_up(self) -> int:
+        """Load or build the index now (off the loop), so the first question is not the one
+        that waits for it. Returns the number of passages indexed."""
+        return len(await self._current_index())
+
     async def _current_index(self) -> Bm25Index:
         """The index for the corpus as it is now; rebuilt (off the loop) when it changed."""
         version = await self.store.corpus_version()
