@@ -176,14 +176,20 @@ def analyze(text: str) -> list[str]:
     return out
 
 
-def analyze_spans(text: str) -> list[Span]:
+def analyze_spans(text: str) -> tuple[Span, ...]:
     """Terms with the offsets of their raw tokens, so a surface can bold the words that matched.
 
     Offsets index the normalised text; stored passages are normalised at ingest, so for them the
-    offsets index the passage text itself.
+    offsets index the passage text itself. Cached: popular passages are shown again and again,
+    and analysing one costs more than searching the whole index.
     """
+    return _spans(text)
+
+
+@lru_cache(maxsize=8192)
+def _spans(text: str) -> tuple[Span, ...]:
     spans: list[Span] = []
     for m in _raw_tokens(normalize(text)):
         for term in _terms_of(m.group()):
             spans.append(Span(term, m.start(), m.end()))
-    return spans
+    return tuple(spans)

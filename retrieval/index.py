@@ -96,7 +96,9 @@ class Bm25Index:
             tokens = row[3].split()
             lengths[i] = len(tokens)
             pending += map(lookup, tokens)
-            if len(pending) >= 1 << 20:  # bound the list of references: 8 bytes a token
+            # Converted in small chunks: each conversion holds the GIL, and a long one would
+            # stall the event loop of a bot that rebuilds while answering.
+            if len(pending) >= 1 << 16:
                 chunks.append(np.array(pending, dtype=np.int32))
                 pending = []
         chunks.append(np.array(pending, dtype=np.int32))

@@ -97,6 +97,7 @@ class KnowledgeBase:
         self.resolver = resolver  # None: the system's DNS, through the address guard
         self._index: Bm25Index | None = None
         self._index_lock = asyncio.Lock()
+        self._article_counts: dict[tuple[int, int | None], int] = {}
 
     @classmethod
     async def open(
@@ -167,6 +168,18 @@ class KnowledgeBase:
         return changed
 
     # -- asking ------------------------------------------------------------------------------
+
+    async def _articles(self, guild_id: int | None) -> int:
+        """How many articles this server searches; counted once per corpus version."""
+        version = self._index.version if self._index is not None else -1
+        key = (version, guild_id)
+        count = self._article_counts.get(key)
+        if count is None:
+            count = await self.store.count_documents(guild_id)
+            if len(self._article_counts) > 1024:
+                self._article_counts.clear()
+            self._article_counts[key] = count
+        return count
 
     async def warm_up(self) -> int:
         """Load or build the index now (off the loop), so the first question is not the one
@@ -256,7 +269,7 @@ class KnowledgeBase:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
         result, hits, more = await self._search(text, k, caller.guild_id)
         answered = result.answered
-        articles = await self.store.count_documents(caller.guild_id)
+        articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
             surface=caller.surface,
@@ -296,7 +309,7 @@ class KnowledgeBase:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
         result, hits, more = await self._search(record.query, k, guild_id, offset=page * k)
-        articles = await self.store.count_documents(guild_id)
+        articles = await self._articles(guild_id)
         return Answer(
             query=record.query,
             answered=result.answered,

@@ -401,8 +401,10 @@ class Store:
         confidence: float,
         latency_ms: float,
     ) -> int:
-        async with self.transaction() as db:
-            cur = await db.execute(
+        # One statement is its own transaction in autocommit mode: one round trip, not three.
+        # The lock keeps it out of another coroutine's open transaction on this connection.
+        async with self._transaction_lock:
+            cur = await self._db.execute(
                 "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, command, "
                 "query, hits, answered, confidence, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
