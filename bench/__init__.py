@@ -1,0 +1,1 @@
+"""citebot benchmarks: run `python bench/run.py` (see bench/README.md)."""
