@@ -18,9 +18,16 @@ Zipf-Mandelbrot distribution; passage lengths are log-normal, 40-150 words, 20 p
 document. Rows go straight into the SQLite file (schema created by KnowledgeBase.open), terms
 analysed with the product's analyzer. Questions are 2-4 of the rarer words of a random passage.
 
-The emulator runs in the same process and event loop as the bot, as in the tests, so its own
-work (HTTP, websocket, JSON) is inside the measured times; Discord's network latency is not.
-Asks are not limited by the per-user cooldown here (Settings(ask_rate=1000)).
+Part 1 runs the bot in its own process through the real entry point (`citebot run`, started
+by tests.discord_emulator.launch.launched with CITEBOT_ASK_COOLDOWN=1000/1, so the per-user
+cooldown never interferes), while the emulator and the timing hooks run here: as in production,
+where Discord's servers are elsewhere, the emulator's own work (HTTP, websocket, JSON) no longer
+competes with the bot for its event loop (it still shares the machine's CPUs). Loop lag in part 1
+is therefore the bench process's (the emulator's), not the bot's. Discord's network latency is
+not modelled.
+
+Part 2 keeps the bot in this process and event loop (as in the tests), because the lag probe
+must run in the bot's loop; there the emulator's work is inside the measured times.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ from tests.discord_emulator import (  # noqa: E402
     User,
     point_discord_at,
 )
+from tests.discord_emulator.launch import REPO_ROOT, LaunchedProcess, launched  # noqa: E402
 
 SEED = 20250105
 VOCABULARY = 30_000
@@ -76,6 +84,11 @@ ASK_TARGET_MS = 500.0
 LAG_TARGET_MS = 100.0
 TARGET_USERS = 50
 CHECKED_PASSAGES = 200
+# discord.py dispatches on_ready once no more guilds arrive, about 2 s after IDENTIFY; a bot in
+# another process gives no signal for it, so people start asking this long after IDENTIFY.
+READY_GRACE_S = 3.0
+OWN_PROCESS = "bot in its own process"
+SAME_PROCESS = "same process"
 
 
 @dataclass(frozen=True)
@@ -324,11 +337,13 @@ def discord_pointed_at(base_url: str) -> Iterator[None]:
 @dataclass
 class Session:
     emu: TimedEmulator
-    bot: Citebot
-    kb: KnowledgeBase
+    bot: Citebot | None  # None: the bot runs in its own process
+    kb: KnowledgeBase | None
     db: Path
     users: list[User]
     start_s: float
+    process: LaunchedProcess | None = None
+    exit_code: int | None = None  # the bot process's, once terminated
 
 
 @contextlib.asynccontextmanager
@@ -360,6 +375,42 @@ async def bot_session(db: Path, members: int) -> AsyncIterator[Session]:
                     await bot.close()
                     with contextlib.suppress(Exception):
                         await runner
+
+
+@contextlib.asynccontextmanager
+async def bot_process_session(db: Path, members: int, cwd: Path) -> AsyncIterator[Session]:
+    """The emulator here with `members` extra people, and the real bot in its own process
+    (`citebot run`, the product's entry point) logged in and synced. On leaving, the bot is
+    stopped with SIGTERM as a service manager would (its exit status lands in `exit_code`); the
+    launcher kills and reaps it if anything went wrong first."""
+    # A fresh folder with no .env: only the variables below (and this environment) count.
+    await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
+    async with TimedEmulator(wait_timeout=WAIT_TIMEOUT) as emu:
+        users = [emu.add_member(f"user{i}") for i in range(members)]
+        env: dict[str, str | None] = {
+            "DISCORD_TOKEN": emu.token,
+            "DISCORD_GUILD_ID": str(emu.guild.id),  # sync to the emulator's guild at once
+            "CITEBOT_DB": str(db),
+            "CITEBOT_ASK_COOLDOWN": "1000/1",  # the per-user cooldown never interferes
+            "CITEBOT_LOG_LEVEL": "WARNING",
+            "CITEBOT_ENV_FILE": None,
+            "MOD_ROLE_IDS": None,
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        started = time.perf_counter()
+        async with launched(emu, "run", env=env, cwd=cwd) as process:
+            await process.until(emu.wait_for_sync(emu.guild))
+            start_s = time.perf_counter() - started
+            await process.until(emu.wait_for_identify())
+            await process.until(asyncio.sleep(READY_GRACE_S))
+            session = Session(emu, None, None, db, users, start_s, process)
+            try:
+                yield session
+            finally:
+                if process.returncode is None:
+                    session.exit_code = await process.terminate()
+                else:  # it stopped by itself: a failure, reported with its output
+                    session.exit_code = await process.wait()
 
 
 # ----------------------------------------------------------------------- measuring
@@ -409,6 +460,36 @@ class LagProbe:
         }
 
 
+def _process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) process `pid` used so far; None if unknown (not Linux)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU used by the bot process and by this (the bench's) process over a stretch, each as a
+    share of one core; the bot's is None when it runs in this process."""
+
+    def __init__(self, bot_pid: int | None) -> None:
+        self.pid = bot_pid
+        self.bot = _process_cpu_s(bot_pid)
+        self.own = time.process_time()
+        self.wall = time.perf_counter()
+
+    def shares(self) -> dict[str, float | None]:
+        wall = max(1e-9, time.perf_counter() - self.wall)
+        bot = _process_cpu_s(self.pid)
+        return {
+            "bot": None if bot is None or self.bot is None else round((bot - self.bot) / wall, 2),
+            "bench": round((time.process_time() - self.own) / wall, 2),
+        }
+
+
 def _stats(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "max": None}
@@ -447,7 +528,9 @@ async def _measure_level(
     async def person(user: User, asks: list[str]) -> list[tuple[Interaction, Message]]:
         return [await _ask(session, user, q) for q in asks]
 
+    pid = None if session.process is None else session.process.pid
     with LagProbe() as probe:
+        cpu = CpuMeter(pid)
         started = loop.time()
         per_person = await asyncio.gather(
             *(
@@ -456,6 +539,7 @@ async def _measure_level(
             )
         )
         wall = loop.time() - started
+        cpu_share = cpu.shares()
     done = [pair for results in per_person for pair in results]
     acked: list[float] = []
     shown: list[float] = []
@@ -477,6 +561,7 @@ async def _measure_level(
         "asks_per_s": round(len(done) / wall, 1),
         "wall_s": round(wall, 2),
         "loop_lag": probe.worst(),
+        "cpu_share": cpu_share,  # of one core: the bot process's and the bench's
         "late_callbacks": late,
         "violations": _take_violations(session.emu),
     }, last_query
@@ -496,10 +581,10 @@ def _questions(gen: CorpusGenerator, samples: list[np.ndarray], count: int) -> l
 
 async def ask_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[str, Any]:
     db = folder / "ask.db"
-    corpus = await build_database(db, gen, plan.ask_passages)
+    corpus = await build_database(db, gen, plan.ask_passages)  # before the bot opens it
     samples = corpus.pop("samples")
     most = max(users for users, _ in plan.levels)
-    async with bot_session(db, most) as session:
+    async with bot_process_session(db, most, folder / "bot-cwd") as session:
         warm = _questions(gen, samples, 4)
         with LagProbe() as probe:
             first, _ = await _ask(session, session.users[0], warm[0])
@@ -515,7 +600,13 @@ async def ask_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[str,
                 session, users, per_user, questions, last_query
             )
             levels.append(level)
+    process = session.process
+    assert process is not None
     return {
+        "mode": OWN_PROCESS,
+        "loop_lag_of": "the bench process (emulator and timing hooks), not the bot",
+        "bot_exit_code": session.exit_code,
+        "bot_stderr_tail": process.stderr[-2000:],
         "corpus": corpus,
         "bot_start_s": round(session.start_s, 2),
         "first_ask_ms": _rounded(cold_ms),
@@ -610,6 +701,7 @@ async def rebuild_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[
                 if t >= rebuild.dispatched_at
             ]
             result = {
+                "mode": SAME_PROCESS,
                 "corpus": corpus,
                 "bot_start_s": round(session.start_s, 2),
                 "pasted_chars": len(pasted),
@@ -631,6 +723,7 @@ async def rebuild_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[
                 ),
                 "violations": _take_violations(emu),
             }
+            assert session.kb is not None
             result["breakdown"] = await _breakdown(session.kb)
     return result
 
@@ -690,13 +783,20 @@ class OtherWork:
 
     def __init__(self) -> None:
         self.start = _cpu_seconds()
-        self.own = time.process_time()
+        self.own = self._ours()
+
+    @staticmethod
+    def _ours() -> float:
+        """CPU time of this process and of its children that have been waited for (the bot
+        process is reaped before `share` is called at the end of the run)."""
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
 
     def share(self) -> float | None:
         end = _cpu_seconds()
         if self.start is None or end is None or end[0] <= self.start[0]:
             return None
-        busy = end[1] - self.start[1] - (time.process_time() - self.own)
+        busy = end[1] - self.start[1] - (self._ours() - self.own)
         return round(max(0.0, busy) / (end[0] - self.start[0]), 2)
 
 
@@ -713,8 +813,8 @@ def _machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        # Other work on the machine skews every figure here (the bot and the emulator share
-        # one process, and the index build competes with them for the CPU).
+        # Other work on the machine skews every figure here (the bot, the emulator and the
+        # index build compete for the same CPUs, in one process or two).
         "cpu_busy_before": _cpu_busy(),
     }
 
@@ -754,6 +854,20 @@ def _pair(stats: dict[str, float | None]) -> str:
     return f"{_ms(stats['p50'])} / {_ms(stats['p95'])}"
 
 
+def _noteworthy(stderr: str) -> list[str]:
+    """The bot's stderr lines worth showing: without colour codes and discord.py's notices
+    that voice is not supported (PyNaCl, davey), which every start prints."""
+    lines = (re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip() for line in stderr.splitlines())
+    return [line for line in lines if line and "voice will NOT be supported" not in line]
+
+
+def _cpu(shares: dict[str, float | None]) -> str:
+    def one(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    return f"{one(shares.get('bot'))} / {one(shares.get('bench'))}"
+
+
 def _violations(found: dict[str, int]) -> str:
     return ", ".join(f"{rule} x{n}" for rule, n in sorted(found.items())) or "none"
 
@@ -787,11 +901,15 @@ def print_table(results: dict[str, Any]) -> None:
             f"WARNING: other processes used {before or 0:.0%} of the CPUs just before the run "
             f"and {during or 0:.0%} during it; that inflates these figures"
         )
+    own = ask.get("mode") == OWN_PROCESS
+    lag_of = "emulator loop lag" if own else "loop lag"
     print(
-        f"\n/ask through the Discord emulator: {corpus['passages']:,} passages in "
-        f"{corpus['documents']:,} documents; bot start (login, index, sync) "
-        f"{ask['bot_start_s']:.1f} s; first /ask {_ms(ask['first_ask_ms'])} ms, worst loop "
-        f"lag then {_ms(ask['first_ask_loop_lag']['max_ms'])} ms"
+        f"\n/ask through the Discord emulator ({ask.get('mode', SAME_PROCESS)}"
+        f"{': citebot run' if own else ''}): {corpus['passages']:,} passages in "
+        f"{corpus['documents']:,} documents; bot start "
+        f"({'process start, ' if own else ''}login, index, sync) "
+        f"{ask['bot_start_s']:.1f} s; first /ask {_ms(ask['first_ask_ms'])} ms, worst "
+        f"{lag_of} then {_ms(ask['first_ask_loop_lag']['max_ms'])} ms"
     )
     rows = [
         [
@@ -803,6 +921,7 @@ def print_table(results: dict[str, Any]) -> None:
             _pair(level["engine_ms"]),
             f"{level['asks_per_s']:.1f}",
             f"{level['answered_share']:.0%}",
+            _cpu(level.get("cpu_share", {})),
             _ms(level["loop_lag"]["max_ms"]),
             _violations(level["violations"]),
         ]
@@ -819,20 +938,34 @@ def print_table(results: dict[str, Any]) -> None:
             "engine p50/p95 ms",
             "asks/s",
             "answered",
-            "loop lag max",
+            "CPU bot/bench",
+            f"{lag_of} max",
             "violations",
         ],
     )
     print(
         "defer: INTERACTION_CREATE sent -> first callback; answer: -> follow-up visible; "
-        "engine: KnowledgeBase.ask's own latency_ms (query log)"
+        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core"
     )
+    if own:
+        code = ask.get("bot_exit_code")
+        print(
+            f"the bot ran as `citebot run` in its own process; stopped with SIGTERM, exit "
+            f"status {code}{'' if code == 0 else ' (WARNING: expected 0)'}; {lag_of} is the "
+            "bench process's (emulator and timing hooks), not the bot's"
+        )
+        noteworthy = _noteworthy(ask.get("bot_stderr_tail", ""))
+        if noteworthy:
+            print("the bot's stderr (last lines, voice-support notices left out):")
+            for err_line in noteworthy[-10:]:
+                print(f"  {err_line}")
     if ask["warmup_violations"]:
         print(f"violations while warming up: {_violations(ask['warmup_violations'])}")
 
     print(
         f"\nA moderator adds a source ({rebuild['pasted_chars']:,} characters, /source add text:) "
-        f"to {rebuild['corpus']['passages']:,} passages; the next /ask rebuilds the index"
+        f"to {rebuild['corpus']['passages']:,} passages; the next /ask rebuilds the index "
+        f"({rebuild.get('mode', SAME_PROCESS)}: bot, emulator and lag probe share one loop)"
     )
     rows = [
         ["bot start (login, load/build index, sync)", _ms(rebuild["bot_start_s"] * 1000), ""],
