@@ -52,7 +52,7 @@ def _positive(text: str) -> int:
 
 
 def _guild(text: str) -> int:
-    if not text.isdigit() or int(text) == 0 or len(text) > 20:
+    if not text.isdigit() or not 0 < int(text) < 2**63:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Discord server id")
     return int(text)
 
@@ -319,7 +319,7 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
         raise CitebotError("--title applies to one source at a time")
     if not items:
         raise CitebotError("nothing to add: the folder holds no .txt, .md, .html or .pdf files")
-    if len(items) == 1 and not ignored:
+    if len(items) == 1:
         result = await _add_one(kb, items[0], args.title, args.guild)
         s = result.source
         print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
@@ -365,8 +365,9 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `citebot` and `python -m bot`; returns the exit status."""
+    level = (os.environ.get("CITEBOT_LOG_LEVEL") or "WARNING").strip().upper()
     logging.basicConfig(
-        level=os.environ.get("CITEBOT_LOG_LEVEL", "WARNING").upper(),
+        level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING",
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -45,7 +45,7 @@ def run() -> int:
     """Run until interrupted; the exit status says how it ended."""
     # .env in the working directory (where the README says to put it), not next to the code.
     load_dotenv(os.environ.get("CITEBOT_ENV_FILE") or find_dotenv(usecwd=True))
-    level = os.environ.get("CITEBOT_LOG_LEVEL", "INFO").upper()
+    level = (os.environ.get("CITEBOT_LOG_LEVEL") or "INFO").strip().upper()
     logging.getLogger().handlers.clear()  # the command line's own handler: log each line once
     discord.utils.setup_logging(level=getattr(logging, level, logging.INFO), root=True)
     try:

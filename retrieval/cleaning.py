@@ -167,8 +167,12 @@ def _classify(line: str, markdown_heading: bool) -> Block:
 
 
 def _logical_lines(raw: str) -> list[tuple[str, bool]]:
-    """Normalised non-empty lines, hard-wrapped prose re-joined; flag = markdown heading."""
-    out: list[tuple[str, bool]] = []
+    """Normalised non-empty lines, hard-wrapped prose re-joined; flag = markdown heading.
+
+    A joined line is kept as its pieces until the end and every test looks at the last piece
+    only, so a file of thousands of wrapped lines costs linear time, not quadratic.
+    """
+    out: list[tuple[list[str], bool]] = []
     prev_blank = True
     for physical in normalize(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = " ".join(physical.split())
@@ -180,6 +184,7 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
             line = _MD_HEADING.sub("", line).strip("# ").strip()
             if not line:
                 continue
+        last = out[-1][0][-1] if out else ""
         wrapped = (
             out
             and not prev_blank
@@ -188,18 +193,17 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
             and not _BULLET.match(line)
             and (
                 line[0].islower()
-                or out[-1][0].endswith((",", "-", "—"))
-                or out[-1][0].rsplit(" ", 1)[-1].casefold() in STOP_WORDS
+                or last.endswith((",", "-", "—"))
+                or last.rsplit(" ", 1)[-1].casefold() in STOP_WORDS
             )
-            and not _TERMINAL.search(out[-1][0])
+            and not _TERMINAL.search(last)
         )
         if wrapped:
-            joiner = "" if out[-1][0].endswith("-") else " "
-            out[-1] = (out[-1][0] + joiner + line, False)
+            out[-1][0].append(("" if last.endswith("-") else " ") + line)
         else:
-            out.append((line, md))
+            out.append(([line], md))
         prev_blank = False
-    return out
+    return [("".join(pieces), md) for pieces, md in out]
 
 
 def derive_title(blocks: list[Block] | tuple[Block, ...], max_words: int = 12) -> str:
@@ -229,6 +233,7 @@ def clean_article(raw: str, title: str | None = None) -> Article:
     blocks: list[Block] = []
     skip_next = False
     in_toc = False
+    seen_paragraph = False
     for line, md in lines:
         if skip_next:
             skip_next = False
@@ -250,9 +255,10 @@ def clean_article(raw: str, title: str | None = None) -> Article:
                 continue
             in_toc = False
         # Chrome only counts as chrome before the first paragraph (the page header).
-        if not any(b.kind == "paragraph" for b in blocks) and _is_chrome(line):
+        if not seen_paragraph and _is_chrome(line):
             continue
         blocks.append(block)
+        seen_paragraph = seen_paragraph or block.kind == "paragraph"
 
     detected: str | None = None
     if (

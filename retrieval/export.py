@@ -33,3 +33,19 @@ def log_csv(rows: Sequence[Row], kind: type = QueryRecord) -> str:
     writer.writeheader()
     writer.writerows(flat(r) for r in rows)
     return out.getvalue()
+
+
+def log_csv_within(rows: Sequence[Row], limit: int) -> tuple[bytes, int]:
+    """CSV of the newest rows that fit in `limit` bytes, and how many rows that is.
+
+    Built once; rows are cut at a line boundary rather than re-rendering smaller tables.
+    Rows come newest first, so what is dropped is the oldest.
+    """
+    data = log_csv(rows).encode()
+    if len(data) <= limit:
+        return data, len(rows)
+    cut = data.rfind(b"\n", 0, limit)
+    kept_data = data[: cut + 1] if cut >= 0 else b""
+    # A quoted field may hold newlines: count the rows by parsing what was kept.
+    kept = sum(1 for _ in csv.reader(io.StringIO(kept_data.decode()))) - 1
+    return (kept_data, kept) if kept > 0 else (b"", 0)

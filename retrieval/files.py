@@ -89,11 +89,13 @@ def read_source_file(path: Path) -> tuple[str, str]:
 
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
-_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.S | re.M)
+_FENCE_MARK = re.compile(r"^\s{0,3}(```|~~~)")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _REF_LINK = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$", re.M)
-_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+# Emphasis within one line and at most 300 characters: a bounded search, so hostile input
+# ("*a " repeated) cannot make it quadratic.
+_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|~~)(?=\S)([^\n]{1,300}?)(?<=\S)\1(?!\w)")
 _CODE = re.compile(r"`([^`]*)`")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 _QUOTE = re.compile(r"^\s{0,3}>\s?", re.M)
@@ -101,11 +103,27 @@ _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.M)
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}.*$", re.M)
 
 
+def _drop_code_blocks(text: str) -> str:
+    """Fenced code blocks removed, by walking the lines once (an unclosed fence runs to the end,
+    as Markdown renders it)."""
+    kept: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        mark = _FENCE_MARK.match(line)
+        if fence is None and mark:
+            fence = mark.group(1)
+        elif fence is not None and mark and mark.group(1) == fence and not line.strip()[3:]:
+            fence = None
+        elif fence is None:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def markdown_to_text(text: str) -> str:
     """Markdown to the plain lines the cleaner reads; '#' headings are kept for it to see."""
     text = text.replace("\r\n", "\n")
     text = _FRONT_MATTER.sub("", text)
-    text = _FENCE.sub("", text)
+    text = _drop_code_blocks(text)
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
     text = _REF_LINK.sub("", text)

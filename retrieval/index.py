@@ -24,8 +24,10 @@ two matched terms.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,15 +137,24 @@ class Bm25Index:
     def save(self, path: Path, database_id: str) -> None:
         """Write the index next to its database (atomically: a temporary file, then rename)."""
         vocabulary = "\n".join(self._vocabulary).encode()
-        temporary = path.with_name(path.name + ".tmp")
-        with temporary.open("wb") as out:
-            np.savez(
-                out,
-                header=np.frombuffer(f"{database_id}\n{self.version}".encode(), dtype=np.uint8),
-                vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
-                **{name.lstrip("_"): getattr(self, name) for name in self._ARRAYS},
-            )
-        os.replace(temporary, path)
+        # A temporary file of our own (two processes may save at once), flushed to disk, then
+        # renamed over the old copy: readers see the old index or the new one, never half.
+        handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(
+                    out,
+                    header=np.frombuffer(f"{database_id}\n{self.version}".encode(), dtype=np.uint8),
+                    vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
+                    **{name.lstrip("_"): getattr(self, name) for name in self._ARRAYS},
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     @classmethod
     def load(cls, path: Path, database_id: str, version: int) -> Bm25Index | None:
@@ -157,7 +168,7 @@ class Bm25Index:
                 for name in cls._ARRAYS:
                     setattr(index, name, data[name.lstrip("_")])
                 words = data["vocabulary"].tobytes().decode()
-        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+        except Exception:  # damaged, truncated, foreign: derived data, so rebuild instead
             return None
         index._vocabulary = {w: i for i, w in enumerate(words.split("\n"))} if words else {}
         index.version = version

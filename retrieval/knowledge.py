@@ -60,9 +60,16 @@ MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
+def _resolved_bytes(path: Path) -> tuple[Path, bytes]:
+    """The file's absolute path (kept as its source, so a refresh finds it from anywhere)
+    and its bytes."""
+    data = read_file_bytes(path)
+    return path.resolve(), data
+
+
 def _file_bytes_if_any(path: Path) -> bytes | None:
-    """A file source's bytes when it is still on this machine (uploads never are)."""
-    return read_file_bytes(path) if path.is_file() else None
+    """A file source's bytes when it is still where the command line read it from."""
+    return read_file_bytes(path) if path.is_absolute() and path.is_file() else None
 
 
 def validate_query(query: str) -> str:
@@ -210,7 +217,7 @@ class KnowledgeBase:
         if loaded is not None:
             log.info("index loaded: %d passages (corpus version %d)", len(loaded), version)
             return loaded
-        rows = await self.store.load_passages()
+        version, rows = await self.store.snapshot_passages()
 
         def build() -> Bm25Index:
             index = Bm25Index(rows, version)
@@ -236,7 +243,7 @@ class KnowledgeBase:
         if not result.answered:
             return result, hits, False
         page = result.hits[offset : offset + k]
-        rows = await self.store.passages_by_id([h.passage_id for h in page])
+        rows = await self.store.passages_by_id([h.passage_id for h in page], guild_id)
         query_terms = set(terms)
         for rank, scored in enumerate(page, start=offset + 1):
             row = rows.get(scored.passage_id)
@@ -403,7 +410,7 @@ class KnowledgeBase:
         added_by: str | None = None,
     ) -> AddResult:
         """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
-        data = await asyncio.to_thread(read_file_bytes, path)
+        path, data = await asyncio.to_thread(_resolved_bytes, path)
         return await self._add_bytes(
             data,
             name=path.name,
@@ -520,9 +527,11 @@ class KnowledgeBase:
             ]
             if guild_id is None:
                 targets = [s for s in await self.store.all_sources() if not s.bundled]
-        return [await self._refresh_one(source) for source in targets]
+        # Only the operator's command line may make citebot read files on this machine again.
+        reread = guild_id is None
+        return [await self._refresh_one(source, reread) for source in targets]
 
-    async def _refresh_one(self, source: Source) -> RefreshResult:
+    async def _refresh_one(self, source: Source, reread_files: bool) -> RefreshResult:
         try:
             if source.bundled:
                 return RefreshResult(source, "skipped", "bundled with citebot")
@@ -537,8 +546,11 @@ class KnowledgeBase:
                     content_type=fetched.content_type,
                     url=fetched.url,
                 )
-            elif source.kind == "file" and (
-                data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source))
+            elif (
+                source.kind == "file"
+                and reread_files
+                and source.added_by == "cli"  # a path on this machine, not an upload's name
+                and (data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source)))
             ):
                 extracted = await asyncio.to_thread(extract, data, name=Path(source.source).name)
             else:

@@ -166,13 +166,28 @@ class Store:
         busy timeout.
         """
         async with self._transaction_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # Also when cancelled while BEGIN was queued, or when COMMIT failed: requests
+                # run in order on aiosqlite's thread, so this ROLLBACK follows them.
+                await asyncio.shield(self._rollback())
                 raise
-            await self._db.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
+
+    async def snapshot_passages(self) -> tuple[int, Sequence[PassageRow]]:
+        """The corpus version and its passages, read while no write of this process is open,
+        so an index is never built from a transaction that may still roll back."""
+        async with self._transaction_lock:
+            return await self.corpus_version(), await self.load_passages()
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -231,15 +246,21 @@ class Store:
             cur.row_factory = None  # plain tuples, for this cursor only
             return await cur.fetchall()  # type: ignore[return-value]
 
-    async def passages_by_id(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+    async def passages_by_id(
+        self, ids: Sequence[int], guild_id: int | None
+    ) -> dict[int, sqlite3.Row]:
+        """Passages by id, only those this server may see (isolation does not rest on the
+        index alone)."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        cond, args = _visible(guild_id)
         sql = (
             "SELECT p.id, p.document_id, p.paragraph, p.text, d.title, d.source "
-            f"FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
+            "FROM passages p JOIN documents d ON d.id = p.document_id "
+            f"WHERE p.id IN ({marks}) AND {cond}"
         )
-        async with self._db.execute(sql, tuple(ids)) as cur:
+        async with self._db.execute(sql, (*ids, *args)) as cur:
             return {r["id"]: r for r in await cur.fetchall()}
 
     async def find_by_hash(self, content_hash: str, guild_id: int | None) -> Source | None:
@@ -437,6 +458,8 @@ class Store:
         sql = f"SELECT * FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
         async with self._db.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
+        if len(rows) > 1000:  # an export: build the records off the event loop
+            return await asyncio.to_thread(lambda: [_record(r) for r in rows])
         return [_record(r) for r in rows]
 
     async def get_query(self, query_id: int) -> QueryRecord | None:

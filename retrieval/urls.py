@@ -67,8 +67,12 @@ class FetchPolicy:
 
 def address_refusal(ip: IPAddress, policy: FetchPolicy) -> str | None:
     """Why connecting to `ip` is refused, or None when it is allowed."""
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:10.0.0.1 is 10.0.0.1
-        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        # Forms that carry an IPv4 address are judged by it: ::ffff:10.0.0.1 (mapped),
+        # 2002:0a00:0001:: (6to4), 2001:0::/32 (Teredo's client address).
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
     if any(ip in network for network in policy.allowed_private):
         return None
     if ip.is_loopback:

@@ -201,6 +201,13 @@ def test_usage_errors_exit_2_without_traceback(cli):
     assert result.code == 2
     assert "the following arguments are required: question" in result.err
     assert cli("logs", "--limit", "zero").code == 2
+    huge = cli("ask", "DeepSeek", "--guild", "99999999999999999999")
+    assert huge.code == 2 and "is not a Discord server id" in huge.err
+
+
+def test_an_empty_log_level_setting_counts_as_unset(cli, monkeypatch):
+    monkeypatch.setenv("CITEBOT_LOG_LEVEL", "")
+    assert cli("sources", "list").code == 0
 
 
 def test_hostile_query_text_is_searched_as_text(cli, db_path):

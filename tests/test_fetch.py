@@ -193,6 +193,8 @@ def test_urls_refused_before_any_connection(url: str, message: str) -> None:
         ("ff02::1", "a multicast address"),
         ("::ffff:10.0.0.1", "a private address"),
         ("2001:db8::1", "a private address"),
+        ("2002:a9fe:a9fe::1", "a link-local address"),  # 6to4 around 169.254.169.254
+        ("2002:0a00:0001::1", "a private address"),  # 6to4 around 10.0.0.1
     ],
 )
 def test_non_public_addresses_are_refused(address: str, reason: str) -> None:

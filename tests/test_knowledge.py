@@ -1,5 +1,6 @@
 """The facade and its storage: scopes, freshness, transactions, migrations, the log."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -155,3 +156,44 @@ async def test_two_processes_opening_a_new_database_at_once(db_path):
         await first.close()
         await second.close()
     assert row_counts(db_path)["documents"] == 5
+
+
+async def test_refresh_never_reads_an_uploads_name_from_this_machine(
+    kb, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    upload = await kb.add_upload(
+        "notes.txt", b"Ferncliff robots pick parcels with suction grippers.", guild_id=GUILD_A
+    )
+    (tmp_path / "notes.txt").write_text("SECRET host file: the database password is hunter2.")
+    [own] = await kb.refresh(None, GUILD_A)
+    assert own.status == "skipped"
+    everything = await kb.refresh(None)  # the operator's --all
+    assert [r.status for r in everything if r.source.doc_id == upload.source.doc_id] == ["skipped"]
+    assert not (await kb.ask("hunter2 password", caller=Caller(guild_id=GUILD_A))).answered
+
+
+def test_a_damaged_saved_index_is_rebuilt(db_path, cli) -> None:
+    assert cli("ask", "Stargate Project").code == 0
+    saved = Path(f"{db_path}.index")
+    for damage in (saved.read_bytes()[:1000], b""):
+        saved.write_bytes(damage)
+        result = cli("ask", "Stargate Project", "--json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["answered"] is True
+
+
+async def test_a_transaction_cancelled_while_starting_leaves_the_connection_usable(kb) -> None:
+    import asyncio
+
+    async def enter() -> None:
+        async with kb.store.transaction():
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(enter())
+    await asyncio.sleep(0)  # let it take the lock and queue BEGIN
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    added = await kb.add_text(ROBOTICS, title="Ferncliff robots")
+    assert added.source.title == "Ferncliff robots"

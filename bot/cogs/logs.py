@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
-from retrieval.export import log_csv
+from retrieval.export import log_csv_within
 from retrieval.knowledge import MAX_LOG_ROWS, LogView
 
 if TYPE_CHECKING:
@@ -75,12 +76,7 @@ class Logs(commands.Cog):
         """This server's whole query log as a CSV file."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await self.bot.kb.query_log("recent", MAX_LOG_ROWS, interaction.guild_id)
-        limit = interaction.filesize_limit
-        data = log_csv(rows).encode()
-        kept = len(rows)
-        while len(data) > limit and kept > 0:  # newest rows first: drop the oldest
-            kept = kept * 9 // 10
-            data = log_csv(rows[:kept]).encode()
+        data, kept = await asyncio.to_thread(log_csv_within, rows, interaction.filesize_limit)
         note = f"{kept} question{'s' * (kept != 1)} from this server's log."
         if kept < len(rows):
             note += f" The oldest {len(rows) - kept} did not fit Discord's file size limit."
