@@ -1,8 +1,8 @@
-"""Reading a source file: checks first, so a bad file is refused before anything is written.
+"""Reading source files and flattening Markdown: the checks that come before extraction.
 
-Plain text and Markdown only for now (web pages, HTML and PDF arrive with the sources issue).
-A file is accepted for what it contains, not only its name: NUL bytes or invalid UTF-8 mean it
-is not text, whatever its extension says.
+Size and existence are checked before reading, so a bad file is refused before anything is
+written; retrieval.extract decides what the bytes are. Every pattern here is bounded to one
+line and a few hundred characters, so hostile Markdown costs linear time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 from retrieval.errors import BadSource
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown"}
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -35,28 +34,11 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-def _kind_of(name: str) -> str:
-    kind = TEXT_SUFFIXES.get(Path(name).suffix.casefold())
-    if kind is None:
-        supported = ", ".join(sorted(TEXT_SUFFIXES))
-        suffix = Path(name).suffix or "(none)"
-        raise BadSource(f"{name}: unsupported file type {suffix} (supported: {supported})")
-    return kind
-
-
 def check_size(name: str, size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise BadSource(
             f"{name} is {size / 1_048_576:.1f} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB"
         )
-
-
-def text_from_upload(name: str, data: bytes) -> str:
-    """The text of an uploaded file (name as the uploader gave it), checked like a file."""
-    kind = _kind_of(name)
-    check_size(name, len(data))
-    text = decode_text(data, name)
-    return markdown_to_text(text) if kind == "markdown" else text
 
 
 def read_file_bytes(path: Path) -> bytes:
@@ -72,35 +54,19 @@ def read_file_bytes(path: Path) -> bytes:
         raise BadSource(f"cannot read {path}: {exc.strerror}") from None
 
 
-def read_source_file(path: Path) -> tuple[str, str]:
-    """(text, kind) of a file to ingest; kind is "text" or "markdown"."""
-    if not path.exists():
-        raise BadSource(f"no such file: {path}")
-    if not path.is_file():
-        raise BadSource(f"{path} is not a file")
-    kind = _kind_of(path.name)
-    check_size(path.name, path.stat().st_size)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadSource(f"cannot read {path}: {exc.strerror}") from None
-    text = decode_text(data, path.name)
-    return (markdown_to_text(text) if kind == "markdown" else text), kind
-
-
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
-_FENCE_MARK = re.compile(r"^\s{0,3}(```|~~~)")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_LINK = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$", re.M)
+_FENCE_MARK = re.compile(r"^[ \t]{0,3}(```|~~~)")
+_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]\([^)\n]{0,500}\)")
+_LINK = re.compile(r"\[([^\]\n]{1,300})\]\([^)\n]{0,500}\)")
+_REF_LINK = re.compile(r"^[ \t]*\[[^\]\n]{1,300}\]:[ \t]+\S+.*$", re.M)
 # Emphasis within one line and at most 300 characters: a bounded search, so hostile input
 # ("*a " repeated) cannot make it quadratic.
 _EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|~~)(?=\S)([^\n]{1,300}?)(?<=\S)\1(?!\w)")
-_CODE = re.compile(r"`([^`]*)`")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_QUOTE = re.compile(r"^\s{0,3}>\s?", re.M)
-_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.M)
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}.*$", re.M)
+_CODE = re.compile(r"`([^`\n]{0,300})`")
+_TAG = re.compile(r"</?[A-Za-z][^>\n]{0,500}>")
+_QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?", re.M)
+_RULE = re.compile(r"^[ \t]*([-*_])([ \t]*\1){2,}[ \t]*$", re.M)
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}.*$", re.M)
 
 
 def _drop_code_blocks(text: str) -> str:

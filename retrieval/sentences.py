@@ -29,13 +29,15 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for m in _BOUNDARY.finditer(text):
         end = m.end(1)
-        before = text[start:end]
-        last_word = before.rsplit(" ", 1)[-1].rstrip(".!?…\"'”’)]").casefold()
+        # The word before the boundary, found without copying the sentence so far (a text of
+        # many abbreviations would otherwise cost quadratic time).
+        word_start = max(text.rfind(" ", start, end) + 1, start)
+        last_word = text[word_start:end].rstrip(".!?…\"'”’)]").casefold()
         if m.group(1).startswith(".") and (
             last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
         ):
             continue
-        sentences.append(before.strip())
+        sentences.append(text[start:end].strip())
         start = m.end()
     tail = text[start:].strip()
     if tail:

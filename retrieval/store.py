@@ -515,15 +515,6 @@ class Store:
             rows = await cur.fetchall()
         return [TopQuery(r["shown"], r["n"], r["answered"], r["last"]) for r in rows]
 
-    async def table_counts(self) -> dict[str, int]:
-        """Row counts per table: what tests compare to prove a refusal changed nothing."""
-        out = {}
-        for table in ("documents", "passages", "queries", "feedback"):
-            async with self._db.execute(f"SELECT count(*) FROM {table}") as cur:
-                row = await cur.fetchone()
-            out[table] = int(row[0]) if row else 0
-        return out
-
 
 def _record(r: sqlite3.Row) -> QueryRecord:
     return QueryRecord(
