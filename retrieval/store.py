@@ -445,9 +445,11 @@ class Store:
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def _log_scope(self, guild_id: int | None) -> tuple[str, tuple[int, ...]]:
+    def _log_scope(
+        self, guild_id: int | None, column: str = "guild_id"
+    ) -> tuple[str, tuple[int, ...]]:
         # The CLI (no guild) reviews the whole log; a server reviews only its own rows.
-        return ("1", ()) if guild_id is None else ("guild_id = ?", (guild_id,))
+        return ("1", ()) if guild_id is None else (f"{column} = ?", (guild_id,))
 
     async def recent_queries(
         self, guild_id: int | None, limit: int, *, unanswered: bool = False
@@ -482,11 +484,11 @@ class Store:
         return existed
 
     async def feedback_rows(self, guild_id: int | None, limit: int) -> list[FeedbackRow]:
-        cond, args = self._log_scope(guild_id)
+        cond, args = self._log_scope(guild_id, "q.guild_id")
         sql = (
             "SELECT q.id, q.query, q.asked_at, q.answered, sum(f.helpful) AS up, "
             "sum(1 - f.helpful) AS down, max(f.voted_at) AS last FROM feedback f "
-            f"JOIN queries q ON q.id = f.query_id WHERE {cond.replace('guild_id', 'q.guild_id')} "
+            f"JOIN queries q ON q.id = f.query_id WHERE {cond} "
             "GROUP BY q.id ORDER BY last DESC LIMIT ?"
         )
         async with self._db.execute(sql, (*args, limit)) as cur:
