@@ -34,3 +34,7 @@ class BadSource(CitebotError):
 
 class Forbidden(CitebotError):
     """The caller may not change this source (another server's, or the bundled corpus)."""
+
+
+class Busy(CitebotError):
+    """Too much is already queued for this server; try again later."""

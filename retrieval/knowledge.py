@@ -29,9 +29,16 @@ from retrieval.errors import (
     InvalidQuery,
     NotFound,
 )
-from retrieval.extract import extract
 from retrieval.files import check_size, decode_text, read_file_bytes
 from retrieval.index import Bm25Index, SearchResult
+from retrieval.ingest import IngestQueue, OnQueued
+from retrieval.ingest_jobs import (
+    ReadDocument,
+    decode_document,
+    decode_read,
+    prepare_text,
+    read_document,
+)
 from retrieval.models import (
     AddResult,
     Answer,
@@ -50,6 +57,8 @@ from retrieval.urls import FetchPolicy, canonical_url, check_url
 
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver
+
+    from retrieval.fetch import Fetched
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,13 @@ def _resolved_bytes(path: Path) -> tuple[Path, bytes]:
 def _file_bytes_if_any(path: Path) -> bytes | None:
     """A file source's bytes when it is still where the command line read it from."""
     return read_file_bytes(path) if path.is_absolute() and path.is_file() else None
+
+
+def _scope_note(existing: Source, guild_id: int | None) -> str:
+    """Where a duplicate lives, when it is not where the caller is adding."""
+    if guild_id is None and existing.guild_id is not None:
+        return f" in server {existing.guild_id}; a copy for every server would show there twice"
+    return ""
 
 
 def validate_query(query: str) -> str:
@@ -98,10 +114,12 @@ class KnowledgeBase:
         *,
         fetch_policy: FetchPolicy | None = None,
         resolver: AbstractResolver | None = None,
+        ingest: IngestQueue | None = None,
     ) -> None:
         self.store = store
         self.fetch_policy = fetch_policy or FetchPolicy()
         self.resolver = resolver  # None: the system's DNS, through the address guard
+        self.ingest = ingest or IngestQueue()
         self._index: Bm25Index | None = None
         self._index_lock = asyncio.Lock()
         self._article_counts: dict[tuple[int, int | None], int] = {}
@@ -114,9 +132,10 @@ class KnowledgeBase:
         seed: bool = True,
         fetch_policy: FetchPolicy | None = None,
         resolver: AbstractResolver | None = None,
+        ingest: IngestQueue | None = None,
     ) -> KnowledgeBase:
         store = await Store.open(path)
-        kb = cls(store, fetch_policy=fetch_policy, resolver=resolver)
+        kb = cls(store, fetch_policy=fetch_policy, resolver=resolver, ingest=ingest)
         try:
             if seed:
                 await kb.ensure_seeds()
@@ -126,6 +145,7 @@ class KnowledgeBase:
         return kb
 
     async def close(self) -> None:
+        self.ingest.close()
         await self.store.close()
 
     async def __aenter__(self) -> KnowledgeBase:
@@ -408,17 +428,24 @@ class KnowledgeBase:
         title: str | None = None,
         guild_id: int | None = None,
         added_by: str | None = None,
+        on_queued: OnQueued | None = None,
     ) -> AddResult:
         """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
         path, data = await asyncio.to_thread(_resolved_bytes, path)
-        return await self._add_bytes(
-            data,
-            name=path.name,
-            source=str(path),
-            title=title,
-            guild_id=guild_id,
-            added_by=added_by,
-        )
+        async with self.ingest.turn(guild_id, on_queued):
+            read = decode_read(
+                await self.ingest.run(
+                    read_document, data, path.name, None, None, title, name=path.name
+                )
+            )
+            return await self._store_new(
+                read.doc,
+                source=str(path),
+                kind="file",
+                guild_id=guild_id,
+                added_by=added_by,
+                published_at=read.published,
+            )
 
     async def add_upload(
         self,
@@ -428,39 +455,24 @@ class KnowledgeBase:
         title: str | None = None,
         guild_id: int | None = None,
         added_by: str | None = None,
+        on_queued: OnQueued | None = None,
     ) -> AddResult:
         """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
         check_size(filename, len(data))
-        return await self._add_bytes(
-            data,
-            name=filename,
-            source=filename,
-            title=title,
-            guild_id=guild_id,
-            added_by=added_by,
-        )
-
-    async def _add_bytes(
-        self,
-        data: bytes,
-        *,
-        name: str,
-        source: str,
-        title: str | None,
-        guild_id: int | None,
-        added_by: str | None,
-    ) -> AddResult:
-        extracted = await asyncio.to_thread(extract, data, name=name)
-        return await self.add_text(
-            extracted.text,
-            title=title or extracted.title,
-            source=source,
-            kind="file",
-            guild_id=guild_id,
-            added_by=added_by,
-            name=name,
-            published_at=extracted.published,
-        )
+        async with self.ingest.turn(guild_id, on_queued):
+            read = decode_read(
+                await self.ingest.run(
+                    read_document, data, filename, None, None, title, name=filename
+                )
+            )
+            return await self._store_new(
+                read.doc,
+                source=filename,
+                kind="file",
+                guild_id=guild_id,
+                added_by=added_by,
+                published_at=read.published,
+            )
 
     async def add_url(
         self,
@@ -469,67 +481,89 @@ class KnowledgeBase:
         title: str | None = None,
         guild_id: int | None = None,
         added_by: str | None = None,
+        on_queued: OnQueued | None = None,
     ) -> AddResult:
         """Fetch a web page (safely, see retrieval.fetch), extract its article, ingest it."""
         check_url(url, self.fetch_policy)
         await self._refuse_known_url(url, guild_id)
-        from retrieval.fetch import fetch
+        async with self.ingest.turn(guild_id, on_queued):
+            from retrieval.fetch import fetch
 
-        fetched = await fetch(url, self.fetch_policy, resolver=self.resolver)
-        if fetched.redirects:
-            await self._refuse_known_url(fetched.url, guild_id)
-        extracted = await asyncio.to_thread(
-            extract,
+            fetched = await fetch(url, self.fetch_policy, resolver=self.resolver)
+            if fetched.redirects:
+                await self._refuse_known_url(fetched.url, guild_id)
+            read = await self._read_fetched(fetched, title)
+            return await self._store_new(
+                read.doc,
+                source=fetched.url,
+                kind="url",
+                guild_id=guild_id,
+                added_by=added_by,
+                published_at=read.published,
+                canonical=canonical_url(fetched.url),
+            )
+
+    async def _read_fetched(self, fetched: Fetched, title: str | None) -> ReadDocument:
+        value = await self.ingest.run(
+            read_document,
             fetched.data,
+            fetched.url,
+            fetched.content_type,
+            fetched.url,
+            title,
             name=fetched.url,
-            content_type=fetched.content_type,
-            url=fetched.url,
         )
-        return await self.add_text(
-            extracted.text,
-            title=title or extracted.title,
-            source=fetched.url,
-            kind="url",
-            guild_id=guild_id,
-            added_by=added_by,
-            name=fetched.url,
-            published_at=extracted.published,
-            canonical=canonical_url(fetched.url),
-        )
+        return decode_read(value)
 
     async def _refuse_known_url(self, url: str, guild_id: int | None) -> None:
-        existing = await self.store.find_by_canonical_url(canonical_url(url), guild_id)
+        canonical = canonical_url(url)
+        existing = await self.store.find_by_canonical_url(canonical, guild_id)
+        if existing is None and guild_id is None:
+            existing = await self.store.find_by_canonical_url_anywhere(canonical)
         if existing is not None:
             raise DuplicateSource(
                 f"this page is already source [{existing.doc_id}] {existing.title!r} "
-                f"({existing.source})"
+                f"({existing.source}){_scope_note(existing, guild_id)}"
             )
 
     async def refresh(
-        self, doc_id: int | None = None, guild_id: int | None = None
+        self,
+        doc_id: int | None = None,
+        guild_id: int | None = None,
+        *,
+        deadline: float | None = None,
+        on_queued: OnQueued | None = None,
     ) -> list[RefreshResult]:
         """Fetch or read sources again; replace passages and summary where the content changed.
 
         `doc_id` None refreshes every source this caller may change (a server: its own; the
         command line: all but the bundled ones). Pasted text and uploads have nothing to
-        refetch and are reported as skipped.
+        refetch and are reported as skipped. No source is started after `deadline` (the event
+        loop's clock): those are reported as skipped, so a Discord reply is never later than
+        its interaction token allows.
         """
         if doc_id is not None:
             source = await self.store.get_source(doc_id)
             if source is None or (guild_id is not None and source.guild_id != guild_id):
                 raise NotFound(f"no source with id {doc_id} that you can refresh")
             targets = [source]
+        elif guild_id is None:
+            targets = [s for s in await self.store.all_sources() if not s.bundled]
         else:
-            targets = [
-                s
-                for s in await self.store.list_sources(guild_id)
-                if not s.bundled and (guild_id is None or s.guild_id == guild_id)
-            ]
-            if guild_id is None:
-                targets = [s for s in await self.store.all_sources() if not s.bundled]
+            targets = [s for s in await self.store.list_sources(guild_id) if s.guild_id == guild_id]
         # Only the operator's command line may make citebot read files on this machine again.
         reread = guild_id is None
-        return [await self._refresh_one(source, reread) for source in targets]
+        loop = asyncio.get_running_loop()
+        results: list[RefreshResult] = []
+        async with self.ingest.turn(guild_id, on_queued):
+            for source in targets:
+                if deadline is not None and loop.time() >= deadline:
+                    results.append(
+                        RefreshResult(source, "skipped", "not reached in time; refresh again")
+                    )
+                    continue
+                results.append(await self._refresh_one(source, reread))
+        return results
 
     async def _refresh_one(self, source: Source, reread_files: bool) -> RefreshResult:
         try:
@@ -539,32 +573,34 @@ class KnowledgeBase:
                 from retrieval.fetch import fetch
 
                 fetched = await fetch(source.source, self.fetch_policy, resolver=self.resolver)
-                extracted = await asyncio.to_thread(
-                    extract,
-                    fetched.data,
-                    name=fetched.url,
-                    content_type=fetched.content_type,
-                    url=fetched.url,
-                )
+                read = await self._read_fetched(fetched, source.title)
             elif (
                 source.kind == "file"
                 and reread_files
                 and source.added_by == "cli"  # a path on this machine, not an upload's name
                 and (data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source)))
             ):
-                extracted = await asyncio.to_thread(extract, data, name=Path(source.source).name)
+                name = Path(source.source).name
+                read = decode_read(
+                    await self.ingest.run(
+                        read_document, data, name, None, None, source.title, name=name
+                    )
+                )
             else:
                 return RefreshResult(source, "skipped", "nothing to fetch again")
-            doc = await asyncio.to_thread(
-                prepare, extracted.text, title=source.title, name=source.source
-            )
         except CitebotError as exc:
             return RefreshResult(source, "failed", str(exc))
+        doc = read.doc
         async with self.store.transaction() as db:
-            if await self.store.content_hash_of(source.doc_id) == doc.content_hash:
+            current = await self.store.content_hash_of(source.doc_id)
+            if current is None:  # removed while it was being fetched
+                return RefreshResult(source, "failed", "it was removed while being refreshed")
+            if current == doc.content_hash:
                 return RefreshResult(source, "unchanged", "")
             twin = await self.store.find_by_hash(doc.content_hash, source.guild_id)
-            if twin is not None:
+            if twin is None and source.guild_id is None:
+                twin = await self.store.find_by_hash_anywhere(doc.content_hash)
+            if twin is not None and twin.doc_id != source.doc_id:
                 return RefreshResult(
                     source, "failed", f"its new content is the same as source [{twin.doc_id}]"
                 )
@@ -575,7 +611,7 @@ class KnowledgeBase:
                 summary=doc.summary,
                 word_count=doc.word_count,
                 passages=doc.passages,
-                published_at=extracted.published,
+                published_at=read.published,
             )
         return RefreshResult(source, "changed", f"{len(doc.passages)} passages")
 
@@ -589,21 +625,43 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
         name: str = "the text",
-        published_at: str | None = None,
-        canonical: str | None = None,
+        on_queued: OnQueued | None = None,
     ) -> AddResult:
         """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
         if len(text) > MAX_TEXT_CHARS:
             raise BadSource(
                 f"{name} is too long ({len(text):,} characters; the limit is {MAX_TEXT_CHARS:,})"
             )
-        doc = await asyncio.to_thread(prepare, text, title=title, name=name)
+        async with self.ingest.turn(guild_id, on_queued):
+            doc = decode_document(await self.ingest.run(prepare_text, text, title, name, name=name))
+            return await self._store_new(
+                doc, source=source, kind=kind, guild_id=guild_id, added_by=added_by
+            )
+
+    async def _store_new(
+        self,
+        doc: PreparedDocument,
+        *,
+        source: str,
+        kind: str,
+        guild_id: int | None,
+        added_by: str | None,
+        published_at: str | None = None,
+        canonical: str | None = None,
+    ) -> AddResult:
+        """Write a prepared document in one transaction, unless its content is already here.
+
+        A source for every server (no guild) is also refused when some server already has the
+        same content: that server would otherwise see it twice.
+        """
         async with self.store.transaction() as db:
             existing = await self.store.find_by_hash(doc.content_hash, guild_id)
+            if existing is None and guild_id is None:
+                existing = await self.store.find_by_hash_anywhere(doc.content_hash)
             if existing is not None:
                 raise DuplicateSource(
                     f"this content is already source [{existing.doc_id}] "
-                    f"{existing.title!r} ({existing.source})"
+                    f"{existing.title!r} ({existing.source}){_scope_note(existing, guild_id)}"
                 )
             doc_id = await self._insert(
                 db,

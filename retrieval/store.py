@@ -14,19 +14,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import aiosqlite
 
 from retrieval.models import FeedbackRow, QueryRecord, Source, TopQuery
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long one statement waits inside SQLite for another process's write lock, and how long in
+# all a write keeps trying (with backoff) before it gives up. A bot on a busy machine shares the
+# file with a command line adding a folder: a write that has to wait, waits its turn.
+BUSY_TIMEOUT_MS = 5000
+WRITE_PATIENCE_S = 120.0
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
@@ -127,49 +136,110 @@ def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tup
     return f"({column} IS NULL OR {column} = ?)", (guild_id,)
 
 
-class Store:
-    """The database. Create with `await Store.open(path)`; close with `await store.close()`."""
+def _busy(exc: BaseException) -> bool:
+    """SQLite's "another connection holds the lock" errors, which are worth retrying."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+
+async def _patiently(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()` again with jittered backoff while the database is busy, up to
+    WRITE_PATIENCE_S in all; other errors go straight through."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + WRITE_PATIENCE_S
+    delay = 0.05
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or loop.time() >= give_up:
+                raise
+            tries += 1
+            log.warning("the database is busy (%s); %s waits its turn (try %d)", exc, what, tries)
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 2.0)
+
+
+async def _connect(path: Path | str, *, read_only: bool) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            await db.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+class Store:
+    """The database. Create with `await Store.open(path)`; close with `await store.close()`.
+
+    Two connections: one writes (transactions take turns on it), one reads. Reads never go
+    through the writer, so a coroutine listing sources or answering a question never sees
+    another coroutine's uncommitted rows, and never waits behind a long write.
+    """
+
+    def __init__(
+        self, db: aiosqlite.Connection, path: Path, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self._db = db
+        self._reader = reader or db
         self.path = path
-        # One connection serves every coroutine: transactions must take turns on it.
+        # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
+        self._snapshot_lock = asyncio.Lock()
+
+    @property
+    def in_memory(self) -> bool:
+        return str(self.path) in (":memory:", "")
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        memory = str(path) in (":memory:", "")
         path = Path(path)
-        if path.parent and not path.parent.exists():
+        if not memory and path.parent and not path.parent.exists():
             raise FileNotFoundError(f"the database folder {path.parent} does not exist")
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await _connect(path, read_only=False)
+        reader: aiosqlite.Connection | None = None
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA busy_timeout = 5000")
             await _enable_wal(db)
-            await db.execute("PRAGMA foreign_keys = ON")
             await db.execute("PRAGMA synchronous = NORMAL")
             store = cls(db, path)
             await store._migrate()
+            if not memory:  # an in-memory database exists only on its own connection
+                reader = await _connect(path, read_only=True)
+                store._reader = reader
         except BaseException:
+            if reader is not None:
+                await reader.close()
             await db.close()
             raise
         return store
 
     async def close(self) -> None:
+        if self._reader is not self._db:
+            await self._reader.close()
         await self._db.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (cancellation included).
 
-        Concurrent callers in this process queue on a lock; other processes wait on SQLite's
-        busy timeout.
+        Concurrent callers in this process queue on a lock; another process's write lock is
+        waited for (SQLite's busy timeout, then retries with backoff), never turned into an
+        error while there is patience left.
         """
         async with self._transaction_lock:
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
+                await _patiently("a write", lambda: self._db.execute("BEGIN IMMEDIATE"))
                 yield self._db
-                await self._db.execute("COMMIT")
+                await _patiently("a commit", lambda: self._db.execute("COMMIT"))
             except BaseException:
                 # Also when cancelled while BEGIN was queued, or when COMMIT failed: requests
                 # run in order on aiosqlite's thread, so this ROLLBACK follows them.
@@ -184,10 +254,17 @@ class Store:
                 raise
 
     async def snapshot_passages(self) -> tuple[int, Sequence[PassageRow]]:
-        """The corpus version and its passages, read while no write of this process is open,
-        so an index is never built from a transaction that may still roll back."""
-        async with self._transaction_lock:
-            return await self.corpus_version(), await self.load_passages()
+        """The corpus version and its passages, read in one read transaction, so the index is
+        built from exactly one committed version."""
+        if self._reader is self._db:
+            async with self._transaction_lock:
+                return await self.corpus_version(), await self.load_passages()
+        async with self._snapshot_lock:
+            await self._reader.execute("BEGIN")
+            try:
+                return await self.corpus_version(), await self.load_passages()
+            finally:
+                await asyncio.shield(self._reader.execute("COMMIT"))
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -216,7 +293,7 @@ class Store:
     # -- corpus ------------------------------------------------------------------------------
 
     async def meta(self, key: str) -> str | None:
-        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
@@ -228,7 +305,7 @@ class Store:
         )
 
     async def corpus_version(self) -> int:
-        async with self._db.execute("SELECT value FROM meta WHERE key = 'corpus_version'") as c:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = 'corpus_version'") as c:
             row = await c.fetchone()
         return int(row[0]) if row else 0
 
@@ -242,7 +319,7 @@ class Store:
             "SELECT p.id, p.document_id, d.guild_id, p.terms FROM passages p "
             "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         )
-        async with self._db.execute(sql) as cur:
+        async with self._reader.execute(sql) as cur:
             cur.row_factory = None  # plain tuples, for this cursor only
             return await cur.fetchall()  # type: ignore[return-value]
 
@@ -260,7 +337,7 @@ class Store:
             "FROM passages p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.id IN ({marks}) AND {cond}"
         )
-        async with self._db.execute(sql, (*ids, *args)) as cur:
+        async with self._reader.execute(sql, (*ids, *args)) as cur:
             return {r["id"]: r for r in await cur.fetchall()}
 
     async def find_by_hash(self, content_hash: str, guild_id: int | None) -> Source | None:
@@ -269,10 +346,15 @@ class Store:
         rows = await self._sources(f"d.content_hash = ? AND {cond}", (content_hash, *args))
         return rows[0] if rows else None
 
+    async def find_by_hash_anywhere(self, content_hash: str) -> Source | None:
+        """A document with this content in any scope (any server's, or global)."""
+        rows = await self._sources("d.content_hash = ?", (content_hash,))
+        return rows[0] if rows else None
+
     async def seed_hashes(self) -> dict[str, tuple[int, str]]:
         """Bundled articles already ingested: source path -> (id, content hash)."""
         sql = "SELECT id, source, content_hash FROM documents WHERE kind = 'seed'"
-        async with self._db.execute(sql) as cur:
+        async with self._reader.execute(sql) as cur:
             return {r["source"]: (r["id"], r["content_hash"]) for r in await cur.fetchall()}
 
     async def insert_document(
@@ -350,9 +432,13 @@ class Store:
         rows = await self._sources(f"d.canonical_url = ? AND {cond}", (url, *args))
         return rows[0] if rows else None
 
+    async def find_by_canonical_url_anywhere(self, url: str) -> Source | None:
+        rows = await self._sources("d.canonical_url = ?", (url,))
+        return rows[0] if rows else None
+
     async def content_hash_of(self, doc_id: int) -> str | None:
         sql = "SELECT content_hash FROM documents WHERE id = ?"
-        async with self._db.execute(sql, (doc_id,)) as cur:
+        async with self._reader.execute(sql, (doc_id,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
@@ -371,7 +457,7 @@ class Store:
             "d.summary, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS n "
             f"FROM documents d WHERE {where} ORDER BY d.id"
         )
-        async with self._db.execute(sql, args) as cur:
+        async with self._reader.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [
             Source(
@@ -402,7 +488,8 @@ class Store:
 
     async def count_documents(self, guild_id: int | None) -> int:
         cond, args = _visible(guild_id)
-        async with self._db.execute(f"SELECT count(*) FROM documents d WHERE {cond}", args) as c:
+        sql = f"SELECT count(*) FROM documents d WHERE {cond}"
+        async with self._reader.execute(sql, args) as c:
             row = await c.fetchone()
         return int(row[0]) if row else 0
 
@@ -424,24 +511,32 @@ class Store:
     ) -> int:
         # One statement is its own transaction in autocommit mode: one round trip, not three.
         # The lock keeps it out of another coroutine's open transaction on this connection.
-        async with self._transaction_lock:
-            cur = await self._db.execute(
-                "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, command, "
-                "query, hits, answered, confidence, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    now(),
-                    surface,
-                    guild_id,
-                    channel_id,
-                    user_id,
-                    command,
-                    query,
-                    json.dumps([[pid, round(score, 4)] for pid, score in hits]),
-                    int(answered),
-                    round(confidence, 4),
-                    round(latency_ms, 2),
-                ),
-            )
+        row = (
+            now(),
+            surface,
+            guild_id,
+            channel_id,
+            user_id,
+            command,
+            query,
+            json.dumps([[pid, round(score, 4)] for pid, score in hits]),
+            int(answered),
+            round(confidence, 4),
+            round(latency_ms, 2),
+        )
+
+        async def insert() -> aiosqlite.Cursor:
+            async with self._transaction_lock:
+                return await self._db.execute(
+                    "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, "
+                    "command, query, hits, answered, confidence, latency_ms) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    row,
+                )
+
+        # The lock is released between tries, so this process's other writes are not held up
+        # while another process keeps the file locked.
+        cur = await _patiently("logging a question", insert)
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -458,14 +553,14 @@ class Store:
         if unanswered:
             cond += " AND answered = 0"
         sql = f"SELECT * FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
-        async with self._db.execute(sql, (*args, limit)) as cur:
+        async with self._reader.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
         if len(rows) > 1000:  # an export: build the records off the event loop
             return await asyncio.to_thread(lambda: [_record(r) for r in rows])
         return [_record(r) for r in rows]
 
     async def get_query(self, query_id: int) -> QueryRecord | None:
-        async with self._db.execute("SELECT * FROM queries WHERE id = ?", (query_id,)) as cur:
+        async with self._reader.execute("SELECT * FROM queries WHERE id = ?", (query_id,)) as cur:
             row = await cur.fetchone()
         return _record(row) if row else None
 
@@ -491,7 +586,7 @@ class Store:
             f"JOIN queries q ON q.id = f.query_id WHERE {cond} "
             "GROUP BY q.id ORDER BY last DESC LIMIT ?"
         )
-        async with self._db.execute(sql, (*args, limit)) as cur:
+        async with self._reader.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
         return [
             FeedbackRow(
@@ -513,7 +608,7 @@ class Store:
             "sum(answered) AS answered, max(asked_at) AS last "
             f"FROM queries WHERE {cond} GROUP BY q ORDER BY n DESC, last DESC LIMIT ?"
         )
-        async with self._db.execute(sql, (*args, limit)) as cur:
+        async with self._reader.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
         return [TopQuery(r["shown"], r["n"], r["answered"], r["last"]) for r in rows]
 

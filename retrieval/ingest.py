@@ -1,0 +1,110 @@
+"""Who may ingest when: one ingest at a time per server, a few at a time overall.
+
+Adding a source is the one thing a server can make expensive (a hostile PDF, a slow site), so
+ingestion has its own small pool, apart from the threads that answer questions, and its own
+queue per server: a server's second upload waits for its first (and is told so), and a server
+cannot queue more than `MAX_WAITING` behind it. Every document is read by a limited child
+process (retrieval.sandbox), so even the running ones cannot take more than their budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TypeVar
+
+from retrieval.errors import Busy
+from retrieval.sandbox import Budget, run_limited, shared_pool
+
+T = TypeVar("T")
+
+MAX_WAITING = 5  # per server, behind the one running
+OnQueued = Callable[[int], Awaitable[None]]
+
+
+def _default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class IngestQueue:
+    """Per-scope serial, globally bounded execution of ingest jobs."""
+
+    def __init__(
+        self, budget: Budget | None = None, workers: int | None = None, *, limited: bool = True
+    ) -> None:
+        """`limited=False` reads documents in-process (trusted input only: tests of parsing
+        itself, benchmarks of ingest speed)."""
+        self.budget = budget or Budget()
+        self.workers = workers or _default_workers()
+        self._hosts = shared_pool() if limited else None
+        self._slots = asyncio.Semaphore(self.workers)
+        self._scopes: dict[int | None, asyncio.Lock] = {}
+        self._waiting: dict[int | None, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citebot-ingest")
+        return self._pool
+
+    def busy(self, scope: int | None) -> bool:
+        lock = self._scopes.get(scope)
+        return lock is not None and lock.locked()
+
+    @asynccontextmanager
+    async def turn(
+        self, scope: int | None, on_queued: OnQueued | None = None
+    ) -> AsyncIterator[None]:
+        """Hold this scope's ingest turn (and a global slot) for one add or refresh."""
+        lock = self._scopes.setdefault(scope, asyncio.Lock())
+        if lock.locked():
+            waiting = self._waiting.get(scope, 0)
+            if waiting >= MAX_WAITING:
+                raise Busy(
+                    f"{waiting + 1} sources are already being added here; wait for them to "
+                    "finish, then try again"
+                )
+            self._waiting[scope] = waiting + 1
+            try:
+                if on_queued is not None:
+                    await on_queued(waiting + 1)
+                await lock.acquire()
+            finally:
+                self._waiting[scope] -= 1
+                if not self._waiting[scope]:
+                    del self._waiting[scope]
+        else:
+            await lock.acquire()
+        try:
+            async with self._slots:
+                yield
+        finally:
+            lock.release()
+            if not lock.locked() and scope not in self._waiting:
+                self._scopes.pop(scope, None)
+
+    async def run(self, func: Callable[..., T], *args: object, name: str) -> T:
+        """`func(*args)` in a limited parser process, waited for on the ingest pool."""
+        loop = asyncio.get_running_loop()
+        token = object()
+        job = partial(
+            run_limited, func, args, name=name, budget=self.budget, pool=self._hosts, token=token
+        )
+        future = loop.run_in_executor(self._executor(), job)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Nobody waits for the result any more (the bot is stopping, the command was
+            # abandoned): stop the parsing too, rather than let it use its whole budget.
+            if self._hosts is not None:
+                self._hosts.abort(token)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

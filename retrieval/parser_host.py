@@ -1,0 +1,162 @@
+"""The parser host: a small process that forks one limited child per document.
+
+Started by retrieval.sandbox as `python -m retrieval.parser_host`. It imports the parsers once,
+then reads jobs from stdin; for each it forks a child that lowers its own priority, sets its CPU
+and address-space limits, runs the job and writes the result (JSON, never pickle: the child has
+read a stranger's bytes) to a pipe. The host waits for the child within the wall-clock limit,
+kills it past that, and answers the parent with one frame: how the child ended and what it said.
+
+Forking here, rather than in the bot, because the host is single-threaded (a fork of a process
+with threads may inherit a lock held by another thread) and because it never runs the caller's
+`__main__` again, as multiprocessing's spawn and forkserver methods do.
+
+Frames in both directions: 4-byte big-endian length, then the body. Job bodies are pickles
+written by the parent, which started this process; result bodies are JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct(">I")
+PRELOAD = ("retrieval.ingest_jobs", "retrieval.extract", "trafilatura", "pypdf")
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+def write_frame(stream: BinaryIO, body: bytes) -> None:
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_self(cpu_seconds: int, memory_bytes: int) -> None:
+    import resource
+
+    with contextlib.suppress(OSError):
+        os.nice(19)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 2))
+    base = _address_space()
+    if base:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = base + memory_bytes
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _run_child(job: dict[str, Any], out: int) -> None:
+    """In the forked child: never returns."""
+    code = 0
+    try:
+        _limit_self(job["cpu_seconds"], job["memory_bytes"])
+        module, _, name = job["func"].rpartition(".")
+        func = getattr(importlib.import_module(module), name)
+        try:
+            reply: dict[str, Any] = {"status": "ok", "value": func(*job["args"])}
+        except MemoryError:
+            reply = {"status": "memory"}
+        except Exception as exc:
+            from retrieval.errors import CitebotError
+
+            if isinstance(exc, CitebotError):
+                reply = {"status": "refused", "kind": type(exc).__name__, "message": str(exc)}
+            else:
+                reply = {"status": "crash", "message": traceback.format_exc(limit=20)}
+        body = json.dumps(reply, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        view = memoryview(body)
+        while view:
+            view = view[os.write(out, view) :]
+    except MemoryError:
+        code = 3
+    except BaseException:
+        code = 4
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, pipe: int, wall_seconds: float) -> dict[str, Any]:
+    """The child's reply, read within the wall-clock limit, and how it ended."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + wall_seconds
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([pipe], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(pipe, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(pipe)
+    _, status = os.waitpid(pid, 0)
+    signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    exitcode = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    reply: dict[str, Any] = {"signal": signalled, "exitcode": exitcode, "timeout": timed_out}
+    if not timed_out and not signalled and exitcode == 0 and chunks:
+        try:
+            reply.update(json.loads(b"".join(chunks).decode("utf-8", "surrogatepass")))
+        except ValueError:
+            reply["status"] = "garbled"
+    return reply
+
+
+def serve(jobs: BinaryIO, replies: BinaryIO) -> None:
+    while (frame := read_frame(jobs)) is not None:
+        job = pickle.loads(frame)  # written by the parent that started us
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            _run_child(job, write_end)
+        os.close(write_end)
+        reply = _collect(pid, read_end, job["wall_seconds"])
+        write_frame(replies, json.dumps(reply, ensure_ascii=False).encode())
+
+
+def main() -> None:
+    # Our protocol owns the real stdout; anything a library prints goes to stderr instead.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
