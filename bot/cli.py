@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from retrieval.errors import Ambiguous, CitebotError, DuplicateSource
+from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
 from retrieval.export import flat, log_csv
 from retrieval.knowledge import MAX_K, KnowledgeBase
 from retrieval.models import Answer, Caller, FeedbackRow, Hit, QueryRecord, TopQuery
@@ -52,7 +52,7 @@ def _positive(text: str) -> int:
 
 
 def _guild(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Discord server id")
     return int(text)
 
@@ -363,6 +363,15 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
+_HINTS = {HINT_LIST_SOURCES: "`citebot sources list` shows them"}
+
+
+def refusal(exc: CitebotError) -> str:
+    """A refusal as the terminal shows it, with the command-line form of its hint."""
+    hint = _HINTS.get(exc.hint or "")
+    return f"{exc}; {hint}" if hint else str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `citebot` and `python -m bot`; returns the exit status."""
     level = (os.environ.get("CITEBOT_LOG_LEVEL") or "WARNING").strip().upper()
@@ -395,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  [{doc_id}] {title}", file=sys.stderr)
         return EXIT_ERROR
     except CitebotError as exc:
-        print(f"citebot: error: {exc}", file=sys.stderr)
+        print(f"citebot: error: {refusal(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         # The reader went away (`citebot ... | head`): stop quietly, as other tools do.

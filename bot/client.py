@@ -17,6 +17,7 @@ import discord
 from discord.ext import commands
 
 from bot.errors import CitebotTree
+from bot.ratelimit import SearchLimiter
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS
 from retrieval.knowledge import KnowledgeBase
@@ -41,6 +42,7 @@ class Citebot(commands.Bot):
         )
         self.kb = kb
         self.settings = settings
+        self.limiter = SearchLimiter(settings.ask_rate, settings.ask_per)
         self.synced: bool | None = None  # None: not tried; False: tree unchanged, skipped
 
     async def setup_hook(self) -> None:

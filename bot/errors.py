@@ -15,7 +15,7 @@ from discord import app_commands
 
 from bot.checks import NotModerator
 from bot.render import error_embed
-from retrieval.errors import Ambiguous, CitebotError
+from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 NOT_MODERATOR = (
     "This command is for moderators: it needs the Manage Server permission or a moderator role."
 )
+# The Discord form of the engine's hints (the command line has its own).
+HINTS = {HINT_LIST_SOURCES: "`/sources` lists them"}
 UNEXPECTED = "Sorry, something went wrong on my side. It has been logged; please try again."
 
 
@@ -52,6 +54,9 @@ def message_for(error: Exception) -> str | None:
         return f"{error}:\n{names}"
     if isinstance(error, CitebotError):
         text = str(error)
+        hint = HINTS.get(error.hint or "")
+        if hint:
+            text = f"{text}; {hint}"
         first = text.split(" ", 1)[0]
         # Sentence case, but never change a file name, URL or id the message starts with.
         return text[:1].upper() + text[1:] if first.isalpha() else text

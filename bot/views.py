@@ -47,6 +47,7 @@ class PageButton(
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
+            interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
             await interaction.response.defer()
             answer = await interaction.client.kb.page(
                 self.query_id, self.page, self.k, interaction.guild_id
@@ -84,6 +85,7 @@ class VoteButton(
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
+            interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
             changed = await interaction.client.kb.record_feedback(
                 self.query_id, interaction.user.id, self.helpful, interaction.guild_id
             )

@@ -3,9 +3,18 @@
 Anything else that escapes the engine is a bug: surfaces log its traceback and apologise.
 """
 
+# What a surface may add to a refusal: each surface says it in its own words (a slash command
+# in Discord, a command line in a terminal), so the engine never names either.
+HINT_LIST_SOURCES = "list_sources"
+
 
 class CitebotError(Exception):
-    """A refusal with a message written for the person who asked."""
+    """A refusal with a message written for the person who asked, and optionally a hint
+    (one of the HINT_ names) that the surface turns into its own advice."""
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class InvalidQuery(CitebotError):

@@ -21,6 +21,7 @@ from retrieval.analyzer import analyze, analyze_spans, normalize
 from retrieval.cleaning import title_key
 from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
+    HINT_LIST_SOURCES,
     Ambiguous,
     BadSource,
     CitebotError,
@@ -232,8 +233,13 @@ class KnowledgeBase:
         deleting it only costs one rebuild.
         """
         database_id = await self.store.meta("database_id") or "unknown"
-        path = Path(f"{self.store.path}.index")
-        loaded = await asyncio.to_thread(Bm25Index.load, path, database_id, version)
+        # An in-memory database has no folder to keep an index in: build, never save.
+        path = None if self.store.in_memory else Path(f"{self.store.path}.index")
+        loaded = (
+            None
+            if path is None
+            else await asyncio.to_thread(Bm25Index.load, path, database_id, version)
+        )
         if loaded is not None:
             log.info("index loaded: %d passages (corpus version %d)", len(loaded), version)
             return loaded
@@ -241,6 +247,8 @@ class KnowledgeBase:
 
         def build() -> Bm25Index:
             index = Bm25Index(rows, version)
+            if path is None:
+                return index
             try:
                 index.save(path, database_id)
             except OSError as exc:
@@ -390,14 +398,14 @@ class KnowledgeBase:
         if not ref:
             raise NotFound("name an article: its id or a few words of its title")
         visible = await self.store.list_sources(guild_id)
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # not "²" or "①", which isdigit() also accepts
             for source in visible:
                 if source.doc_id == int(ref):
                     return source
-            raise NotFound(f"no article with id {ref}; `citebot sources list` shows them")
+            raise NotFound(f"no article with id {ref}", hint=HINT_LIST_SOURCES)
         key = title_key(ref)
         if not key:
-            raise NotFound(f"no article matches {ref!r}")
+            raise NotFound(f"no article matches {ref!r}", hint=HINT_LIST_SOURCES)
         exact = [s for s in visible if title_key(s.title) == key]
         if len(exact) == 1:
             return exact[0]
@@ -405,7 +413,7 @@ class KnowledgeBase:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise NotFound(f"no article title contains {ref!r}; `citebot sources list` shows them")
+            raise NotFound(f"no article title contains {ref!r}", hint=HINT_LIST_SOURCES)
         raise Ambiguous(
             f"{ref!r} matches {len(matches)} articles; give the id or more of the title",
             [(s.doc_id, s.title) for s in matches],

@@ -19,13 +19,10 @@ if TYPE_CHECKING:
 MAX_COUNT = 10
 
 
-def _ask_cooldown(interaction: discord.Interaction[Citebot]) -> app_commands.Cooldown:
-    settings = interaction.client.settings
-    return app_commands.Cooldown(settings.ask_rate, settings.ask_per)
-
-
-def _per_user(interaction: discord.Interaction[Citebot]) -> tuple[int | None, int]:
-    return (interaction.guild_id, interaction.user.id)
+def _within_limit(interaction: discord.Interaction[Citebot]) -> bool:
+    """The member's search budget, shared with the page and vote buttons."""
+    interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
+    return True
 
 
 class Ask(commands.Cog):
@@ -40,7 +37,7 @@ class Ask(commands.Cog):
         question="What you want to know",
         count=f"How many passages to show (1-{MAX_COUNT}, default 3)",
     )
-    @app_commands.checks.dynamic_cooldown(_ask_cooldown, key=_per_user)
+    @app_commands.check(_within_limit)
     async def ask(
         self,
         interaction: discord.Interaction[Citebot],

@@ -37,8 +37,9 @@ class Logs(commands.Cog):
     async def _show(
         self, interaction: discord.Interaction[Citebot], view: LogView, limit: int
     ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await self.bot.kb.query_log(view, limit, interaction.guild_id)
-        await interaction.response.send_message(embed=render.log_embed(view, rows), ephemeral=True)
+        await interaction.followup.send(embed=render.log_embed(view, rows), ephemeral=True)
 
     @logs.command(name="recent")
     @moderator_only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,15 +11,34 @@ from discord.ext import commands
 
 from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
+from bot.replies import in_time, send
 from bot.views import sources_view
 from retrieval.errors import BadSource
 from retrieval.files import MAX_FILE_BYTES
+from retrieval.ingest import OnQueued
 from retrieval.urls import check_url
 
 if TYPE_CHECKING:
     from bot.client import Citebot
 
 MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
+# Fetching one page takes at most 15 s and reading it 90 s: starting none after 11 minutes
+# leaves the report time to arrive within the interaction token's 15 minutes.
+REFRESH_SECONDS = 11 * 60
+
+
+def _queued_note(interaction: discord.Interaction[Citebot]) -> OnQueued:
+    """Tells the moderator that their addition waits behind others in this server."""
+
+    async def note(position: int) -> None:
+        ahead = "another source is" if position == 1 else f"{position} sources are"
+        await interaction.followup.send(
+            f"Waiting: {ahead} being added in this server first. I'll reply here when "
+            "this one is done.",
+            ephemeral=True,
+        )
+
+    return note
 
 
 class Sources(commands.Cog):
@@ -41,11 +61,15 @@ class Sources(commands.Cog):
         self, interaction: discord.Interaction[Citebot], page: app_commands.Range[int, 1] = 1
     ) -> None:
         """List the sources this server searches."""
-        found = await self.bot.kb.list_sources(interaction.guild_id)
+        found = await in_time(
+            interaction, self.bot.kb.list_sources(interaction.guild_id), ephemeral=False
+        )
         last = render.sources_page_count(len(found)) - 1
         index = min(page - 1, last)
-        await interaction.response.send_message(
-            embed=render.sources_embed(found, index), view=sources_view(len(found), index)
+        await send(
+            interaction,
+            embed=render.sources_embed(found, index),
+            view=sources_view(len(found), index),
         )
 
     @source.command(name="add")
@@ -78,12 +102,20 @@ class Sources(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         added_by = str(interaction.user.id)
         guild = interaction.guild_id
+        queued = _queued_note(interaction)
         if url:
-            result = await self.bot.kb.add_url(url, title=title, guild_id=guild, added_by=added_by)
+            result = await self.bot.kb.add_url(
+                url, title=title, guild_id=guild, added_by=added_by, on_queued=queued
+            )
         elif file is not None:
             data = await file.read()
             result = await self.bot.kb.add_upload(
-                file.filename, data, title=title, guild_id=guild, added_by=added_by
+                file.filename,
+                data,
+                title=title,
+                guild_id=guild,
+                added_by=added_by,
+                on_queued=queued,
             )
         else:
             assert text is not None
@@ -94,6 +126,7 @@ class Sources(commands.Cog):
                 kind="text",
                 guild_id=guild,
                 added_by=added_by,
+                on_queued=queued,
             )
         await interaction.followup.send(embed=render.added_embed(result), ephemeral=True)
 
@@ -104,9 +137,11 @@ class Sources(commands.Cog):
         self, interaction: discord.Interaction[Citebot], source: app_commands.Range[str, 1, 200]
     ) -> None:
         """Remove one of this server's sources."""
+        # Removing waits for the database's write lock, which another process may hold.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         article = await self.bot.kb.find_article(source, interaction.guild_id)
         removed = await self.bot.kb.remove_source(article.doc_id, interaction.guild_id)
-        await interaction.response.send_message(embed=render.removed_embed(removed), ephemeral=True)
+        await interaction.followup.send(embed=render.removed_embed(removed), ephemeral=True)
 
     @source.command(name="refresh")
     @moderator_only
@@ -117,11 +152,16 @@ class Sources(commands.Cog):
         source: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         """Fetch this server's web pages again and update what changed."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         doc_id = None
         if source is not None:
             doc_id = (await self.bot.kb.find_article(source, interaction.guild_id)).doc_id
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        results = await self.bot.kb.refresh(doc_id, interaction.guild_id)
+        # The reply must be sent while the interaction's token is valid (15 minutes): sources
+        # not started by then are reported as not reached.
+        deadline = asyncio.get_running_loop().time() + REFRESH_SECONDS
+        results = await self.bot.kb.refresh(
+            doc_id, interaction.guild_id, deadline=deadline, on_queued=_queued_note(interaction)
+        )
         await interaction.followup.send(embed=render.refresh_embed(results), ephemeral=True)
 
     @remove.autocomplete("source")

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.replies import in_time, send
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -27,8 +28,10 @@ class Summaries(commands.Cog):
         self, interaction: discord.Interaction[Citebot], article: app_commands.Range[str, 1, 200]
     ) -> None:
         """Summarise an article in a few of its own sentences."""
-        found = await self.bot.kb.summary(article, interaction.guild_id)
-        await interaction.response.send_message(embed=render.summary_embed(found))
+        found = await in_time(
+            interaction, self.bot.kb.summary(article, interaction.guild_id), ephemeral=False
+        )
+        await send(interaction, embed=render.summary_embed(found))
 
     @summary.autocomplete("article")
     async def _articles(

@@ -1,0 +1,40 @@
+"""Answering within Discord's three seconds without hiding quick refusals.
+
+Discord drops an interaction that is not acknowledged within 3 s of its creation. Deferring at
+once is safe but turns every refusal into a follow-up of the deferred message (public when the
+deferral was). `in_time` answers directly when the work is quick, as it almost always is, and
+defers only when the work is still running after `DEFER_AFTER` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.client import Citebot
+
+T = TypeVar("T")
+DEFER_AFTER = 1.5  # leaves room for the time the interaction took to reach us
+
+
+async def in_time(
+    interaction: discord.Interaction[Citebot], work: Awaitable[T], *, ephemeral: bool
+) -> T:
+    """The result of `work`; the interaction is deferred if it takes longer than DEFER_AFTER."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+    if not done and not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    return await task
+
+
+async def send(interaction: discord.Interaction[Citebot], **kwargs: Any) -> None:
+    """The reply, whether or not the interaction was deferred."""
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
