@@ -5,8 +5,11 @@ A moderator's URL is untrusted input that makes our server open connections, so:
 - every address a host resolves to must be public (not loopback, private, link-local, shared,
   multicast, reserved...), checked inside the resolver aiohttp connects with, so the address
   checked is the address used (no second DNS lookup an attacker could answer differently);
-  IP literals, which aiohttp never resolves, are checked before the request;
-- redirects are followed by hand, at most `max_redirects`, each hop checked the same way;
+  IP literals, which aiohttp never resolves, are checked before the request, in every form
+  (retrieval.urls parses numeric, octal and hex IPv4 hosts itself and hands aiohttp the dotted
+  address, so what is checked is what is connected to, whatever the aiohttp version);
+- redirects are followed by hand, at most `max_redirects`, each hop checked the same way (a
+  numeric host in a Location header, such as http://2130706433/, is read as its address);
 - the body is streamed and cut off at `max_bytes` (after decompression), the whole fetch has a
   time limit, and only article content types are read at all.
 
@@ -117,6 +120,20 @@ class StaticResolver(AbstractResolver):
         return None
 
 
+def _next_hop(current: yarl.URL, location: str, policy: FetchPolicy) -> yarl.URL:
+    """The URL a redirect leads to, checked exactly like the first one (numeric hosts
+    included), or BadSource naming both ends of the hop."""
+    shown = location if len(location) <= 200 else location[:200] + "..."
+    try:
+        following = str(current.join(yarl.URL(location)))
+    except (ValueError, TypeError):
+        raise BadSource(f"{current} redirects to {shown!r}, which is not a valid URL") from None
+    try:
+        return check_url(following, policy)
+    except BadSource as exc:
+        raise BadSource(f"{current} redirects to {shown}, refused: {exc}") from None
+
+
 def _media_type(header: str | None) -> tuple[str | None, str | None]:
     if not header:
         return None, None
@@ -160,7 +177,7 @@ async def fetch(
                                     f"{url} redirects more than {policy.max_redirects} times"
                                 )
                             hops.append(str(target))
-                            target = check_url(str(target.join(yarl.URL(location))), policy)
+                            target = _next_hop(target, location, policy)
                             continue
                         return await _read(response, target, policy, tuple(hops))
     except TimeoutError:

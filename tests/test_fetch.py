@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from retrieval.errors import BadSource
 from retrieval.fetch import (
@@ -24,6 +27,8 @@ from retrieval.fetch import (
     fetch,
     parse_networks,
 )
+from retrieval.knowledge import KnowledgeBase
+from tests.conftest import table_dump
 
 LOCAL = FetchPolicy(allowed_private=parse_networks("127.0.0.1/32"))
 ARTICLE = "<html><head><title>T</title></head><body><p>Hello there.</p></body></html>"
@@ -86,6 +91,10 @@ async def site() -> AsyncIterator[Site]:
     async def missing(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
 
+    async def redirect(request: web.Request) -> web.Response:
+        # The Location exactly as given, even when it is not a valid URL.
+        return web.Response(status=302, headers={"Location": request.query["to"]})
+
     app.router.add_get("/page", page)
     app.router.add_get("/hop/{n}", hop)
     app.router.add_get("/elsewhere", to_other_loopback)
@@ -95,6 +104,7 @@ async def site() -> AsyncIterator[Site]:
     app.router.add_get("/bomb", gzip_bomb)
     app.router.add_get("/image.png", image)
     app.router.add_get("/missing", missing)
+    app.router.add_get("/redirect", redirect)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
     await tcp.start()
@@ -123,6 +133,58 @@ async def test_more_than_five_redirects_are_refused(site: Site) -> None:
 async def test_a_redirect_outside_the_allowed_block_is_refused(site: Site) -> None:
     with pytest.raises(BadSource, match=r"127\.0\.0\.2 is a loopback address"):
         await fetch(site.url("/elsewhere"), LOCAL)
+
+
+def redirect_to(site: Site, location: str) -> str:
+    return str(URL(site.url("/redirect")).with_query(to=location))
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("http://2130706434/", r"2130706434 \(127\.0\.0\.2\) is a loopback address"),
+        ("http://0177.0.0.2/", r"0177\.0\.0\.2 \(127\.0\.0\.2\) is a loopback address"),
+        ("//0x7f.2/page", r"0x7f\.2 \(127\.0\.0\.2\) is a loopback address"),
+        ("http://10.1/", r"10\.1 \(10\.0\.0\.1\) is a private address"),
+        ("http://256.1.1.1/", "'256.1.1.1' ends in a number but is not a valid IPv4 address"),
+        ("http://[::1", "which is not a valid URL"),
+    ],
+)
+async def test_a_redirect_to_a_numeric_host_is_refused(
+    site: Site, location: str, message: str
+) -> None:
+    nobody = StaticResolver({})  # no name is looked up, so no packet leaves this machine
+    with pytest.raises(BadSource, match=message) as refused:
+        await fetch(redirect_to(site, location), LOCAL, resolver=nobody)
+    assert str(refused.value).startswith(f"{site.url('/redirect')}?to=")
+    assert " redirects to " in str(refused.value)
+
+
+async def test_a_redirect_to_a_numeric_host_leaves_the_database_as_it_was(
+    site: Site, db_path: Path
+) -> None:
+    nobody = StaticResolver({})  # no name is looked up, so no packet leaves this machine
+    async with await KnowledgeBase.open(db_path, fetch_policy=LOCAL, resolver=nobody) as kb:
+        before = table_dump(db_path)
+        for location, address in (
+            ("http://2130706434/", "2130706434"),
+            ("http://0177.0.0.2/", "0177.0.0.2"),
+        ):
+            with pytest.raises(
+                BadSource, match=rf"{re.escape(address)} \(127\.0\.0\.2\) is a loopback address"
+            ):
+                await kb.add_url(redirect_to(site, location), guild_id=7)
+        assert table_dump(db_path) == before
+
+
+async def test_a_numeric_form_of_an_allowed_address_is_fetched_at_that_address(
+    site: Site,
+) -> None:
+    # aiohttp itself refuses "127.1"; citebot hands it the dotted address it checked.
+    for host in ("127.1", "0x7f000001", "2130706433"):
+        got = await fetch(site.url("/page", host=host), LOCAL)
+        assert got.url == site.url("/page")
+        assert got.data.decode() == ARTICLE
 
 
 async def test_loopback_is_refused_without_the_exemption(site: Site) -> None:
