@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.checks import NotModerator
-from bot.render import error_embed
+from bot.render import error_embed, safe
 from retrieval.errors import Ambiguous, CitebotError
 
 if TYPE_CHECKING:
@@ -48,8 +48,13 @@ def message_for(error: Exception) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     if isinstance(error, Ambiguous):
-        names = "\n".join(f"• {doc_id}: {title}" for doc_id, title in error.candidates[:10])
-        return f"{error}:\n{names}"
+        # Titles (and the fragment typed) are anyone's text: a title such as
+        # "[Official notice](http://evil.example)" must list as text, not as a link.
+        names = "\n".join(
+            f"• {doc_id}: {safe(title, 150, one_line=True)}"
+            for doc_id, title in error.candidates[:10]
+        )
+        return f"{safe(str(error), 500, one_line=True)}:\n{names}"
     if isinstance(error, CitebotError):
         text = str(error)
         first = text.split(" ", 1)[0]
