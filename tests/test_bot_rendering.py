@@ -12,6 +12,7 @@ import csv
 import io
 import re
 
+from bot.views import SourcesPageButton
 from tests.test_bot import ROBOTS, World, _ask, _fields
 from tests.test_bot import world as world  # the running bot and emulator fixture
 
@@ -96,3 +97,48 @@ async def test_a_formula_question_is_inert_in_the_log_export(world: World) -> No
     [attachment] = (await export.wait_message()).attachments
     rows = list(csv.DictReader(io.StringIO(attachment.data.decode(), newline="")))
     assert [r["query"] for r in rows] == [f"'{FORMULA}"]
+
+
+def _button(message, label: str) -> dict:
+    """The button a person sees with `label` ("Previous" or "Next")."""
+    [button] = [b for row in message.components for b in row["components"] if label in b["label"]]
+    return button
+
+
+async def test_sources_buttons_stay_valid_after_the_list_shrinks(world: World) -> None:
+    emu = world.emu
+    added = [
+        await world.kb.add_text(
+            f"Note {n} about parcel sorting, number {n}, in detail " * 3,
+            title=f"Note {n}",
+            guild_id=emu.guild.id,
+        )
+        for n in range(16)
+    ]
+    message = await (await emu.run_command(emu.member, "sources", {"page": 2})).wait_message()
+    assert message.embeds[0]["footer"]["text"] == "21 sources · page 2 of 3"
+
+    # Two sources go: page 3 no longer exists when someone clicks Next on the old message.
+    for result in added[:2]:
+        await world.kb.remove_source(result.source.doc_id, emu.guild.id)
+    click = await emu.click(message, _button(message, "Next")["custom_id"], emu.member)
+    await click.wait_callback()
+    assert emu.take_violations() == []  # Discord refuses a message with two equal custom ids
+    assert message.embeds[0]["footer"]["text"] == "19 sources · page 2 of 2"
+    ids = message.custom_ids()
+    assert len(ids) == len(set(ids)) == 2
+    assert _button(message, "Next")["disabled"] and not _button(message, "Previous")["disabled"]
+
+    back = await emu.click(message, _button(message, "Previous")["custom_id"], emu.member)
+    await back.wait_callback()
+    assert message.embeds[0]["footer"]["text"] == "19 sources · page 1 of 2"
+    assert _button(message, "Previous")["disabled"] and not _button(message, "Next")["disabled"]
+    assert emu.take_violations() == []
+
+
+def test_sources_button_ids_old_and_new_both_parse() -> None:
+    # Buttons on messages sent before ":prev" existed must still turn the page.
+    template = SourcesPageButton(0, label="Next ▶").template
+    assert template.fullmatch("citebot:sources:3")["page"] == "3"
+    assert template.fullmatch("citebot:sources:0:prev")["page"] == "0"
+    assert template.fullmatch("citebot:sources:0:next") is None

@@ -2,12 +2,14 @@
 
 import random
 import re
+from dataclasses import replace
 
 import pytest
 
 from bot import render
 from bot.errors import message_for
-from retrieval.errors import Ambiguous
+from bot.views import LAST_ANSWER_PAGE, answer_view
+from retrieval.errors import Ambiguous, InvalidQuery
 from retrieval.models import (
     AddResult,
     Answer,
@@ -287,3 +289,25 @@ def test_choice_names_are_plain_readable_and_inert():
     assert render.choice_name("\u202e\u200b") == "untitled"
     long = render.choice_name("[x](y)" * 100)
     assert len(long) <= render.CHOICE_NAME_LIMIT and "](" not in long
+
+
+# -- answer paging -------------------------------------------------------------------------
+
+
+def _next_button(view) -> dict:
+    [row] = view.to_components()
+    [button] = [b for b in row["components"] if "Next" in b["label"]]
+    return button
+
+
+async def test_next_is_disabled_on_the_last_page_the_engine_serves(kb):
+    answer = await kb.ask("open-source AI models from China", k=1)
+    assert answer.has_more and answer.query_id is not None
+    # The engine serves this page and refuses the one after it.
+    last = await kb.page(answer.query_id, LAST_ANSWER_PAGE, 1)
+    with pytest.raises(InvalidQuery):
+        await kb.page(answer.query_id, LAST_ANSWER_PAGE + 1, 1)
+    more = replace(last, has_more=True)  # as if the corpus had passages beyond it
+    assert _next_button(answer_view(more, LAST_ANSWER_PAGE, 1))["disabled"]
+    assert not _next_button(answer_view(more, LAST_ANSWER_PAGE - 1, 1))["disabled"]
+    assert _next_button(answer_view(replace(more, has_more=False), 3, 1))["disabled"]
