@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.checks import NotModerator
-from bot.render import error_embed
+from bot.render import error_embed, safe
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError
 
 if TYPE_CHECKING:
@@ -50,10 +50,17 @@ def message_for(error: Exception) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     if isinstance(error, Ambiguous):
-        names = "\n".join(f"• {doc_id}: {title}" for doc_id, title in error.candidates[:10])
-        return f"{error}:\n{names}"
+        # Titles (and the fragment typed) are anyone's text: a title such as
+        # "[Official notice](http://evil.example)" must list as text, not as a link.
+        names = "\n".join(
+            f"• {doc_id}: {safe(title, 150, one_line=True)}"
+            for doc_id, title in error.candidates[:10]
+        )
+        return f"{safe(str(error), 500, one_line=True)}:\n{names}"
     if isinstance(error, CitebotError):
-        text = str(error)
+        # Engine messages quote titles, file names and URLs that anyone may have chosen: they
+        # are shown as text. Only the surface's own hint carries formatting.
+        text = safe(str(error), 3000)
         hint = HINTS.get(error.hint or "")
         if hint:
             text = f"{text}; {hint}"

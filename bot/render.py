@@ -39,6 +39,7 @@ MAX_FIELDS = 25
 CHOICE_NAME_LIMIT = 100
 MAX_CHOICES = 25
 CITATION_LIMIT = 300
+QUERY_LIMIT = 1000  # a logged question as shown in /logs, before the lines share the embed
 SOURCES_PER_PAGE = 10
 
 COLOUR_ANSWER = discord.Colour.blurple()
@@ -47,10 +48,15 @@ COLOUR_OK = discord.Colour.green()
 COLOUR_ERROR = discord.Colour.red()
 
 ELLIPSIS = "…"
+_MASKED_LINK = re.compile(r"\](?=\()")
 
 
 def fit(text: str, limit: int, *, strip: bool = True) -> str:
-    """`text` cut to at most `limit` characters, at a word boundary when one is near."""
+    """`text` cut to at most `limit` characters, at a word boundary when one is near.
+
+    Safe on escaped text: a cut never ends in an odd run of backslashes (half an escape, which
+    would escape the ellipsis and leave the text after it live).
+    """
     if strip:
         text = text.strip()
     if len(text) <= limit:
@@ -61,27 +67,55 @@ def fit(text: str, limit: int, *, strip: bool = True) -> str:
     space = cut.rfind(" ")
     if space > limit * 0.6:
         cut = cut[:space]
-    # Never leave a dangling escape backslash at the end.
+    cut = cut.rstrip()
+    # Escapes are "\x": dropping every trailing backslash keeps the pairs before them whole.
     while cut.endswith("\\"):
-        cut = cut[:-1]
-    return cut.rstrip() + ELLIPSIS
+        cut = cut[:-1].rstrip()
+    return cut + ELLIPSIS
 
 
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]<])")
-_LINE_START = re.compile(r"^(\s*)([#>-])", re.MULTILINE)
-_BIDI_AND_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Block syntax (headings, quotes, lists, "-#" subtext) only counts at the start of a line; the
+# indent is bounded to the line so the pattern stays linear on text with many blank lines.
+_LINE_START = re.compile(r"^([ \t]*)([#>+-])", re.MULTILINE)
+# Controls (but tab and newline), bidi overrides and isolates, zero-width and invisible joiners:
+# pasted or planted, they reorder or hide what the reader sees.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2069\u115f\u1160\u3164\uffa0\ufeff]"
+)
+# Discord's parser (JavaScript) starts a line after these too; Python's "^" does not.
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\u0085": "\n"})
+
+
+def visible(text: str) -> str:
+    """`text` without control, direction-override, zero-width and blank-looking characters."""
+    return _INVISIBLE.sub("", text.translate(_LINE_SEPARATORS))
 
 
 def escape(text: str) -> str:
-    """Markdown, mentions and direction overrides made inert: text shows as typed.
+    """Markdown, masked links, mentions and direction overrides made inert: text shows as typed.
 
     Every character Discord's Markdown reacts to gets a backslash (discord.py's escape_markdown
-    leaves some constructs alone); stray bidi controls from pasted text are dropped.
+    leaves some constructs alone), so "[text](url)" cannot become a masked link; "@" gets a
+    zero-width space so no mention forms; invisible and bidi characters are dropped.
     """
-    text = _BIDI_AND_ZERO_WIDTH.sub("", text)
-    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", visible(text))
     text = _LINE_START.sub(r"\1\\\2", text)
     return text.replace("@", "@\u200b")
+
+
+def safe(text: str, limit: int, *, one_line: bool = False) -> str:
+    """User-supplied `text` escaped and cut to `limit`, the limit holding after escaping.
+
+    Cut before escaping so the work is bounded by `limit`, not by the text; cut again after,
+    since escaping can double the length (`fit` never splits an escape). `one_line` folds
+    whitespace, for titles and names where a line break has no place.
+    """
+    text = fit(text, limit)
+    if one_line:
+        text = " ".join(text.split())
+    return fit(escape(text), limit)
 
 
 def highlighted(hit: Hit, limit: int) -> str:
@@ -129,11 +163,12 @@ def _link(url: str) -> str:
 
 def citation(hit: Hit) -> str:
     """One citation: article title (linked when the source is a URL) and paragraph."""
-    title = escape(fit(hit.title, 120))
+    title = safe(hit.title, 120, one_line=True)
     if hit.is_url:
         text = f"[{title}]({_link(hit.source)}) · paragraph {hit.paragraph}"
     else:
-        text = f"*{title}* · `{fit(hit.source, 120).replace('`', '')}` · paragraph {hit.paragraph}"
+        name = visible(fit(hit.source, 120)).replace("`", "").replace("\n", " ")
+        text = f"*{title}* · `{name}` · paragraph {hit.paragraph}"
     return (
         text
         if len(text) <= CITATION_LIMIT
@@ -143,7 +178,7 @@ def citation(hit: Hit) -> str:
 
 def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
     """The /ask answer: one field per passage (text with terms in bold, then its citation)."""
-    title = fit(answer.query, TITLE_LIMIT)
+    title = safe(answer.query, TITLE_LIMIT, one_line=True)
     footer = fit(
         f"Searched {answer.articles_searched} article{'s' * (answer.articles_searched != 1)} "
         f"in {answer.latency_ms:.0f} ms" + (f" · page {page + 1}" if page else ""),
@@ -167,7 +202,9 @@ def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
     hits = answer.hits[:MAX_FIELDS]
     # Names get at most a quarter of the 6,000 characters, values share the rest.
     name_limit = min(FIELD_NAME_LIMIT, max(12, 1500 // len(hits)))
-    names = [fit(f"[{h.rank}] {h.title}", name_limit) for h in hits]
+    names = [
+        fit(f"[{h.rank}] {safe(h.title, name_limit, one_line=True)}", name_limit) for h in hits
+    ]
     cites = [citation(h) for h in hits]
     spare = EMBED_TOTAL_LIMIT - len(title) - len(footer) - sum(map(len, names)) - 10
     per_field = max(1, min(FIELD_VALUE_LIMIT, spare // len(hits)))
@@ -181,13 +218,13 @@ def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
 
 def summary_embed(summary: Summary) -> discord.Embed:
     embed = discord.Embed(
-        title=fit(summary.title, TITLE_LIMIT),
-        description=fit(escape(summary.summary), DESCRIPTION_LIMIT) or "(no summary)",
+        title=safe(summary.title, TITLE_LIMIT, one_line=True) or "(untitled)",
+        description=safe(summary.summary, DESCRIPTION_LIMIT) or "(no summary)",
         colour=COLOUR_ANSWER,
     )
     if summary.source.startswith(("http://", "https://")):
         embed.url = _link(summary.source)
-    embed.add_field(name="Source", value=fit(escape(summary.source), FIELD_VALUE_LIMIT))
+    embed.add_field(name="Source", value=safe(summary.source, FIELD_VALUE_LIMIT))
     embed.set_footer(text=f"Article {summary.doc_id} · extractive summary")
     return embed
 
@@ -206,7 +243,7 @@ def sources_embed(sources: Sequence[Source], page: int) -> discord.Embed:
         scope = "bundled" if s.bundled else ("this server" if s.guild_id else "all servers")
         where = _link(s.source) if s.source.startswith(("http://", "https://")) else s.source
         line = (
-            f"**{s.doc_id}.** {escape(fit(s.title, 150))}\n{escape(fit(where, 150))} · "
+            f"**{s.doc_id}.** {safe(s.title, 150, one_line=True)}\n{safe(where, 150)} · "
             f"{s.passages} passages · {scope}"
         )
         lines.append(line)
@@ -222,11 +259,11 @@ def sources_embed(sources: Sequence[Source], page: int) -> discord.Embed:
 def added_embed(result: AddResult) -> discord.Embed:
     s = result.source
     embed = discord.Embed(
-        title=fit(f"Added: {s.title}", TITLE_LIMIT),
-        description=fit(escape(result.summary), DESCRIPTION_LIMIT - 200) or "(no summary)",
+        title=fit(f"Added: {safe(s.title, TITLE_LIMIT, one_line=True)}", TITLE_LIMIT),
+        description=safe(result.summary, DESCRIPTION_LIMIT - 200) or "(no summary)",
         colour=COLOUR_OK,
     )
-    embed.add_field(name="Source", value=fit(escape(s.source), FIELD_VALUE_LIMIT))
+    embed.add_field(name="Source", value=safe(s.source, FIELD_VALUE_LIMIT))
     embed.add_field(name="Passages", value=str(result.passages))
     embed.add_field(name="Id", value=str(s.doc_id))
     return embed
@@ -235,7 +272,8 @@ def added_embed(result: AddResult) -> discord.Embed:
 def removed_embed(source: Source) -> discord.Embed:
     return discord.Embed(
         description=fit(
-            f"Removed source {source.doc_id}: {escape(source.title)}", DESCRIPTION_LIMIT
+            f"Removed source {source.doc_id}: {safe(source.title, 1000, one_line=True)}",
+            DESCRIPTION_LIMIT,
         ),
         colour=COLOUR_OK,
     )
@@ -245,8 +283,8 @@ def refresh_embed(results: Sequence[RefreshResult]) -> discord.Embed:
     """What /source refresh did to each source, with totals."""
     marks = {"changed": "🔄", "unchanged": "✅", "skipped": "➖", "failed": "⚠️"}
     lines = [
-        f"{marks.get(r.status, '')} **{r.status}** {escape(fit(r.source.title, 120))}"
-        + (f": {escape(r.detail)}" if r.detail else "")
+        f"{marks.get(r.status, '')} **{r.status}** {safe(r.source.title, 120, one_line=True)}"
+        + (f": {safe(r.detail, 300)}" if r.detail else "")
         for r in results
     ]
     counts = {k: sum(r.status == k for r in results) for k in marks}
@@ -273,10 +311,11 @@ def log_embed(
     lines: list[str] = []
     for row in rows:
         if isinstance(row, TopQuery):
-            line = f"**{row.count}×** {escape(row.query)} · answered {row.answered}/{row.count}"
+            query = safe(row.query, QUERY_LIMIT)
+            line = f"**{row.count}×** {query} · answered {row.answered}/{row.count}"
         elif isinstance(row, FeedbackRow):
             line = (
-                f"👍 {row.helpful} 👎 {row.not_helpful} · {escape(row.query)} "
+                f"👍 {row.helpful} 👎 {row.not_helpful} · {safe(row.query, QUERY_LIMIT)} "
                 f"(#{row.query_id}, {row.asked_at[:10]})"
             )
         else:
@@ -284,7 +323,7 @@ def log_embed(
             mark = "" if row.answered else " · **unanswered**"
             line = (
                 f"`#{row.id}` {row.asked_at[:16].replace('T', ' ')} {who}: "
-                f"{escape(row.query)}{mark}"
+                f"{safe(row.query, QUERY_LIMIT)}{mark}"
             )
         lines.append(line)
     return discord.Embed(
@@ -299,4 +338,11 @@ def error_embed(message: str) -> discord.Embed:
 
 
 def choice_name(text: str) -> str:
-    return fit(" ".join(text.split()), CHOICE_NAME_LIMIT) or "untitled"
+    """A title as an autocomplete choice, readable as typed but with nothing hidden.
+
+    Discord shows choice names as plain text, so a backslash would show; instead invisible and
+    bidi characters go, whitespace folds, and "](" gets a space so no masked link can form
+    wherever the name is ever rendered.
+    """
+    text = " ".join(visible(fit(text, 4 * CHOICE_NAME_LIMIT)).split())
+    return fit(_MASKED_LINK.sub("] ", text), CHOICE_NAME_LIMIT) or "untitled"

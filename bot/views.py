@@ -14,12 +14,16 @@ import discord
 
 from bot import render
 from bot.errors import report
+from retrieval.knowledge import MAX_K
 from retrieval.models import Answer
 
 if TYPE_CHECKING:
     pass
 
 Interaction = discord.Interaction["Citebot"]
+
+# KnowledgeBase.page() serves pages 0..MAX_K and refuses the one after: Next stops here.
+LAST_ANSWER_PAGE = MAX_K
 
 
 class PageButton(
@@ -98,16 +102,24 @@ class VoteButton(
 
 class SourcesPageButton(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"citebot:sources:(?P<page>\d+)",
+    template=r"citebot:sources:(?P<page>\d+)(?P<previous>:prev)?",
 ):
-    """Turn the page of the /sources list."""
+    """Turn the page of the /sources list.
 
-    def __init__(self, page: int, *, label: str, disabled: bool = False) -> None:
+    Previous carries ":prev" so that its custom_id can never equal Next's, whatever pages the
+    two point at (Discord refuses a message with two equal ids). Next keeps the plain
+    "citebot:sources:N" of earlier versions, and both forms parse, so buttons on old messages
+    keep working.
+    """
+
+    def __init__(
+        self, page: int, *, label: str, disabled: bool = False, previous: bool = False
+    ) -> None:
         super().__init__(
             discord.ui.Button(
                 label=label,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"citebot:sources:{page}",
+                custom_id=f"citebot:sources:{page}{':prev' * previous}",
                 disabled=disabled,
             )
         )
@@ -117,7 +129,7 @@ class SourcesPageButton(
     async def from_custom_id(
         cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> SourcesPageButton:
-        return cls(int(match["page"]), label=item.label or "")
+        return cls(int(match["page"]), label=item.label or "", previous=bool(match["previous"]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
@@ -139,9 +151,9 @@ def answer_view(answer: Answer, page: int, k: int) -> discord.ui.View | Any:
         view.add_item(
             PageButton(answer.query_id, max(page - 1, 0), k, label="◀ Previous", disabled=page == 0)
         )
-        view.add_item(
-            PageButton(answer.query_id, page + 1, k, label="Next ▶", disabled=not answer.has_more)
-        )
+        # More hits may exist beyond the last page the engine serves; Next must not offer them.
+        last = not answer.has_more or page >= LAST_ANSWER_PAGE
+        view.add_item(PageButton(answer.query_id, page + 1, k, label="Next ▶", disabled=last))
     if answer.answered or page > 0:
         view.add_item(VoteButton(answer.query_id, True))
         view.add_item(VoteButton(answer.query_id, False))
@@ -149,12 +161,22 @@ def answer_view(answer: Answer, page: int, k: int) -> discord.ui.View | Any:
 
 
 def sources_view(total: int, page: int) -> discord.ui.View:
+    """Previous/next under a /sources page.
+
+    `page` may come from a button on an older message, made when the list was longer: it is
+    clamped to the pages that exist now, as `render.sources_embed` does for the text.
+    """
     view = discord.ui.View(timeout=None)
     pages = render.sources_page_count(total)
+    page = min(max(page, 0), pages - 1)
     if pages > 1:
-        view.add_item(SourcesPageButton(max(page - 1, 0), label="◀ Previous", disabled=page <= 0))
         view.add_item(
-            SourcesPageButton(min(page + 1, pages - 1), label="Next ▶", disabled=page >= pages - 1)
+            SourcesPageButton(
+                max(page - 1, 0), label="◀ Previous", disabled=page == 0, previous=True
+            )
+        )
+        view.add_item(
+            SourcesPageButton(min(page + 1, pages - 1), label="Next ▶", disabled=page == pages - 1)
         )
     return view
 

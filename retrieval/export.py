@@ -1,4 +1,9 @@
-"""The query log as CSV, the same from the command line and from Discord's /logs export."""
+"""The query log as CSV, the same from the command line and from Discord's /logs export.
+
+Questions are typed by anyone in a server and the CSV is opened by a moderator in a spreadsheet,
+so every text cell that a spreadsheet would read as a formula is neutralised (OWASP's advice on
+CSV injection): `=HYPERLINK(...)` is written as `'=HYPERLINK(...)` and shows as text.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,21 @@ _COLUMNS: dict[type, list[str]] = {
 }
 
 
+# A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice and
+# Google Sheets; tab and carriage return are stripped by some of them before that check.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """`value` with a leading `'` when it is text a spreadsheet would run as a formula.
+
+    Only text is touched: numbers and booleans written by the log itself are never formulas.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def flat(row: Row) -> dict[str, Any]:
     """A log row with its hit list as JSON text, ready for CSV or a JSON listing."""
     data = row.to_json()
@@ -25,27 +45,47 @@ def flat(row: Row) -> dict[str, Any]:
     return data
 
 
+def _cells(row: Row) -> dict[str, Any]:
+    return {key: inert(value) for key, value in flat(row).items()}
+
+
+def _writer(out: io.StringIO, columns: list[str]) -> csv.DictWriter[str]:
+    # RFC 4180 line ends: the writer then quotes any cell holding "\r" or "\n". With "\n"
+    # alone a bare carriage return in a question was written unquoted, so a spreadsheet began a
+    # new row there and what followed it became a fresh, unneutralised cell.
+    return csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+
+
 def log_csv(rows: Sequence[Row], kind: type = QueryRecord) -> str:
     """CSV with a header row; an empty log still gets its header."""
-    columns = _COLUMNS[type(rows[0]) if rows else kind]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = _writer(out, _COLUMNS[type(rows[0]) if rows else kind])
     writer.writeheader()
-    writer.writerows(flat(r) for r in rows)
+    writer.writerows(_cells(r) for r in rows)
     return out.getvalue()
 
 
 def log_csv_within(rows: Sequence[Row], limit: int) -> tuple[bytes, int]:
     """CSV of the newest rows that fit in `limit` bytes, and how many rows that is.
 
-    Built once; rows are cut at a line boundary rather than re-rendering smaller tables.
-    Rows come newest first, so what is dropped is the oldest.
+    Rows are written one at a time and the first that does not fit ends the file, so the work
+    stops at `limit` bytes and a row is never cut (a quoted cell may hold line breaks, so
+    cutting the finished text at a line end could split one). Rows come newest first, so what
+    is dropped is the oldest. No row fits: no file; an empty log: just the header.
     """
-    data = log_csv(rows).encode()
-    if len(data) <= limit:
-        return data, len(rows)
-    cut = data.rfind(b"\n", 0, limit)
-    kept_data = data[: cut + 1] if cut >= 0 else b""
-    # A quoted field may hold newlines: count the rows by parsing what was kept.
-    kept = sum(1 for _ in csv.reader(io.StringIO(kept_data.decode()))) - 1
-    return (kept_data, kept) if kept > 0 else (b"", 0)
+    out = io.StringIO()
+    writer = _writer(out, _COLUMNS[type(rows[0]) if rows else QueryRecord])
+    writer.writeheader()
+    parts = [out.getvalue().encode()]
+    used = len(parts[0])
+    for row in rows:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(_cells(row))
+        line = out.getvalue().encode()
+        if used + len(line) > limit:
+            break
+        parts.append(line)
+        used += len(line)
+    kept = len(parts) - 1
+    return (b"".join(parts), kept) if kept or not rows else (b"", 0)

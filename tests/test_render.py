@@ -2,11 +2,25 @@
 
 import random
 import re
+from dataclasses import replace
 
 import pytest
 
 from bot import render
-from retrieval.models import Answer, FeedbackRow, Hit, QueryRecord, Source, Summary, TopQuery
+from bot.errors import message_for
+from bot.views import LAST_ANSWER_PAGE, answer_view
+from retrieval.errors import Ambiguous, InvalidQuery
+from retrieval.models import (
+    AddResult,
+    Answer,
+    FeedbackRow,
+    Hit,
+    QueryRecord,
+    RefreshResult,
+    Source,
+    Summary,
+    TopQuery,
+)
 
 NASTY = "*_~`|>\\@everyone <@123> [x](y) ** __ ||spoiler|| ```code``` é ☃ \u202e "
 
@@ -102,3 +116,198 @@ def test_other_embeds_fit(seed):
 def test_choice_names_fit():
     assert len(render.choice_name("t" * 500)) == render.CHOICE_NAME_LIMIT
     assert render.choice_name("   ") == "untitled"
+
+
+# -- hostile titles, questions and sources ---------------------------------------------------
+
+HOSTILE = [
+    "[Official notice](http://evil.example/phish)",
+    "[a](http://evil.example/1) [b](<http://evil.example/2>) [c]( http://evil.example/3 )",
+    "\\[pre-escaped](http://evil.example/esc)",
+    "half\\](http://evil.example/half)",
+    "@everyone @here <@123> <@&456> <#789> </ask:1> <t:0:R>",
+    "\u202eevil\u202c \u2066iso\u2069 zero\u200bwidth\ufeff \u061c\u2060\u3164 nul\x00 cr\r",
+    "``` code ``` `tick` ||spoiler|| **bold** __u__ ~~s~~ *i*",
+    "# heading\n> quote\n-# subtext\n- list\n+ plus\n\u2028# after a separator",
+    "[" * 300 + "](http://evil.example/long)",
+    "\\" * 301 + "](http://evil.example/backslashes)",
+    "x" * 5000,
+]
+SAFE_URL = "https://example.org/a"
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\u3164\ufeff"
+    "\u2028\u2029]"
+)
+
+
+def _hostile(rng: random.Random) -> str:
+    """One to three hostile pieces, each cut at a random point so escapes land on every cut."""
+    pieces = []
+    for _ in range(rng.randint(1, 3)):
+        piece = rng.choice(HOSTILE)
+        pieces.append(piece[: rng.randint(1, len(piece))] if rng.random() < 0.5 else piece)
+    return rng.choice([" ", "", "\n"]).join(pieces)
+
+
+def _live_links(text: str) -> list[str]:
+    """Targets of the masked links Discord would render: a "](" whose "]" is not escaped."""
+    return [
+        m.group(2) for m in re.finditer(r"(\\*)\]\(\s*([^)\s]*)", text) if len(m.group(1)) % 2 == 0
+    ]
+
+
+def _unescaped(text: str, pattern: str) -> list[str]:
+    """Occurrences of `pattern` not preceded by an escaping backslash."""
+    return [m.group(2) for m in re.finditer(rf"(\\*)({pattern})", text) if len(m.group(1)) % 2 == 0]
+
+
+def _outside_code(text: str) -> str:
+    """`text` without its inline code spans, whose content Discord shows literally."""
+    out, code, i = [], False, 0
+    while i < len(text):
+        if code:
+            code = text[i] != "`"
+        elif text[i] == "\\":
+            out.append(text[i : i + 2])
+            i += 1
+        elif text[i] == "`":
+            code = True
+        else:
+            out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def _assert_inert(text: str, *, allowed_links: set[str] = frozenset(), mentions=()) -> None:
+    # The only invisible character left is the zero-width space that breaks a mention.
+    assert not INVISIBLE.search(text.replace("@\u200b", "@")), text
+    text = _outside_code(text)
+    assert set(_live_links(text)) <= allowed_links, text
+    assert not re.search(r"@(everyone|here)", text), text
+    assert set(_unescaped(text, r"<[@#/t][^>\s]*>?")) <= {f"<@{m}>" for m in mentions}, text
+    # No cut left half an escape: an odd run of backslashes before the ellipsis or at the end.
+    assert not re.search(r"(?<!\\)(\\\\)*\\(…|$)", text), text
+
+
+def _strings(embed) -> list[str]:
+    parts = [embed.title or "", embed.description or "", embed.footer.text or ""]
+    for field in embed.fields:
+        parts += [field.name or "", field.value or ""]
+    return parts
+
+
+def _assert_limits(embed) -> None:
+    assert len(embed) <= render.EMBED_TOTAL_LIMIT
+    assert len(embed.title or "") <= render.TITLE_LIMIT
+    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
+    assert len(embed.footer.text or "") <= render.FOOTER_LIMIT
+    assert len(embed.fields) <= render.MAX_FIELDS
+    for field in embed.fields:
+        assert 0 < len(field.name or "") <= render.FIELD_NAME_LIMIT
+        assert 0 < len(field.value or "") <= render.FIELD_VALUE_LIMIT
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_hostile_text_is_inert_everywhere_and_limits_hold(seed):
+    rng = random.Random(seed)
+    hits = tuple(
+        Hit(
+            r,
+            r,
+            r,
+            _hostile(rng),
+            rng.choice([SAFE_URL, "seeds/002.txt", _hostile(rng)]),
+            r,
+            _hostile(rng) + " DeepSeek model",
+            1.0,
+        )
+        for r in range(1, rng.randint(1, 25) + 1)
+    )
+    question = _hostile(rng)
+    embeds = [render.answer_embed(Answer(question, True, hits, 1.0, 0.9, 5, 1, True), page=1)]
+    record = QueryRecord(
+        1, "2026-01-01T00:00", "discord", 1, 2, 3, "ask", question, True, 0.5, 1.0, []
+    )
+    title, source, text = _hostile(rng), _hostile(rng), _hostile(rng)
+    src = Source(7, title, source, "text", 3, 2, "2026-01-01", "9")
+    embeds += [
+        render.summary_embed(Summary(7, title, source, text)),
+        render.sources_embed([src] * rng.randint(1, 12), 0),
+        render.added_embed(AddResult(src, 2, text)),
+        render.removed_embed(src),
+        render.refresh_embed([RefreshResult(src, "failed", _hostile(rng))] * 3),
+        render.log_embed("top", [TopQuery(question, 3, 1, "2026")] * 5),
+        render.log_embed("feedback", [FeedbackRow(1, question, "2026", True, 1, 2, "x")]),
+        render.log_embed("recent", [record] * 5),
+    ]
+    ambiguous = Ambiguous(f"{question!r} matches 2 articles", [(6, title), (7, _hostile(rng))])
+    embeds.append(render.error_embed(message_for(ambiguous)))
+    allowed = {SAFE_URL}
+    for embed in embeds:
+        _assert_limits(embed)
+        for text in _strings(embed):
+            _assert_inert(text, allowed_links=allowed, mentions=(3,))
+
+    name = render.choice_name(_hostile(rng))
+    assert 0 < len(name) <= render.CHOICE_NAME_LIMIT
+    assert "](" not in name and not INVISIBLE.search(name)
+
+
+def test_safe_cuts_never_split_an_escape_and_keep_the_text():
+    rng = random.Random(8)
+    alphabet = "\\[]()*_~`|<>#-+@ a\n\u202e"
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        limit = rng.randint(2, 300)
+        out = render.safe(text, limit)
+        assert len(out) <= limit
+        assert not re.search(r"(?<!\\)(\\\\)*\\(…|$)", out), out
+        # Read as Discord shows it, what is left is a piece of the text as typed.
+        shown = re.sub(r"\\(.)", r"\1", out.replace("@\u200b", "@"), flags=re.DOTALL)
+        assert shown.removesuffix("…").strip() in render.visible(text), (text, out)
+
+
+def test_a_masked_link_title_shows_as_text_in_an_answer_field():
+    hit = Hit(1, 1, 1, "[Official notice](http://evil.example/phish)", "notes.txt", 2, "t", 1.0)
+    embed = render.answer_embed(Answer("q", True, (hit,), 1.0, 0.9, 5, 1))
+    assert embed.fields[0].name == "[1] \\[Official notice\\](http://evil.example/phish)"
+    assert embed.title == "q"
+
+
+def test_the_ambiguous_error_lists_titles_as_text():
+    error = Ambiguous("'notice' matches 2 articles", [(6, "[Notice](http://evil.example)")])
+    assert (
+        message_for(error) == "'notice' matches 2 articles:\n• 6: \\[Notice\\](http://evil.example)"
+    )
+
+
+def test_choice_names_are_plain_readable_and_inert():
+    assert render.choice_name("[Official notice](http://evil.example/phish)") == (
+        "[Official notice] (http://evil.example/phish)"
+    )
+    assert render.choice_name("A\u202e title\u200b with\n\nbreaks") == "A title with breaks"
+    assert render.choice_name("\u202e\u200b") == "untitled"
+    long = render.choice_name("[x](y)" * 100)
+    assert len(long) <= render.CHOICE_NAME_LIMIT and "](" not in long
+
+
+# -- answer paging -------------------------------------------------------------------------
+
+
+def _next_button(view) -> dict:
+    [row] = view.to_components()
+    [button] = [b for b in row["components"] if "Next" in b["label"]]
+    return button
+
+
+async def test_next_is_disabled_on_the_last_page_the_engine_serves(kb):
+    answer = await kb.ask("open-source AI models from China", k=1)
+    assert answer.has_more and answer.query_id is not None
+    # The engine serves this page and refuses the one after it.
+    last = await kb.page(answer.query_id, LAST_ANSWER_PAGE, 1)
+    with pytest.raises(InvalidQuery):
+        await kb.page(answer.query_id, LAST_ANSWER_PAGE + 1, 1)
+    more = replace(last, has_more=True)  # as if the corpus had passages beyond it
+    assert _next_button(answer_view(more, LAST_ANSWER_PAGE, 1))["disabled"]
+    assert not _next_button(answer_view(more, LAST_ANSWER_PAGE - 1, 1))["disabled"]
+    assert _next_button(answer_view(replace(more, has_more=False), 3, 1))["disabled"]
