@@ -82,3 +82,13 @@ def test_run_reads_dotenv_from_the_working_directory(tmp_path):
     assert done.returncode == 1
     assert "DISCORD_GUILD_ID must be a Discord id" in done.stderr
     assert "abc" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_token_is_in_no_repr_str_or_format():
+    settings = Settings.from_env(
+        {"DISCORD_TOKEN": "MTIzNDU2.secret-token-value", "CITEBOT_DB": "x.db"}
+    )
+    for shown in (repr(settings), str(settings), f"{settings}", f"{settings!r}", repr([settings])):
+        assert "secret-token-value" not in shown
+        assert "x.db" in shown  # the rest is still there to debug with
+    assert settings.token == "MTIzNDU2.secret-token-value"
