@@ -92,3 +92,18 @@ def test_the_token_is_in_no_repr_str_or_format():
         assert "secret-token-value" not in shown
         assert "x.db" in shown  # the rest is still there to debug with
     assert settings.token == "MTIzNDU2.secret-token-value"
+
+
+def test_run_ignores_a_dotenv_in_a_parent_folder(tmp_path):
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=abc\nDISCORD_GUILD_ID=not-a-number\n")
+    child = tmp_path / "child"
+    child.mkdir()
+    done = _run({}, child)
+    assert done.returncode == 1
+    assert "citebot: error: DISCORD_TOKEN is not set" in done.stderr
+
+
+def test_the_environment_wins_over_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=abc\nDISCORD_GUILD_ID=not-a-number\n")
+    done = _run({"DISCORD_GUILD_ID": "also wrong"}, tmp_path)
+    assert "DISCORD_GUILD_ID must be a Discord id (digits only), not 'also wrong'" in done.stderr
