@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import sys
@@ -374,12 +373,9 @@ def refusal(exc: CitebotError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `citebot` and `python -m bot`; returns the exit status."""
-    level = (os.environ.get("CITEBOT_LOG_LEVEL") or "WARNING").strip().upper()
-    logging.basicConfig(
-        level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING",
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from bot import logsetup  # the same set-up as `citebot run`: no question text below opt-in
+
+    logsetup.configure(os.environ, default="WARNING")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

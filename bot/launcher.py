@@ -3,7 +3,8 @@
 
 Start-up problems (no token, a token Discord rejects, a database that cannot be opened) become
 one line on stderr and a non-zero exit status, never a traceback. The token is read from the
-environment or `.env` and is never logged.
+environment or `.env` in the working directory and is never logged; what members ask stays out
+of the logs unless CITEBOT_LOG_CONTENT opts in (see bot.logsetup).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import sqlite3
 import sys
 
 import discord
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 
+from bot import logsetup
 from bot.client import Citebot
 from bot.settings import Settings, SettingsError
 from retrieval.errors import CitebotError
@@ -25,6 +27,8 @@ from retrieval.knowledge import KnowledgeBase
 from retrieval.urls import FetchPolicy
 
 log = logging.getLogger("citebot")
+
+DOTENV = ".env"  # relative: the working directory's, and nowhere else
 
 
 async def _serve(settings: Settings) -> None:
@@ -43,11 +47,10 @@ async def _serve(settings: Settings) -> None:
 
 def run() -> int:
     """Run until interrupted; the exit status says how it ended."""
-    # .env in the working directory (where the README says to put it), not next to the code.
-    load_dotenv(os.environ.get("CITEBOT_ENV_FILE") or find_dotenv(usecwd=True))
-    level = (os.environ.get("CITEBOT_LOG_LEVEL") or "INFO").strip().upper()
-    logging.getLogger().handlers.clear()  # the command line's own handler: log each line once
-    discord.utils.setup_logging(level=getattr(logging, level, logging.INFO), root=True)
+    # .env from the working directory only (where the README says to put it): never from a
+    # parent folder, where someone else's .env could set the token or widen the fetch policy.
+    load_dotenv(DOTENV)
+    logsetup.configure(os.environ, default="INFO", discord_format=True)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

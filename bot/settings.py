@@ -1,7 +1,8 @@
 """The bot's settings, read once from the environment (and `.env`, loaded by the launcher only).
 
 A frozen dataclass built from a mapping, so tests pass a dict and never read a developer's
-`.env`. Every problem is reported as one SettingsError naming the variable.
+`.env`. Every problem is reported as one SettingsError naming the variable. The token is left
+out of the repr (and so of str() and f-strings), so logging the settings never leaks it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _snowflake(name: str, raw: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
     db_path: str = "citebot.db"
     guild_id: int | None = None  # sync commands to this server only (development)
     mod_role_ids: frozenset[int] = field(default_factory=frozenset)

@@ -1,12 +1,14 @@
 """The inverted-file BM25 index gives rank-bm25's BM25Okapi scores, only faster."""
 
+import itertools
 import random
+import sqlite3
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.index import Bm25Index
+from retrieval.index import Bm25Index, checksum_of
 from retrieval.store import PassageRow
 
 
@@ -92,3 +94,92 @@ async def test_a_reopened_knowledge_base_uses_the_saved_index(tmp_path) -> None:
         await kb.add_text("Ferncliff robots pick parcels with suction grippers all day long.")
         assert (await kb.ask("Ferncliff suction grippers")).answered
     assert saved.stat().st_mtime_ns != stamp  # rebuilt and saved for the new corpus version
+
+
+# -- a damaged saved index is rebuilt, never trusted -------------------------------------------
+
+
+def _reverse_every_term(arrays: dict[str, np.ndarray]) -> None:
+    starts, docs = arrays["starts"], arrays["docs"]
+    for begin, end in itertools.pairwise(starts.tolist()):
+        docs[begin:end] = docs[begin:end][::-1].copy()
+
+
+def _words(change):
+    def damage(arrays: dict[str, np.ndarray]) -> None:
+        words = change(arrays["vocabulary"].tobytes().decode().split("\n"))
+        arrays["vocabulary"] = np.frombuffer("\n".join(words).encode(), dtype=np.uint8)
+
+    return damage
+
+
+def _replace(name: str, make):
+    def damage(arrays: dict[str, np.ndarray]) -> None:
+        arrays[name] = make(arrays[name])
+
+    return damage
+
+
+# Each damage keeps a valid header and touches every term, so an index that trusted it would
+# fail or misrank every question. Most carry a checksum recomputed over the damaged arrays (a
+# careless tool, or someone who read the code): only the structural checks can catch those.
+DAMAGES = {
+    "weights truncated": (_replace("weights", lambda a: a[: len(a) // 2]), True),
+    "ids truncated": (_replace("ids", lambda a: a[: len(a) // 2]), True),
+    "offsets shifted": (
+        _replace("starts", lambda a: np.concatenate(([0], a[1:-1] + 1, a[-1:]))),
+        True,
+    ),
+    "offsets past the postings": (_replace("starts", lambda a: a + np.arange(len(a))), True),
+    "documents out of range": (_replace("docs", lambda a: a + a.max() + 1), True),
+    "negative documents": (_replace("docs", lambda a: -1 - a), True),
+    "postings out of order": (_reverse_every_term, True),
+    "vocabulary one word short": (_words(lambda words: words[1:]), True),
+    "vocabulary with a repeated word": (_words(lambda words: [words[1], *words[1:]]), True),
+    "idf NaN": (_replace("idf", lambda a: np.full_like(a, np.nan)), True),
+    "weights infinite": (_replace("weights", lambda a: np.full_like(a, np.inf)), True),
+    "docs as floats": (_replace("docs", lambda a: a.astype(np.float64)), True),
+    "ids as a column": (_replace("ids", lambda a: a.reshape(-1, 1)), True),
+    "weights changed, checksum not": (_replace("weights", lambda a: a * 2), False),
+    "checksum of another file": (_replace("checksum", lambda a: a[::-1].copy()), False),
+}
+
+
+def _damage(path, name: str) -> None:
+    change, reseal = DAMAGES[name]
+    with np.load(path) as data:
+        arrays = {key: data[key].copy() for key in data.files}
+    change(arrays)
+    if reseal:
+        content = {k: v for k, v in arrays.items() if k not in ("header", "checksum")}
+        arrays["checksum"] = np.frombuffer(checksum_of(content), dtype=np.uint8)
+    with path.open("wb") as out:
+        np.savez(out, **arrays)
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_saved_index_is_not_loaded(tmp_path, damage: str) -> None:
+    path = tmp_path / "citebot.db.index"
+    _index(_corpus(3, 120), [None, 5, 6] * 40).save(path, "db-1")
+    assert Bm25Index.load(path, "db-1", version=1) is not None
+    _damage(path, damage)
+    assert Bm25Index.load(path, "db-1", version=1) is None
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+async def test_a_knowledge_base_rebuilds_a_damaged_saved_index(tmp_path, damage: str) -> None:
+    from retrieval.knowledge import KnowledgeBase
+
+    db, saved = tmp_path / "kb.db", tmp_path / "kb.db.index"
+    async with await KnowledgeBase.open(db) as kb:
+        first = await kb.ask("H800 export restrictions")
+    _damage(saved, damage)
+    async with await KnowledgeBase.open(db) as kb:
+        again = await kb.ask("H800 export restrictions")
+    assert again.answered and again.hits == first.hits
+    with sqlite3.connect(db) as connection:
+        database_id, version = connection.execute(
+            "SELECT (SELECT value FROM meta WHERE key = 'database_id'), "
+            "(SELECT value FROM meta WHERE key = 'corpus_version')"
+        ).fetchone()
+    assert Bm25Index.load(saved, database_id, int(version)) is not None  # saved again, whole
