@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -354,7 +355,9 @@ async def test_duplicate_source_names_the_existing_one(world: World) -> None:
     await first.wait_message()
     again = await world.emu.run_command(world.emu.moderator, "source add", {"text": ROBOTS})
     message = await again.wait_message()
-    assert "This content is already source [6]" in message.embeds[0]["description"]
+    # Escaped as Markdown ("\\[6\\]"); Discord shows it as typed.
+    shown = re.sub(r"\\(.)", r"\1", message.embeds[0]["description"])
+    assert "This content is already source [6]" in shown
 
 
 async def test_moderator_removes_a_source_with_autocomplete(world: World) -> None:

@@ -72,7 +72,8 @@ async def test_a_masked_link_title_is_listed_as_text_in_the_ambiguous_error(worl
 
 async def test_answers_and_the_sources_list_show_hostile_titles_escaped(world: World) -> None:
     emu = world.emu
-    await emu.run_command(emu.moderator, "source add", {"text": ROBOTS, "title": PHISH})
+    add = await emu.run_command(emu.moderator, "source add", {"text": ROBOTS, "title": PHISH})
+    await add.wait_message()
     await world.kb.add_text(
         ROBOTS.replace("Ferncliff", "Fernhill"), title=LOUD, guild_id=emu.guild.id
     )
