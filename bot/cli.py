@@ -21,8 +21,10 @@ from typing import Any, TextIO
 
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
 from retrieval.export import flat, log_csv
+from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, KnowledgeBase
 from retrieval.models import Answer, Caller, FeedbackRow, Hit, QueryRecord, TopQuery
+from retrieval.sandbox import Budget
 from retrieval.urls import FetchPolicy
 
 DEFAULT_DB = "citebot.db"
@@ -210,7 +212,8 @@ def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
 
 async def _run(args: argparse.Namespace, db_path: str) -> int:
     policy = FetchPolicy.from_env(os.environ)
-    async with await KnowledgeBase.open(db_path, fetch_policy=policy) as kb:
+    ingest = IngestQueue(Budget.from_env(os.environ))
+    async with await KnowledgeBase.open(db_path, fetch_policy=policy, ingest=ingest) as kb:
         guild = getattr(args, "guild", None)
         if args.command == "ask":
             if args.k > MAX_K:

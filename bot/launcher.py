@@ -23,7 +23,9 @@ from bot import logsetup
 from bot.client import Citebot
 from bot.settings import Settings, SettingsError
 from retrieval.errors import CitebotError
+from retrieval.ingest import IngestQueue
 from retrieval.knowledge import KnowledgeBase
+from retrieval.sandbox import Budget
 from retrieval.urls import FetchPolicy
 
 log = logging.getLogger("citebot")
@@ -34,7 +36,11 @@ DOTENV = ".env"  # relative: the working directory's, and nowhere else
 async def _serve(settings: Settings) -> None:
     policy = FetchPolicy.from_env(os.environ)
     async with (
-        await KnowledgeBase.open(settings.db_path, fetch_policy=policy) as kb,
+        await KnowledgeBase.open(
+            settings.db_path,
+            fetch_policy=policy,
+            ingest=IngestQueue(Budget.from_env(os.environ)),
+        ) as kb,
         Citebot(kb, settings) as bot,
     ):
         # A service manager stops us with SIGTERM: log out and close the database cleanly.

@@ -21,7 +21,7 @@ class SettingsError(Exception):
 
 def _snowflake(name: str, raw: str) -> int:
     raw = raw.strip()
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
         raise SettingsError(f"{name} must be a Discord id (digits only), not {raw!r}")
     return int(raw)
 

@@ -227,3 +227,20 @@ async def test_a_refresh_racing_a_remove_reports_it_and_refreshes_the_rest(
         assert con.execute(
             "SELECT count(*) FROM passages WHERE document_id = ?", (first.source.doc_id,)
         ).fetchone() == (0,)
+
+
+async def test_a_refresh_starts_no_source_after_its_deadline(db_path: Path, gated_site) -> None:
+    """What /source refresh relies on to reply within the interaction token's 15 minutes."""
+    base, _, _, pages = gated_site
+    async with await KnowledgeBase.open(db_path, fetch_policy=LOCAL) as kb:
+        added = await kb.add_url(f"{base}/b", guild_id=SERVER_A)
+        pages["/b"] = article_page((*CHIPS_V2, "A fourth paragraph about H20 prices."), title="B")
+        passed = asyncio.get_running_loop().time()
+        [result] = await kb.refresh(None, SERVER_A, deadline=passed)
+        assert (result.source.doc_id, result.status, result.detail) == (
+            added.source.doc_id,
+            "skipped",
+            "not reached in time; refresh again",
+        )
+        [result] = await kb.refresh(None, SERVER_A)
+        assert result.status == "changed"
