@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+DEFAULT_CPU_SECONDS = 20
+DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """What one document may cost to read.
@@ -51,15 +55,15 @@ class Budget:
     CPU; a long web page well under one) and small next to what an attack costs without them.
     """
 
-    cpu_seconds: int = 20
-    memory_bytes: int = 1024 * 1024 * 1024
+    cpu_seconds: int = DEFAULT_CPU_SECONDS
+    memory_bytes: int = DEFAULT_MEMORY_BYTES
     wall_seconds: float = 90.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Budget:
         """CITEBOT_INGEST_CPU_SECONDS and CITEBOT_INGEST_MEMORY_MB, when set."""
-        cpu = _positive_int(env, "CITEBOT_INGEST_CPU_SECONDS", cls.cpu_seconds)
-        memory = _positive_int(env, "CITEBOT_INGEST_MEMORY_MB", cls.memory_bytes >> 20) << 20
+        cpu = _positive_int(env, "CITEBOT_INGEST_CPU_SECONDS", DEFAULT_CPU_SECONDS)
+        memory = _positive_int(env, "CITEBOT_INGEST_MEMORY_MB", DEFAULT_MEMORY_BYTES >> 20) << 20
         return cls(cpu_seconds=cpu, memory_bytes=memory, wall_seconds=max(90.0, 4.0 * cpu))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import BadSource, Busy, DuplicateSource
+from retrieval.errors import BadSource, Busy, CitebotError, DuplicateSource
 from retrieval.ingest import MAX_WAITING, IngestQueue
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
@@ -124,3 +124,12 @@ async def test_pasted_text_and_uploads_still_work_through_the_sandbox(kb: Knowle
         await kb.add_upload("robots.txt", text.encode(), guild_id=5)
     with pytest.raises(BadSource, match="is an image"):
         await kb.add_upload("x.txt", b"\x89PNG\r\n\x1a\n" + bytes(64), guild_id=5)
+
+
+def test_the_budget_comes_from_the_environment() -> None:
+    assert Budget.from_env({}) == Budget()
+    budget = Budget.from_env({"CITEBOT_INGEST_CPU_SECONDS": "5", "CITEBOT_INGEST_MEMORY_MB": "300"})
+    assert (budget.cpu_seconds, budget.memory_bytes) == (5, 300 << 20)
+    for bad in ("0", "-1", "x", "²"):
+        with pytest.raises(CitebotError, match="CITEBOT_INGEST_CPU_SECONDS must be a positive"):
+            Budget.from_env({"CITEBOT_INGEST_CPU_SECONDS": bad})
