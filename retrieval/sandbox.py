@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -89,18 +90,26 @@ def supported() -> bool:
     return hasattr(os, "fork")
 
 
+_SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|DSN|DATABASE_URL", re.I
+)
+
+
 class _Host:
     """One parser host process (retrieval.parser_host) and its pipes; one job at a time."""
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
+        # The host reads strangers' files: it gets no secrets (were a parser ever exploited,
+        # the bot token would not be there to take) and starts away from the bot's .env.
+        env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "retrieval.parser_host"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            cwd="/",
             close_fds=True,
             start_new_session=True,  # a Ctrl-C in the terminal is for citebot, not for us
         )

@@ -80,3 +80,11 @@ def die() -> None:
 
 def echo(value: object) -> object:
     return value
+
+
+def environment() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def working_directory() -> str:
+    return os.getcwd()

@@ -13,7 +13,7 @@ from retrieval.errors import BadSource, Busy, CitebotError, DuplicateSource
 from retrieval.ingest import MAX_WAITING, IngestQueue
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
-from retrieval.sandbox import Budget, OverBudget, run_limited, shared_pool
+from retrieval.sandbox import Budget, HostPool, OverBudget, run_limited, shared_pool
 from tests import hostile
 from tests.conftest import table_dump
 
@@ -133,3 +133,17 @@ def test_the_budget_comes_from_the_environment() -> None:
     for bad in ("0", "-1", "x", "²"):
         with pytest.raises(CitebotError, match="CITEBOT_INGEST_CPU_SECONDS must be a positive"):
             Budget.from_env({"CITEBOT_INGEST_CPU_SECONDS": bad})
+
+
+def test_the_parser_process_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-for-parsers")
+    monkeypatch.setenv("SOME_API_KEY", "nor-this")
+    pool = HostPool(1)  # a host started now, with this environment
+    try:
+        seen = run_limited(hostile.environment, (), name="x", budget=SMALL, pool=pool)
+        where = run_limited(hostile.working_directory, (), name="x", budget=SMALL, pool=pool)
+    finally:
+        pool.close()
+    assert "DISCORD_TOKEN" not in seen and "SOME_API_KEY" not in seen
+    assert "not-for-parsers" not in str(seen)
+    assert where == "/"
