@@ -95,6 +95,8 @@ class Bm25Index:
         self, rows: Sequence[PassageRow], version: int, *, k1: float = K1, b: float = B
     ) -> None:
         self.version = version
+        # The version of each scope (0: global) this index holds; set by whoever built it.
+        self.scope_versions: dict[int, int] = {}
         self.size = n = len(rows)
         # Rows are PassageRow objects or plain (id, document_id, guild_id, terms) tuples.
         self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
@@ -192,6 +194,7 @@ class Bm25Index:
         if len(index._vocabulary) != len(words) or not index._consistent():
             return None
         index.version = version
+        index.scope_versions = {}
         index.size = len(index._ids)
         index._global_only = not index._scopes.any()
         return index

@@ -9,6 +9,7 @@ event loop that serves Discord is never blocked by it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -123,6 +124,7 @@ class KnowledgeBase:
         self.ingest = ingest or IngestQueue()
         self._index: Bm25Index | None = None
         self._index_lock = asyncio.Lock()
+        self._catching_up: asyncio.Task[None] | None = None
         self._article_counts: dict[tuple[int, int | None], int] = {}
 
     @classmethod
@@ -146,6 +148,10 @@ class KnowledgeBase:
         return kb
 
     async def close(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catching_up
         self.ingest.close()
         await self.store.close()
 
@@ -175,7 +181,7 @@ class KnowledgeBase:
         )
         changed = 0
         async with self.store.transaction() as db:
-            existing = await self.store.seed_hashes()
+            existing = await self.store.seed_hashes(db)
             wanted = {s for s, _ in prepared}
             for source, (doc_id, _) in existing.items():
                 if source not in wanted:
@@ -214,19 +220,45 @@ class KnowledgeBase:
         that waits for it. Returns the number of passages indexed."""
         return len(await self._current_index())
 
-    async def _current_index(self) -> Bm25Index:
-        """The index for the corpus as it is now; rebuilt (off the loop) when it changed."""
-        version = await self.store.corpus_version()
+    async def _current_index(self, guild_id: int | None = None) -> Bm25Index:
+        """An index that holds everything this server can see as it is now.
+
+        When only other servers' sources changed since the index was built, this server's
+        search needs nothing new: it keeps using the index it has while the new one is built
+        in the background, so one server adding sources never makes another server wait.
+        When this server's scopes (its own, or the global corpus) changed, it waits for the
+        rebuild, so a source it just added is found by its next question.
+        """
+        corpus, global_version, own_version = await self.store.versions(guild_id)
         index = self._index
-        if index is not None and index.version == version:
-            return index
+        if index is not None:
+            if index.version == corpus:
+                return index
+            seen = index.scope_versions
+            if seen.get(0, 0) == global_version and seen.get(guild_id or 0, 0) == own_version:
+                self._catch_up_in_background()
+                return index
+        return await self._rebuild()
+
+    def _catch_up_in_background(self) -> None:
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        try:
+            await self._rebuild()
+        except Exception:
+            log.exception("rebuilding the index in the background failed")
+
+    async def _rebuild(self) -> Bm25Index:
+        """The index for the latest corpus version; one build at a time."""
         async with self._index_lock:
-            version = await self.store.corpus_version()
-            if self._index is None or self._index.version != version:
-                self._index = await self._load_or_build(version)
+            corpus, _, _ = await self.store.versions(None)
+            if self._index is None or self._index.version != corpus:
+                self._index = await self._load_or_build()
             return self._index
 
-    async def _load_or_build(self, version: int) -> Bm25Index:
+    async def _load_or_build(self) -> Bm25Index:
         """The saved index when it matches this database and version; else build and save it.
 
         The saved copy lives next to the database (`citebot.db.index`) and is derived data:
@@ -235,18 +267,21 @@ class KnowledgeBase:
         database_id = await self.store.meta("database_id") or "unknown"
         # An in-memory database has no folder to keep an index in: build, never save.
         path = None if self.store.in_memory else Path(f"{self.store.path}.index")
+        version, scopes = await self.store.version_map()
         loaded = (
             None
             if path is None
             else await asyncio.to_thread(Bm25Index.load, path, database_id, version)
         )
         if loaded is not None:
+            loaded.scope_versions = scopes
             log.info("index loaded: %d passages (corpus version %d)", len(loaded), version)
             return loaded
-        version, rows = await self.store.snapshot_passages()
+        version, scopes, rows = await self.store.snapshot_passages()
 
         def build() -> Bm25Index:
             index = Bm25Index(rows, version)
+            index.scope_versions = scopes
             if path is None:
                 return index
             try:
@@ -265,7 +300,7 @@ class KnowledgeBase:
         """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
         there are more after them."""
         terms = analyze(text)
-        index = await self._current_index()
+        index = await self._current_index(guild_id)
         result = await asyncio.to_thread(index.search, terms, offset + k + 1, guild_id)
         hits: list[Hit] = []
         if not result.answered:
@@ -600,14 +635,14 @@ class KnowledgeBase:
             return RefreshResult(source, "failed", str(exc))
         doc = read.doc
         async with self.store.transaction() as db:
-            current = await self.store.content_hash_of(source.doc_id)
+            current = await self.store.content_hash_of(source.doc_id, db)
             if current is None:  # removed while it was being fetched
                 return RefreshResult(source, "failed", "it was removed while being refreshed")
             if current == doc.content_hash:
                 return RefreshResult(source, "unchanged", "")
-            twin = await self.store.find_by_hash(doc.content_hash, source.guild_id)
+            twin = await self.store.find_by_hash(doc.content_hash, source.guild_id, db)
             if twin is None and source.guild_id is None:
-                twin = await self.store.find_by_hash_anywhere(doc.content_hash)
+                twin = await self.store.find_by_hash_anywhere(doc.content_hash, db)
             if twin is not None and twin.doc_id != source.doc_id:
                 return RefreshResult(
                     source, "failed", f"its new content is the same as source [{twin.doc_id}]"
@@ -663,9 +698,9 @@ class KnowledgeBase:
         same content: that server would otherwise see it twice.
         """
         async with self.store.transaction() as db:
-            existing = await self.store.find_by_hash(doc.content_hash, guild_id)
+            existing = await self.store.find_by_hash(doc.content_hash, guild_id, db)
             if existing is None and guild_id is None:
-                existing = await self.store.find_by_hash_anywhere(doc.content_hash)
+                existing = await self.store.find_by_hash_anywhere(doc.content_hash, db)
             if existing is not None:
                 raise DuplicateSource(
                     f"this content is already source [{existing.doc_id}] "
@@ -681,7 +716,7 @@ class KnowledgeBase:
                 published_at=published_at,
                 canonical=canonical,
             )
-        added = await self.store.get_source(doc_id)
+            added = await self.store.get_source(doc_id, db)
         assert added is not None
         return AddResult(added, len(doc.passages), doc.summary)
 

@@ -193,7 +193,6 @@ class Store:
         self.path = path
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
-        self._snapshot_lock = asyncio.Lock()
 
     @property
     def in_memory(self) -> bool:
@@ -253,18 +252,41 @@ class Store:
             if "no transaction is active" not in str(exc):
                 raise
 
-    async def snapshot_passages(self) -> tuple[int, Sequence[PassageRow]]:
-        """The corpus version and its passages, read in one read transaction, so the index is
-        built from exactly one committed version."""
-        if self._reader is self._db:
+    async def snapshot_passages(self) -> tuple[int, dict[int, int], Sequence[PassageRow]]:
+        """The corpus version, the scope versions and the passages, read in one read
+        transaction on a connection of its own, so the index is built from exactly one
+        committed version and no other read ever shares that old view."""
+        if self._reader is self._db:  # in memory: one connection, so take the writers' turn
             async with self._transaction_lock:
-                return await self.corpus_version(), await self.load_passages()
-        async with self._snapshot_lock:
-            await self._reader.execute("BEGIN")
+                return await self._snapshot(self._db)
+        db = await _connect(self.path, read_only=True)
+        try:
+            await db.execute("BEGIN")
             try:
-                return await self.corpus_version(), await self.load_passages()
+                return await self._snapshot(db)
             finally:
-                await asyncio.shield(self._reader.execute("COMMIT"))
+                await db.execute("COMMIT")
+        finally:
+            await db.close()
+
+    async def _snapshot(
+        self, db: aiosqlite.Connection
+    ) -> tuple[int, dict[int, int], Sequence[PassageRow]]:
+        corpus, scopes = await self.version_map(db)
+        return corpus, scopes, await self.load_passages(db)
+
+    async def version_map(
+        self, db: aiosqlite.Connection | None = None
+    ) -> tuple[int, dict[int, int]]:
+        """The corpus version and every scope's version (0: the global corpus), in one read."""
+        async with (db or self._reader).execute(
+            "SELECT key, value FROM meta WHERE key = 'corpus_version' OR key LIKE 'scope_version:%'"
+        ) as cur:
+            meta = {k: int(v) for k, v in await cur.fetchall()}
+        scopes = {
+            int(k.partition(":")[2]): v for k, v in meta.items() if k.startswith("scope_version:")
+        }
+        return meta.get("corpus_version", 0), scopes
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -309,7 +331,7 @@ class Store:
             row = await c.fetchone()
         return int(row[0]) if row else 0
 
-    async def load_passages(self) -> Sequence[PassageRow]:
+    async def load_passages(self, db: aiosqlite.Connection | None = None) -> Sequence[PassageRow]:
         """Every passage with its scope, for the index. One read, so it sees one version.
 
         The rows are tuples in PassageRow's field order, made in aiosqlite's thread: turning
@@ -319,7 +341,7 @@ class Store:
             "SELECT p.id, p.document_id, d.guild_id, p.terms FROM passages p "
             "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         )
-        async with self._reader.execute(sql) as cur:
+        async with (db or self._reader).execute(sql) as cur:
             cur.row_factory = None  # plain tuples, for this cursor only
             return await cur.fetchall()  # type: ignore[return-value]
 
@@ -340,21 +362,30 @@ class Store:
         async with self._reader.execute(sql, (*ids, *args)) as cur:
             return {r["id"]: r for r in await cur.fetchall()}
 
-    async def find_by_hash(self, content_hash: str, guild_id: int | None) -> Source | None:
+    # Reads that decide a write (is it a duplicate? is the document still there?) take the
+    # transaction's connection `db`, so they see exactly what the write will change.
+
+    async def find_by_hash(
+        self, content_hash: str, guild_id: int | None, db: aiosqlite.Connection | None = None
+    ) -> Source | None:
         """A visible document with this content, if any (a duplicate)."""
         cond, args = _visible(guild_id)
-        rows = await self._sources(f"d.content_hash = ? AND {cond}", (content_hash, *args))
+        rows = await self._sources(f"d.content_hash = ? AND {cond}", (content_hash, *args), db)
         return rows[0] if rows else None
 
-    async def find_by_hash_anywhere(self, content_hash: str) -> Source | None:
+    async def find_by_hash_anywhere(
+        self, content_hash: str, db: aiosqlite.Connection | None = None
+    ) -> Source | None:
         """A document with this content in any scope (any server's, or global)."""
-        rows = await self._sources("d.content_hash = ?", (content_hash,))
+        rows = await self._sources("d.content_hash = ?", (content_hash,), db)
         return rows[0] if rows else None
 
-    async def seed_hashes(self) -> dict[str, tuple[int, str]]:
+    async def seed_hashes(
+        self, db: aiosqlite.Connection | None = None
+    ) -> dict[str, tuple[int, str]]:
         """Bundled articles already ingested: source path -> (id, content hash)."""
         sql = "SELECT id, source, content_hash FROM documents WHERE kind = 'seed'"
-        async with self._reader.execute(sql) as cur:
+        async with (db or self._reader).execute(sql) as cur:
             return {r["source"]: (r["id"], r["content_hash"]) for r in await cur.fetchall()}
 
     async def insert_document(
@@ -399,7 +430,7 @@ class Store:
             "VALUES (?,?,?,?,?,?)",
             [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
         )
-        await self._bump(db)
+        await self._bump(db, guild_id)
         return doc_id
 
     async def replace_content(
@@ -425,7 +456,9 @@ class Store:
             "VALUES (?,?,?,?,?,?)",
             [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
         )
-        await self._bump(db)
+        async with db.execute("SELECT guild_id FROM documents WHERE id = ?", (doc_id,)) as cur:
+            row = await cur.fetchone()
+        await self._bump(db, row[0] if row else None)
 
     async def find_by_canonical_url(self, url: str, guild_id: int | None) -> Source | None:
         cond, args = _visible(guild_id)
@@ -436,28 +469,53 @@ class Store:
         rows = await self._sources("d.canonical_url = ?", (url,))
         return rows[0] if rows else None
 
-    async def content_hash_of(self, doc_id: int) -> str | None:
+    async def content_hash_of(
+        self, doc_id: int, db: aiosqlite.Connection | None = None
+    ) -> str | None:
         sql = "SELECT content_hash FROM documents WHERE id = ?"
-        async with self._reader.execute(sql, (doc_id,)) as cur:
+        async with (db or self._reader).execute(sql, (doc_id,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
     async def delete_document(self, db: aiosqlite.Connection, doc_id: int) -> None:
+        async with db.execute("SELECT guild_id FROM documents WHERE id = ?", (doc_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return
         await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        await self._bump(db)
+        await self._bump(db, row[0])
 
-    async def _bump(self, db: aiosqlite.Connection) -> None:
+    async def _bump(self, db: aiosqlite.Connection, guild_id: int | None) -> None:
+        """A new corpus version, and a new version of the scope that changed (a server's, or
+        0 for the global corpus): a server whose scopes did not change may keep searching
+        the index it has while another server's change is indexed."""
         await db.execute(
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'corpus_version'"
         )
+        await db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (f"scope_version:{guild_id or 0}",),
+        )
 
-    async def _sources(self, where: str, args: tuple[object, ...]) -> list[Source]:
+    async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
+        """(corpus version, global scope version, this server's scope version), in one read."""
+        keys = ("corpus_version", "scope_version:0", f"scope_version:{guild_id or 0}")
+        async with self._reader.execute(
+            "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", keys
+        ) as cur:
+            found = {k: int(v) for k, v in await cur.fetchall()}
+        return found.get(keys[0], 0), found.get(keys[1], 0), found.get(keys[2], 0)
+
+    async def _sources(
+        self, where: str, args: tuple[object, ...], db: aiosqlite.Connection | None = None
+    ) -> list[Source]:
         sql = (
             "SELECT d.id, d.title, d.source, d.kind, d.guild_id, d.added_at, d.added_by, "
             "d.summary, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS n "
             f"FROM documents d WHERE {where} ORDER BY d.id"
         )
-        async with self._reader.execute(sql, args) as cur:
+        async with (db or self._reader).execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [
             Source(
@@ -482,8 +540,10 @@ class Store:
         """Every document of every server (the command line's view for maintenance)."""
         return await self._sources("1", ())
 
-    async def get_source(self, doc_id: int) -> Source | None:
-        rows = await self._sources("d.id = ?", (doc_id,))
+    async def get_source(
+        self, doc_id: int, db: aiosqlite.Connection | None = None
+    ) -> Source | None:
+        rows = await self._sources("d.id = ?", (doc_id,), db)
         return rows[0] if rows else None
 
     async def count_documents(self, guild_id: int | None) -> int:

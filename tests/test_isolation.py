@@ -244,3 +244,24 @@ async def test_a_refresh_starts_no_source_after_its_deadline(db_path: Path, gate
         )
         [result] = await kb.refresh(None, SERVER_A)
         assert result.status == "changed"
+
+
+async def test_a_server_does_not_wait_for_the_index_of_another_servers_change(
+    kb: KnowledgeBase,
+) -> None:
+    await kb.ask("How much did DeepSeek spend?", 3, Caller(guild_id=SERVER_B))
+    await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+    # While the index takes in server A's change (held here as if the build were long) ...
+    async with kb._index_lock:
+        # ... server B, whose sources did not change, is answered from the index it has,
+        answer = await asyncio.wait_for(
+            kb.ask("How much did DeepSeek spend?", 3, Caller(guild_id=SERVER_B)), 60
+        )
+        assert answer.answered and "5.6 million" in answer.hits[0].text
+        # ... while server A waits for the index that holds its new source.
+        asking_a = asyncio.create_task(kb.ask("Ferncliff filters", 1, Caller(guild_id=SERVER_A)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not asking_a.done()
+    found = await asking_a
+    assert found.hits[0].title == "Ferncliff memo"
