@@ -90,12 +90,14 @@ class VoteButton(
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
             interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
+            # The vote is a write, which may wait for another process's lock: defer first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
             changed = await interaction.client.kb.record_feedback(
                 self.query_id, interaction.user.id, self.helpful, interaction.guild_id
             )
             verdict = "helpful" if self.helpful else "not helpful"
             text = f"Your vote is now: {verdict}." if changed else f"Thanks! Recorded as {verdict}."
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.followup.send(text, ephemeral=True)
         except Exception as exc:
             await report(interaction, exc)
 

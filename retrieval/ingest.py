@@ -26,6 +26,12 @@ MAX_WAITING = 5  # per server, behind the one running
 OnQueued = Callable[[int], Awaitable[None]]
 
 
+def _consume(future: asyncio.Future[object]) -> None:
+    """Retrieve an abandoned job's outcome, so asyncio does not report it as never seen."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -57,35 +63,65 @@ class IngestQueue:
 
     @asynccontextmanager
     async def turn(
-        self, scope: int | None, on_queued: OnQueued | None = None
+        self,
+        scope: int | None,
+        on_queued: OnQueued | None = None,
+        *,
+        wait_limit: float | None = None,
     ) -> AsyncIterator[None]:
-        """Hold this scope's ingest turn (and a global slot) for one add or refresh."""
+        """Hold this scope's ingest turn (and a global slot) for one add or refresh.
+
+        `on_queued(n)` is told when the caller must wait: n others ahead in this server, or 0
+        when every slot is busy with other servers. Waiting longer than `wait_limit` seconds
+        is a Busy refusal (a Discord reply must come within its 15-minute token).
+        """
         lock = self._scopes.setdefault(scope, asyncio.Lock())
-        if lock.locked():
-            waiting = self._waiting.get(scope, 0)
-            if waiting >= MAX_WAITING:
-                raise Busy(
-                    f"{waiting + 1} sources are already being added here; wait for them to "
-                    "finish, then try again"
-                )
-            self._waiting[scope] = waiting + 1
-            try:
-                if on_queued is not None:
+        waiting = self._waiting.get(scope, 0)
+        if lock.locked() and waiting >= MAX_WAITING:
+            raise Busy(
+                f"{waiting + 1} sources are already being added here; wait for them to "
+                "finish, then try again"
+            )
+        self._waiting[scope] = waiting + 1
+        acquired = slot = False
+        try:
+            async with asyncio.timeout(wait_limit):
+                if lock.locked() and on_queued is not None:
                     await on_queued(waiting + 1)
                 await lock.acquire()
-            finally:
-                self._waiting[scope] -= 1
-                if not self._waiting[scope]:
-                    del self._waiting[scope]
-        else:
-            await lock.acquire()
-        try:
-            async with self._slots:
-                yield
+                acquired = True
+                self._leave_queue(scope)
+                if self._slots.locked() and on_queued is not None:
+                    await on_queued(0)
+                await self._slots.acquire()
+                slot = True
+        except TimeoutError:
+            raise Busy(
+                "the sources added before this one are taking a long time; "
+                "try again in a few minutes"
+            ) from None
         finally:
-            lock.release()
-            if not lock.locked() and scope not in self._waiting:
-                self._scopes.pop(scope, None)
+            if not acquired:
+                self._leave_queue(scope)
+            if acquired and not slot:
+                self._release(scope, lock)
+        try:
+            yield
+        finally:
+            self._slots.release()
+            self._release(scope, lock)
+
+    def _leave_queue(self, scope: int | None) -> None:
+        left = self._waiting.get(scope, 0) - 1
+        if left > 0:
+            self._waiting[scope] = left
+        else:
+            self._waiting.pop(scope, None)
+
+    def _release(self, scope: int | None, lock: asyncio.Lock) -> None:
+        lock.release()
+        if not lock.locked() and scope not in self._waiting:
+            self._scopes.pop(scope, None)
 
     async def run(self, func: Callable[..., T], *args: object, name: str) -> T:
         """`func(*args)` in a limited parser process, waited for on the ingest pool."""
@@ -100,6 +136,7 @@ class IngestQueue:
         except asyncio.CancelledError:
             # Nobody waits for the result any more (the bot is stopping, the command was
             # abandoned): stop the parsing too, rather than let it use its whole budget.
+            future.add_done_callback(_consume)
             if self._hosts is not None:
                 self._hosts.abort(token)
             raise

@@ -472,10 +472,11 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
         on_queued: OnQueued | None = None,
+        wait_limit: float | None = None,
     ) -> AddResult:
         """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
         path, data = await asyncio.to_thread(_resolved_bytes, path)
-        async with self.ingest.turn(guild_id, on_queued):
+        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             read = decode_read(
                 await self.ingest.run(
                     read_document, data, path.name, None, None, title, name=path.name
@@ -499,10 +500,11 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
         on_queued: OnQueued | None = None,
+        wait_limit: float | None = None,
     ) -> AddResult:
         """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
         check_size(filename, len(data))
-        async with self.ingest.turn(guild_id, on_queued):
+        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             read = decode_read(
                 await self.ingest.run(
                     read_document, data, filename, None, None, title, name=filename
@@ -525,11 +527,12 @@ class KnowledgeBase:
         guild_id: int | None = None,
         added_by: str | None = None,
         on_queued: OnQueued | None = None,
+        wait_limit: float | None = None,
     ) -> AddResult:
         """Fetch a web page (safely, see retrieval.fetch), extract its article, ingest it."""
         check_url(url, self.fetch_policy)
         await self._refuse_known_url(url, guild_id)
-        async with self.ingest.turn(guild_id, on_queued):
+        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             from retrieval.fetch import fetch
 
             fetched = await fetch(url, self.fetch_policy, resolver=self.resolver)
@@ -576,6 +579,7 @@ class KnowledgeBase:
         *,
         deadline: float | None = None,
         on_queued: OnQueued | None = None,
+        wait_limit: float | None = None,
     ) -> list[RefreshResult]:
         """Fetch or read sources again; replace passages and summary where the content changed.
 
@@ -598,7 +602,7 @@ class KnowledgeBase:
         reread = guild_id is None
         loop = asyncio.get_running_loop()
         results: list[RefreshResult] = []
-        async with self.ingest.turn(guild_id, on_queued):
+        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             for source in targets:
                 if deadline is not None and loop.time() >= deadline:
                     results.append(
@@ -669,13 +673,14 @@ class KnowledgeBase:
         added_by: str | None = None,
         name: str = "the text",
         on_queued: OnQueued | None = None,
+        wait_limit: float | None = None,
     ) -> AddResult:
         """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
         if len(text) > MAX_TEXT_CHARS:
             raise BadSource(
                 f"{name} is too long ({len(text):,} characters; the limit is {MAX_TEXT_CHARS:,})"
             )
-        async with self.ingest.turn(guild_id, on_queued):
+        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             doc = decode_document(await self.ingest.run(prepare_text, text, title, name, name=name))
             return await self._store_new(
                 doc, source=source, kind=kind, guild_id=guild_id, added_by=added_by

@@ -110,6 +110,7 @@ class _Host:
             stdout=subprocess.PIPE,
             env=env,
             cwd="/",
+            stderr=subprocess.DEVNULL,  # a hostile document must not flood the bot's log
             close_fds=True,
             start_new_session=True,  # a Ctrl-C in the terminal is for citebot, not for us
         )
@@ -145,7 +146,7 @@ class HostPool:
         self._idle: list[_Host] = []
         self._lock = threading.Lock()
         self._all: list[_Host] = []
-        self._active: dict[object, _Host] = {}
+        self._active: dict[object, _Host | None] = {}
         self._aborted: set[object] = set()
         self.size = size
 
@@ -169,32 +170,43 @@ class HostPool:
         host.close()
 
     def run(self, job: dict[str, Any], token: object = None) -> dict[str, Any]:
+        key = token if token is not None else object()
         with self._lock:
-            if token is not None and token in self._aborted:
-                self._aborted.discard(token)
+            if key in self._aborted:
+                self._aborted.discard(key)
                 raise OSError("the job was abandoned before it started")
-        host = self._take()
-        with self._lock:
-            self._active[token if token is not None else host] = host
+            self._active[key] = None  # started: an abort from now on stops the host
+        host: _Host | None = None
         try:
+            host = self._take()
+            with self._lock:
+                aborted = key in self._aborted
+                self._active[key] = host
+            if aborted:
+                raise OSError("the job was abandoned before it started")
             reply = host.call(job)
         except BaseException:
-            self._drop(host)
+            if host is not None:
+                self._drop(host)
             raise
         finally:
             with self._lock:
-                self._active.pop(token if token is not None else host, None)
+                self._active.pop(key, None)
+                self._aborted.discard(key)
         self._give_back(host)
         return reply
 
     def abort(self, token: object) -> None:
-        """Stop the job started with `token`, if it is still running (its caller gave up)."""
+        """Stop the job started with `token` if it is running, or keep it from starting."""
         with self._lock:
-            host = self._active.get(token)
+            if token not in self._active:
+                self._aborted.add(token)  # not started yet (or over: then run() clears it)
+                return
+            host = self._active[token]
             if host is None:
-                self._aborted.add(token)  # not started yet: it will not start
-        if host is not None:
-            host.kill()
+                self._aborted.add(token)  # starting: run() checks before calling the host
+                return
+        host.kill()
 
     def close(self) -> None:
         with self._lock:
@@ -246,7 +258,7 @@ def run_limited(
     try:
         reply = pool.run(job, token)
     except OSError:
-        raise OverBudget(f"reading {name} was stopped") from None
+        raise BadSource(f"{name} could not be read just now; try again") from None
     status = reply.get("status")
     if status == "ok":
         return reply["value"]

@@ -147,3 +147,23 @@ def test_the_parser_process_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     assert "DISCORD_TOKEN" not in seen and "SOME_API_KEY" not in seen
     assert "not-for-parsers" not in str(seen)
     assert where == "/"
+
+
+async def test_waiting_for_a_turn_has_a_limit_and_other_servers_slots_are_announced() -> None:
+    queue = IngestQueue(workers=1)
+    told: list[int] = []
+
+    async def note(position: int) -> None:
+        told.append(position)
+
+    async with queue.turn(1):
+        with pytest.raises(Busy, match="are taking a long time; try again in a few minutes"):
+            async with queue.turn(1, note, wait_limit=0.05):
+                pass
+        assert told == [1]
+        with pytest.raises(Busy):  # the one slot is server 1's: server 2 is told, then waits
+            async with queue.turn(2, note, wait_limit=0.05):
+                pass
+        assert told == [1, 0]
+    async with queue.turn(1, note, wait_limit=0.05):  # nothing left behind by the refusals
+        assert told == [1, 0]

@@ -22,20 +22,26 @@ if TYPE_CHECKING:
     from bot.client import Citebot
 
 MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
-# Fetching one page takes at most 15 s and reading it 90 s: starting none after 11 minutes
-# leaves the report time to arrive within the interaction token's 15 minutes.
-REFRESH_SECONDS = 11 * 60
+# A reply must come within the interaction token's 15 minutes: an addition waits for its turn
+# at most ADD_WAIT_SECONDS, and a refresh starts no source after the time that still leaves
+# one fetch, one read and a write to finish (see _refresh_deadline).
+TOKEN_SECONDS = 15 * 60
+ADD_WAIT_SECONDS = 8 * 60
+MARGIN_SECONDS = 60
 
 
 def _queued_note(interaction: discord.Interaction[Citebot]) -> OnQueued:
     """Tells the moderator that their addition waits behind others in this server."""
 
     async def note(position: int) -> None:
-        ahead = "another source is" if position == 1 else f"{position} sources are"
+        if position == 0:
+            what = "sources of other servers are being read first"
+        elif position == 1:
+            what = "another source is being added in this server first"
+        else:
+            what = f"{position} sources are being added in this server first"
         await interaction.followup.send(
-            f"Waiting: {ahead} being added in this server first. I'll reply here when "
-            "this one is done.",
-            ephemeral=True,
+            f"Waiting: {what}. I'll reply here when this one is done.", ephemeral=True
         )
 
     return note
@@ -105,7 +111,12 @@ class Sources(commands.Cog):
         queued = _queued_note(interaction)
         if url:
             result = await self.bot.kb.add_url(
-                url, title=title, guild_id=guild, added_by=added_by, on_queued=queued
+                url,
+                title=title,
+                guild_id=guild,
+                added_by=added_by,
+                on_queued=queued,
+                wait_limit=ADD_WAIT_SECONDS,
             )
         elif file is not None:
             data = await file.read()
@@ -116,6 +127,7 @@ class Sources(commands.Cog):
                 guild_id=guild,
                 added_by=added_by,
                 on_queued=queued,
+                wait_limit=ADD_WAIT_SECONDS,
             )
         else:
             assert text is not None
@@ -127,6 +139,7 @@ class Sources(commands.Cog):
                 guild_id=guild,
                 added_by=added_by,
                 on_queued=queued,
+                wait_limit=ADD_WAIT_SECONDS,
             )
         await interaction.followup.send(embed=render.added_embed(result), ephemeral=True)
 
@@ -158,11 +171,23 @@ class Sources(commands.Cog):
             doc_id = (await self.bot.kb.find_article(source, interaction.guild_id)).doc_id
         # The reply must be sent while the interaction's token is valid (15 minutes): sources
         # not started by then are reported as not reached.
-        deadline = asyncio.get_running_loop().time() + REFRESH_SECONDS
+        room = self._refresh_room()
+        deadline = asyncio.get_running_loop().time() + room
         results = await self.bot.kb.refresh(
-            doc_id, interaction.guild_id, deadline=deadline, on_queued=_queued_note(interaction)
+            doc_id,
+            interaction.guild_id,
+            deadline=deadline,
+            on_queued=_queued_note(interaction),
+            wait_limit=room,
         )
         await interaction.followup.send(embed=render.refresh_embed(results), ephemeral=True)
+
+    def _refresh_room(self) -> float:
+        """Seconds in which a refresh may still start a source: what is left of the token
+        once the slowest fetch, read and write of one source are set aside."""
+        kb = self.bot.kb
+        slowest = kb.fetch_policy.timeout + kb.ingest.budget.wall_seconds + MARGIN_SECONDS
+        return max(30.0, TOKEN_SECONDS - MARGIN_SECONDS - slowest)
 
     @remove.autocomplete("source")
     @refresh.autocomplete("source")
