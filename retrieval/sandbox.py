@@ -112,7 +112,11 @@ class _Host:
             cwd="/",
             stderr=subprocess.DEVNULL,  # a hostile document must not flood the bot's log
             close_fds=True,
-            start_new_session=True,  # a Ctrl-C in the terminal is for citebot, not for us
+            # A process group of its own (a Ctrl-C in the terminal is for citebot; an abort
+            # kills host and child together), but the same session: with autogroup
+            # scheduling a new session is a new group whose nice value would not count
+            # against the bot's, and nice 19 must.
+            process_group=0,
         )
 
     def call(self, job: dict[str, Any]) -> dict[str, Any]:
