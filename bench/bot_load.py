@@ -1,6 +1,7 @@
 """The bot under load, end to end: the real Citebot against the Discord-protocol emulator.
 
-    python bench/bot_load.py [--quick] [--json PATH]
+    python bench/bot_load.py [--quick] [--json PATH] [--phases ask,rebuild,attack]
+                             [--ingest-cpu-seconds N]
 
 1. `/ask` response times with 1, 10 and 50 concurrent users (each a distinct member, each asking
    one question after another) on a 10k-passage corpus: from the emulator dispatching
@@ -9,8 +10,11 @@
 2. The event loop's worst lag while a moderator runs `/source add text:` on a 100k-passage
    corpus and the next `/ask` rebuilds the index: a probe task in the bot's loop sleeps 5 ms
    again and again and records how late it wakes up.
+3. `/ask` in one server while another server's moderator uploads hostile PDFs
+   (bench.hostile_load): the answer time's p95 under attack over the idle p95, 3 runs.
 
-`--quick`: 2k passages and 1/10 users, 10k passages for the rebuild; well under 30 s.
+`--quick`: 2k passages and 1/10 users, 10k passages for the rebuild, one attack run; about a
+minute (the attack waits for the first hostile upload to use its 20 s budget).
 
 The corpus is generated (deterministic seed): English-like text whose vocabulary is the bundled
 articles' words ranked by frequency, extended with made-up words to 30,000 types, drawn with a
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -393,7 +398,6 @@ async def bot_process_session(db: Path, members: int, cwd: Path) -> AsyncIterato
             "CITEBOT_DB": str(db),
             "CITEBOT_ASK_COOLDOWN": "1000/1",  # the per-user cooldown never interferes
             "CITEBOT_LOG_LEVEL": "WARNING",
-            "CITEBOT_ENV_FILE": None,
             "MOD_ROLE_IDS": None,
             "PYTHONPATH": str(REPO_ROOT),
         }
@@ -732,35 +736,60 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _targets(ask: dict[str, Any], rebuild: dict[str, Any]) -> list[dict[str, Any]]:
-    top = max(ask["levels"], key=lambda level: level["users"])
-    note = "" if top["users"] >= TARGET_USERS else f" (quick: {top['users']} users, not 50)"
-    lag = rebuild["window_loop_lag"]["max_ms"]
-    checks = [
-        (
-            f"/ask p95, answer visible, {top['users']} users{note}",
-            top["answer_ms"]["p95"],
-            ASK_TARGET_MS,
-        ),
-        (
-            f"/ask p95, first response (defer), {top['users']} users{note}",
-            top["first_response_ms"]["p95"],
-            ASK_TARGET_MS,
-        ),
-        (
-            f"worst loop lag, /source add + rebuild, {rebuild['corpus']['passages']:,} passages",
-            lag,
-            LAG_TARGET_MS,
-        ),
-    ]
+def _attacks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [results[key] for key in ("attack", ATTACK_ENV_BUDGET) if key in results]
+
+
+def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    checks: list[tuple[str, float | None, float, str]] = []
+    ask, rebuild = results.get("ask"), results.get("rebuild")
+    if ask is not None:
+        top = max(ask["levels"], key=lambda level: level["users"])
+        note = "" if top["users"] >= TARGET_USERS else f" (quick: {top['users']} users, not 50)"
+        checks += [
+            (
+                f"/ask p95, answer visible, {top['users']} users{note}",
+                top["answer_ms"]["p95"],
+                ASK_TARGET_MS,
+                "ms",
+            ),
+            (
+                f"/ask p95, first response (defer), {top['users']} users{note}",
+                top["first_response_ms"]["p95"],
+                ASK_TARGET_MS,
+                "ms",
+            ),
+        ]
+    if rebuild is not None:
+        checks.append(
+            (
+                f"worst loop lag, /source add + rebuild, "
+                f"{rebuild['corpus']['passages']:,} passages",
+                rebuild["window_loop_lag"]["max_ms"],
+                LAG_TARGET_MS,
+                "ms",
+            )
+        )
+    for attack in _attacks(results):
+        plan = attack["plan"]
+        checks.append(
+            (
+                f"/ask p95 in server B under attack / idle p95, {plan['uploads']} hostile PDFs "
+                f"in server A, budget {plan['budget_cpu_s']} s (median of {plan['runs']} runs)",
+                attack["median"]["p95_ratio"],
+                attack["target_ratio"],
+                "x",
+            )
+        )
     return [
         {
             "name": name,
-            "value_ms": value,
-            "target_ms": target,
+            "value": value,
+            "target": target,
+            "unit": unit,
             "pass": value is not None and value <= target,
         }
-        for name, value, target in checks
+        for name, value, target, unit in checks
     ]
 
 
@@ -819,28 +848,55 @@ def _machine() -> dict[str, Any]:
     }
 
 
-async def run(quick: bool = False) -> dict[str, Any]:
-    """Run both measurements; JSON-serialisable results (see print_table)."""
+PHASES = ("ask", "rebuild", "attack")
+ATTACK_ENV_BUDGET = "attack_with_env_budget"  # the attack again, CITEBOT_INGEST_CPU_SECONDS set
+
+
+async def run(
+    quick: bool = False,
+    *,
+    phases: Sequence[str] = PHASES,
+    ingest_cpu_seconds: int | None = None,
+) -> dict[str, Any]:
+    """Run the measurements; JSON-serialisable results (see print_table).
+
+    `ingest_cpu_seconds`: also measure the attack with CITEBOT_INGEST_CPU_SECONDS set to this
+    for the bot (the default budget is always measured).
+    """
+    # Imported here: bench.hostile_load builds on this module's emulator and corpus.
+    from bench import hostile_load
+
     plan = QUICK if quick else FULL
+    attack_plan = hostile_load.QUICK_ATTACK if quick else hostile_load.FULL_ATTACK
     machine = await asyncio.to_thread(_machine)
     other = OtherWork()
     started = time.perf_counter()
     gen = CorpusGenerator()
-    with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
-        folder = Path(tmp)
-        ask = await ask_phase(plan, gen, folder)
-        rebuild = await rebuild_phase(plan, gen, folder)
-    return {
+    results: dict[str, Any] = {
         "benchmark": "bot_load",
         "quick": quick,
         "machine": machine,
         "seed": SEED,
-        "ask": ask,
-        "rebuild": rebuild,
-        "targets": _targets(ask, rebuild),
-        "elapsed_s": round(time.perf_counter() - started, 1),
-        "other_work_share": other.share(),  # of all CPUs, during the run
     }
+    with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
+        folder = Path(tmp)
+        if "ask" in phases:
+            results["ask"] = await ask_phase(plan, gen, folder)
+        if "rebuild" in phases:
+            results["rebuild"] = await rebuild_phase(plan, gen, folder)
+        if "attack" in phases:
+            results["attack"] = await hostile_load.attack_phase(
+                attack_plan, gen, folder, plan.ask_passages
+            )
+            if ingest_cpu_seconds is not None:
+                smaller = dataclasses.replace(attack_plan, cpu_seconds=ingest_cpu_seconds)
+                results[ATTACK_ENV_BUDGET] = await hostile_load.attack_phase(
+                    smaller, gen, folder, plan.ask_passages
+                )
+    results["targets"] = _targets(results)
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["other_work_share"] = other.share()  # of all CPUs, during the run
+    return results
 
 
 # ----------------------------------------------------------------------- output
@@ -887,8 +943,8 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    ask, rebuild = results["ask"], results["rebuild"]
-    corpus = ask["corpus"]
+    from bench.hostile_load import print_attack  # see run()
+
     mode = "quick" if results["quick"] else "full"
     machine = results["machine"]
     print(
@@ -901,6 +957,27 @@ def print_table(results: dict[str, Any]) -> None:
             f"WARNING: other processes used {before or 0:.0%} of the CPUs just before the run "
             f"and {during or 0:.0%} during it; that inflates these figures"
         )
+    if "ask" in results:
+        _print_ask(results["ask"])
+    if "rebuild" in results:
+        _print_rebuild(results["rebuild"])
+    for attack in _attacks(results):
+        print_attack(attack)
+
+    print("\nTargets")
+    for target in results["targets"]:
+        verdict = "PASS" if target["pass"] else "FAIL"
+        if target.get("unit", "ms") == "ms":
+            value = f"{_ms(target.get('value', target.get('value_ms')))} ms"
+            limit = f"{target.get('target', target.get('target_ms')):.0f} ms"
+        else:
+            value = "-" if target["value"] is None else f"{target['value']:.2f}x"
+            limit = f"{target['target']:.1f}x"
+        print(f"  {verdict}  {target['name']}: {value} (target <= {limit})")
+
+
+def _print_ask(ask: dict[str, Any]) -> None:
+    corpus = ask["corpus"]
     own = ask.get("mode") == OWN_PROCESS
     lag_of = "emulator loop lag" if own else "loop lag"
     print(
@@ -961,6 +1038,9 @@ def print_table(results: dict[str, Any]) -> None:
                 print(f"  {err_line}")
     if ask["warmup_violations"]:
         print(f"violations while warming up: {_violations(ask['warmup_violations'])}")
+
+
+def _print_rebuild(rebuild: dict[str, Any]) -> None:
 
     print(
         f"\nA moderator adds a source ({rebuild['pasted_chars']:,} characters, /source add text:) "
@@ -1023,14 +1103,6 @@ def print_table(results: dict[str, Any]) -> None:
     if not rebuild["source_added"]:
         print("WARNING: /source add did not report the source as added")
 
-    print("\nTargets")
-    for target in results["targets"]:
-        verdict = "PASS" if target["pass"] else "FAIL"
-        print(
-            f"  {verdict}  {target['name']}: {_ms(target['value_ms'])} ms "
-            f"(target <= {target['target_ms']:.0f} ms)"
-        )
-
 
 def render(results: dict[str, Any]) -> str:
     """print_table's text, for a caller that prints it itself (bench/run.py's renderers)."""
@@ -1040,17 +1112,36 @@ def render(results: dict[str, Any]) -> str:
     return buffer.getvalue().strip("\n")
 
 
-def run_sync(quick: bool = False) -> dict[str, Any]:
+def run_sync(quick: bool = False, ingest_cpu_seconds: int | None = None) -> dict[str, Any]:
     """`run` from synchronous code (no event loop running)."""
-    return asyncio.run(run(quick))
+    return asyncio.run(run(quick, ingest_cpu_seconds=ingest_cpu_seconds))
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    phases = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = set(phases) - set(PHASES)
+    if unknown or not phases:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PHASES)}")
+    return phases
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small corpora, 1 and 10 users")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--phases", type=_phases, default=PHASES, help="some of ask,rebuild,attack (default all)"
+    )
+    parser.add_argument(
+        "--ingest-cpu-seconds",
+        type=int,
+        default=None,
+        help="also measure the attack with CITEBOT_INGEST_CPU_SECONDS set to this for the bot",
+    )
     args = parser.parse_args(argv)
-    results = asyncio.run(run(quick=args.quick))
+    results = asyncio.run(
+        run(quick=args.quick, phases=args.phases, ingest_cpu_seconds=args.ingest_cpu_seconds)
+    )
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
