@@ -116,12 +116,19 @@ _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 MAX_TITLE_WORDS = 20
+MAX_ICON_RUN_WORDS = 300  # a header's icons and shop links; a longer line is not one
 MAX_HEADING_WORDS = 14
 
 
 def title_key(text: str) -> str:
     """A comparison key: case, quotes and punctuation ignored (for duplicate titles)."""
     return " ".join(_WORD.findall(normalize(text).casefold()))
+
+
+def _line_key(line: str) -> str:
+    """title_key of text that is already normalised, as every line `_logical_lines` returns
+    is: the same key without normalising each line again."""
+    return " ".join(_WORD.findall(line.casefold()))
 
 
 def _word_count(text: str) -> int:
@@ -134,7 +141,9 @@ def is_faq_heading(text: str) -> bool:
 
 def _is_icon_run(line: str) -> bool:
     words = line.split()
-    if len(words) < 6 or re.search(r"[.,!?;:]", line) or line != line.casefold():
+    if not 6 <= len(words) <= MAX_ICON_RUN_WORDS:
+        return False
+    if re.search(r"[.,!?;:]", line) or line != line.casefold():
         return False
     ui = sum(1 for w in words if w in _UI_WORDS or "_" in w or w.startswith(("chevron", "arrow")))
     return ui / len(words) >= 0.4
@@ -208,15 +217,15 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
 
 def derive_title(blocks: list[Block] | tuple[Block, ...], max_words: int = 12) -> str:
     """A title for an article that has none: the first sentence's main clause, shortened."""
-    from retrieval.sentences import split_sentences
+    from retrieval.sentences import iter_sentences
 
     for block in blocks:
         if block.kind != "paragraph":
             continue
-        sentences = split_sentences(block.text)
-        if not sentences:
+        first = next(iter_sentences(block.text), None)  # the rest is never split
+        if first is None:
             continue
-        first = sentences[0].rstrip(".!?…")
+        first = first.rstrip(".!?…")
         clause = re.split(r"[,;:]\s| — | – | - |—", first, maxsplit=1)[0].strip()
         if _word_count(clause) >= 4:
             first = clause
@@ -238,7 +247,7 @@ def clean_article(raw: str, title: str | None = None) -> Article:
         if skip_next:
             skip_next = False
             continue
-        key = title_key(line)
+        key = _line_key(line)
         if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
             break
         if _GENERATED_NOTICE.search(line) and _word_count(line) <= 60:
@@ -275,6 +284,6 @@ def clean_article(raw: str, title: str | None = None) -> Article:
     # The page often repeats its title (a second heading, a translation, curly quotes).
     title_keys = {title_key(chosen)} | ({title_key(detected)} if detected else set())
     body = tuple(
-        b for b in blocks if not (b.kind != "paragraph" and title_key(b.text) in title_keys)
+        b for b in blocks if not (b.kind != "paragraph" and _line_key(b.text) in title_keys)
     )
     return Article(title=chosen, blocks=body, title_derived=derived)

@@ -68,12 +68,13 @@ def split_passages(article: Article) -> list[PassageDraft]:
     section = 0
     heading: str | None = None
     group: list[Block] = []
+    group_words = 0  # words in the group's blocks, kept as they join (not recounted per block)
     group_start = 0
     awaiting_answer = False
     paragraph = 0
 
     def flush() -> None:
-        nonlocal group
+        nonlocal group, group_words
         if not group:
             return
         text = "\n".join(_render(b) for b in group)
@@ -95,7 +96,7 @@ def split_passages(article: Article) -> list[PassageDraft]:
             pieces = [PassageDraft(group_start, text, heading)]
         drafts.extend(pieces)
         sections.extend([section] * len(pieces))
-        group = []
+        group, group_words = [], 0
 
     for block in article.blocks:
         if block.kind == "heading":
@@ -105,10 +106,11 @@ def split_passages(article: Article) -> list[PassageDraft]:
             awaiting_answer = False
             continue
         paragraph += 1
-        words_now = sum(_words(b.text) for b in group)
+        words_now = group_words
+        words = _words(block.text)
         if block.kind == "question":
             flush()
-            group, group_start, awaiting_answer = [block], paragraph, True
+            group, group_words, group_start, awaiting_answer = [block], words, paragraph, True
             continue
         joins = awaiting_answer or (
             group
@@ -117,12 +119,13 @@ def split_passages(article: Article) -> list[PassageDraft]:
                 or (block.kind == "bullet" and group[-1].text.endswith(":"))
                 or (block.kind == "bullet" and group[-1].kind == "bullet")
             )
-            and words_now + _words(block.text) <= MAX_WORDS
+            and words_now + words <= MAX_WORDS
         )
         if not joins:
             flush()
             group_start = paragraph
         group.append(block)
+        group_words += words
         awaiting_answer = False
     flush()
     return drafts
