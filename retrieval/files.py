@@ -20,11 +20,11 @@ from pathlib import Path
 from retrieval.errors import BadSource
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-# The longest article text, in characters once decoded: a 700-page book; more is someone's
-# dump, and refusing it before cleaning keeps the cost of one upload bounded.
+# The longest article text, in characters once decoded (about 350,000 words, a long book):
+# more is a dump, not an article, and refusing it before cleaning bounds what an upload costs.
 MAX_TEXT_CHARS = 2_000_000
 # The most lines an article may have. Cleaning reads text line by line, in Python; a book at
-# the length limit has a few tens of thousands, 200,000 one-word lines are not an article.
+# the length limit has a few tens of thousands, and 200,000 one-word lines are not an article.
 MAX_LINES = 100_000
 
 
