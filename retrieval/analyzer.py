@@ -39,7 +39,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 _MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
 _PARTS = re.compile(r"[-./]")
 
-_stemmer = Stemmer.Stemmer("english")
+# No cache of its own (PyStemmer keeps 10,000 words by default, whatever their length):
+# `_stem` caches the short words, and a giant "word" is stemmed and forgotten.
+_stemmer = Stemmer.Stemmer("english", 0)
 
 # Snowball leaves irregular verb forms alone ("spent" never meets "spend"); questions and articles
 # often differ in tense, so the common irregular forms are mapped to their base form first.
@@ -107,8 +109,17 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_QUOTES)
 
 
-@lru_cache(maxsize=65536)
+# Tokens and words longer than this are analysed without caching: real words are shorter, and
+# a cache of 65,536 entries must not keep someone's two-million-character "word" alive.
+MAX_CACHED_CHARS = 64
+
+
 def _stem(word: str) -> str:
+    return _stem_cached(word) if len(word) <= MAX_CACHED_CHARS else _stemmer.stemWord(word)
+
+
+@lru_cache(maxsize=65536)
+def _stem_cached(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
@@ -121,12 +132,21 @@ class Span:
     end: int
 
 
-@lru_cache(maxsize=65536)
 def _terms_of(token: str) -> tuple[str, ...]:
-    """The index terms for one raw token; may be empty (stop word).
+    """The index terms for one raw token; may be empty (stop word). Cached: text repeats its
+    words, and looking one up costs a fraction of analysing it again."""
+    return _terms_cached(token) if len(token) <= MAX_CACHED_CHARS else _token_terms(token)
 
-    Case is looked at once, before folding: "US" is the country, "us" a stop word. Cached:
-    text repeats its words, and looking one up costs a fraction of analysing it again.
+
+@lru_cache(maxsize=65536)
+def _terms_cached(token: str) -> tuple[str, ...]:
+    return _token_terms(token)
+
+
+def _token_terms(token: str) -> tuple[str, ...]:
+    """The index terms for one raw token.
+
+    Case is looked at once, before folding: "US" is the country, "us" a stop word.
     """
     if token in _COUNTRY_US:
         return ("us",)

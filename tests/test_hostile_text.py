@@ -11,9 +11,11 @@ under a second each), so that a return of the old behaviour fails instead of han
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 import signal
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -185,6 +187,21 @@ def test_text_without_spaces_is_one_passage_with_a_short_title_and_summary() -> 
     assert [p.text for p in doc.passages] == [text]
     assert len(doc.title) <= 200
     assert doc.summary == text[:1500] + "…"
+
+
+def test_a_giant_word_is_not_kept_once_its_text_is_read() -> None:
+    # The analyzer caches the terms of the words it sees; a million-character "word" must
+    # not stay in memory after the upload that carried it.
+    tracemalloc.start()
+    try:
+        doc = prepare("robot" * 200_000)
+        assert len(doc.passages) == 1
+        del doc
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 500_000
 
 
 @pytest.mark.parametrize(
