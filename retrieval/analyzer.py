@@ -19,12 +19,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
 from retrieval.stopwords import STOP_WORDS
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'})
+_QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
 # One raw token: money or a number ($5.6, 1,000, 60%), or a word that may carry inner hyphens,
 # dots or apostrophes between alphanumerics (GPT-4o, U.S., DeepSeek's, 3.5).
@@ -105,8 +106,17 @@ _IRREGULAR = {
 
 
 def normalize(text: str) -> str:
-    """Unicode-normalise text the way the index sees it (without case folding)."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    """Unicode-normalise text the way the index sees it (without case folding).
+
+    The quotes are replaced one by one, and only those present: str.translate looks every
+    character up in a table once the text is not pure ASCII (a third of a second per
+    million characters), where a search for a character that is absent costs almost nothing.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    for curly, straight in _QUOTES.items():
+        if curly in text:
+            text = text.replace(curly, straight)
+    return text
 
 
 # Tokens and words longer than this are analysed without caching: real words are shorter, and
@@ -191,11 +201,15 @@ def _raw_tokens(text: str) -> Iterator[re.Match[str]]:
 
 
 def analyze(text: str) -> list[str]:
-    """Terms of `text`, in order, as the index and the query both see them."""
-    out: list[str] = []
-    for token in _TOKEN.findall(normalize(text)):
-        out.extend(_terms_of(token))
-    return out
+    """Terms of `text`, in order, as the index and the query both see them.
+
+    The tokens are looked up by C-level iteration (map, chain): a text of a million
+    one-letter tokens costs a million cache hits, not a million turns of a Python loop.
+    """
+    tokens = _TOKEN.findall(normalize(text))
+    if tokens and max(map(len, tokens)) > MAX_CACHED_CHARS:
+        return list(chain.from_iterable(map(_terms_of, tokens)))
+    return list(chain.from_iterable(map(_terms_cached, tokens)))
 
 
 def analyze_spans(text: str) -> tuple[Span, ...]:

@@ -13,11 +13,14 @@ time linear in the input, with a small constant.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.errors import BadSource
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # The longest article text, in characters once decoded (about 350,000 words, a long book):
@@ -102,12 +105,15 @@ _TABLE_RULE = re.compile(r"^[ \t]*+(?:\|[ \t]*+)?:?-{3,}.*$", re.M)
 _URL_END = re.compile(r"[)\n]")
 URL_LIMIT = 500
 EMPHASIS_LIMIT = 300
+EMPHASIS_STEPS = 50_000  # exact pairing for this many emphasis matches or skips in a text
 # Emphasis marks in the order they are tried at one position ("**" before "*").
 _MARKS = ("**", "__", "*", "_", "~~")
 # The mark first, its lookbehind after it: a pattern that starts with a literal is searched
 # for quickly, one that starts with a lookbehind is tried at every position.
 _OPENS = {mark: re.compile(rf"{re.escape(mark)}(?<!\w{re.escape(mark)})(?=\S)") for mark in _MARKS}
 _CLOSES = {mark: re.compile(rf"{re.escape(mark)}(?<=\S{re.escape(mark)})(?!\w)") for mark in _MARKS}
+# Any mark that could open or close an emphasis: what is dropped, unpaired, past the budget.
+_LONE_MARK = re.compile(r"(?<!\w)(?:\*\*|__|\*|_|~~)(?=\S)|(?<=\S)(?:\*\*|__|\*|_|~~)(?!\w)")
 
 
 class _Next:
@@ -209,57 +215,92 @@ def _replace_inline(text: str, spec: _Inline) -> str:
     return "".join(out)
 
 
-def _first_emphasis(text: str, mark: str, pos: int, closes: _Next) -> tuple[int, int] | None:
-    """Where `mark` first opens an emphasis at or after `pos`, and where that one closes.
+class _OutOfSteps(Exception):
+    """The exact emphasis scan used its budget; the rest of the text gets the plain rule."""
 
-    As `(?<!\\w)MARK(?=\\S)([^\\n]{1,300}?)(?<=\\S)MARK(?!\\w)` reads it: the first closing
-    mark after the opener, if it is on the same line and within EMPHASIS_LIMIT characters.
-    Openers that cannot reach a closing mark are skipped in one jump, not scanned one by one.
+
+class _EmphasisScan:
+    """Finds, mark by mark, the matches of the emphasis pattern in one text.
+
+    Each call costs a few steps; a text gets EMPHASIS_STEPS of them, far more than an
+    article's emphasis needs, after which `_OutOfSteps` is raised.
     """
-    opens = _OPENS[mark]
-    size = len(mark)
-    while (m := opens.search(text, pos)) is not None:
-        p = m.start()
-        start = p + size
-        close = closes.at(start + 1)
-        if close < 0:
-            return None
-        if close - start > EMPHASIS_LIMIT:
-            # Every opener before this point is too far from the first closing mark after it.
-            pos = max(p + 1, close - size - EMPHASIS_LIMIT)
-            continue
-        newline = text.rfind("\n", start, close)
-        if newline < 0:
-            return p, close
-        pos = newline + 1  # openers before the line break cannot close across it
-    return None
+
+    __slots__ = ("_closes", "_text", "steps")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._closes = {mark: _Next(_CLOSES[mark], text) for mark in _MARKS}
+        self.steps = EMPHASIS_STEPS
+
+    def first(self, mark: str, pos: int) -> tuple[int, int] | None:
+        """Where `mark` first opens an emphasis at or after `pos`, and where that one closes.
+
+        As `(?<!\\w)MARK(?=\\S)([^\\n]{1,300}?)(?<=\\S)MARK(?!\\w)` reads it: the first
+        closing mark after the opener, if it is on the same line and within EMPHASIS_LIMIT
+        characters. Openers that cannot reach a closing mark are skipped in one jump, not
+        scanned one by one.
+        """
+        text, opens, closes, size = self._text, _OPENS[mark], self._closes[mark], len(mark)
+        while (m := opens.search(text, pos)) is not None:
+            self.steps -= 1
+            if self.steps < 0:
+                raise _OutOfSteps
+            p = m.start()
+            start = p + size
+            close = closes.at(start + 1)
+            if close < 0:
+                return None
+            if close - start > EMPHASIS_LIMIT:
+                # Every opener before this point is too far from the first closing mark.
+                pos = max(p + 1, close - size - EMPHASIS_LIMIT)
+                continue
+            newline = text.rfind("\n", start, close)
+            if newline < 0:
+                return p, close
+            pos = newline + 1  # openers before the line break cannot close across it
+        return None
 
 
 def _strip_emphasis(text: str) -> str:
     """One pass of `(?<!\\w)(\\*\\*|__|\\*|_|~~)(?=\\S)([^\\n]{1,300}?)(?<=\\S)\\1(?!\\w)`
     replaced by its text, in linear time: each mark's next match is found by
-    `_first_emphasis` and kept until the scan passes it; the leftmost wins, and at one
-    position the marks' order ("**" before "*")."""
+    `_EmphasisScan.first` and kept until the scan passes it; the leftmost wins, and at one
+    position the marks' order ("**" before "*").
+
+    Past EMPHASIS_STEPS (a text made of emphasis, not an article), the marks left that could
+    open or close one are dropped without pairing them, in one pass of the regex engine.
+    """
     if "*" not in text and "_" not in text and "~" not in text:
         return text
-    closes = {mark: _Next(_CLOSES[mark], text) for mark in _MARKS}
-    found: dict[str, tuple[int, int] | None] = {}
+    scan = _EmphasisScan(text)
     out: list[str] = []
     copied = 0
-    while True:
-        best_mark, best = "", None
+    try:
+        found: dict[str, tuple[int, int]] = {}  # in the marks' order: ties go to the first
         for mark in _MARKS:
-            hit = found.get(mark, (-1, -1))
-            if hit is not None and hit[0] < copied:
-                hit = found[mark] = _first_emphasis(text, mark, copied, closes[mark])
-            if hit is not None and (best is None or hit[0] < best[0]):
-                best_mark, best = mark, hit
-        if best is None:
-            break
-        p, close = best
-        out.append(text[copied:p])
-        out.append(text[p + len(best_mark) : close])
-        copied = close + len(best_mark)
+            hit = scan.first(mark, 0)
+            if hit is not None:
+                found[mark] = hit
+        while found:
+            best_mark, best_start = "", -1
+            for mark, (start, _) in found.items():
+                if not best_mark or start < best_start:
+                    best_mark, best_start = mark, start
+            close = found[best_mark][1]
+            out.append(text[copied:best_start])
+            out.append(text[best_start + len(best_mark) : close])
+            copied = close + len(best_mark)
+            for mark in [m for m, (start, _) in found.items() if start < copied]:
+                hit = scan.first(mark, copied)
+                if hit is None:
+                    del found[mark]
+                else:
+                    found[mark] = hit
+    except _OutOfSteps:
+        log.info("emphasis beyond %d steps: the rest is unpaired", EMPHASIS_STEPS)
+        out.append(_LONE_MARK.sub("", text[copied:]))
+        return "".join(out)
     if not out:
         return text
     out.append(text[copied:])
