@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrieval.cleaning import Article, Block
-from retrieval.sentences import split_sentences
 
 MIN_WORDS = 40
 MAX_WORDS = 150
@@ -41,13 +40,13 @@ def _render(block: Block) -> str:
     return f"• {block.text}" if block.kind == "bullet" else block.text
 
 
-def _split_long(text: str) -> list[str]:
+def _split_long(sentences: list[str]) -> list[str]:
     """Cut an over-long paragraph into sentence-aligned pieces of about TARGET_WORDS."""
     pieces: list[str] = []
     current: list[str] = []
     count = 0
-    for sentence in split_sentences(text):
-        n = _words(sentence)
+    for sentence in sentences:
+        n = sentence.count(" ") + 1  # its words: a sentence comes with single spaces
         if current and count + n > TARGET_WORDS and count >= MIN_WORDS:
             pieces.append(" ".join(current))
             current, count = [], 0
@@ -80,7 +79,8 @@ def split_passages(article: Article) -> list[PassageDraft]:
         text = "\n".join(_render(b) for b in group)
         words = _words(text)
         if words > MAX_WORDS and len(group) == 1:
-            pieces = [PassageDraft(group_start, p, heading) for p in _split_long(text)]
+            sentences = article.sentences(text)
+            pieces = [PassageDraft(group_start, p, heading) for p in _split_long(sentences)]
         elif (
             words < MIN_WORDS
             and group[0].kind != "question"

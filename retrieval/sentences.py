@@ -22,6 +22,9 @@ _ABBREVIATIONS = frozenset(
     """.split()
 )
 _TRAILING = ".!?…\"'”’)]"  # stripped from the word before a boundary
+_LONGEST = max(len(word) for word in _ABBREVIATIONS)
+# Whitespace other than single spaces between words: only then is the text respaced.
+_UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
 
 
 def _kept_words() -> str:
@@ -56,17 +59,24 @@ _BOUNDARY = re.compile(
 def iter_sentences(text: str) -> Iterator[str]:
     """The sentences of `text` in order, each with its own punctuation; lazily, so a caller
     that needs the first one stops there."""
-    text = " ".join(text.split())
+    if _UNEVEN_SPACE.search(text):
+        text = " ".join(text.split())
+    # In ASCII text the pattern has already rejected every abbreviation and single letter,
+    # unless a bracket or quote stands between the word and its dot ("(Mr).").
+    ascii_text = text.isascii()
     start = 0
     for m in _BOUNDARY.finditer(text):
         end = m.end(1)
-        if text.startswith(".", m.start()):
+        run = m.start()
+        if text[run] == "." and (not ascii_text or text[run - 1] in _TRAILING):
             # The word before the boundary, found without copying the sentence so far (a text
-            # of many abbreviations would otherwise cost quadratic time).
-            word_start = max(text.rfind(" ", start, end) + 1, start)
-            last_word = text[word_start:end].rstrip(_TRAILING).casefold()
-            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
-                continue
+            # of many abbreviations would otherwise cost quadratic time); a long one that ends
+            # in a letter is no abbreviation.
+            word_start = max(text.rfind(" ", start, run) + 1, start)
+            if run - word_start <= _LONGEST or text[run - 1] in _TRAILING:
+                last_word = text[word_start:end].rstrip(_TRAILING).casefold()
+                if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                    continue
         yield text[start:end].strip()
         start = m.end()
     tail = text[start:].strip()

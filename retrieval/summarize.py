@@ -29,6 +29,7 @@ LENGTH_EXPONENT = 0.3
 # Candidates read from the start of the article: a long feature has a few hundred, and a
 # 2-million-character upload must not cost analysing every one of its sentences.
 MAX_CANDIDATES = 1000
+MAX_SENTENCES_READ = 20_000  # ... among the first sentences: a long book has 100,000
 # Without one acceptable sentence, the first two sentences are the summary, up to this much.
 MAX_FALLBACK_WORDS = 200
 MAX_FALLBACK_CHARS = 1500
@@ -51,12 +52,17 @@ def _candidates(article: Article) -> list[str]:
 
 
 def _acceptable(article: Article) -> Iterator[str]:
+    read = 0
     for block in article.blocks:
         if block.kind == "heading" and is_faq_heading(block.text):
             return
         if block.kind != "paragraph" or block.text.casefold().startswith(_CALLOUTS):
             continue
-        for sentence in iter_sentences(block.text):
+        split = article.split.get(block.text)  # split already, by the passage splitter
+        for sentence in iter_sentences(block.text) if split is None else split:
+            read += 1
+            if read > MAX_SENTENCES_READ:
+                return
             n = sentence.count(" ") + 1  # its words: a sentence comes with single spaces
             if MIN_SENTENCE_WORDS <= n <= MAX_SENTENCE_WORDS and not sentence.endswith("?"):
                 yield sentence
@@ -67,6 +73,14 @@ def _sentences(article: Article, *, headings: bool = True) -> Iterator[str]:
     for block in article.blocks:
         if headings or block.kind != "heading":
             yield from iter_sentences(block.text)
+
+
+def _fallback(article: Article) -> str:
+    """The first two sentences, clipped. Only the start of each block is split: what lies
+    past MAX_FALLBACK_CHARS (and a margin for the boundary) is clipped away in any case."""
+    head = MAX_FALLBACK_CHARS + 100
+    sentences = (s for b in article.blocks for s in iter_sentences(b.text[:head]))
+    return _clip(" ".join(islice(sentences, 2)))
 
 
 def _clip(text: str) -> str:
@@ -87,7 +101,7 @@ def summarize(article: Article) -> str:
     """The summary of a cleaned article; empty only when the article has no usable sentence."""
     sentences = _candidates(article)
     if not sentences:
-        return _clip(" ".join(islice(_sentences(article), 2)))
+        return _fallback(article)
     want = min(summary_length(len(article.text.split())), len(sentences))
     analysed = [analyze(s) for s in sentences]  # once per sentence: it is most of the cost
     terms = [set(a) for a in analysed]
