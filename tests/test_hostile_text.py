@@ -285,6 +285,8 @@ def test_markdown_shapes_are_flattened_sanely(
         ("question and its answer", "Why robots?\n" + _repeat("robots and arms ")),
         ("unicode junk", _repeat("robo\u0301t\u0302\u0303 \u202e\u200b\u200d\ufeff x\u0308 ")),
         ("sentence bomb", _repeat(". ")),
+        ("short sentences", _repeat("Ab. ")),
+        ("initials", _repeat("\u00c9. \u0414. Robots ")),
         ("digits", _repeat("1,000,")),
         ("hyphens", _repeat("a-")),
     ],
