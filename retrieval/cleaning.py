@@ -126,6 +126,7 @@ _GENERATED_NOTICE = re.compile(
 _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
 _SECTION_KEY_WORDS = max(len(k.split()) for k in _TRAILERS | _TOC_HEADINGS)
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*+\n)+")
 
 MAX_TITLE_WORDS = 20
 TITLE_SCAN_CHARS = 5000
@@ -199,11 +200,14 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
     """Normalised non-empty lines, hard-wrapped prose re-joined; flag = markdown heading.
 
     A joined line is kept as its pieces until the end and every test looks at the last piece
-    only, so a file of thousands of wrapped lines costs linear time, not quadratic.
+    only, so a file of thousands of wrapped lines costs linear time, not quadratic. A run of
+    blank lines is one blank line to the loop (it reads them alike), collapsed beforehand by
+    the regex engine: two million line breaks are not two million turns of the loop.
     """
     out: list[tuple[list[str], bool]] = []
     prev_blank = True
-    for physical in normalize(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    text = normalize(raw).replace("\r\n", "\n").replace("\r", "\n")
+    for physical in _BLANK_LINES.sub("\n\n", text).split("\n"):
         line = " ".join(physical.split())
         if not line:
             prev_blank = True
