@@ -7,8 +7,9 @@ decides what the bytes are.
 Markdown is flattened with the patterns it always used (each bounded to one line and a few
 hundred characters), but those that could try hundreds of characters from every marker of a
 hostile file ("*a *a *a ...", "[[[[", "<a <a <a") are run by small scanners that find the
-same matches while reading each part of the text a bounded number of times: every step costs
-time linear in the input, with a small constant.
+same matches while reading each part of the text a bounded number of times (emphasis within a
+budget of steps far beyond an article's, past which the marks left are dropped unpaired):
+every step costs time linear in the input, with a small constant.
 """
 
 from __future__ import annotations
