@@ -19,12 +19,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
 from retrieval.stopwords import STOP_WORDS
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'})
+_QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
 # One raw token: money or a number ($5.6, 1,000, 60%), or a word that may carry inner hyphens,
 # dots or apostrophes between alphanumerics (GPT-4o, U.S., DeepSeek's, 3.5).
@@ -39,7 +40,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 _MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
 _PARTS = re.compile(r"[-./]")
 
-_stemmer = Stemmer.Stemmer("english")
+# No cache of its own (PyStemmer keeps 10,000 words by default, whatever their length):
+# `_stem` caches the short words, and a giant "word" is stemmed and forgotten.
+_stemmer = Stemmer.Stemmer("english", 0)
 
 # Snowball leaves irregular verb forms alone ("spent" never meets "spend"); questions and articles
 # often differ in tense, so the common irregular forms are mapped to their base form first.
@@ -103,12 +106,30 @@ _IRREGULAR = {
 
 
 def normalize(text: str) -> str:
-    """Unicode-normalise text the way the index sees it (without case folding)."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    """Unicode-normalise text the way the index sees it (without case folding).
+
+    The quotes are replaced one by one, and only those present: str.translate looks every
+    character up in a table once the text is not pure ASCII (a third of a second per
+    million characters), where a search for a character that is absent costs almost nothing.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    for curly, straight in _QUOTES.items():
+        if curly in text:
+            text = text.replace(curly, straight)
+    return text
+
+
+# Tokens and words longer than this are analysed without caching: real words are shorter, and
+# a cache of 65,536 entries must not keep someone's two-million-character "word" alive.
+MAX_CACHED_CHARS = 64
+
+
+def _stem(word: str) -> str:
+    return _stem_cached(word) if len(word) <= MAX_CACHED_CHARS else _stemmer.stemWord(word)
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def _stem_cached(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
@@ -121,19 +142,30 @@ class Span:
     end: int
 
 
-def _terms_of(token: str) -> list[str]:
-    """The index terms for one raw token; may be empty (stop word).
+def _terms_of(token: str) -> tuple[str, ...]:
+    """The index terms for one raw token; may be empty (stop word). Cached: text repeats its
+    words, and looking one up costs a fraction of analysing it again."""
+    return _terms_cached(token) if len(token) <= MAX_CACHED_CHARS else _token_terms(token)
+
+
+@lru_cache(maxsize=65536)
+def _terms_cached(token: str) -> tuple[str, ...]:
+    return _token_terms(token)
+
+
+def _token_terms(token: str) -> tuple[str, ...]:
+    """The index terms for one raw token.
 
     Case is looked at once, before folding: "US" is the country, "us" a stop word.
     """
     if token in _COUNTRY_US:
-        return ["us"]
+        return ("us",)
     raw = token.casefold()
     if raw.endswith("'s"):
         raw = raw[:-2]
     raw = raw.strip("'")
     if not raw:
-        return []
+        return ()
     if _HAS_DIGIT.search(raw):
         whole = raw.rstrip(".").replace(",", "")
         m = _MODEL_PLURAL.match(whole)
@@ -145,13 +177,13 @@ def _terms_of(token: str) -> list[str]:
         elif _PARTS.search(whole) and _LETTER.search(whole):
             terms.extend(_word_terms(p) for p in _PARTS.split(whole) if p)
             terms = [t for t in terms if t]
-        return terms
+        return tuple(terms)
     terms = []
     for part in _PARTS.split(raw) if _PARTS.search(raw) else (raw,):
         t = _word_terms(part)
         if t:
             terms.append(t)
-    return terms
+    return tuple(terms)
 
 
 def _word_terms(word: str) -> str:
@@ -169,11 +201,15 @@ def _raw_tokens(text: str) -> Iterator[re.Match[str]]:
 
 
 def analyze(text: str) -> list[str]:
-    """Terms of `text`, in order, as the index and the query both see them."""
-    out: list[str] = []
-    for m in _raw_tokens(normalize(text)):
-        out.extend(_terms_of(m.group()))
-    return out
+    """Terms of `text`, in order, as the index and the query both see them.
+
+    The tokens are looked up by C-level iteration (map, chain): a text of a million
+    one-letter tokens costs a million cache hits, not a million turns of a Python loop.
+    """
+    tokens = _TOKEN.findall(normalize(text))
+    if tokens and max(map(len, tokens)) > MAX_CACHED_CHARS:
+        return list(chain.from_iterable(map(_terms_of, tokens)))
+    return list(chain.from_iterable(map(_terms_cached, tokens)))
 
 
 def analyze_spans(text: str) -> tuple[Span, ...]:

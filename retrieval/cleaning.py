@@ -9,7 +9,7 @@ what a reader would skip. The passage splitter and the summarizer both start fro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.analyzer import normalize
@@ -33,10 +33,21 @@ class Article:
     title: str
     blocks: tuple[Block, ...]
     title_derived: bool = False
+    # Sentences of the paragraphs split so far: the passage splitter and the summarizer read
+    # the same long paragraphs, and splitting one of two million characters twice is waste.
+    split: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks)
+
+    def sentences(self, text: str) -> list[str]:
+        """The sentences of `text` (a block's text), split once per article."""
+        from retrieval.sentences import split_sentences
+
+        if text not in self.split:
+            self.split[text] = split_sentences(text)
+        return self.split[text]
 
 
 _BULLET = re.compile(r"^(?:[•·▪●◦‣∙*+\-–]|\d{1,3}[.)])\s+")
@@ -113,15 +124,32 @@ _GENERATED_NOTICE = re.compile(
     r"automatically generated|auto-generated|machine[- ]translated", re.I
 )
 _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
+_SECTION_KEY_WORDS = max(len(k.split()) for k in _TRAILERS | _TOC_HEADINGS)
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*+\n)+")
 
 MAX_TITLE_WORDS = 20
+TITLE_SCAN_CHARS = 5000
+MAX_ICON_RUN_WORDS = 300  # a header's icons and shop links; a longer line is not one
 MAX_HEADING_WORDS = 14
 
 
 def title_key(text: str) -> str:
     """A comparison key: case, quotes and punctuation ignored (for duplicate titles)."""
     return " ".join(_WORD.findall(normalize(text).casefold()))
+
+
+def _line_key(line: str, max_words: int) -> str | None:
+    """title_key of text that is already normalised, as every line `_logical_lines` returns
+    is (the same key, without normalising each line again); None past `max_words` words,
+    when it can equal none of the keys it is compared with (a line of a million words is
+    not made into a key of a million words)."""
+    words: list[str] = []
+    for m in _WORD.finditer(line.casefold()):
+        if len(words) == max_words:
+            return None
+        words.append(m.group())
+    return " ".join(words)
 
 
 def _word_count(text: str) -> int:
@@ -133,8 +161,10 @@ def is_faq_heading(text: str) -> bool:
 
 
 def _is_icon_run(line: str) -> bool:
+    if not 6 <= line.count(" ") + 1 <= MAX_ICON_RUN_WORDS:  # single spaces, as in _classify
+        return False
     words = line.split()
-    if len(words) < 6 or re.search(r"[.,!?;:]", line) or line != line.casefold():
+    if re.search(r"[.,!?;:]", line) or line != line.casefold():
         return False
     ui = sum(1 for w in words if w in _UI_WORDS or "_" in w or w.startswith(("chevron", "arrow")))
     return ui / len(words) >= 0.4
@@ -151,7 +181,7 @@ def _classify(line: str, markdown_heading: bool) -> Block:
     m = _BULLET.match(line)
     if m:
         return Block("bullet", line[m.end() :].strip())
-    words = _word_count(line)
+    words = line.count(" ") + 1  # a logical line has single spaces between its words
     if line.endswith("?") and words <= 25:
         return Block("question", line)
     if line.endswith(":") and words <= 4:
@@ -170,11 +200,14 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
     """Normalised non-empty lines, hard-wrapped prose re-joined; flag = markdown heading.
 
     A joined line is kept as its pieces until the end and every test looks at the last piece
-    only, so a file of thousands of wrapped lines costs linear time, not quadratic.
+    only, so a file of thousands of wrapped lines costs linear time, not quadratic. A run of
+    blank lines is one blank line to the loop (it reads them alike), collapsed beforehand by
+    the regex engine: two million line breaks are not two million turns of the loop.
     """
     out: list[tuple[list[str], bool]] = []
     prev_blank = True
-    for physical in normalize(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    text = normalize(raw).replace("\r\n", "\n").replace("\r", "\n")
+    for physical in _BLANK_LINES.sub("\n\n", text).split("\n"):
         line = " ".join(physical.split())
         if not line:
             prev_blank = True
@@ -207,16 +240,20 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
 
 
 def derive_title(blocks: list[Block] | tuple[Block, ...], max_words: int = 12) -> str:
-    """A title for an article that has none: the first sentence's main clause, shortened."""
-    from retrieval.sentences import split_sentences
+    """A title for an article that has none: the first sentence's main clause, shortened.
+
+    Only the paragraph's first TITLE_SCAN_CHARS are read: a title is its first dozen words,
+    and a paragraph of two million characters without a sentence break is not read twice.
+    """
+    from retrieval.sentences import iter_sentences
 
     for block in blocks:
         if block.kind != "paragraph":
             continue
-        sentences = split_sentences(block.text)
-        if not sentences:
+        first = next(iter_sentences(block.text[:TITLE_SCAN_CHARS]), None)
+        if first is None:
             continue
-        first = sentences[0].rstrip(".!?…")
+        first = first.rstrip(".!?…")
         clause = re.split(r"[,;:]\s| — | – | - |—", first, maxsplit=1)[0].strip()
         if _word_count(clause) >= 4:
             first = clause
@@ -238,7 +275,7 @@ def clean_article(raw: str, title: str | None = None) -> Article:
         if skip_next:
             skip_next = False
             continue
-        key = title_key(line)
+        key = _line_key(line, _SECTION_KEY_WORDS)
         if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
             break
         if _GENERATED_NOTICE.search(line) and _word_count(line) <= 60:
@@ -274,7 +311,10 @@ def clean_article(raw: str, title: str | None = None) -> Article:
         derived = True
     # The page often repeats its title (a second heading, a translation, curly quotes).
     title_keys = {title_key(chosen)} | ({title_key(detected)} if detected else set())
+    longest = max(len(k.split()) for k in title_keys)
     body = tuple(
-        b for b in blocks if not (b.kind != "paragraph" and title_key(b.text) in title_keys)
+        b
+        for b in blocks
+        if not (b.kind != "paragraph" and _line_key(b.text, longest) in title_keys)
     )
     return Article(title=chosen, blocks=body, title_derived=derived)

@@ -6,16 +6,20 @@ Pure and synchronous (CPU work), so the facade runs it in a worker thread.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 
-from retrieval.analyzer import analyze
+from retrieval.analyzer import analyze, normalize
 from retrieval.cleaning import clean_article
 from retrieval.errors import BadSource
+from retrieval.files import MAX_TEXT_CHARS, check_length, check_lines
 from retrieval.passages import split_passages
 from retrieval.store import NewPassage
 from retrieval.summarize import summarize
 
 MAX_TITLE_CHARS = 200
+_NFKC_CHUNK = 65_536
+_NFKC_SLACK = 8  # characters a chunk boundary may change in the normalised length
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +37,40 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(" ".join(body.split()).casefold().encode()).hexdigest()
 
 
+def _too_long(name: str, count: str) -> BadSource:
+    return BadSource(
+        f"{name} is too long once ligatures and similar characters are spelled out "
+        f"({count} characters; the limit is {MAX_TEXT_CHARS:,})"
+    )
+
+
+def _spelled_out(raw: str, name: str) -> str:
+    """The text normalised as the cleaner reads it, or a BadSource if that is over the limit.
+
+    Normalisation can spell one character out as many (the ligature U+FDFA becomes 18), so
+    the limit is checked again on its result. Text that is not normalised already is first
+    measured a chunk at a time, so that two million ligatures are refused after spelling out
+    about two million characters, not 36 million (the chunks' lengths add up to the whole's
+    within a few characters a boundary, where the whole may compose "e" and an accent).
+    """
+    if not unicodedata.is_normalized("NFKC", raw):
+        total = 0
+        for chunks, start in enumerate(range(0, len(raw), _NFKC_CHUNK), 1):
+            total += len(unicodedata.normalize("NFKC", raw[start : start + _NFKC_CHUNK]))
+            if total - chunks * _NFKC_SLACK > MAX_TEXT_CHARS:
+                raise _too_long(name, f"more than {total - chunks * _NFKC_SLACK:,}")
+    text = normalize(raw)
+    if len(text) > MAX_TEXT_CHARS:
+        raise _too_long(name, f"{len(text):,}")
+    return text
+
+
 def prepare(raw: str, *, title: str | None = None, name: str = "the text") -> PreparedDocument:
-    """Clean, split, analyse and summarise one article; BadSource if nothing is left to index."""
-    article = clean_article(raw, title=title)
+    """Clean, split, analyse and summarise one article; BadSource if it is over the length or
+    line limits (checked first, before any of that work) or if nothing is left to index."""
+    check_length(name, raw)
+    check_lines(name, raw)
+    article = clean_article(_spelled_out(raw, name), title=title)
     drafts = split_passages(article)
     passages = [
         NewPassage(i, d.paragraph, d.heading, d.text, " ".join(analyze(d.index_text)))

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import PurePath
 
 from retrieval.errors import BadSource
-from retrieval.files import MAX_FILE_BYTES, markdown_to_text
+from retrieval.files import MAX_FILE_BYTES, MAX_TEXT_CHARS, check_length, markdown_to_text
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ MIN_HTML_WORDS = 40  # fewer than this is a paywall stub, a cookie wall or an em
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 300
 MAX_PDF_STREAM_BYTES = 16 * 1024 * 1024  # one decompressed stream; text pages need far less
-MAX_PDF_TEXT_CHARS = 2_000_000  # about 300 dense pages; beyond that the rest is dropped
+MAX_PDF_TEXT_CHARS = MAX_TEXT_CHARS  # about 300 dense pages; beyond that the rest is dropped
 SNIFF_BYTES = 4096
 
 SUPPORTED = ".txt, .md, .html or .pdf"
@@ -485,6 +485,7 @@ def _extract_html(data: bytes, name: str, content_type: str | None, url: str | N
         log.warning("trafilatura failed on %s", name, exc_info=True)
         raise BadSource(f"{name} is not a readable web page") from None
     body = getattr(doc, "text", None) or ""
+    check_length(name, body)
     # Emphasis, links and table rules arrive as Markdown; the cleaner wants plain lines.
     text = _paragraphs(markdown_to_text(body))
     if len(text.split()) < MIN_HTML_WORDS:
@@ -693,9 +694,12 @@ def extract(
         return _extract_html(data, name, content_type, url)
     _check_size(name, len(data), MAX_TEXT_BYTES, "text files")
     text = decode_any(data, name, content_type)
+    check_length(name, text)  # before any flattening or cleaning is spent on it
     if kind == "markdown":
         text = markdown_to_text(text)
     text = _paragraphs(text)
+    if not text and kind == "markdown":  # an unclosed code fence, say, or only images
+        raise BadSource(f"{name} has no text outside its code blocks and markup")
     if not text:
         raise BadSource(f"{name} is empty")
     return Extracted(text=text, title=None, published=None, kind=kind)
@@ -710,6 +714,7 @@ __all__ = [
     "MAX_PDF_STREAM_BYTES",
     "MAX_PDF_TEXT_CHARS",
     "MAX_TEXT_BYTES",
+    "MAX_TEXT_CHARS",
     "MIN_HTML_WORDS",
     "Extracted",
     "HtmlShape",

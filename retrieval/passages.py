@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrieval.cleaning import Article, Block
-from retrieval.sentences import split_sentences
 
 MIN_WORDS = 40
 MAX_WORDS = 150
@@ -41,13 +40,13 @@ def _render(block: Block) -> str:
     return f"• {block.text}" if block.kind == "bullet" else block.text
 
 
-def _split_long(text: str) -> list[str]:
+def _split_long(sentences: list[str]) -> list[str]:
     """Cut an over-long paragraph into sentence-aligned pieces of about TARGET_WORDS."""
     pieces: list[str] = []
     current: list[str] = []
     count = 0
-    for sentence in split_sentences(text):
-        n = _words(sentence)
+    for sentence in sentences:
+        n = sentence.count(" ") + 1  # its words: a sentence comes with single spaces
         if current and count + n > TARGET_WORDS and count >= MIN_WORDS:
             pieces.append(" ".join(current))
             current, count = [], 0
@@ -68,18 +67,20 @@ def split_passages(article: Article) -> list[PassageDraft]:
     section = 0
     heading: str | None = None
     group: list[Block] = []
+    group_words = 0  # words in the group's blocks, kept as they join (not recounted per block)
     group_start = 0
     awaiting_answer = False
     paragraph = 0
 
     def flush() -> None:
-        nonlocal group
+        nonlocal group, group_words
         if not group:
             return
         text = "\n".join(_render(b) for b in group)
         words = _words(text)
         if words > MAX_WORDS and len(group) == 1:
-            pieces = [PassageDraft(group_start, p, heading) for p in _split_long(text)]
+            sentences = article.sentences(text)
+            pieces = [PassageDraft(group_start, p, heading) for p in _split_long(sentences)]
         elif (
             words < MIN_WORDS
             and group[0].kind != "question"
@@ -95,7 +96,7 @@ def split_passages(article: Article) -> list[PassageDraft]:
             pieces = [PassageDraft(group_start, text, heading)]
         drafts.extend(pieces)
         sections.extend([section] * len(pieces))
-        group = []
+        group, group_words = [], 0
 
     for block in article.blocks:
         if block.kind == "heading":
@@ -105,10 +106,11 @@ def split_passages(article: Article) -> list[PassageDraft]:
             awaiting_answer = False
             continue
         paragraph += 1
-        words_now = sum(_words(b.text) for b in group)
+        words_now = group_words
+        words = _words(block.text)
         if block.kind == "question":
             flush()
-            group, group_start, awaiting_answer = [block], paragraph, True
+            group, group_words, group_start, awaiting_answer = [block], words, paragraph, True
             continue
         joins = awaiting_answer or (
             group
@@ -117,12 +119,13 @@ def split_passages(article: Article) -> list[PassageDraft]:
                 or (block.kind == "bullet" and group[-1].text.endswith(":"))
                 or (block.kind == "bullet" and group[-1].kind == "bullet")
             )
-            and words_now + _words(block.text) <= MAX_WORDS
+            and words_now + words <= MAX_WORDS
         )
         if not joins:
             flush()
             group_start = paragraph
         group.append(block)
+        group_words += words
         awaiting_answer = False
     flush()
     return drafts
