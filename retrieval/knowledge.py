@@ -24,14 +24,13 @@ from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     HINT_LIST_SOURCES,
     Ambiguous,
-    BadSource,
     CitebotError,
     DuplicateSource,
     Forbidden,
     InvalidQuery,
     NotFound,
 )
-from retrieval.files import check_size, decode_text, read_file_bytes
+from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.index import Bm25Index, SearchResult
 from retrieval.ingest import IngestQueue, OnQueued
 from retrieval.ingest_jobs import (
@@ -66,7 +65,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 20
-MAX_TEXT_CHARS = 2_000_000
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
@@ -676,10 +674,7 @@ class KnowledgeBase:
         wait_limit: float | None = None,
     ) -> AddResult:
         """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
-        if len(text) > MAX_TEXT_CHARS:
-            raise BadSource(
-                f"{name} is too long ({len(text):,} characters; the limit is {MAX_TEXT_CHARS:,})"
-            )
+        check_length(name, text)  # before the text is copied to a parser process
         async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             doc = decode_document(await self.ingest.run(prepare_text, text, title, name, name=name))
             return await self._store_new(

