@@ -9,10 +9,13 @@ defers only when the work is still running after `DEFER_AFTER` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
+
+from retrieval.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -27,9 +30,19 @@ async def in_time(
     """The result of `work`; the interaction is deferred if it takes longer than DEFER_AFTER."""
     task = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+    deferred = False
     if not done and not interaction.response.is_done():
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    return await task
+        deferred = True
+    try:
+        return await task
+    except CitebotError:
+        # A refusal is for the asker alone: drop the public "thinking" message, so the
+        # error handler's follow-up is a private message of its own.
+        if deferred and not ephemeral:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        raise
 
 
 async def send(interaction: discord.Interaction[Citebot], **kwargs: Any) -> None:

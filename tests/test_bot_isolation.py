@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import pytest
+
+from bot import replies
 from retrieval.ingest import IngestQueue
 from retrieval.sandbox import Budget
 from tests import hostile
@@ -105,3 +108,16 @@ async def test_removing_a_source_defers_before_it_waits_for_the_database(world: 
     assert done.ephemeral and _shown(done.embeds[0]["description"]).startswith(
         f"Removed source {doc_id}: R"
     )
+
+
+async def test_a_slow_lookup_defers_and_its_refusal_stays_private(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replies, "DEFER_AFTER", 0.0)  # as if the lookup were slow
+    summary = await world.emu.run_command(world.emu.member, "summary", {"article": "bread"})
+    assert await summary.wait_callback() == 5  # deferred, publicly
+    [refusal] = await summary.wait_messages(1)
+    assert refusal.ephemeral and "No article title contains" in refusal.embeds[0]["description"]
+    assert summary.original is None or summary.original.deleted
+    found = await world.emu.run_command(world.emu.member, "summary", {"article": "catalyst"})
+    assert not (await found.wait_message()).ephemeral

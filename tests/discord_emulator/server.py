@@ -1000,9 +1000,11 @@ class DiscordEmulator:
             interaction.callback_type == CALLBACK_DEFERRED_MESSAGE
             and original is not None
             and original.loading
+            and not original.deleted
         ):
             # Discord turns the first follow-up after a defer into the deferred message itself;
-            # its ephemerality was fixed by the defer.
+            # its ephemerality was fixed by the defer. Once the deferred message is deleted, a
+            # follow-up is a message of its own (discord/discord-api-docs#2739, fixed 2021).
             kept = original.flags & FLAG_EPHEMERAL
             self._apply_edit(original, body, uploads, replace_flags=True)
             original.flags = (original.flags & ~FLAG_EPHEMERAL) | kept
