@@ -1,0 +1,109 @@
+"""Validate citebot's question-answering development set and print its counts.
+
+Why: the set is only worth something if every answer string really is in its article, ids and
+splits are stable, and dev/test stay balanced; this runs in seconds and exits non-zero on any
+error, so a broken edit to the hand-written files is caught before anyone tunes on it.
+
+Usage: python bench/qa/check.py [path/to/enwiki2015_AA_AB.jsonl.gz]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SOURCE = Path("/work/shared/bench-data/scale/enwiki2015_AA_AB.jsonl.gz")
+TYPES = {"when", "who", "where", "how_many", "why", "which", "what"}
+KINDS = {"absent", "subject_without_fact"}
+SPLITS = {"dev", "test"}
+
+
+def load_corpus(source: Path, ids: list[str]) -> dict[str, dict]:
+    wanted = set(ids)
+    with gzip.open(source, "rt", encoding="utf-8") as fh:
+        docs = (json.loads(line) for line in fh)
+        return {d["_id"]: d for d in docs if d["_id"] in wanted}
+
+
+def balanced(splits: Counter[str]) -> bool:
+    return abs(splits["dev"] - splits["test"]) <= 1
+
+
+def main() -> int:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
+    errors: list[str] = []
+    ids = (HERE / "corpus_ids.txt").read_text(encoding="utf-8").split()
+    if len(ids) != 300 or len(set(ids)) != 300:
+        errors.append(f"corpus_ids.txt: {len(ids)} ids, {len(set(ids))} distinct, want 300")
+    docs = load_corpus(source, ids)
+    errors += [f"corpus id {i} not in {source.name}" for i in ids if i not in docs]
+
+    items = [json.loads(line) for line in (HERE / "questions.jsonl").open(encoding="utf-8")]
+    seen = Counter(item["id"] for item in items)
+    errors += [f"duplicate id {i}" for i, n in seen.items() if n > 1]
+    answerable = [it for it in items if it["id"].startswith("q")]
+    unanswerable = [it for it in items if it["id"].startswith("n")]
+    errors += [f"{it['id']}: id must start with q or n" for it in items if it["id"][0] not in "qn"]
+
+    one_paragraph = unique_doc = 0
+    for it in answerable:
+        doc = docs.get(it["doc_id"])
+        if it.get("type") not in TYPES or it.get("split") not in SPLITS or doc is None:
+            errors.append(f"{it['id']}: bad type, split or doc_id")
+            continue
+        if it["title"] != doc["title"]:
+            errors.append(f"{it['id']}: title {it['title']!r} != {doc['title']!r}")
+        if it["answer"] not in doc["text"]:
+            errors.append(f"{it['id']}: answer {it['answer']!r} not in article {doc['title']!r}")
+            continue
+        paragraphs = sum(it["answer"] in p for p in doc["text"].split("\n"))
+        elsewhere = [
+            d["title"] for i, d in docs.items() if i != doc["_id"] and it["answer"] in d["text"]
+        ]
+        one_paragraph += paragraphs == 1
+        unique_doc += not elsewhere
+        if paragraphs > 1 or elsewhere:
+            note = f"{it['answer']!r} in {paragraphs} paragraphs; also in {elsewhere}"
+            print(f"  note {it['id']}: {note}")
+    for it in unanswerable:
+        if it.get("kind") not in KINDS or it.get("split") not in SPLITS:
+            errors.append(f"{it['id']}: bad kind or split")
+        elif it["kind"] == "subject_without_fact" and it.get("doc_id") not in docs:
+            errors.append(f"{it['id']}: subject_without_fact needs a corpus doc_id")
+        elif it["kind"] == "absent" and "doc_id" in it:
+            errors.append(f"{it['id']}: absent questions name no article")
+
+    by_split_a = Counter(it["split"] for it in answerable)
+    by_split_n = Counter(it["split"] for it in unanswerable)
+    if not balanced(by_split_a) or not balanced(by_split_n):
+        errors.append(f"splits unbalanced: {dict(by_split_a)}, {dict(by_split_n)}")
+    if len(answerable) < 100 or len(unanswerable) < 30:
+        have = f"{len(answerable)}, {len(unanswerable)}"
+        errors.append(f"want >= 100 in-corpus and >= 30 unanswerable, have {have}")
+
+    print(f"corpus: {len(docs)} articles from {source.name}")
+    articles = len({it["doc_id"] for it in answerable})
+    print(f"in-corpus questions: {len(answerable)} about {articles} articles")
+    print(f"  answer in exactly one paragraph of its article: {one_paragraph}")
+    print(f"  answer in no other corpus article: {unique_doc}")
+    print(f"  {'type':10} {'dev':>4} {'test':>4} {'all':>4}")
+    for t in sorted(TYPES):
+        c = Counter(it["split"] for it in answerable if it["type"] == t)
+        print(f"  {t:10} {c['dev']:4} {c['test']:4} {c['dev'] + c['test']:4}")
+    print(f"  {'total':10} {by_split_a['dev']:4} {by_split_a['test']:4} {len(answerable):4}")
+    print(f"unanswerable questions: {len(unanswerable)}")
+    for k in sorted(KINDS):
+        c = Counter(it["split"] for it in unanswerable if it["kind"] == k)
+        print(f"  {k:21} dev {c['dev']:3}  test {c['test']:3}")
+    for e in errors:
+        print(f"ERROR {e}")
+    print("OK" if not errors else f"{len(errors)} errors")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
