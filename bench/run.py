@@ -17,10 +17,10 @@ from pathlib import Path
 # the retrieval/ package of this checkout, so the checkout goes first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bot_load, quality, scale
+from bench import bot_load, qa, quality, scale
 from bench.common import DEFAULT_DATA, RESULTS, ROOT, machine_info
 
-PARTS = ("quality", "scale", "bot")
+PARTS = ("quality", "qa", "scale", "bot")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -61,7 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"benchmark data folder (default {DEFAULT_DATA} when it exists)",
     )
     p.add_argument(
-        "--only", type=_parts, default=PARTS, help="comma-separated parts to run: quality,scale,bot"
+        "--only",
+        type=_parts,
+        default=PARTS,
+        help="comma-separated parts to run: quality,qa,scale,bot",
     )
     p.add_argument(
         "--sizes",
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runners = {
         "quality": (lambda: quality.run(data, args.quick), quality.render),
+        "qa": (lambda: qa.run(data, args.quick), qa.render),
         "scale": (lambda: scale.run(data, args.quick, args.sizes), scale.render),
         "bot": (lambda: bot_load.run_sync(args.quick), bot_load.render),
     }
