@@ -57,10 +57,6 @@ class IngestQueue:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citebot-ingest")
         return self._pool
 
-    def busy(self, scope: int | None) -> bool:
-        lock = self._scopes.get(scope)
-        return lock is not None and lock.locked()
-
     @asynccontextmanager
     async def turn(
         self,

@@ -59,8 +59,6 @@ from retrieval.urls import FetchPolicy, canonical_url, check_url
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver
 
-    from retrieval.fetch import Fetched
-
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
@@ -474,20 +472,9 @@ class KnowledgeBase:
     ) -> AddResult:
         """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
         path, data = await asyncio.to_thread(_resolved_bytes, path)
-        async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
-            read = decode_read(
-                await self.ingest.run(
-                    read_document, data, path.name, None, None, title, name=path.name
-                )
-            )
-            return await self._store_new(
-                read.doc,
-                source=str(path),
-                kind="file",
-                guild_id=guild_id,
-                added_by=added_by,
-                published_at=read.published,
-            )
+        return await self._add_bytes(
+            data, path.name, str(path), title, guild_id, added_by, on_queued, wait_limit
+        )
 
     async def add_upload(
         self,
@@ -502,15 +489,26 @@ class KnowledgeBase:
     ) -> AddResult:
         """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
         check_size(filename, len(data))
+        return await self._add_bytes(
+            data, filename, filename, title, guild_id, added_by, on_queued, wait_limit
+        )
+
+    async def _add_bytes(
+        self,
+        data: bytes,
+        name: str,
+        source: str,
+        title: str | None,
+        guild_id: int | None,
+        added_by: str | None,
+        on_queued: OnQueued | None,
+        wait_limit: float | None,
+    ) -> AddResult:
         async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
-            read = decode_read(
-                await self.ingest.run(
-                    read_document, data, filename, None, None, title, name=filename
-                )
-            )
+            read = await self._read(data, name, title)
             return await self._store_new(
                 read.doc,
-                source=filename,
+                source=source,
                 kind="file",
                 guild_id=guild_id,
                 added_by=added_by,
@@ -536,7 +534,9 @@ class KnowledgeBase:
             fetched = await fetch(url, self.fetch_policy, resolver=self.resolver)
             if fetched.redirects:
                 await self._refuse_known_url(fetched.url, guild_id)
-            read = await self._read_fetched(fetched, title)
+            read = await self._read(
+                fetched.data, fetched.url, title, fetched.content_type, fetched.url
+            )
             return await self._store_new(
                 read.doc,
                 source=fetched.url,
@@ -547,15 +547,17 @@ class KnowledgeBase:
                 canonical=canonical_url(fetched.url),
             )
 
-    async def _read_fetched(self, fetched: Fetched, title: str | None) -> ReadDocument:
+    async def _read(
+        self,
+        data: bytes,
+        name: str,
+        title: str | None,
+        content_type: str | None = None,
+        url: str | None = None,
+    ) -> ReadDocument:
+        """A stranger's bytes read into a document, in a limited parser process."""
         value = await self.ingest.run(
-            read_document,
-            fetched.data,
-            fetched.url,
-            fetched.content_type,
-            fetched.url,
-            title,
-            name=fetched.url,
+            read_document, data, name, content_type, url, title, name=name
         )
         return decode_read(value)
 
@@ -618,19 +620,16 @@ class KnowledgeBase:
                 from retrieval.fetch import fetch
 
                 fetched = await fetch(source.source, self.fetch_policy, resolver=self.resolver)
-                read = await self._read_fetched(fetched, source.title)
+                read = await self._read(
+                    fetched.data, fetched.url, source.title, fetched.content_type, fetched.url
+                )
             elif (
                 source.kind == "file"
                 and reread_files
                 and source.added_by == "cli"  # a path on this machine, not an upload's name
                 and (data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source)))
             ):
-                name = Path(source.source).name
-                read = decode_read(
-                    await self.ingest.run(
-                        read_document, data, name, None, None, source.title, name=name
-                    )
-                )
+                read = await self._read(data, Path(source.source).name, source.title)
             else:
                 return RefreshResult(source, "skipped", "nothing to fetch again")
         except CitebotError as exc:

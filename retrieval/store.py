@@ -326,11 +326,6 @@ class Store:
             (key, value),
         )
 
-    async def corpus_version(self) -> int:
-        async with self._reader.execute("SELECT value FROM meta WHERE key = 'corpus_version'") as c:
-            row = await c.fetchone()
-        return int(row[0]) if row else 0
-
     async def load_passages(self, db: aiosqlite.Connection | None = None) -> Sequence[PassageRow]:
         """Every passage with its scope, for the index. One read, so it sees one version.
 
