@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,14 +61,14 @@ class Budget:
     wall_seconds: float = 90.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Budget:
+    def from_env(cls, env: Mapping[str, str]) -> Budget:
         """CITEBOT_INGEST_CPU_SECONDS and CITEBOT_INGEST_MEMORY_MB, when set."""
         cpu = _positive_int(env, "CITEBOT_INGEST_CPU_SECONDS", DEFAULT_CPU_SECONDS)
         memory = _positive_int(env, "CITEBOT_INGEST_MEMORY_MB", DEFAULT_MEMORY_BYTES >> 20) << 20
         return cls(cpu_seconds=cpu, memory_bytes=memory, wall_seconds=max(90.0, 4.0 * cpu))
 
 
-def _positive_int(env: dict[str, str] | os._Environ[str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
@@ -144,15 +144,15 @@ class _Host:
 
 
 class HostPool:
-    """Parser hosts for up to `size` jobs at once, started on first use and reused."""
+    """Parser hosts, one per job running at once, started on first use and reused (how many
+    jobs run at once is the IngestQueue's decision)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self) -> None:
         self._idle: list[_Host] = []
         self._lock = threading.Lock()
         self._all: list[_Host] = []
         self._active: dict[object, _Host | None] = {}
         self._aborted: set[object] = set()
-        self.size = size
 
     def _take(self) -> _Host:
         with self._lock:
@@ -230,7 +230,7 @@ def shared_pool() -> HostPool:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = HostPool(max(1, min(4, os.cpu_count() or 1)))
+            _shared = HostPool()
             atexit.register(_shared.close)
         return _shared
 

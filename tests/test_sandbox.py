@@ -138,7 +138,7 @@ def test_the_budget_comes_from_the_environment() -> None:
 def test_the_parser_process_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "not-for-parsers")
     monkeypatch.setenv("SOME_API_KEY", "nor-this")
-    pool = HostPool(1)  # a host started now, with this environment
+    pool = HostPool()  # a host started now, with this environment
     try:
         seen = run_limited(hostile.environment, (), name="x", budget=SMALL, pool=pool)
         where = run_limited(hostile.working_directory, (), name="x", budget=SMALL, pool=pool)
