@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
 # A reply must come within the interaction token's 15 minutes: an addition waits for its turn
 # at most ADD_WAIT_SECONDS, and a refresh starts no source after the time that still leaves
-# one fetch, one read and a write to finish (see _refresh_deadline).
+# one fetch, one read and a write to finish (see Sources._refresh_room).
 TOKEN_SECONDS = 15 * 60
 ADD_WAIT_SECONDS = 8 * 60
 MARGIN_SECONDS = 60
