@@ -10,10 +10,20 @@ Design choices, each driven by what people ask about in AI news:
   ("open-source") are split, so "open source" and "open-source" index alike.
 - A trailing plural "s" on a model name is dropped (`H800s` -> `h800`).
 - English stop words removed, Snowball (PyStemmer) stemming on alphabetic tokens only.
+- Both sides are folded the same way before stemming, so spelling differences a stemmer leaves
+  apart still meet: accents dropped ("Sèvres" and "sevres"), HTML entities decoded ("AT&amp;T"),
+  British spellings mapped to American ones ("harbour" to "harbor", "organised" to "organized")
+  with breame's list of 1,730 pairs (a curated list beats rules such as -our to -or, which would
+  turn "four" into "for"); a demonym is its country ("French" is "France"), "America" is
+  "US", and a few clipped words are the word they clip ("math", "stats", "tech").
+
+`ANALYZER_VERSION` names this behaviour: the database stores each passage's terms, and a
+database analysed by another version is re-analysed when it is opened.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -22,8 +32,12 @@ from functools import lru_cache
 from itertools import chain
 
 import Stemmer
+from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
 from retrieval.stopwords import STOP_WORDS
+
+# Bumped whenever a text gives other terms than before (stored terms are then re-analysed).
+ANALYZER_VERSION = 2
 
 _QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
@@ -35,6 +49,42 @@ _TOKEN = re.compile(
     r"|\w+(?:[-.'/]\w+)*",
 )
 _COUNTRY_US = frozenset({"US", "U.S", "USA", "U.S.A"})
+# A demonym is searched as its country ("French startup" meets "France's Mistral"), and the
+# United States under one term however it is written ("America", "American", "U.S.").
+_DEMONYMS = {
+    "america": "us",
+    "american": "us",
+    "americans": "us",
+    **{
+        word: country
+        for country, words in {
+            "australia": "australian australians",
+            "britain": "british briton britons",
+            "canada": "canadian canadians",
+            "china": "chinese",
+            "egypt": "egyptian egyptians",
+            "europe": "european europeans",
+            "france": "french",
+            "germany": "german germans",
+            "greece": "greek greeks",
+            "india": "indian indians",
+            "iran": "iranian iranians",
+            "israel": "israeli israelis",
+            "italy": "italian italians",
+            "japan": "japanese",
+            "korea": "korean koreans",
+            "mexico": "mexican mexicans",
+            "netherlands": "dutch",
+            "russia": "russian russians",
+            "spain": "spanish",
+            "sweden": "swedish swede swedes",
+            "switzerland": "swiss",
+            "taiwan": "taiwanese",
+            "turkey": "turkish turk turks",
+        }.items()
+        for word in words.split()
+    },
+}
 _HAS_DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
@@ -105,6 +155,17 @@ _IRREGULAR = {
 }
 
 
+# Clipped words people type for the word articles print.
+_CLIPPED = {
+    "math": "mathematics",
+    "maths": "mathematics",
+    "stats": "statistics",
+    "info": "information",
+    "govt": "government",
+    "tech": "technology",
+}
+
+
 def normalize(text: str) -> str:
     """Unicode-normalise text the way the index sees it (without case folding).
 
@@ -112,6 +173,8 @@ def normalize(text: str) -> str:
     character up in a table once the text is not pure ASCII (a third of a second per
     million characters), where a search for a character that is absent costs almost nothing.
     """
+    if "&" in text and ";" in text:
+        text = html.unescape(text)
     text = unicodedata.normalize("NFKC", text)
     for curly, straight in _QUOTES.items():
         if curly in text:
@@ -161,6 +224,8 @@ def _token_terms(token: str) -> tuple[str, ...]:
     if token in _COUNTRY_US:
         return ("us",)
     raw = token.casefold()
+    if not raw.isascii():
+        raw = fold_accents(raw)
     if raw.endswith("'s"):
         raw = raw[:-2]
     raw = raw.strip("'")
@@ -193,7 +258,28 @@ def _word_terms(word: str) -> str:
         return word
     if len(word) < 2 or word in STOP_WORDS:
         return ""
+    word = _CLIPPED.get(word) or _AMERICAN.get(word, word)
+    country = _DEMONYMS.get(word)
+    if country is not None:
+        return country if country == "us" else _stem(country)
     return _stem(_IRREGULAR.get(word, word))
+
+
+# British spelling -> American (only single words of letters: the list has a few phrases).
+_AMERICAN = {
+    british: american
+    for british, american in BRITISH_ENGLISH_SPELLINGS.items()
+    if british.isalpha() and american.isalpha()
+}
+
+
+def fold_accents(text: str) -> str:
+    """Text without combining marks ("Sèvres" -> "Sevres", "Topkapı" keeps its dotless i):
+    people type names without their accents, and articles keep them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    )
 
 
 def _raw_tokens(text: str) -> Iterator[re.Match[str]]:

@@ -132,6 +132,15 @@ MAX_TITLE_WORDS = 20
 TITLE_SCAN_CHARS = 5000
 MAX_ICON_RUN_WORDS = 300  # a header's icons and shop links; a longer line is not one
 MAX_HEADING_WORDS = 14
+# A section title written as a sentence ("History.", "Early life and career.", as Wikipedia's
+# plain-text dumps write them) is at most this many words: no digits, no verb or pronoun.
+MAX_DOTTED_HEADING_WORDS = 6
+_NOT_IN_HEADINGS = frozenset(
+    """
+    i you he she it we they me him her us them this these that those there here is are was were
+    be been being has have had do does did will would can could should may might must shall not
+    """.split()
+)
 
 
 def title_key(text: str) -> str:
@@ -193,7 +202,21 @@ def _classify(line: str, markdown_heading: bool) -> Block:
         and len(line) <= 140
     ):
         return Block("heading", line)
+    if _is_dotted_heading(line, words):
+        return Block("heading", line[:-1].rstrip())
     return Block("paragraph", line)
+
+
+def _is_dotted_heading(line: str, words: int) -> bool:
+    """A short title that ends with a full stop ("Early life.", "Fruits and seeds."): one
+    sentence of a few capitalised-first words, without digits, verbs or pronouns. Without this
+    it would be a short paragraph glued to the end of the section before the one it names."""
+    if words > MAX_DOTTED_HEADING_WORDS or not line.endswith(".") or line.endswith(".."):
+        return False
+    body = line[:-1]
+    if not body or re.search(r"[\d.!?;:]", body) or not (body[0].isupper() or body[0] in "\"'"):
+        return False
+    return not any(w.casefold() in _NOT_IN_HEADINGS for w in _WORD.findall(body))
 
 
 def _logical_lines(raw: str) -> list[tuple[str, bool]]:
@@ -271,6 +294,7 @@ def clean_article(raw: str, title: str | None = None) -> Article:
     skip_next = False
     in_toc = False
     seen_paragraph = False
+    dotted: dict[int, str] = {}  # block index -> the line of a heading that ends in "."
     for line, md in lines:
         if skip_next:
             skip_next = False
@@ -294,8 +318,15 @@ def clean_article(raw: str, title: str | None = None) -> Article:
         # Chrome only counts as chrome before the first paragraph (the page header).
         if not seen_paragraph and _is_chrome(line):
             continue
+        if block.kind == "heading" and not md and line.endswith("."):
+            dotted[len(blocks)] = line
         blocks.append(block)
         seen_paragraph = seen_paragraph or block.kind == "paragraph"
+    # A dotted heading introduces text; one followed by another heading, or by nothing, was a
+    # short sentence after all ("Robots and arms." on every line).
+    for at, line in dotted.items():
+        if at + 1 >= len(blocks) or blocks[at + 1].kind == "heading":
+            blocks[at] = Block("paragraph", line)
 
     detected: str | None = None
     if (

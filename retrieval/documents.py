@@ -65,6 +65,13 @@ def _spelled_out(raw: str, name: str) -> str:
     return text
 
 
+def index_terms(heading: str | None, text: str) -> str:
+    """A passage's stored terms: its section heading's and its own (the heading helps a short
+    passage be found), space-separated. Also how stored passages are re-analysed when the
+    analyzer changes."""
+    return " ".join(analyze(f"{heading}\n{text}" if heading else text))
+
+
 def prepare(raw: str, *, title: str | None = None, name: str = "the text") -> PreparedDocument:
     """Clean, split, analyse and summarise one article; BadSource if it is over the length or
     line limits (checked first, before any of that work) or if nothing is left to index."""
@@ -73,7 +80,7 @@ def prepare(raw: str, *, title: str | None = None, name: str = "the text") -> Pr
     article = clean_article(_spelled_out(raw, name), title=title)
     drafts = split_passages(article)
     passages = [
-        NewPassage(i, d.paragraph, d.heading, d.text, " ".join(analyze(d.index_text)))
+        NewPassage(i, d.paragraph, d.heading, d.text, index_terms(d.heading, d.text))
         for i, d in enumerate(drafts)
     ]
     passages = [p for p in passages if p.terms]

@@ -29,12 +29,15 @@ import hashlib
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
+from retrieval.analyzer import analyze
 from retrieval.store import PassageRow
 
 ANSWER_COVERAGE = 0.35
@@ -44,9 +47,14 @@ WEAK_MIN_TERMS = 3
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
+# Typo tolerance: at most this many corrections are searched for one word.
+MAX_CORRECTIONS = 1
+TYPO_WEIGHT = 0.8  # a correction's weight, against 1 for the word as typed
+# How much a title term counts in each passage of its article, against 1 for the passage's own.
+TITLE_WEIGHT = 2.0
 
 # The saved copy: its format (changed with its layout), and each array with the dtype it must have.
-SAVED_FORMAT = "citebot-index 2"
+SAVED_FORMAT = "citebot-index 3"
 _SAVED = (
     ("ids", np.int64),
     ("scopes", np.int64),
@@ -92,7 +100,13 @@ class Bm25Index:
     """Passages of all scopes in one BM25 model; a search only returns what a server may see."""
 
     def __init__(
-        self, rows: Sequence[PassageRow], version: int, *, k1: float = K1, b: float = B
+        self,
+        rows: Sequence[PassageRow],
+        version: int,
+        *,
+        k1: float = K1,
+        b: float = B,
+        title_weight: float = TITLE_WEIGHT,
     ) -> None:
         self.version = version
         # The version of each scope (0: global) this index holds; set by whoever built it.
@@ -106,13 +120,21 @@ class Bm25Index:
 
         vocabulary = _Vocabulary()
         lengths = np.empty(n, dtype=np.float64)
+        title_counts = np.zeros(n, dtype=np.int64)  # title terms added to each passage
         lookup = vocabulary.__getitem__  # C-level lookups; only new terms run Python code
+        titles: dict[int, list[str]] = {}  # document id -> its title's terms, analysed once
         chunks: list[np.ndarray] = []
         pending: list[int] = []
         for i, row in enumerate(rows):
             tokens = row[3].split()
             lengths[i] = len(tokens)
             pending += map(lookup, tokens)
+            if title_weight and len(row) > 4 and row[4]:
+                title = titles.get(row[1])
+                if title is None:
+                    title = titles[row[1]] = analyze(row[4])
+                pending += map(lookup, title)
+                title_counts[i] = len(title)
             # Converted in small chunks: each conversion holds the GIL, and a long one would
             # stall the event loop of a bot that rebuilds while answering.
             if len(pending) >= 1 << 16:
@@ -122,9 +144,19 @@ class Bm25Index:
         self._vocabulary: dict[str, int] = vocabulary
         terms = np.concatenate(chunks).astype(np.int64)
         del chunks, pending
-        docs = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64))
+        per_passage = lengths.astype(np.int64) + title_counts
+        docs = np.repeat(np.arange(n, dtype=np.int64), per_passage)
+        # Each passage's own terms count 1, its title's `title_weight` (BM25F with one shared
+        # length normalisation: the title is a field every passage of the article carries).
+        starts_of = np.concatenate(([0], np.cumsum(per_passage)))[:-1]
+        in_title = np.arange(terms.size) - np.repeat(starts_of, per_passage) >= np.repeat(
+            lengths.astype(np.int64), per_passage
+        )
+        token_weight = np.where(in_title, title_weight, 1.0)
         # One posting per (term, passage): sorted by term, then by passage.
-        keys, tf = np.unique(terms * max(n, 1) + docs, return_counts=True)
+        keys, inverse = np.unique(terms * max(n, 1) + docs, return_inverse=True)
+        tf = np.bincount(inverse, weights=token_weight, minlength=keys.size)
+        del inverse, token_weight, in_title
         posting_terms = keys // max(n, 1)
         self._docs = (keys % max(n, 1)).astype(np.int32)
         df = np.bincount(posting_terms, minlength=len(vocabulary))
@@ -139,7 +171,6 @@ class Bm25Index:
         self._idf = idf
         avgdl = lengths.mean() if n else 1.0
         norm = k1 * (1 - b + b * lengths / avgdl)
-        tf = tf.astype(np.float64)
         self._weights = tf * (k1 + 1) / (tf + norm[self._docs])
 
     def __len__(self) -> int:
@@ -230,6 +261,47 @@ class Bm25Index:
         n = int(self._df[term_id]) if term_id is not None else 0
         return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
 
+    def knows(self, term: str) -> bool:
+        return term in self._vocabulary
+
+    def corrections(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """For each query term the corpus does not know, the known terms one typo away (two for
+        words of 8 letters or more), the most frequent first: "comiss" (commision) finds
+        "commiss". rapidfuzz computes the distances (C, and only against terms of about the
+        same length); terms with digits stay as typed. The caller decides which terms may be
+        typos (`retrieval.spelling`)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for term in dict.fromkeys(terms):
+            if term in self._vocabulary or not term.isalpha():
+                continue
+            allowed = 1 if len(term) < 8 else 2
+            found: list[tuple[int, int, str]] = []
+            for size in range(len(term) - allowed, len(term) + allowed + 1):
+                for word, distance, _ in process.extract(
+                    term,
+                    self._by_length().get(size, ()),
+                    scorer=Levenshtein.distance,
+                    score_cutoff=allowed,
+                    limit=MAX_CORRECTIONS * 4,
+                ):
+                    found.append((distance, -int(self._df[self._vocabulary[word]]), word))
+            if found:
+                closest = min(f[0] for f in found)
+                ranked = sorted(f for f in found if f[0] == closest)
+                out[term] = tuple(word for _, _, word in ranked[:MAX_CORRECTIONS])
+        return out
+
+    def _by_length(self) -> dict[int, list[str]]:
+        """Alphabetic vocabulary terms by length, made on the first correction and kept."""
+        cached = getattr(self, "_lengths_cache", None)
+        if cached is None:
+            cached = {}
+            for word in self._vocabulary:
+                if word.isalpha():
+                    cached.setdefault(len(word), []).append(word)
+            self._lengths_cache = cached
+        return cached
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25Okapi scores of every passage for these query terms (mostly for tests)."""
         out = np.zeros(self.size, dtype=np.float64)
@@ -241,17 +313,27 @@ class Bm25Index:
             out[self._docs[span]] += self._idf[term_id] * self._weights[span]
         return out
 
-    def search(self, terms: Sequence[str], k: int, guild_id: int | None) -> SearchResult:
+    def search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        guild_id: int | None,
+        boosts: Mapping[str, float] | None = None,
+    ) -> SearchResult:
+        """The k best passages this server may see; `boosts` multiplies some terms' weight
+        (a typo's correction counts less than a word as typed)."""
         unique = list(dict.fromkeys(terms))
+        boosts = boosts or {}
         known = [(t, self._vocabulary[t]) for t in unique if t in self._vocabulary]
         if not known or self.size == 0:
             return SearchResult([], 0.0, frozenset())
         # Per search (searches run in several threads at once); calloc'd, so only the pages of
         # touched passages cost anything.
         buffer = np.zeros(self.size, dtype=np.float64)
-        for _, term_id in known:
+        for term, term_id in known:
             span = self._postings(term_id)
-            buffer[self._docs[span]] += self._idf[term_id] * self._weights[span]
+            idf = self._idf[term_id] * boosts.get(term, 1.0)
+            buffer[self._docs[span]] += idf * self._weights[span]
         # Only positive scores can be hits; a linear scan beats sorting the touched postings.
         candidates = np.flatnonzero(buffer > 0)
         scores = buffer[candidates]

@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -31,7 +33,7 @@ from retrieval.errors import (
     NotFound,
 )
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
-from retrieval.index import Bm25Index, SearchResult
+from retrieval.index import TYPO_WEIGHT, Bm25Index
 from retrieval.ingest import IngestQueue, OnQueued
 from retrieval.ingest_jobs import (
     ReadDocument,
@@ -52,7 +54,10 @@ from retrieval.models import (
     Summary,
     TopQuery,
 )
+from retrieval.reanalysis import reanalyse_if_needed
+from retrieval.rerank import Candidate, Question, Verdict, judge, rerank
 from retrieval.seeds import seed_files
+from retrieval.spelling import may_be_typo
 from retrieval.store import Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
 
@@ -63,6 +68,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 20
+RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
@@ -102,6 +108,51 @@ def validate_query(query: str) -> str:
     return cleaned
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One search's outcome, before it is logged and returned as an Answer."""
+
+    verdict: Verdict
+    hits: list[Hit]
+    more: bool
+    searched_for: tuple[tuple[str, str], ...]
+    search_ms: float  # the index search alone (the rest of `latency_ms` is around it)
+
+
+def _possible_typos(text: str, terms: Sequence[str], index: Bm25Index) -> list[str]:
+    """Query terms the corpus does not know whose typed word is not an English word."""
+    unknown = {t for t in terms if not index.knows(t)}
+    if not unknown:
+        return []
+    return [
+        s.term
+        for s in analyze_spans(text)
+        if s.term in unknown and may_be_typo(text[s.start : s.end])
+    ]
+
+
+def _searched_for(
+    text: str, fixes: dict[str, tuple[str, ...]], hits: Sequence[Hit]
+) -> tuple[tuple[str, str], ...]:
+    """(word as typed, word searched for) for each corrected word, both as people write them:
+    the typed word from the question, the searched one as the best passage spells it."""
+    if not fixes:
+        return ()
+    typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
+    out = []
+    for term, (used, *_) in fixes.items():
+        shown = used
+        for hit in hits:
+            spelled = next(
+                (hit.text[s.start : s.end] for s in analyze_spans(hit.text) if s.term == used), None
+            )
+            if spelled:
+                shown = spelled.casefold()
+                break
+        out.append((typed.get(term, term), shown))
+    return tuple(out)
+
+
 class KnowledgeBase:
     """Open with `await KnowledgeBase.open(path)` (or `async with`); the bundled corpus is
     ingested on first use."""
@@ -136,6 +187,7 @@ class KnowledgeBase:
         store = await Store.open(path)
         kb = cls(store, fetch_policy=fetch_policy, resolver=resolver, ingest=ingest)
         try:
+            await reanalyse_if_needed(store)
             if seed:
                 await kb.ensure_seeds()
         except BaseException:
@@ -290,24 +342,42 @@ class KnowledgeBase:
         log.info("index built: %d passages (corpus version %d)", len(rows), version)
         return index
 
-    async def _search(
-        self, text: str, k: int, guild_id: int | None, offset: int = 0
-    ) -> tuple[SearchResult, list[Hit], bool]:
+    async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:
         """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
-        there are more after them."""
+        there are more after them.
+
+        A word the corpus does not know is searched as its closest known word, weighted down.
+        BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
+        reranked list), `rerank` orders them by what answers the question, `judge` decides
+        whether the best of them answers it at all and drops the ones far below it.
+        """
         terms = analyze(text)
         index = await self._current_index(guild_id)
-        result = await asyncio.to_thread(index.search, terms, offset + k + 1, guild_id)
+        fixes = index.corrections(_possible_typos(text, terms, index))
+        searched = [fixes[t][0] if t in fixes else t for t in terms]
+        boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes}
+        depth = max(RERANK_DEPTH, offset + k + 1)
+        started = time.perf_counter()
+        result = await asyncio.to_thread(index.search, searched, depth, guild_id, boosts)
+        search_ms = (time.perf_counter() - started) * 1000
+        rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
+        candidates = [
+            Candidate(h.passage_id, h.score, row["text"], row["title"], row["heading"])
+            for h in result.hits
+            if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
+        ]
+        weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
+        unknown = frozenset(t for t in searched if not index.knows(t))
+        question = Question.of(text, searched, weights, unknown)
+        ranked = await asyncio.to_thread(rerank, question, candidates)
+        verdict = judge(ranked)
+        if not verdict.answered:
+            return Found(verdict, [], False, (), search_ms)
+        kept = verdict.kept
         hits: list[Hit] = []
-        if not result.answered:
-            return result, hits, False
-        page = result.hits[offset : offset + k]
-        rows = await self.store.passages_by_id([h.passage_id for h in page], guild_id)
-        query_terms = set(terms)
-        for rank, scored in enumerate(page, start=offset + 1):
-            row = rows.get(scored.passage_id)
-            if row is None:  # removed between search and fetch
-                continue
+        query_terms = set(searched)
+        for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
+            row = rows[scored.passage_id]
             spans = tuple(
                 (s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms
             )
@@ -324,7 +394,8 @@ class KnowledgeBase:
                     highlights=tuple(dict.fromkeys(spans)),
                 )
             )
-        return result, hits, len(result.hits) > offset + k
+        searched_for = _searched_for(text, fixes, hits)
+        return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms)
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""
@@ -333,8 +404,8 @@ class KnowledgeBase:
         text = validate_query(query)
         if not 1 <= k <= MAX_K:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
-        result, hits, more = await self._search(text, k, caller.guild_id)
-        answered = result.answered
+        found = await self._search(text, k, caller.guild_id)
+        hits, more, answered = found.hits, found.more, found.verdict.answered
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
@@ -346,7 +417,7 @@ class KnowledgeBase:
             query=text,
             hits=[(h.passage_id, h.score) for h in hits],
             answered=answered,
-            confidence=result.coverage,
+            confidence=found.verdict.confidence,
             latency_ms=latency_ms,
         )
         return Answer(
@@ -354,10 +425,13 @@ class KnowledgeBase:
             answered=answered,
             hits=tuple(hits),
             latency_ms=latency_ms,
-            confidence=result.coverage,
+            confidence=found.verdict.confidence,
             articles_searched=articles,
             query_id=query_id,
             has_more=more,
+            reason=found.verdict.reason,
+            searched_for=found.searched_for,
+            search_ms=found.search_ms,
         )
 
     async def page(
@@ -374,17 +448,20 @@ class KnowledgeBase:
         if not 0 <= page <= MAX_K or not 1 <= k <= MAX_K:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
-        result, hits, more = await self._search(record.query, k, guild_id, offset=page * k)
+        found = await self._search(record.query, k, guild_id, offset=page * k)
         articles = await self._articles(guild_id)
         return Answer(
             query=record.query,
-            answered=result.answered,
-            hits=tuple(hits),
+            answered=found.verdict.answered,
+            hits=tuple(found.hits),
             latency_ms=(time.perf_counter() - started) * 1000,
-            confidence=result.coverage,
+            confidence=found.verdict.confidence,
             articles_searched=articles,
             query_id=query_id,
-            has_more=more,
+            has_more=found.more,
+            reason=found.verdict.reason,
+            searched_for=found.searched_for,
+            search_ms=found.search_ms,
         )
 
     async def record_feedback(

@@ -48,12 +48,20 @@ class Answer:
     articles_searched: int
     query_id: int | None = None
     has_more: bool = False  # another page of hits exists
+    reason: str = ""  # why it is answered or not, in a few words
+    # (word as typed, word searched for instead): the corpus did not know the typed word
+    searched_for: tuple[tuple[str, str], ...] = ()
+    search_ms: float = 0.0  # the index search alone: comparable with another engine's search
 
     def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "answered": self.answered,
+            "confidence": round(self.confidence, 3),
+            "reason": self.reason,
+            "searched_for": [{"typed": a, "searched": b} for a, b in self.searched_for],
             "latency_ms": round(self.latency_ms, 2),
+            "search_ms": round(self.search_ms, 3),
             "hits": [h.to_json() for h in self.hits],
         }
 

@@ -26,11 +26,6 @@ class PassageDraft:
     text: str
     heading: str | None
 
-    @property
-    def index_text(self) -> str:
-        """What BM25 indexes: the section heading helps a short passage be found."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
-
 
 def _words(text: str) -> int:
     return len(text.split())

@@ -1,7 +1,8 @@
 """English stop words: function words and question words that carry no topic.
 
 Question words ("what", "how", "much") are included because people phrase every question with
-them; left in, they would match nearly any passage and inflate the "answered" signal.
+them; left in, they would match nearly any passage and inflate the "answered" signal. Chat
+drops apostrophes ("whats", "didnt"), so those spellings are stop words too.
 """
 
 STOP_WORDS: frozenset[str] = frozenset(
@@ -18,5 +19,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     thus to too under until up upon us ve very via was wasn't we were weren't what whatever
     when where whether which while who whom whose why will with within without won't would
     wouldn't yet you your yours yourself yourselves tell told know explain describe
+    whats whos wheres whens hows whys thats theres im ive dont doesnt didnt isnt wasnt arent
+    werent cant couldnt wouldnt shouldnt wont
     """.split()
 )

@@ -118,6 +118,7 @@ class PassageRow(NamedTuple):
     document_id: int
     guild_id: int | None
     terms: str
+    title: str = ""  # its article's title, which the index scores as a field of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +334,7 @@ class Store:
         100k of them into objects here would stall the event loop.
         """
         sql = (
-            "SELECT p.id, p.document_id, d.guild_id, p.terms FROM passages p "
+            "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
             "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         )
         async with (db or self._reader).execute(sql) as cur:
@@ -350,7 +351,7 @@ class Store:
         marks = ",".join("?" * len(ids))
         cond, args = _visible(guild_id)
         sql = (
-            "SELECT p.id, p.document_id, p.paragraph, p.text, d.title, d.source "
+            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, d.title, d.source "
             "FROM passages p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.id IN ({marks}) AND {cond}"
         )
@@ -492,6 +493,29 @@ class Store:
             "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
             (f"scope_version:{guild_id or 0}",),
         )
+
+    async def passages_to_reanalyse(self) -> list[tuple[int, str | None, str]]:
+        """(id, heading, text) of every passage, for re-analysis after an analyzer change."""
+        async with self._reader.execute("SELECT id, heading, text FROM passages") as cur:
+            cur.row_factory = None
+            return await cur.fetchall()  # type: ignore[return-value]
+
+    async def store_reanalysed(
+        self,
+        db: aiosqlite.Connection,
+        rows: Iterable[tuple[str, str, int, str]],
+        analyzer_version: int,
+    ) -> None:
+        """New (text, terms) for passages whose text is still the old one, the analyzer
+        version that made them, and a new version of every scope (the index is stale)."""
+        await db.executemany(
+            "UPDATE passages SET text = ?, terms = ? WHERE id = ? AND text = ?", rows
+        )
+        await self.set_meta(db, "analyzer_version", str(analyzer_version))
+        async with db.execute("SELECT DISTINCT ifnull(guild_id, 0) FROM documents") as cur:
+            scopes = {row[0] for row in await cur.fetchall()} | {0}
+        for scope in scopes:
+            await self._bump(db, scope or None)
 
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
         """(corpus version, global scope version, this server's scope version), in one read."""

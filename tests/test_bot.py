@@ -145,7 +145,8 @@ async def test_ask_shows_numbered_cited_passages_and_logs_the_row(world: World) 
     embed = message.embeds[0]
     assert embed["title"] == SPEND
     fields = _fields(message)
-    assert [f["name"][:3] for f in fields] == ["[1]", "[2]", "[3]"]
+    # Passages far below the best are left out: fewer than three is a fine answer.
+    assert [f["name"][:3] for f in fields] == ["[1]", "[2]"]
     assert fields[0]["name"] == "[1] China's AI Leap: DeepSeek Challenges US Dominance"
     assert "**spent**" in fields[0]["value"] and "$5.6 million" in fields[0]["value"]
     assert "`seeds/002_2d5ac121eab98ad0.txt` · paragraph 2" in fields[0]["value"]
