@@ -83,6 +83,10 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
             _LEAD + r"(?:who|whom|whose)\s+(?!(?:is|was|are|were|'s)\s+(?!the\b|a\b|an\b|"
             r"first\b|last\b|\w+ed\b|\w+en\b|behind\b|responsible\b|in\s+charge\b|known\b|"
             r"considered\b|credited\b|called\b))"
+            # "who is openai's ceo", "who was the band's drummer": a role, so a name answers
+            r"|" + _LEAD + r"who\s+(?:is|was|are|were|'s)\s+(?:\w+\s+){0,3}?\w+'s\s"
+            r"|" + _LEAD + r"who\s+(?:is|was|are|were|'s)\s+(?:\w+\s+){0,4}?"
+            r"(?:" + _PERSON_NOUNS + r")\b"
             r"|\bby\s+(?:who|whom)\b"
             r"|\b(?:who|whom)\s*$"
             r"|\b(?:what|which)\s+(?:" + _PERSON_NOUNS + r")\b"
