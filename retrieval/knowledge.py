@@ -20,6 +20,7 @@ import aiosqlite
 
 from retrieval.analyzer import analyze, analyze_spans, normalize
 from retrieval.cleaning import title_key
+from retrieval.direct_answer import answer_sentence
 from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     HINT_LIST_SOURCES,
@@ -335,6 +336,9 @@ class KnowledgeBase:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
         result, hits, more = await self._search(text, k, caller.guild_id)
         answered = result.answered
+        # The sentence that best answers, its terms weighted by idf: off the loop (a few ms).
+        weight = self._index.weight if self._index else None
+        direct = await asyncio.to_thread(answer_sentence, text, hits, weight) if answered else None
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
@@ -358,6 +362,7 @@ class KnowledgeBase:
             articles_searched=articles,
             query_id=query_id,
             has_more=more,
+            direct=direct,
         )
 
     async def page(
@@ -375,6 +380,12 @@ class KnowledgeBase:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
         result, hits, more = await self._search(record.query, k, guild_id, offset=page * k)
+        weight = self._index.weight if self._index else None
+        direct = (
+            await asyncio.to_thread(answer_sentence, record.query, hits, weight)
+            if result.answered
+            else None
+        )
         articles = await self._articles(guild_id)
         return Answer(
             query=record.query,
@@ -385,6 +396,7 @@ class KnowledgeBase:
             articles_searched=articles,
             query_id=query_id,
             has_more=more,
+            direct=direct,
         )
 
     async def record_feedback(
