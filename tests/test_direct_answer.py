@@ -108,6 +108,12 @@ def test_a_wall_of_text_is_read_only_so_far():
     assert ask("how much did deepseek spend", hits(wall + STARGATE)) is None
 
 
+async def test_a_who_question_marks_the_name(kb):
+    answer = await kb.ask("who is meta's chief ai scientist")
+    assert answer.direct.span_text == "Yann LeCun"
+    assert answer.direct.text.startswith("Meta's chief AI scientist, Yann LeCun, ")
+
+
 async def test_asked_through_the_knowledge_base(kb):
     answer = await kb.ask("what day did deepseek release the r1 model")
     direct = answer.direct
