@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import sys
 import textwrap
@@ -23,7 +24,15 @@ from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, Duplica
 from retrieval.export import flat, log_csv
 from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, KnowledgeBase
-from retrieval.models import Answer, Caller, FeedbackRow, Hit, QueryRecord, TopQuery
+from retrieval.models import (
+    Answer,
+    Caller,
+    DirectAnswer,
+    FeedbackRow,
+    Hit,
+    QueryRecord,
+    TopQuery,
+)
 from retrieval.sandbox import Budget
 from retrieval.urls import FetchPolicy
 
@@ -143,13 +152,51 @@ def highlight(hit: Hit, ansi: bool) -> str:
     return "".join(out)
 
 
-def _wrap(text: str, indent: str = "") -> str:
+# What a terminal would act on rather than show: controls (escape sequences, carriage returns),
+# bidi overrides and zero-width characters. Article text is a stranger's; the direct answer is
+# printed first and alone, so it is shown as text only.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+_SPACES = re.compile(r"\s+")
+
+
+def _printable(text: str) -> str:
+    """`text` on one line, without what a terminal would act on."""
+    return _SPACES.sub(" ", _UNPRINTABLE.sub("", text))
+
+
+def direct_line(direct: DirectAnswer, titles: dict[int, str], ansi: bool) -> str:
+    """ "Answer: <sentence>" with the answer span emphasised (bold and underlined in a
+    terminal, **like this** elsewhere), then "from [rank] <title>"."""
+    on, off = ("\x1b[1;4m", "\x1b[0m") if ansi else ("**", "**")
+    text = direct.text
+    if direct.span:
+        start, end = direct.span
+        pieces = (text[:start], on, _printable(text[start:end]), off, text[end:])
+        sentence = "".join(p if p in (on, off) else _printable(p) for p in pieces)
+    else:
+        sentence = _printable(text)
+    title = _printable(titles.get(direct.rank, "")).strip()
+    source = f"from [{direct.rank}] {title}".rstrip()
+    return f"{_wrap(f'Answer: {sentence.strip()}', hanging=' ' * 8)}\n{_wrap(source, '  ')}"
+
+
+def searched_for_line(searched_for: Sequence[tuple[str, str]]) -> str:
+    """What was searched instead of words the corpus does not know (typos)."""
+    pairs = ", ".join(
+        f'"{_printable(used)}" for "{_printable(typed)}"' for typed, used in searched_for
+    )
+    return _wrap(f"Searched for {pairs}.")
+
+
+def _wrap(text: str, indent: str = "", hanging: str | None = None) -> str:
     # Hyphenated names (GPT-4o, cost-effective) must not be cut at the hyphen.
     return textwrap.fill(
         text,
         width=100,
         initial_indent=indent,
-        subsequent_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
         break_on_hyphens=False,
         break_long_words=False,
     )
@@ -157,11 +204,17 @@ def _wrap(text: str, indent: str = "") -> str:
 
 def render_answer(answer: Answer, ansi: bool) -> str:
     if not answer.answered:
+        why = f" ({_printable(answer.reason)})" if answer.reason else ""
         return (
-            f"No passage in the corpus answers {answer.query!r}.\n"
+            f"No passage in the corpus answers {answer.query!r}{why}.\n"
             "Try other words, or add a source: citebot sources add FILE"
         )
     lines = []
+    if answer.searched_for:
+        lines += [searched_for_line(answer.searched_for), ""]
+    if answer.direct:
+        titles = {h.rank: h.title for h in answer.hits}
+        lines += [direct_line(answer.direct, titles, ansi), ""]
     for hit in answer.hits:
         lines.append(
             f"[{hit.rank}] {hit.title} — {hit.source}, paragraph {hit.paragraph} "

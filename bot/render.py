@@ -39,6 +39,7 @@ MAX_FIELDS = 25
 CHOICE_NAME_LIMIT = 100
 MAX_CHOICES = 25
 CITATION_LIMIT = 300
+DIRECT_LIMIT = 1000  # the direct answer's share of an answer's 6,000 characters
 QUERY_LIMIT = 1000  # a logged question as shown in /logs, before the lines share the embed
 SOURCES_PER_PAGE = 10
 
@@ -120,14 +121,19 @@ def safe(text: str, limit: int, *, one_line: bool = False) -> str:
 
 def highlighted(hit: Hit, limit: int) -> str:
     """The passage with query terms in bold, escaped, cut to `limit` without a broken marker."""
+    return bolded(hit.text, hit.highlights, limit)
+
+
+def bolded(raw_text: str, spans: Sequence[tuple[int, int]], limit: int) -> str:
+    """`raw_text` escaped with `spans` of it in bold, cut to `limit` without a broken marker."""
     pieces: list[tuple[str, bool]] = []
     pos = 0
-    for start, end in sorted(hit.highlights):
+    for start, end in sorted(spans):
         if start < pos:
             continue
-        pieces += [(hit.text[pos:start], False), (hit.text[start:end], True)]
+        pieces += [(raw_text[pos:start], False), (raw_text[start:end], True)]
         pos = end
-    pieces.append((hit.text[pos:], False))
+    pieces.append((raw_text[pos:], False))
     out: list[str] = []
     used = 0
     for raw, bold in pieces:
@@ -147,6 +153,34 @@ def highlighted(hit: Hit, limit: int) -> str:
             out.append(ELLIPSIS)
         break
     return "".join(out).strip()
+
+
+# Line breaks Discord honours, each replaced by one space (offsets into the text stay valid).
+_ONE_LINE = str.maketrans(dict.fromkeys("\n\r\x0b\x0c\x85\u2028\u2029", " "))
+
+
+def direct_answer_lines(answer: Answer, limit: int = DIRECT_LIMIT) -> str:
+    """The direct answer as two lines: the sentence, escaped, with its answer span in bold,
+    then "from [rank] <title>"; "" when the answer has none."""
+    direct = answer.direct
+    if direct is None:
+        return ""
+    title = next((h.title for h in answer.hits if h.rank == direct.rank), "")
+    source = fit(f"from [{direct.rank}] {safe(title, 200, one_line=True)}", 250)
+    spans = (direct.span,) if direct.span else ()
+    sentence = bolded(direct.text.translate(_ONE_LINE), spans, limit - len(source) - 1)
+    return f"{sentence}\n{source}" if sentence else source
+
+
+def searched_for_line(answer: Answer) -> str:
+    """ "Searched for *harbor* (you typed *harbour*)" for words the corpus did not know."""
+    if not answer.searched_for:
+        return ""
+    pairs = ", ".join(
+        f"*{safe(used, 60, one_line=True)}* (you typed *{safe(typed, 60, one_line=True)}*)"
+        for typed, used in answer.searched_for[:5]
+    )
+    return fit(f"Searched for {pairs}", 400)
 
 
 def join_lines(lines: Sequence[str], limit: int) -> str:
@@ -177,7 +211,8 @@ def citation(hit: Hit) -> str:
 
 
 def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
-    """The /ask answer: one field per passage (text with terms in bold, then its citation)."""
+    """The /ask answer: the direct answer first (the description), then one field per
+    passage (text with terms in bold, then its citation)."""
     title = safe(answer.query, TITLE_LIMIT, one_line=True)
     footer = fit(
         f"Searched {answer.articles_searched} article{'s' * (answer.articles_searched != 1)} "
@@ -198,7 +233,12 @@ def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
         )
         embed.set_footer(text=footer)
         return embed
-    embed = discord.Embed(title=title, colour=COLOUR_ANSWER)
+    # The direct answer leads; the passages below are its evidence.
+    description = "\n".join(
+        line for line in (searched_for_line(answer), direct_answer_lines(answer)) if line
+    )
+    description = description or None
+    embed = discord.Embed(title=title, colour=COLOUR_ANSWER, description=description)
     hits = answer.hits[:MAX_FIELDS]
     # Names get at most a quarter of the 6,000 characters, values share the rest.
     name_limit = min(FIELD_NAME_LIMIT, max(12, 1500 // len(hits)))
@@ -206,7 +246,14 @@ def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
         fit(f"[{h.rank}] {safe(h.title, name_limit, one_line=True)}", name_limit) for h in hits
     ]
     cites = [citation(h) for h in hits]
-    spare = EMBED_TOTAL_LIMIT - len(title) - len(footer) - sum(map(len, names)) - 10
+    spare = (
+        EMBED_TOTAL_LIMIT
+        - len(title)
+        - len(footer)
+        - len(description or "")
+        - sum(map(len, names))
+        - 10
+    )
     per_field = max(1, min(FIELD_VALUE_LIMIT, spare // len(hits)))
     for hit, name, cite in zip(hits, names, cites, strict=True):
         room = per_field - len(cite) - 1

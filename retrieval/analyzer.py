@@ -42,11 +42,11 @@ ANALYZER_VERSION = 2
 _QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
 # One raw token: money or a number ($5.6, 1,000, 60%), or a word that may carry inner hyphens,
-# dots or apostrophes between alphanumerics (GPT-4o, U.S., DeepSeek's, 3.5).
+# dots, apostrophes or ampersands between alphanumerics (GPT-4o, U.S., DeepSeek's, 3.5, AT&T).
 _TOKEN = re.compile(
     r"\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
     r"|\$\d+(?:\.\d+)*"
-    r"|\w+(?:[-.'/]\w+)*",
+    r"|\w+(?:[-.'/&]\w+)*",
 )
 _COUNTRY_US = frozenset({"US", "U.S", "USA", "U.S.A"})
 # A demonym is searched as its country ("French startup" meets "France's Mistral"), and the

@@ -83,6 +83,10 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
             _LEAD + r"(?:who|whom|whose)\s+(?!(?:is|was|are|were|'s)\s+(?!the\b|a\b|an\b|"
             r"first\b|last\b|\w+ed\b|\w+en\b|behind\b|responsible\b|in\s+charge\b|known\b|"
             r"considered\b|credited\b|called\b))"
+            # "who is openai's ceo", "who was the band's drummer": a role, so a name answers
+            r"|" + _LEAD + r"who\s+(?:is|was|are|were|'s)\s+(?:\w+\s+){0,3}?\w+'s\s"
+            r"|" + _LEAD + r"who\s+(?:is|was|are|were|'s)\s+(?:\w+\s+){0,4}?"
+            r"(?:" + _PERSON_NOUNS + r")\b"
             r"|\bby\s+(?:who|whom)\b"
             r"|\b(?:who|whom)\s*$"
             r"|\b(?:what|which)\s+(?:" + _PERSON_NOUNS + r")\b"
@@ -458,23 +462,32 @@ def _product_like(word: str) -> bool:
     return bool(_CAMEL.search(word)) and not _SURNAME_PREFIX.match(word)
 
 
-def _person_spans(text: str, asked: frozenset[str]) -> Iterator[tuple[int, int]]:
-    """Names of two or more capitalised words ("Yann LeCun", "Vincent van Gogh"); a single
-    word only after a title ("King Harold") or as the surname of a full name found in the same
-    text. Anything that looks like an organisation, a place or a product is left out."""
-    candidates: list[tuple[int, int, list[str], bool]] = []
+def _name_runs(
+    text: str, asked: frozenset[str]
+) -> Iterator[tuple[int, int, int, list[str], list[str]]]:
+    """Capitalised runs that could be a name: trimmed of openers, not only words the question
+    holds, no month or weekday, no product or acronym. Yields (run start, start, end, words,
+    words case-folded)."""
     for run in _cap_runs(text):
-        run_start = run[0].start()
-        sentence_start = _at_sentence_start(text, run_start)
         start, end, words = _trimmed(text, run)
         if not words:
             continue
         folded = [w.rstrip(".").casefold() for w in words]
         if all(w in asked or w in _PARTICLES for w in folded):
             continue
-        if any(w in _NOT_PERSON or w in _MONTH_WORDS or w in _COUNTRIES for w in folded):
+        if any(w in _MONTH_WORDS for w in folded) or any(_product_like(w) for w in words):
             continue
-        if any(_product_like(w) for w in words):
+        yield run[0].start(), start, end, words, folded
+
+
+def _person_spans(text: str, asked: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Names of two or more capitalised words ("Yann LeCun", "Vincent van Gogh"); a single
+    word only after a title ("King Harold") or as the surname of a full name found in the same
+    text. Anything that looks like an organisation, a place or a product is left out."""
+    candidates: list[tuple[int, int, list[str], bool]] = []
+    for run_start, start, end, words, folded in _name_runs(text, asked):
+        sentence_start = _at_sentence_start(text, run_start)
+        if any(w in _NOT_PERSON or w in _COUNTRIES for w in folded):
             continue
         before = text[max(0, run_start - 30) : run_start]
         titled = _titled(text[max(0, start - 30) : start])
@@ -516,16 +529,8 @@ def _place_spans(text: str, asked: frozenset[str]) -> Iterator[tuple[int, int]]:
             continue
         if not all(w.casefold() in asked for w in m.group().split()):
             yield m.span()
-    for run in _cap_runs(text):
-        start, end, words = _trimmed(text, run)
-        if not words:
-            continue
-        folded = [w.rstrip(".").casefold() for w in words]
-        if all(w in asked or w in _PARTICLES for w in folded):
-            continue
-        if any(w in _MONTH_WORDS or w in _PERSON_TITLES for w in folded):
-            continue
-        if any(_product_like(w) for w in words):
+    for _, start, end, words, folded in _name_runs(text, asked):
+        if any(w in _PERSON_TITLES for w in folded):
             continue
         if folded[-1] in _NOT_PERSON and folded[-1] not in _PLACE_WORDS:
             continue  # "Stanford University", "the Communist Party", "English"

@@ -261,6 +261,14 @@ class Bm25Index:
         n = int(self._df[term_id]) if term_id is not None else 0
         return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
 
+    def idf(self, term: str) -> float:
+        """A term's BM25 idf as scores use it; an unknown term's is what a term in no passage
+        would have (the most any term can have)."""
+        term_id = self._vocabulary.get(term)
+        if term_id is not None:
+            return float(self._idf[term_id])
+        return math.log((self.size + 0.5) / 0.5) if self.size else 0.0
+
     def knows(self, term: str) -> bool:
         return term in self._vocabulary
 

@@ -22,6 +22,7 @@ import aiosqlite
 
 from retrieval.analyzer import analyze, analyze_spans, normalize
 from retrieval.cleaning import title_key
+from retrieval.direct_answer import answer_sentence
 from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     HINT_LIST_SOURCES,
@@ -368,7 +369,10 @@ class KnowledgeBase:
         ]
         weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
         unknown = frozenset(t for t in searched if not index.knows(t))
-        question = Question.of(text, searched, weights, unknown)
+        # The most a passage could score with each term once: BM25 scores over it compare
+        # across questions and corpora (a small corpus has small idfs).
+        scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
+        question = Question.of(text, searched, weights, unknown, scale)
         ranked = await asyncio.to_thread(rerank, question, candidates)
         verdict = judge(ranked)
         if not verdict.answered:
@@ -406,6 +410,9 @@ class KnowledgeBase:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
         found = await self._search(text, k, caller.guild_id)
         hits, more, answered = found.hits, found.more, found.verdict.answered
+        # The sentence that best answers, its terms weighted by idf: off the loop (a few ms).
+        weight = self._index.weight if self._index else None
+        direct = await asyncio.to_thread(answer_sentence, text, hits, weight) if answered else None
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
@@ -432,6 +439,7 @@ class KnowledgeBase:
             reason=found.verdict.reason,
             searched_for=found.searched_for,
             search_ms=found.search_ms,
+            direct=direct,
         )
 
     async def page(
@@ -449,6 +457,12 @@ class KnowledgeBase:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
         found = await self._search(record.query, k, guild_id, offset=page * k)
+        weight = self._index.weight if self._index else None
+        direct = (
+            await asyncio.to_thread(answer_sentence, record.query, list(found.hits), weight)
+            if found.verdict.answered
+            else None
+        )
         articles = await self._articles(guild_id)
         return Answer(
             query=record.query,
@@ -462,6 +476,7 @@ class KnowledgeBase:
             reason=found.verdict.reason,
             searched_for=found.searched_for,
             search_ms=found.search_ms,
+            direct=direct,
         )
 
     async def record_feedback(

@@ -37,6 +37,37 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectAnswer:
+    """The one sentence that best answers a question, and where it comes from.
+
+    `start`/`end` locate the sentence in its passage's text (`Hit.text` of the hit with this
+    `rank`); `span` is the answer inside the sentence (the date, the amount, the name), in
+    offsets of `text`, when the question's kind found one there.
+    """
+
+    text: str
+    rank: int
+    passage_id: int
+    start: int
+    end: int
+    span: tuple[int, int] | None = None
+    kind: str | None = None  # the question's answer kind ("date", "number", ...), if any
+
+    @property
+    def span_text(self) -> str | None:
+        return self.text[self.span[0] : self.span[1]] if self.span else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "rank": self.rank,
+            "passage_id": self.passage_id,
+            "span": list(self.span) if self.span else None,
+            "span_text": self.span_text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The result of one question. `answered` is False when the corpus holds nothing relevant."""
 
@@ -48,6 +79,7 @@ class Answer:
     articles_searched: int
     query_id: int | None = None
     has_more: bool = False  # another page of hits exists
+    direct: DirectAnswer | None = None  # the sentence that best answers, when answered
     reason: str = ""  # why it is answered or not, in a few words
     # (word as typed, word searched for instead): the corpus did not know the typed word
     searched_for: tuple[tuple[str, str], ...] = ()
@@ -62,6 +94,7 @@ class Answer:
             "searched_for": [{"typed": a, "searched": b} for a, b in self.searched_for],
             "latency_ms": round(self.latency_ms, 2),
             "search_ms": round(self.search_ms, 3),
+            "answer_sentence": self.direct.to_json() if self.direct else None,
             "hits": [h.to_json() for h in self.hits],
         }
 

@@ -45,6 +45,11 @@ FLOOR_COVERAGE = 0.2
 
 # A sentence ends at terminal punctuation followed by a space and a capital, digit or quote,
 # or at a line break (bullets and merged paragraphs).
+# "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
+# the passage gives as a number ("62 kilometres"), seldom with the adjective itself.
+_HOW = re.compile(
+    r"\bhow\s+(long|tall|old|big|large|far|high|wide|deep|heavy|often|fast|many|much)\b", re.I
+)
 _SENTENCE_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9$])|\n+""")
 
 
@@ -81,6 +86,8 @@ class Question:
     weights: Mapping[str, float]
     kind: str | None
     unknown: frozenset[str] = frozenset()  # terms no passage holds
+    scale: float = 0.0  # the BM25 score of a passage holding each term once (0: unknown)
+    cues: frozenset[str] = frozenset()  # "long" in "how long": the kind of answer, not content
 
     @classmethod
     def of(
@@ -89,8 +96,12 @@ class Question:
         terms: Sequence[str],
         weights: Mapping[str, float],
         unknown: frozenset[str] = frozenset(),
+        scale: float = 0.0,
     ) -> Question:
-        return cls(text, tuple(dict.fromkeys(terms)), weights, question_kind(text), unknown)
+        cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
+        return cls(
+            text, tuple(dict.fromkeys(terms)), weights, question_kind(text), unknown, scale, cues
+        )
 
     @property
     def rarest(self) -> str | None:
@@ -116,7 +127,7 @@ def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], flo
     when the question names nothing but the subject ("what is a capybara"); and the share of
     the question's weight the title holds."""
     subject = set(analyze(title))
-    content = tuple(t for t in question.terms if t not in subject)
+    content = tuple(t for t in question.terms if t not in subject and t not in question.cues)
     total = sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     held = sum(question.weights.get(t, 0.0) for t in question.terms if t in subject)
     return content or question.terms, held / total
@@ -127,7 +138,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     if not candidates:
         return []
     top = max(c.bm25 for c in candidates) or 1.0
-    weight = sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
+    weight = question.scale or sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     rarest = question.rarest
     out = []
     for c in candidates:

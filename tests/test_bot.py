@@ -167,6 +167,24 @@ async def test_ask_shows_numbered_cited_passages_and_logs_the_row(world: World) 
     )
 
 
+async def test_the_direct_answer_is_the_first_line_and_the_passages_follow(world: World) -> None:
+    message = await _ask(world, SPEND)
+    embed = message.embeds[0]
+    assert embed["description"].splitlines() == [
+        "DeepSeek reportedly spent only **$5.6 million** to develop its version 3 model.",
+        "from [1] China's AI Leap: DeepSeek Challenges US Dominance",
+    ]
+    assert [f["name"][:3] for f in _fields(message)] == ["[1]", "[2]"]
+    assert world.emu.take_violations() == []
+
+
+async def test_a_when_question_marks_the_date(world: World) -> None:
+    message = await _ask(world, "what day did deepseek release the r1 model")
+    first = message.embeds[0]["description"].splitlines()[0]
+    assert first.startswith("By releasing its R1 model on **January 20, 2025**—the same day")
+    assert "from [1] " in message.embeds[0]["description"]
+
+
 async def test_a_blank_question_is_refused_before_anything_is_logged(world: World) -> None:
     before = table_dump(world.db)
     interaction = await world.emu.run_command(world.emu.member, "ask", {"question": "   "})
@@ -196,6 +214,8 @@ async def test_next_page_shows_the_following_passages(world: World) -> None:
     await world.emu.wait_until(lambda: _fields(message)[0]["name"].startswith("[3]"))
     assert [f["name"][:3] for f in _fields(message)] == ["[3]", "[4]"]
     assert "page 2" in message.embeds[0]["footer"]["text"]
+    # The direct answer of page 2 comes from the passages page 2 shows.
+    assert message.embeds[0]["description"].splitlines()[-1][:8] in ("from [3]", "from [4]")
     with sqlite3.connect(world.db) as con:
         assert con.execute("SELECT count(*) FROM queries").fetchone()[0] == 1
 
@@ -225,6 +245,7 @@ async def test_long_passages_and_many_of_them_still_fit(world: World) -> None:
     assert all(len(f["value"]) <= 1024 for f in fields)
     total = (
         len(message.embeds[0]["title"])
+        + len(message.embeds[0].get("description", ""))
         + len(message.embeds[0]["footer"]["text"])
         + sum(len(f["name"]) + len(f["value"]) for f in fields)
     )

@@ -91,6 +91,25 @@ async def test_answers_and_the_sources_list_show_hostile_titles_escaped(world: W
     assert PHISH_SHOWN in shown and live_links(shown) == [] and "@everyone" not in shown
 
 
+async def test_a_hostile_sentence_is_the_answer_line_escaped(world: World) -> None:
+    emu = world.emu
+    planted = (
+        "Ferncliff note.\n\nThe Ferncliff robots were approved by @everyone and "
+        "[ops](http://evil.example/ops) on March 3, 2021 \u202eafter a **vote**."
+    )
+    add = await emu.run_command(emu.moderator, "source add", {"text": planted, "title": PHISH})
+    await add.wait_message()
+    answer = await _ask(world, "when were the ferncliff robots approved")
+    description = answer.embeds[0]["description"]
+    assert description.splitlines() == [
+        "The Ferncliff robots were approved by @\u200beveryone and "
+        "\\[ops\\](http://evil.example/ops) on **March 3, 2021** after a \\*\\*vote\\*\\*.",
+        f"from [1] {PHISH_SHOWN}",
+    ]
+    assert live_links(description) == [] and "\u202e" not in description
+    assert emu.take_violations() == []
+
+
 async def test_a_formula_question_is_inert_in_the_log_export(world: World) -> None:
     emu = world.emu
     await _ask(world, FORMULA)

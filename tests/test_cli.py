@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,12 @@ SPEND = "How much money did DeepSeek spend developing its model?"
 def test_ask_prints_numbered_cited_passages_with_terms_highlighted(cli):
     result = cli("ask", SPEND)
     assert result.code == 0, result.err
-    assert result.out.startswith("[1] China's AI Leap: DeepSeek Challenges US Dominance")
+    # The direct answer comes first, its amount marked; then the passages as evidence.
+    assert result.out.startswith(
+        "Answer: DeepSeek reportedly spent only **$5.6 million** to develop its version 3 "
+        "model.\n  from [1] China's AI Leap: DeepSeek Challenges US Dominance\n\n"
+        "[1] China's AI Leap: DeepSeek Challenges US Dominance"
+    )
     assert "seeds/002_2d5ac121eab98ad0.txt, paragraph 2" in result.out
     assert "**spent**" in result.out and "**DeepSeek**" in result.out
     # The third passage shares only "DeepSeek" with the question: left out, not padded in.
@@ -40,6 +46,7 @@ def test_ask_json_has_exactly_the_documented_shape(cli):
         "searched_for",
         "latency_ms",
         "search_ms",
+        "answer_sentence",
         "hits",
     }
     assert 0 < data["confidence"] <= 1 and data["reason"] and data["searched_for"] == []
@@ -52,12 +59,43 @@ def test_ask_json_has_exactly_the_documented_shape(cli):
     assert any("H800" in h["text"] for h in data["hits"])
 
 
+def test_ask_json_carries_the_answer_sentence_and_its_passage(cli):
+    result = cli("ask", "what day did deepseek release the r1 model", "--json")
+    assert result.code == 0, result.err
+    sentence = json.loads(result.out)["answer_sentence"]
+    assert set(sentence) == {"text", "rank", "passage_id", "span", "span_text"}
+    assert sentence["text"].startswith("By releasing its R1 model on January 20, 2025—the same")
+    start, end = sentence["span"]
+    assert sentence["text"][start:end] == sentence["span_text"] == "January 20, 2025"
+    hit = json.loads(result.out)["hits"][sentence["rank"] - 1]
+    assert sentence["text"] in hit["text"]
+    assert hit["source"] == "seeds/003_7edf549026a98687.txt"
+
+
 def test_out_of_corpus_question_says_so_plainly(cli):
     result = cli("ask", "How do I bake sourdough bread at home?")
     assert result.code == 0
     assert result.out.startswith("No passage in the corpus answers")
+    assert "Answer:" not in result.out
     data = json.loads(cli("ask", "best sourdough bread recipe", "--json").out)
     assert data["answered"] is False and data["hits"] == []
+    assert data["answer_sentence"] is None
+
+
+def test_the_answer_line_shows_an_article_as_text_only(cli, tmp_path):
+    note = tmp_path / "robots.txt"
+    note.write_text(
+        "Robots.\n\nThe Ferncliff warehouse robots were installed on \u202e March 3, 2021 by "
+        "the\u200b operations team,\u2028according to the plant manager.\n",
+        encoding="utf-8",
+    )
+    assert cli("sources", "add", str(note)).code == 0
+    result = cli("ask", "when were the ferncliff robots installed")
+    # Direction overrides, zero-width characters and line separators are gone from the line.
+    assert result.out.startswith(
+        "Answer: The Ferncliff warehouse robots were installed on **March 3, 2021** by the "
+        "operations team,\n        according to the plant manager.\n  from [1] Robots\n"
+    )
 
 
 def test_every_ask_is_logged_and_the_log_has_three_views(cli, db_path):
@@ -251,6 +289,35 @@ def test_python_dash_m_bot_is_the_same_program(db_path):
     assert json.loads(done.stdout)["hits"][0]["source"] == "seeds/002_2d5ac121eab98ad0.txt"
     failed = _process([sys.executable, "-m", "bot", "ask", " "], db_path)
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1
+
+
+def test_in_a_terminal_the_answer_span_is_bold_and_underlined(db_path):
+    """A real process on a pseudo-terminal: the span gets ANSI emphasis, and NO_COLOR drops it."""
+    args = [sys.executable, "-m", "bot", "ask", "what day did deepseek release the r1 model"]
+    for no_color, expected in ((False, "\x1b[1;4mJanuary 20, 2025\x1b[0m"), (True, "**Jan")):
+        leader, follower = pty.openpty()
+        env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+        env.pop("NO_COLOR", None)
+        if no_color:
+            env["NO_COLOR"] = "1"
+        with subprocess.Popen(
+            args, stdout=follower, stderr=subprocess.PIPE, env=env, cwd=db_path.parent
+        ) as process:
+            os.close(follower)
+            output = b""
+            while chunk := _read_pty(leader):
+                output += chunk
+            assert process.wait(timeout=60) == 0, process.stderr.read()
+        os.close(leader)
+        first = output.decode().splitlines()[0]
+        assert first.startswith("Answer: By releasing its R1 model on ") and expected in first
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the process closed the terminal
+        return b""
 
 
 def test_the_command_line_does_not_import_discord(db_path):

@@ -13,6 +13,7 @@ from retrieval.errors import Ambiguous, InvalidQuery
 from retrieval.models import (
     AddResult,
     Answer,
+    DirectAnswer,
     FeedbackRow,
     Hit,
     QueryRecord,
@@ -45,14 +46,42 @@ def _unescaped_bold_markers(value: str) -> int:
     return len(re.findall(r"(?<!\\)\*\*", value))
 
 
+def _direct(rng: random.Random, hits: tuple[Hit, ...], text: str | None = None) -> DirectAnswer:
+    """A direct answer from one of `hits`: a random stretch of its text (or `text`), with a
+    random span or none, as the engine could return for any article."""
+    hit = rng.choice(hits)
+    if text is None:
+        start = rng.randint(0, len(hit.text) - 1)
+        end = rng.randint(start + 1, len(hit.text))
+        text = hit.text[start:end]
+    else:
+        start, end = 0, len(text)
+    span = None
+    if rng.random() < 0.7:
+        a = rng.randint(0, len(text) - 1)
+        span = (a, rng.randint(a + 1, len(text)))
+    return DirectAnswer(text, hit.rank, hit.passage_id, start, end, span, "date")
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_answer_embeds_fit_every_limit(seed):
     rng = random.Random(seed)
     hits = tuple(_hit(rng, r) for r in range(1, rng.randint(1, 25) + 1))
-    answer = Answer(_text(rng, 200)[:1000], True, hits, 12.3, 0.9, 99999, 1, True)
+    direct = _direct(rng, hits) if rng.random() < 0.8 else None
+    searched = tuple((_text(rng, 80), _text(rng, 80)) for _ in range(rng.randint(0, 6)))
+    answer = Answer(
+        _text(rng, 200)[:1000], True, hits, 12.3, 0.9, 99999, 1, True, direct, searched_for=searched
+    )
     embed = render.answer_embed(answer, page=rng.randint(0, 3))
     assert len(embed) <= render.EMBED_TOTAL_LIMIT
     assert len(embed.title or "") <= render.TITLE_LIMIT
+    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
+    assert _unescaped_bold_markers(embed.description or "") % 2 == 0, embed.description
+    # The direct answer leads, and its line says which passage it comes from.
+    if direct is None:
+        assert embed.description is None
+    else:
+        assert embed.description.splitlines()[-1].startswith(f"from [{direct.rank}] ")
     assert len(embed.fields) <= render.MAX_FIELDS
     for field in embed.fields:
         assert 0 < len(field.name or "") <= render.FIELD_NAME_LIMIT
@@ -66,6 +95,22 @@ def test_highlights_are_bold_and_markdown_is_escaped():
     assert render.highlighted(hit, 1000) == "**DeepSeek** **spent** \\*only\\* $5.6 million"
     short = render.highlighted(hit, 20)
     assert len(short) <= 20 and "…" in short and _unescaped_bold_markers(short) % 2 == 0
+
+
+def test_the_direct_answer_is_the_first_line_with_its_span_in_bold():
+    text = "DeepSeek reportedly spent only $5.6 million to develop its *version 3* model."
+    hit = Hit(1, 7, 3, "China's AI Leap", "seeds/002.txt", 2, text, 1.0)
+    direct = DirectAnswer(text, 1, 7, 0, len(text), (31, 43), "number")
+    embed = render.answer_embed(Answer("q", True, (hit,), 1.0, 0.9, 5, 1, False, direct))
+    assert embed.description.splitlines() == [
+        "DeepSeek reportedly spent only **$5.6 million** to develop its \\*version 3\\* model.",
+        "from [1] China's AI Leap",
+    ]
+    assert embed.fields[0].name == "[1] China's AI Leap"  # the passage below, as evidence
+    # A line break inside the sentence cannot start a heading or a quote on a line of its own.
+    direct = DirectAnswer("Spent\n# $5.6 million\u2028> now.", 1, 7, 0, 30, (8, 20), "number")
+    embed = render.answer_embed(Answer("q", True, (hit,), 1.0, 0.9, 5, 1, False, direct))
+    assert embed.description.splitlines()[0] == "Spent # **$5.6 million** \\> now."
 
 
 def test_citation_links_urls_and_names_files():
@@ -224,7 +269,10 @@ def test_hostile_text_is_inert_everywhere_and_limits_hold(seed):
         for r in range(1, rng.randint(1, 25) + 1)
     )
     question = _hostile(rng)
-    embeds = [render.answer_embed(Answer(question, True, hits, 1.0, 0.9, 5, 1, True), page=1)]
+    direct = _direct(rng, hits, _hostile(rng) + " DeepSeek " + _hostile(rng))
+    embeds = [
+        render.answer_embed(Answer(question, True, hits, 1.0, 0.9, 5, 1, True, direct), page=1)
+    ]
     record = QueryRecord(
         1, "2026-01-01T00:00", "discord", 1, 2, 3, "ask", question, True, 0.5, 1.0, []
     )

@@ -184,6 +184,30 @@ OUT_OF_CORPUS = [
     pytest.param("Who won the football match last night?", id="football-results"),
     pytest.param("Who founded DeepSeek?", id="deepseek-founder"),
     pytest.param("What's a good recipe for chicken curry?", id="chicken-curry"),
+    # Mistral is a French startup: "France" is in the corpus, its capital is not.
+    pytest.param("What is the capital of France?", id="capital-of-france"),
+]
+
+# Questions issue 9 found answered by the wrong passage first (or refused): the passage that
+# answers must now come first.
+FIRST = [
+    pytest.param("When was R1 released?", VALLEY, "January 20, 2025", id="r1-release-date"),
+    pytest.param(
+        "How much will the Stargate project cost?", STARGATE, "$500 billion", id="stargate-cost"
+    ),
+    pytest.param("What GPUs did DeepSeek use?", MOVEMENT, "H800", id="deepseek-gpus"),
+    pytest.param(
+        "How did DeepSeek train V3 so cheaply?",
+        MOVEMENT,
+        "Mixture-of-Experts",
+        id="v3-cheaply",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="answered now (it was refused), but first comes a passage on 'lower-cost' "
+            "training; the strategies passage says 'cost-effectiveness', a synonym of 'cheaply' "
+            "that no term shares",
+        ),
+    ),
 ]
 
 
@@ -206,6 +230,18 @@ async def test_expected_passage_in_top_3(tmp_path, question, source, snippet):
     assert answer.answered and found, (
         f"question: {question!r}\n"
         f"expected in top {K}: {source} passage containing {snippet!r}\n"
+        f"got:\n{_top(answer)}"
+    )
+
+
+@pytest.mark.parametrize(("question", "source", "snippet"), FIRST)
+async def test_the_answering_passage_comes_first(tmp_path, question, source, snippet):
+    async with await KnowledgeBase.open(tmp_path / "quality.db") as kb:
+        answer = await kb.ask(question, K)
+    assert answer.answered and answer.hits, f"{question!r} is refused: {answer.reason}"
+    top = answer.hits[0]
+    assert top.source == source and snippet in top.text, (
+        f"question: {question!r}\nexpected first: {source} passage containing {snippet!r}\n"
         f"got:\n{_top(answer)}"
     )
 

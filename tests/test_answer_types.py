@@ -1,0 +1,161 @@
+"""Answer types: which kind of answer a chat question wants, and where a sentence holds one.
+
+The sentences are real: from the bundled articles (seeds/) and from Wikipedia prose.
+"""
+
+import pytest
+
+from retrieval.answer_types import answer_spans, question_kind
+
+R1_RELEASE = (
+    "By releasing its R1 model on January 20, 2025—the same day Donald Trump was inaugurated "
+    "for his second term—DeepSeek has positioned itself as a formidable player on the global "
+    "stage, bringing open-source AI technology to the forefront."
+)
+STARGATE = (
+    "In response, the US government has initiated the Stargate Project, pledging $500 billion "
+    "over the next four years to fortify AI infrastructure, underscoring the need to maintain "
+    "America’s competitive edge."
+)
+FLEMING = "Penicillin was discovered in 1928 by Alexander Fleming at St Mary's Hospital in London."
+LECUN = (
+    "Meta’s chief AI scientist, Yann LeCun, noted the value of open-source models following "
+    "DeepSeek's launch."
+)
+
+
+def texts(text: str, kind: str, question: str = "") -> list[str]:
+    return [text[s:e] for s, e in answer_spans(text, kind, question)]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("when was r1 released", "date"),
+        ("when did deepseek release r1?", "date"),
+        ("what year did deepseek release v3", "date"),
+        ("in what year was the treaty of paris signed", "date"),
+        ("which year did he die", "date"),
+        ("since when has the company existed", "date"),
+        ("how long ago did the dinosaurs die out", "date"),
+        ("ok so when did it open", "date"),
+        ("how many gpus did deepseek use", "number"),
+        ("how much will the stargate project cost", "number"),
+        ("how long is the river", "number"),
+        ("how old was mozart when he died", "number"),
+        ("what percentage of voters turned out", "number"),
+        ("whats the population of leeds", "number"),
+        ("what is the cost of training r1", "number"),
+        ("who founded deepseek", "person"),
+        ("who was the first president of pakistan", "person"),
+        ("who was elected mayor in 1990", "person"),
+        ("who is meta's chief ai scientist", "person"),  # a role: a name answers
+        ("the company was founded by whom", "person"),
+        ("which scientist discovered penicillin", "person"),
+        ("whose idea was the stargate project", "person"),
+        ("where is the eiffel tower", "place"),
+        ("in which city was he born", "place"),
+        ("what country is deepseek from", "place"),
+        ("what is the capital of france", "place"),
+    ],
+)
+def test_question_kind_from_the_question_word(question, kind):
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # No unambiguous cue: a wrong kind would push the right passage down.
+        "what gpus did deepseek use",
+        "how did deepseek train v3 so cheaply",
+        "why did us tech stocks drop",
+        "what happened when deepseek launched",  # "when" not leading: not a date question
+        "who is yann lecun",  # asks for a description, not a name
+        "what is deepseek",
+        "",
+        "?",
+    ],
+)
+def test_question_kind_none_without_a_clear_cue(question):
+    assert question_kind(question) is None
+
+
+def test_earliest_cue_wins():
+    assert question_kind("how many people died when the dam broke") == "number"
+    assert question_kind("when did the population of leeds pass a million") == "date"
+
+
+def test_dates_in_the_forms_articles_write_them():
+    assert texts(R1_RELEASE, "date") == ["January 20, 2025"]
+    born = (
+        "He was born in Springfield, Illinois, on 20 March 1901 and built an 18th-century "
+        "style house in the 1930s."
+    )
+    assert texts(born, "date") == ["20 March 1901", "18th-century", "1930s"]
+    assert texts("The Battle of Hastings was fought in 1066 AD.", "date") == ["1066 AD"]
+    assert texts("Work resumed in the late 1990s and ended in spring 2004.", "date") == [
+        "late 1990s",
+        "spring 2004",
+    ]
+
+
+def test_dates_leave_out_amounts_names_and_modal_may():
+    text = (
+        "DeepSeek's R1 ran on 2048 GPUs, cost $2025 and beat GPT-4o; it may rain in May, "
+        "and 1500 km of road were built."
+    )
+    assert texts(text, "date") == []
+
+
+def test_numbers_and_amounts():
+    text = (
+        "DeepSeek reportedly spent only $5.6 million to develop its version 3 model, using "
+        "2,048 Nvidia H800 GPUs over two months."
+    )
+    # "version 3" is a label, "H800" a name: neither is an amount.
+    assert texts(text, "number") == ["$5.6 million", "2,048", "two months"]
+    assert texts(STARGATE, "number") == ["$500 billion", "four years"]
+    census = (
+        "The town had a population of 12,345 at the 2010 census and lies 25 km north of "
+        "Leeds; 60% of residents commute."
+    )
+    # The census year is a date, not an answer to "how many".
+    assert texts(census, "number") == ["12,345", "25 km", "60%"]
+    assert texts("Three thousand soldiers left in May 1588; a dozen returned.", "number") == [
+        "Three thousand",
+        "a dozen",
+    ]
+
+
+def test_persons_are_names_not_companies_places_or_the_question():
+    assert texts(LECUN, "person") == ["Yann LeCun"]
+    assert texts(R1_RELEASE, "person") == ["Donald Trump"]
+    assert texts(FLEMING, "person") == ["Alexander Fleming"]
+    hastings = (
+        "The Battle of Hastings was fought between the Norman-French army of William, the Duke "
+        "of Normandy, and an English army under King Harold Godwinson."
+    )
+    assert texts(hastings, "person") == ["Harold Godwinson"]
+    founder = "OpenAI and Google invested billions, while Liang Wenfeng founded DeepSeek."
+    assert texts(founder, "person", "who founded deepseek") == ["Liang Wenfeng"]
+    # A name the question already holds is not its answer.
+    assert texts(founder, "person", "what did liang wenfeng found") == []
+
+
+def test_places_need_a_cue():
+    assert texts(FLEMING, "place") == ["London"]
+    born = "He was born in Springfield, Illinois, and died in Paris, France."
+    assert texts(born, "place") == ["Springfield", "Paris", "France"]
+    assert texts("Liang Wenfeng founded DeepSeek in Hangzhou in 2023.", "place") == ["Hangzhou"]
+    # Companies after "at"/"from" are not places; the US is one, by name.
+    text = "Engineers from Meta and at Google watched the United States react."
+    assert texts(text, "place") == ["United States"]
+
+
+def test_hostile_text_is_just_text():
+    for kind in ("date", "number", "person", "place"):
+        assert answer_spans("", kind) == []
+        answer_spans("A. " * 5000 + "1" * 5000 + " $" * 5000, kind)
+    with pytest.raises(ValueError, match="unknown answer kind"):
+        answer_spans("text", "colour")

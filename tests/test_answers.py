@@ -1,0 +1,150 @@
+"""Answers people can trust (issue 9): the passage that answers first, normalised text, typos,
+answer types, a relevance floor and honest refusals, through the real facade and SQLite.
+
+The small corpus below was written for these tests: two articles about an invented harbour
+town, whose passages share words the way Wikipedia sections do, so that only the ranking
+features under test put the answering passage first.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.analyzer import ANALYZER_VERSION, analyze
+from retrieval.cleaning import clean_article
+from retrieval.knowledge import KnowledgeBase
+from retrieval.passages import split_passages
+
+KESTREL = """Kestrel Harbour is a fishing port on the Ardle estuary, in the north of the county.
+The port grew around a medieval quay and a stone lighthouse that still guides boats past the
+sandbanks of the estuary mouth. Fishing boats land crab, lobster and mackerel at the quay.
+History.
+The lighthouse was built in 1794 by the engineer Thomas Wren, after two ships were wrecked on
+the sandbanks in a single winter. Its lamp burned whale oil until the keepers changed it to
+gas in 1871.
+The quay was rebuilt with granite from the Sèvres works, a gift of the AT&amp;T cable company,
+whose telegraph cable came ashore beside the lighthouse.
+Economy.
+About 40 boats still fish from the harbour, and the lighthouse is a museum. The colour of the
+boats, a deep blue, is the town's emblem. Tourists visit the lighthouse and the quay in summer
+and eat crab in the harbour cafés. The museum shows how the keepers had to change the lamp's
+wick each night, and how the keepers cleaned the lamp.
+"""
+
+ARDLE = """The River Ardle rises in the Corran hills and flows for 62 kilometres to the sea.
+Its estuary holds sandbanks that move with each winter storm, and the channel to Kestrel
+Harbour is dredged every year. Salmon run up the river in autumn.
+Wildlife.
+Otters, herons and seals live along the estuary. The sandbanks are a resting place for
+migrating geese, which arrive in October and leave in March. The old Corran lighthouse, built
+in 1850 on the east bank, is now a hide from which to watch them.
+"""
+
+
+@pytest.fixture
+async def town(tmp_path: Path):
+    async with await KnowledgeBase.open(tmp_path / "town.db", seed=False) as kb:
+        await kb.add_text(KESTREL, title="Kestrel Harbour")
+        await kb.add_text(ARDLE, title="River Ardle")
+        yield kb
+
+
+def _first(answer) -> str:
+    assert answer.answered, answer.reason
+    return answer.hits[0].text
+
+
+async def test_the_title_counts_for_a_passage_that_never_names_its_subject(town) -> None:
+    # "Kestrel" is only in the title of the passage that says when the lighthouse was built.
+    answer = await town.ask("when was the kestrel lighthouse built", 3)
+    assert "built in 1794" in _first(answer)
+    assert answer.hits[0].title == "Kestrel Harbour"
+
+
+async def test_a_heading_belongs_to_the_passage_it_introduces(tmp_path: Path) -> None:
+    drafts = split_passages(clean_article(KESTREL, title="Kestrel Harbour"))
+    assert [d.heading for d in drafts] == [None, "History", "Economy"]
+    assert not drafts[0].text.endswith("History.")
+    assert drafts[1].text.startswith("The lighthouse was built in 1794")
+    # A text made only of such short lines keeps them as text: nothing follows them.
+    lines = split_passages(clean_article("Robots and arms.\nArms and robots.\n"))
+    assert [d.text for d in lines] == ["Robots and arms.\nArms and robots."]
+
+
+async def test_accents_entities_and_british_spellings_meet_their_plain_forms(town) -> None:
+    answer = await town.ask("where did the granite from the sevres works come from", 3)
+    assert "Sèvres" in _first(answer)
+    # The entity is decoded in the stored text a member reads, and matches "at&t".
+    assert "AT&T cable company" in _first(answer) and "&amp;" not in _first(answer)
+    assert "AT&T" in _first(await town.ask("which cable did at&t bring ashore", 3))
+    # "harbor" and "color" (American) find "harbour" and "colour" (British).
+    answer = await town.ask("what color are the boats in kestrel harbor", 3)
+    assert "deep blue" in _first(answer)
+    assert analyze("Sèvres colour organised") == analyze("sevres color organized")
+
+
+async def test_a_typo_is_searched_as_the_closest_word_and_the_answer_says_so(town) -> None:
+    answer = await town.ask("who was the enginer of the lighthuose", 3)
+    assert "Thomas Wren" in _first(answer)
+    assert ("lighthuose", "lighthouse") in answer.searched_for
+    assert len(answer.searched_for) == 1  # "enginer" stems as "engineer" does
+    # A real English word the corpus lacks is not a typo: "pride" is not searched as "prime".
+    answer = await town.ask("who wrote pride and prejudice", 3)
+    assert not answer.answered and answer.searched_for == ()
+
+
+async def test_the_question_word_prefers_the_answer_type(town) -> None:
+    # Both History and Economy tell how the keepers changed the lamp (Economy more often);
+    # only History says when.
+    answer = await town.ask("when did the keepers change the lamp", 3)
+    assert "in 1871" in _first(answer)
+    # "how many" prefers the passage with a count of boats.
+    answer = await town.ask("how many boats fish from kestrel", 3)
+    assert "About 40 boats" in _first(answer)
+
+
+async def test_the_direct_answer_leads_with_the_answer_marked(town) -> None:
+    answer = await town.ask("when was the lighthouse built", 3)
+    assert answer.direct is not None
+    assert "built in 1794" in answer.direct.text
+    start, end = answer.direct.span
+    assert answer.direct.text[start:end] == "1794"
+
+
+async def test_passages_far_below_the_best_are_left_out(town) -> None:
+    # Every passage of both articles says "harbour" (or has it in its title); one answers.
+    answer = await town.ask("what do tourists eat in the harbour cafés", 5)
+    assert "eat crab in the harbour cafés" in _first(answer)
+    assert len(answer.hits) == 1, [h.text[:40] for h in answer.hits]
+
+
+async def test_a_fact_the_subjects_article_lacks_is_refused_with_a_reason(town) -> None:
+    answer = await town.ask("what is the population of kestrel harbour", 3)
+    assert not answer.answered and answer.hits == ()
+    assert "beyond its subject" in answer.reason
+    # ... while a fact it has is answered.
+    assert (await town.ask("what fish do boats land at kestrel harbour", 3)).answered
+
+
+async def test_a_database_analysed_by_an_older_analyzer_is_reanalysed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with await KnowledgeBase.open(path, seed=False) as kb:
+        await kb.add_text(KESTREL, title="Kestrel Harbour")
+        assert (await kb.ask("sevres granite", 3)).answered
+    # As an older citebot stored it: accents kept in the terms, entities in the text.
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE passages SET terms = replace(terms, 'sevr', 'sèvr')")
+        con.execute("UPDATE passages SET text = replace(text, 'AT&T', 'AT&amp;T')")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'analyzer_version'")
+    async with await KnowledgeBase.open(path, seed=False) as kb:
+        answer = await kb.ask("sevres granite", 3)
+        assert answer.answered and "AT&T cable" in answer.hits[0].text
+    with sqlite3.connect(path) as con:
+        (version,) = con.execute("SELECT value FROM meta WHERE key = 'analyzer_version'").fetchone()
+        assert version == str(ANALYZER_VERSION)
+        assert con.execute(
+            "SELECT count(*) FROM passages WHERE terms LIKE '%sèvr%'"
+        ).fetchone() == (0,)
