@@ -339,3 +339,21 @@ def test_citebot_console_script(db_path):
     done = _process([str(CONSOLE_SCRIPT), "ask", SPEND, "-k", "1"], db_path)
     assert done.returncode == 0, done.stderr
     assert "$5.6 million" in done.stdout
+
+
+def test_a_typo_is_searched_as_the_corpus_spells_it_and_the_cli_says_so(cli):
+    result = cli("ask", "How much money did DeepSeek spnd developing its model?")
+    assert result.code == 0, result.err
+    assert result.out.startswith('Searched for "spent" for "spnd".\n')
+    assert "$5.6 million" in result.out
+    data = json.loads(cli("ask", "How much did DeepSeek spnd on V3?", "--json").out)
+    assert data["searched_for"] == [{"typed": "spnd", "searched": "spent"}]
+
+
+def test_a_refusal_says_why(cli):
+    result = cli("ask", "What is the capital of France?")
+    assert result.out.startswith(
+        "No passage in the corpus answers 'What is the capital of France?' ("
+    )
+    data = json.loads(cli("ask", "What is the capital of France?", "--json").out)
+    assert data["answered"] is False and data["reason"] and data["answer_sentence"] is None

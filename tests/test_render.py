@@ -78,8 +78,10 @@ def test_answer_embeds_fit_every_limit(seed):
     assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
     assert _unescaped_bold_markers(embed.description or "") % 2 == 0, embed.description
     # The direct answer leads, and its line says which passage it comes from.
+    # A line says what was searched for typed words the corpus does not know.
+    assert (embed.description or "").startswith("Searched for *") == bool(searched)
     if direct is None:
-        assert embed.description is None
+        assert embed.description is None or not embed.description.count("\nfrom [")
     else:
         assert embed.description.splitlines()[-1].startswith(f"from [{direct.rank}] ")
     assert len(embed.fields) <= render.MAX_FIELDS
