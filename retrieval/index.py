@@ -37,19 +37,20 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from retrieval.analyzer import analyze
+from retrieval.analyzer import ANALYZER_VERSION, analyze
 from retrieval.store import PassageRow
 
 ANSWER_COVERAGE = 0.35
 WEAK_COVERAGE = 0.25
 WEAK_MIN_TERMS = 3
 
-K1 = 1.5
-B = 0.75
+K1 = 1.2
+B = 0.6
 EPSILON = 0.25
 # Typo tolerance: at most this many corrections are searched for one word.
 MAX_CORRECTIONS = 1
 TYPO_WEIGHT = 0.8  # a correction's weight, against 1 for the word as typed
+IDF = "lucene"  # Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)); chosen in bench/README.md
 # How much a title term counts in each passage of its article, against 1 for the passage's own.
 TITLE_WEIGHT = 2.0
 
@@ -104,10 +105,17 @@ class Bm25Index:
         rows: Sequence[PassageRow],
         version: int,
         *,
-        k1: float = K1,
-        b: float = B,
-        title_weight: float = TITLE_WEIGHT,
+        k1: float | None = None,
+        b: float | None = None,
+        title_weight: float | None = None,
+        idf_kind: str | None = None,
     ) -> None:
+        # Defaults read when called, so the module's constants are the one place they live.
+        k1 = K1 if k1 is None else k1
+        b = B if b is None else b
+        title_weight = TITLE_WEIGHT if title_weight is None else title_weight
+        idf_kind = IDF if idf_kind is None else idf_kind
+        self.parameters = _parameters(k1, b, title_weight, idf_kind)
         self.version = version
         # The version of each scope (0: global) this index holds; set by whoever built it.
         self.scope_versions: dict[int, int] = {}
@@ -165,9 +173,12 @@ class Bm25Index:
 
         # rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in more
         # than half the passages) are replaced by epsilon times the average idf.
-        idf = np.log(n - df + 0.5) - np.log(df + 0.5) if n else np.zeros(0)
-        if idf.size:
-            idf[idf < 0] = EPSILON * idf.mean()
+        if idf_kind == "lucene":  # log(1 + (N - df + 0.5) / (df + 0.5)): never negative
+            idf = np.log1p((n - df + 0.5) / (df + 0.5)) if n else np.zeros(0)
+        else:
+            idf = np.log(n - df + 0.5) - np.log(df + 0.5) if n else np.zeros(0)
+            if idf.size:
+                idf[idf < 0] = EPSILON * idf.mean()
         self._idf = idf
         avgdl = lengths.mean() if n else 1.0
         norm = k1 * (1 - b + b * lengths / avgdl)
@@ -182,7 +193,7 @@ class Bm25Index:
         """Write the index next to its database (atomically: a temporary file, then rename)."""
         arrays = {name: getattr(self, f"_{name}") for name, _ in _SAVED}
         arrays["vocabulary"] = np.frombuffer("\n".join(self._vocabulary).encode(), dtype=np.uint8)
-        header = f"{SAVED_FORMAT}\n{database_id}\n{self.version}".encode()
+        header = _header(database_id, self.version, self.parameters)
         # A temporary file of our own (two processes may save at once), flushed to disk, then
         # renamed over the old copy: readers see the old index or the new one, never half.
         handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
@@ -209,7 +220,7 @@ class Bm25Index:
         names = [name for name, _ in _SAVED] + ["vocabulary"]
         try:
             with np.load(path, allow_pickle=False) as data:
-                if data["header"].tobytes() != f"{SAVED_FORMAT}\n{database_id}\n{version}".encode():
+                if data["header"].tobytes() != _header(database_id, version, _parameters()):
                     return None
                 arrays = {name: data[name] for name in names}
                 if data["checksum"].tobytes() != checksum_of(arrays):
@@ -225,6 +236,7 @@ class Bm25Index:
         if len(index._vocabulary) != len(words) or not index._consistent():
             return None
         index.version = version
+        index.parameters = _parameters()
         index.scope_versions = {}
         index.size = len(index._ids)
         index._global_only = not index._scopes.any()
@@ -374,6 +386,25 @@ class Bm25Index:
         docs = self._docs[self._postings(term_id)]
         at = int(np.searchsorted(docs, doc))
         return at < docs.size and int(docs[at]) == doc
+
+
+def _parameters(
+    k1: float | None = None,
+    b: float | None = None,
+    title_weight: float | None = None,
+    idf_kind: str | None = None,
+) -> str:
+    """What the saved arrays depend on besides the database: a copy saved by a citebot with
+    other BM25 parameters or another analyzer is rebuilt, not used."""
+    return (
+        f"k1={K1 if k1 is None else k1} b={B if b is None else b} "
+        f"title={TITLE_WEIGHT if title_weight is None else title_weight} "
+        f"idf={IDF if idf_kind is None else idf_kind} analyzer={ANALYZER_VERSION}"
+    )
+
+
+def _header(database_id: str, version: int, parameters: str) -> bytes:
+    return f"{SAVED_FORMAT}\n{database_id}\n{version}\n{parameters}".encode()
 
 
 def checksum_of(arrays: dict[str, np.ndarray]) -> bytes:

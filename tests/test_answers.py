@@ -107,7 +107,7 @@ async def test_the_question_word_prefers_the_answer_type(town) -> None:
 
 
 async def test_the_direct_answer_leads_with_the_answer_marked(town) -> None:
-    answer = await town.ask("when was the lighthouse built", 3)
+    answer = await town.ask("when was the lighthouse of kestrel harbour built", 3)
     assert answer.direct is not None
     assert "built in 1794" in answer.direct.text
     start, end = answer.direct.span

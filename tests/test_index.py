@@ -1,6 +1,8 @@
-"""The inverted-file BM25 index gives rank-bm25's BM25Okapi scores, only faster."""
+"""The inverted-file BM25 index gives exact BM25 scores, only faster: with rank-bm25's idf and
+parameters, rank-bm25's BM25Okapi scores; with its defaults (Lucene's idf), the textbook formula."""
 
 import itertools
+import math
 import random
 import sqlite3
 
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.index import Bm25Index, checksum_of
+from retrieval.index import B, K1, Bm25Index, checksum_of
 from retrieval.store import PassageRow
 
 
@@ -19,16 +21,52 @@ def _corpus(seed: int, n: int, vocabulary: int = 400) -> list[list[str]]:
     return [rng.choices(words, weights, k=rng.randint(3, 80)) for _ in range(n)]
 
 
-def _index(corpus: list[list[str]], scopes: list[int | None] | None = None) -> Bm25Index:
+def _index(
+    corpus: list[list[str]], scopes: list[int | None] | None = None, **parameters
+) -> Bm25Index:
     scopes = scopes or [None] * len(corpus)
     rows = [PassageRow(i + 100, i, scopes[i], " ".join(doc)) for i, doc in enumerate(corpus)]
-    return Bm25Index(rows, version=1)
+    return Bm25Index(rows, version=1, **parameters)
+
+
+# rank-bm25's BM25Okapi: its idf (negative values floored), k1 1.5, b 0.75.
+OKAPI = {"k1": 1.5, "b": 0.75, "idf_kind": "robertson"}
+
+
+def _lucene_scores(corpus: list[list[str]], query: list[str], k1: float, b: float) -> list[float]:
+    """BM25 with Lucene's idf, term by term, the way the formula is written."""
+    n = len(corpus)
+    avgdl = sum(map(len, corpus)) / n
+    out = []
+    for doc in corpus:
+        score = 0.0
+        for term in dict.fromkeys(query):
+            df = sum(term in d for d in corpus)
+            tf = doc.count(term)
+            if not tf:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avgdl))
+        out.append(score)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_default_scores_are_bm25_with_lucenes_idf(seed: int) -> None:
+    corpus = _corpus(seed, 120)
+    ours = _index(corpus)
+    rng = random.Random(seed)
+    vocabulary = sorted({w for doc in corpus for w in doc})
+    for _ in range(10):
+        query = rng.sample(vocabulary, rng.randint(1, 6))
+        expected = _lucene_scores(corpus, query, K1, B)
+        assert np.allclose(ours.scores(query), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_scores_match_rank_bm25_okapi(seed: int) -> None:
     corpus = _corpus(seed, 300)
-    ours, reference = _index(corpus), BM25Okapi(corpus)
+    ours, reference = _index(corpus, **OKAPI), BM25Okapi(corpus)
     rng = random.Random(seed)
     vocabulary = [*sorted({w for doc in corpus for w in doc}), "unknown"]
     for _ in range(40):
@@ -47,7 +85,7 @@ def test_scores_match_rank_bm25_okapi(seed: int) -> None:
 def test_a_term_in_exactly_half_the_passages_and_in_most_of_them() -> None:
     corpus = [["half", "a"], ["half", "b"], ["c"], ["d"], ["most", "e"], ["most"], ["most"]]
     corpus[2].append("most")
-    ours, reference = _index(corpus), BM25Okapi(corpus)
+    ours, reference = _index(corpus, **OKAPI), BM25Okapi(corpus)
     for query in (["half"], ["most"], ["half", "most", "e"]):
         assert np.allclose(ours.scores(query), reference.get_scores(query))
 
