@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.index import B, K1, Bm25Index, checksum_of
+from retrieval.index import K1, B, Bm25Index, checksum_of
 from retrieval.store import PassageRow
 
 
