@@ -118,6 +118,56 @@ def _scores(ranked: Sequence[Sequence[Passage]], questions: Sequence[Question]) 
     return {"hit@1": hit1 / n, "hit@3": hit3 / n, "mrr": rr / n, "n": len(questions)}
 
 
+# What each part of the answering adds: the whole of it, then each part taken away in turn.
+# (Settings are the engine's module constants; the index is rebuilt when they concern it.)
+ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
+    ("citebot, everything", {}),
+    ("  without typo tolerance", {"retrieval.index": {"MAX_CORRECTIONS": 0}}),
+    ("  without the answer-type bonus", {"retrieval.rerank": {"TYPE_WEIGHT": 0.0}}),
+    (
+        "  without the rerank (BM25F order)",
+        {
+            "retrieval.rerank": {
+                "TYPE_WEIGHT": 0.0,
+                "PROXIMITY_WEIGHT": 0.0,
+                "COVERAGE_WEIGHT": 0.0,
+            }
+        },
+    ),
+    ("  without the title field", {"retrieval.index": {"TITLE_WEIGHT": 0.0}}),
+    (
+        "  with rank-bm25's BM25Okapi",
+        {"retrieval.index": {"IDF": "robertson", "K1": 1.5, "B": 0.75}},
+    ),
+    (
+        "  without the relevance floor",
+        {"retrieval.rerank": {"FLOOR_RATIO": 0.0, "FLOOR_COVERAGE": 0.0}},
+    ),
+]
+
+
+async def _ablations(kb, passages: list[Passage], questions: list[Question]) -> dict:
+    """citebot's scores with each part of its answering taken away in turn."""
+    import importlib
+
+    out = {}
+    for label, changes in ABLATIONS:
+        saved = []
+        for module_name, values in changes.items():
+            module = importlib.import_module(module_name)
+            for name, value in values.items():
+                saved.append((module, name, getattr(module, name)))
+                setattr(module, name, value)
+        try:
+            kb._index = None  # rebuilt (or loaded) with the settings of this row
+            out[label] = await _citebot(kb, passages, questions)
+        finally:
+            for module, name, value in saved:
+                setattr(module, name, value)
+    kb._index = None
+    return out
+
+
 async def _citebot(kb, passages: list[Passage], questions: list[Question]) -> dict:
     from retrieval.models import Caller
 
@@ -209,13 +259,19 @@ def run(data_dir: Path | None, quick: bool = False) -> dict[str, object]:
             kb, passages = await _build(articles, Path(tmp) / "qa.db")
             try:
                 engines = {"citebot": await _citebot(kb, passages, questions)}
+                ablations = await _ablations(kb, passages, questions)
             finally:
                 await kb.close()  # type: ignore[attr-defined]
         engines["bm25s"] = _bm25s(passages, questions)
         tantivy_result = _tantivy(passages, questions)
         if tantivy_result is not None:
             engines["tantivy"] = tantivy_result
-        return {"articles": len(articles), "passages": len(passages), "engines": engines}
+        return {
+            "articles": len(articles),
+            "passages": len(passages),
+            "engines": engines,
+            "ablations": ablations,
+        }
 
     return asyncio.run(measure())
 
@@ -243,4 +299,19 @@ def render(result: dict) -> str:
         "targets (issue 9, held-out): hit@1 >= 0.70, hit@3 >= 0.92, refused >= 70%, "
         "answered >= 95.7%"
     )
+    if result.get("ablations"):
+        lines += ["", "What each part adds: citebot with one part taken away (dev | test)"]
+        lines.append(
+            f"{'':<38} {'hit@1':>6} {'hit@3':>6} {'ans':>5} {'ref':>5} | "
+            f"{'hit@1':>6} {'hit@3':>6} {'ans':>5} {'ref':>5}"
+        )
+        for label, splits in result["ablations"].items():
+            cells = []
+            for split in ("dev", "test"):
+                row = splits[split]
+                cells.append(
+                    f"{row['hit@1']:>6.3f} {row['hit@3']:>6.3f} {row['answered']:>5.0%} "
+                    f"{row['refused']:>5.0%}"
+                )
+            lines.append(f"{label:<38} {cells[0]} | {cells[1]}")
     return "\n".join(lines)

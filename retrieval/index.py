@@ -305,7 +305,7 @@ class Bm25Index:
                     limit=MAX_CORRECTIONS * 4,
                 ):
                     found.append((distance, -int(self._df[self._vocabulary[word]]), word))
-            if found:
+            if found and MAX_CORRECTIONS:
                 closest = min(f[0] for f in found)
                 ranked = sorted(f for f in found if f[0] == closest)
                 out[term] = tuple(word for _, _, word in ranked[:MAX_CORRECTIONS])

@@ -178,6 +178,16 @@ async def test_the_direct_answer_is_the_first_line_and_the_passages_follow(world
     assert world.emu.take_violations() == []
 
 
+async def test_a_typo_is_searched_as_the_corpus_spells_it_and_the_answer_says_so(
+    world: World,
+) -> None:
+    message = await _ask(world, "How much money did DeepSeek spnd developing its model?")
+    lines = message.embeds[0]["description"].splitlines()
+    assert lines[0] == "Searched for *spent* (you typed *spnd*)"
+    assert "**$5.6 million**" in lines[1]
+    assert world.emu.take_violations() == []
+
+
 async def test_a_when_question_marks_the_date(world: World) -> None:
     message = await _ask(world, "what day did deepseek release the r1 model")
     first = message.embeds[0]["description"].splitlines()[0]
