@@ -38,6 +38,9 @@ COVERAGE_WEIGHT = 0.5
 # costs more than a weak answer.
 ANSWER_COVERAGE = 0.2
 MIN_STRENGTH = 0.55
+# A question asking for a kind of answer (a date, a number...) whose best passage gives none in
+# its best sentence is answered only when that passage holds this much of its content.
+UNTYPED_COVERAGE = 0.8
 # Passages below this share of the best score, or holding less of the question than this,
 # are not shown.
 FLOOR_RATIO = 0.5
@@ -207,11 +210,16 @@ class Verdict:
     kept: list[Ranked]
 
 
-def judge(ranked: Sequence[Ranked]) -> Verdict:
+_KIND_NAMES = {"date": "a date", "number": "a number", "person": "a name", "place": "a place"}
+
+
+def judge(ranked: Sequence[Ranked], kind: str | None = None) -> Verdict:
     """Answered when the best passage holds enough of the question's content (the terms that
     are not the article's subject): a passage about the right town that never gives its
-    population does not answer "what is the population of X". Passages far below the best, or
-    holding little of the question, are left out: fewer than asked is a fine answer."""
+    population does not answer "what is the population of X". When the question asks for a
+    kind of answer (`kind`: a date, a number...) and the best passage's best sentence has none,
+    it must hold nearly all of the question. Passages far below the best, or holding little of
+    the question, are left out: fewer than asked is a fine answer."""
     if not ranked:
         return Verdict(False, 0.0, "no passage shares a word with the question", [])
     best = ranked[0]
@@ -230,6 +238,14 @@ def judge(ranked: Sequence[Ranked]) -> Verdict:
             confidence,
             "the best passage matches too little of the question: its rarer words "
             "are not in the corpus, or only in passing",
+            [],
+        )
+    if kind is not None and not best.typed and best.coverage < UNTYPED_COVERAGE:
+        return Verdict(
+            False,
+            confidence,
+            f"the question asks for {_KIND_NAMES.get(kind, kind)}, and the passage that "
+            "matches it best gives none",
             [],
         )
     kept = [

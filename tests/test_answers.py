@@ -148,3 +148,14 @@ async def test_a_database_analysed_by_an_older_analyzer_is_reanalysed(tmp_path: 
         assert con.execute(
             "SELECT count(*) FROM passages WHERE terms LIKE '%sèvr%'"
         ).fetchone() == (0,)
+
+
+async def test_a_question_for_a_number_is_refused_when_the_best_passage_gives_none(town) -> None:
+    # Seals and the estuary are there; how many were counted is not.
+    answer = await town.ask("how many seals were counted on the ardle estuary in winter", 3)
+    assert not answer.answered
+    assert answer.reason == (
+        "the question asks for a number, and the passage that matches it best gives none"
+    )
+    # With a number in the passage, the same kind of question is answered.
+    assert "About 40 boats" in _first(await town.ask("how many boats fish from the quay", 3))
