@@ -27,9 +27,9 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from typing import NamedTuple
 
 import Stemmer
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
@@ -196,9 +196,10 @@ def _stem_cached(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A term and where its raw token sits in the analysed text (for highlighting)."""
+class Span(NamedTuple):
+    """A term and where its raw token sits in the analysed text (for highlighting and for the
+    rerank's sentence proximity). A named tuple: a passage makes a hundred of them, and a tuple
+    is made several times faster than a frozen dataclass."""
 
     term: str
     start: int
@@ -311,7 +312,11 @@ def analyze_spans(text: str) -> tuple[Span, ...]:
 @lru_cache(maxsize=8192)
 def _spans(text: str) -> tuple[Span, ...]:
     spans: list[Span] = []
+    add = spans.append
     for m in _raw_tokens(normalize(text)):
-        for term in _terms_of(m.group()):
-            spans.append(Span(term, m.start(), m.end()))
+        terms = _terms_of(m.group())
+        if terms:
+            start, end = m.span()
+            for term in terms:
+                add(Span(term, start, end))
     return tuple(spans)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retrieval.analyzer import analyze, analyze_spans
 from retrieval.answer_types import answer_spans, question_kind
@@ -113,8 +114,10 @@ class Question:
         return max(known, key=lambda t: self.weights.get(t, 0.0)) if known else None
 
 
-def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of a passage, in order."""
+@lru_cache(maxsize=8192)
+def sentence_bounds(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each sentence of a passage, in order. Cached, as the passage's terms are
+    (`analyze_spans`): popular passages are candidates again and again."""
     bounds, start = [], 0
     for m in _SENTENCE_END.finditer(text):
         if m.start() > start:
@@ -122,14 +125,20 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
         start = m.end()
     if start < len(text):
         bounds.append((start, len(text)))
-    return bounds
+    return tuple(bounds)
+
+
+@lru_cache(maxsize=8192)
+def _terms_of_line(text: str) -> frozenset[str]:
+    """The terms of a title or heading (short, repeated across an article's passages)."""
+    return frozenset(analyze(text))
 
 
 def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], float]:
     """The question's terms that are not its subject (the article's title), or all of them
     when the question names nothing but the subject ("what is a capybara"); and the share of
     the question's weight the title holds."""
-    subject = set(analyze(title))
+    subject = _terms_of_line(title)
     content = tuple(t for t in question.terms if t not in subject and t not in question.cues)
     total = sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     held = sum(question.weights.get(t, 0.0) for t in question.terms if t in subject)
@@ -151,7 +160,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         spans = [s for s in analyze_spans(c.text) if s.term in wanted]
         held = set(s.term for s in spans)
         if c.heading:
-            held |= wanted.intersection(analyze(c.heading))
+            held |= wanted.intersection(_terms_of_line(c.heading))
         coverage = sum(question.weights.get(t, 0.0) for t in held) / total
         specific = rarest is not None and (rarest in held or rarest not in wanted)
         proximity, typed = _best_sentence(question, c.text, spans, total)
