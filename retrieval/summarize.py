@@ -63,11 +63,11 @@ _CALLOUTS = ("key takeaway:", "note:", "reminder:", "tip:", "update:", "editor's
 # Words that open a sentence by pointing at something said before it.
 _POINTING = frozenset(
     """
-    this these that those it its it's they their theirs them he she his her hers him such
+    this these that those it its they their theirs them he she his her hers him such
     also however moreover furthermore additionally therefore thus hence consequently
     meanwhile nevertheless nonetheless instead similarly likewise besides another both then
     later but and yet so still again otherwise accordingly subsequently afterwards indeed
-    here there's
+    here
     """.split()
 )
 _POINTING_PHRASES = (
@@ -84,7 +84,7 @@ _POINTING_PHRASES = (
     "on the other hand",
     "other ",
 )
-_FIRST_WORD = re.compile(r"[\w']+")
+_FIRST_WORD = re.compile(r"\w+")  # "He's" opens with "he"
 _WORD = re.compile(r"[^\W_]+")
 _stemmer = Stemmer.Stemmer("english")
 _AMOUNT = re.compile(

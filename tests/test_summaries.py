@@ -1,23 +1,17 @@
-"""Summaries that stand on their own (issue 9): what a reader sees for the bundled articles,
-measured against hand-written references, and small articles made to show one rule each."""
+"""Summaries that stand on their own (issue 9): no sentence of a bundled article's summary points
+at one it leaves out, and small articles made to show one rule each. (ROUGE against the
+hand-written references: tests/test_articles.py.)"""
 
-import json
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
-import Stemmer
 
 from retrieval.cleaning import Article, clean_article
 from retrieval.sentences import split_sentences
 from retrieval.summarize import summarize
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
-REFERENCES = json.loads(
-    (Path(__file__).resolve().parent / "data" / "reference_summaries.json").read_text("utf-8")
-)["summaries"]
+SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 
 # Openers that point at an earlier sentence, as a reader of the summary alone meets them.
 POINTING = re.compile(
@@ -44,41 +38,10 @@ def _dangling(article: Article, summary: str) -> list[str]:
     return out
 
 
-_porter = Stemmer.Stemmer("porter")
-
-
-def _rouge1(candidate: str, reference: str) -> float:
-    """ROUGE-1 F1 as the rouge-score package computes it with stemming: lower-cased runs of
-    letters and digits, Porter-stemmed when longer than three characters, stop words kept."""
-
-    def grams(text: str) -> Counter[str]:
-        words = re.findall(r"[a-z0-9]+", text.lower())
-        return Counter(_porter.stemWord(w) if len(w) > 3 else w for w in words)
-
-    c, r = grams(candidate), grams(reference)
-    overlap = sum((c & r).values())
-    if not overlap:
-        return 0.0
-    p, rec = overlap / sum(c.values()), overlap / sum(r.values())
-    return 2 * p * rec / (p + rec)
-
-
 @pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name[:3])
 def test_no_bundled_summary_points_at_a_sentence_it_leaves_out(path: Path) -> None:
     article = clean_article(path.read_text(encoding="utf-8"))
     assert _dangling(article, summarize(article)) == []
-
-
-def test_bundled_summaries_match_hand_written_references() -> None:
-    """ROUGE-1 F1 against abstractive references written for this project, averaged over the
-    five bundled articles: 0.38 is the issue's bar."""
-    scores = {
-        source: _rouge1(
-            summarize(clean_article((ROOT / source).read_text(encoding="utf-8"))), reference
-        )
-        for source, reference in REFERENCES.items()
-    }
-    assert sum(scores.values()) / len(scores) >= 0.38, scores
 
 
 # A short article (two sentences of summary): one sentence says what the subject is, and one
@@ -102,14 +65,14 @@ def test_the_sentence_naming_the_subject_is_preferred_to_a_list_of_figures() -> 
     assert "4,200 tonnes" not in summary
 
 
-# The sentence with most of the article's words opens with "This": it is only read right
-# after the sentence it points at. A heading stands before it in one version, a sentence the
-# summary would not otherwise take in the other.
+# The sentence with most of the article's words opens with "This" (or "Its", "He's"): it is
+# only read right after the sentence it points at. A heading stands before it in one version, a
+# sentence the summary would not otherwise take in the other.
 POINTED = """Harbour cranes
 
 {before}
 
-This crane design lifts containers from ships in the harbour faster than older harbour \
+{opener} lifts containers from ships in the harbour faster than older harbour \
 cranes, and harbour workers say the crane design saves hours for every ship.
 
 Cranes in a harbour are tall machines that lift heavy loads from ships onto the quay.
@@ -120,15 +83,20 @@ Older cranes needed two workers, while new cranes need one worker in a cabin.
 """
 
 
-def test_a_sentence_opening_with_this_needs_the_one_before_it() -> None:
-    after_heading = clean_article(POINTED.format(before="New designs"))
+@pytest.mark.parametrize(
+    "opener", ["This crane design", "Its crane design", "He's sure the design"]
+)
+def test_a_sentence_opening_with_this_needs_the_one_before_it(opener: str) -> None:
+    after_heading = clean_article(POINTED.format(before="New designs", opener=opener))
     summary = summarize(after_heading)
-    assert "This crane design" not in summary
+    assert opener not in summary
     assert _dangling(after_heading, summary) == []
 
     after_sentence = clean_article(
-        POINTED.format(before="A Danish firm built a new kind of crane for container ports.")
+        POINTED.format(
+            before="A Danish firm built a new kind of crane for container ports.", opener=opener
+        )
     )
     summary = summarize(after_sentence)
-    assert "This crane design" in summary
+    assert opener in summary
     assert "A Danish firm built a new kind of crane for container ports." in summary
