@@ -178,45 +178,29 @@ def locate(summary: str, sentences: Sequence[Sentence]) -> list[int]:
 
 # -- dangling openers -----------------------------------------------------------------------
 
-_OPENERS = (
-    "this these that those it its it's they their them he she his her him hers such "
-    "also however moreover furthermore additionally therefore thus hence consequently "
-    "meanwhile nevertheless nonetheless instead similarly likewise besides another both "
-    "then later but and yet so still again otherwise accordingly subsequently afterwards "
-    "indeed here"
-).split()
-_OPENER_PHRASES = (
-    "the latter",
-    "the former",
-    "the same",
-    "in addition",
-    "as a result",
-    "for example",
-    "for instance",
-    "in contrast",
-    "by contrast",
-    "in fact",
-    "on the other hand",
-    "other ",
+# The openers the issue names (This, It, He, Their, Such, However, The latter, ...) and their
+# kin, after any opening quote or bracket.
+_POINTING_OPENER = re.compile(
+    r"""^["'“‘(\[]*(?:this|these|that|those|it|its|it's|they|their|them|he|she|his|her|him"""
+    r"|hers|such|also|however|moreover|furthermore|additionally|therefore|thus|hence"
+    r"|consequently|meanwhile|nevertheless|nonetheless|instead|similarly|likewise|besides"
+    r"|another|both|then|later|but|and|yet|so|still|again|otherwise|accordingly|subsequently"
+    r"|afterwards|indeed|here|other|the (?:latter|former|same)|in (?:addition|contrast|fact)"
+    r"|as a result|for (?:example|instance)|by contrast|on the other hand)\b",
+    re.IGNORECASE,
 )
+# "... impacted this movement": "this X" / "these X" anywhere ("to this day" points nowhere).
 _DEMONSTRATIVE = re.compile(r"\b(?:this|these)\s+(?!day\b)[a-z]", re.IGNORECASE)
-_LEADING_PRONOUN = re.compile(
-    r"^[^,]{1,60},\s+(?:he|she|it|they|his|her|its|their)\b", re.IGNORECASE
-)
-_WORD = re.compile(r"[\w']+")
+# "In 1990, he moved ...": a pronoun right after a short opening phrase.
+_LEADING_PRONOUN = re.compile(r"^[^,]{1,60},\s+(?:he|she|it|they|his|her|its|their)\b", re.I)
 
 
 def refers_back(sentence: str) -> bool:
     """Does the sentence point at something said before it?"""
-    words = _WORD.findall(sentence[:80].casefold())
-    if not words:
-        return False
-    low = sentence.casefold()
-    return (
-        words[0] in _OPENERS
-        or low.startswith(_OPENER_PHRASES)
-        or bool(_DEMONSTRATIVE.search(sentence))
-        or bool(_LEADING_PRONOUN.match(sentence))
+    return bool(
+        _POINTING_OPENER.search(sentence)
+        or _DEMONSTRATIVE.search(sentence)
+        or _LEADING_PRONOUN.match(sentence)
     )
 
 
