@@ -546,3 +546,56 @@ def _place_spans(text: str, asked: frozenset[str]) -> Iterator[tuple[int, int]]:
             cue_before = len(words) > 1 and not text.startswith(("'s", "’s"), end)
         if known or cue_inside or cue_before or _country_follows(text, end):
             yield start, end
+
+
+# -- measures: "how tall" wants a length, "how much ... cost" an amount of money -------------
+
+_LENGTH_UNITS = (
+    r"(?:k?m|cm|mm|metres?|meters?|kilomet(?:re|er)s?|centimet(?:re|er)s?|ft|feet|foot|inch(?:es)?"
+    r"|in\.|miles?|mi|yards?|yd|nmi|nautical miles?)"
+)
+_TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century)"
+_WEIGHT_UNITS = r"(?:kg|g|grams?|kilograms?|tonnes?|tons?|lbs?|pounds?|ounces?|oz)"
+_AMOUNT = r"\d[\d,.]*(?:\s*(?:-|–|to)\s*\d[\d,.]*)?(?:\s*(?:thousand|million|billion))?"
+_CURRENCY = (
+    r"(?:[$€£¥₹]\s?\d|\d[\d,.]*\s*(?:thousand\s+|million\s+|billion\s+)?(?:dollars?|pounds?|"
+    r"euros?|yen|francs?|marks?|ducats?|florins?|guilders?|rupees?|pesos?|crowns?|kronor|"
+    r"shillings?|cents?|pence|USD|EUR|GBP)\b)"
+)
+_MEASURES = {
+    "length": re.compile(rf"{_AMOUNT}\s*{_LENGTH_UNITS}\b|\b{_AMOUNT}-{_LENGTH_UNITS}\b", re.I),
+    "duration": re.compile(rf"{_AMOUNT}\s*{_TIME_UNITS}\b|\b{_AMOUNT}-{_TIME_UNITS}\b", re.I),
+    "weight": re.compile(rf"{_AMOUNT}\s*{_WEIGHT_UNITS}\b", re.I),
+    "money": re.compile(_CURRENCY, re.I),
+    # "how high did it chart": a position, "#31", "number 5", "No. 1", "the 12th"
+    "rank": re.compile(r"#\s?\d+|\bno\.\s?\d+|\bnumber\s+\d+\b|\b\d+(?:st|nd|rd|th)\b", re.I),
+}
+_MEASURE_CUES = (
+    (re.compile(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I), ("length",)),
+    (re.compile(r"\bhow\s+high\b", re.I), ("length", "rank")),
+    (re.compile(r"\bhow\s+long\b", re.I), ("length", "duration")),
+    (re.compile(r"\bhow\s+old\b", re.I), ("duration",)),
+    (re.compile(r"\bhow\s+heavy\b", re.I), ("weight",)),
+    (
+        re.compile(
+            r"\bhow\s+much\b.*\b(?:cost|costs|paid|pay|pays|worth|price|spend|spent|earn|earns|"
+            r"earned|salary|charge|charges|sell|sold|buy|bought|borrow|borrowed|lend|lent)\b",
+            re.I,
+        ),
+        ("money",),
+    ),
+)
+
+
+def measure_kinds(question: str) -> tuple[str, ...]:
+    """The measures a "how tall / long / old / much ... cost" question wants, or () when it
+    names none (a plain "how many" is any number)."""
+    for cue, kinds in _MEASURE_CUES:
+        if cue.search(question):
+            return kinds
+    return ()
+
+
+def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
+    """Whether `text` gives a measure of one of these kinds (a number with its unit)."""
+    return any(_MEASURES[kind].search(text) for kind in kinds)

@@ -374,7 +374,7 @@ class KnowledgeBase:
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
         question = Question.of(text, searched, weights, unknown, scale)
         ranked = await asyncio.to_thread(rerank, question, candidates)
-        verdict = judge(ranked, question.kind)
+        verdict = judge(ranked, question.kind, question.measures)
         if not verdict.answered:
             return Found(verdict, [], False, (), search_ms)
         kept = verdict.kept

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.analyzer import analyze, analyze_spans
-from retrieval.answer_types import answer_spans, question_kind
+from retrieval.answer_types import answer_spans, has_measure, measure_kinds, question_kind
 
 BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
@@ -92,6 +92,7 @@ class Question:
     unknown: frozenset[str] = frozenset()  # terms no passage holds
     scale: float = 0.0  # the BM25 score of a passage holding each term once (0: unknown)
     cues: frozenset[str] = frozenset()  # "long" in "how long": the kind of answer, not content
+    measures: tuple[str, ...] = ()  # "length" for "how tall": the unit the answer comes in
 
     @classmethod
     def of(
@@ -104,7 +105,14 @@ class Question:
     ) -> Question:
         cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
         return cls(
-            text, tuple(dict.fromkeys(terms)), weights, question_kind(text), unknown, scale, cues
+            text,
+            tuple(dict.fromkeys(terms)),
+            weights,
+            question_kind(text),
+            unknown,
+            scale,
+            cues,
+            measure_kinds(text),
         )
 
     @property
@@ -188,8 +196,8 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
 
 
 def _best_sentence(question: Question, text: str, spans: list, total: float) -> tuple[float, bool]:
-    """The best sentence's share of the content weight, and whether it (or, failing a match,
-    any sentence) holds an answer of the asked kind."""
+    """The best sentence's share of the content weight, and whether it holds an answer of the
+    asked kind (for "how tall", "how old", "how much ... cost": a number with its unit)."""
     if not spans:
         return 0.0, False
     best, best_bounds = 0.0, (0, len(text))
@@ -201,6 +209,8 @@ def _best_sentence(question: Question, text: str, spans: list, total: float) -> 
     if question.kind is None:
         return best, False
     start, end = best_bounds
+    if question.measures:  # "how tall" wants a length, not any number
+        return best, has_measure(text[start:end], question.measures)
     typed = any(
         text[a:b].casefold() not in question.text.casefold()
         for a, b in answer_spans(text[start:end], question.kind)
@@ -222,7 +232,9 @@ class Verdict:
 _KIND_NAMES = {"date": "a date", "number": "a number", "person": "a name", "place": "a place"}
 
 
-def judge(ranked: Sequence[Ranked], kind: str | None = None) -> Verdict:
+def judge(
+    ranked: Sequence[Ranked], kind: str | None = None, measures: tuple[str, ...] = ()
+) -> Verdict:
     """Answered when the best passage holds enough of the question's content (the terms that
     are not the article's subject): a passage about the right town that never gives its
     population does not answer "what is the population of X". When the question asks for a
@@ -249,7 +261,9 @@ def judge(ranked: Sequence[Ranked], kind: str | None = None) -> Verdict:
             "are not in the corpus, or only in passing",
             [],
         )
-    if kind is not None and not best.typed and best.coverage < UNTYPED_COVERAGE:
+    # A measure asked for ("how tall") must be given whatever else matches: naming the subject
+    # fully is easy, its height is the answer.
+    if kind is not None and not best.typed and (measures or best.coverage < UNTYPED_COVERAGE):
         return Verdict(
             False,
             confidence,

@@ -5,7 +5,7 @@ The sentences are real: from the bundled articles (seeds/) and from Wikipedia pr
 
 import pytest
 
-from retrieval.answer_types import answer_spans, question_kind
+from retrieval.answer_types import answer_spans, has_measure, measure_kinds, question_kind
 
 R1_RELEASE = (
     "By releasing its R1 model on January 20, 2025—the same day Donald Trump was inaugurated "
@@ -159,3 +159,32 @@ def test_hostile_text_is_just_text():
         answer_spans("A. " * 5000 + "1" * 5000 + " $" * 5000, kind)
     with pytest.raises(ValueError, match="unknown answer kind"):
         answer_spans("text", "colour")
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("how tall is the arc de triomphe", ("length",)),
+        ("how high above sea level is ajmer", ("length", "rank")),
+        ("how long is the river", ("length", "duration")),
+        ("how old are the oldest figurines", ("duration",)),
+        ("how much did the apollo 7 mission cost", ("money",)),
+        ("how much money did they borrow", ("money",)),
+        ("how many moons does jupiter have", ()),
+        ("how much of the budget goes to defence", ()),
+    ],
+)
+def test_measure_kinds_name_the_unit_a_question_wants(question, kinds) -> None:
+    assert measure_kinds(question) == kinds
+
+
+def test_a_measure_is_a_number_with_its_unit() -> None:
+    assert has_measure("It stands 50 m high and 45 m wide.", ("length",))
+    assert has_measure("approximately 4802 ft above sea level", ("length",))
+    assert has_measure("leases run for up to 99 years", ("duration",))
+    assert has_measure("he borrowed 21,000 ducats", ("money",))
+    assert has_measure("DeepSeek spent $5.6 million", ("money",))
+    assert has_measure("it peaked at #31 on the Billboard Hot 100", ("rank",))
+    # A number alone, or a season, is no length and no price.
+    assert not has_measure("She turned professional after the 1991–92 season.", ("length",))
+    assert not has_measure("The crew of 3 flew 163 orbits.", ("money",))

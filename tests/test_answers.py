@@ -159,3 +159,12 @@ async def test_a_question_for_a_number_is_refused_when_the_best_passage_gives_no
     )
     # With a number in the passage, the same kind of question is answered.
     assert "About 40 boats" in _first(await town.ask("how many boats fish from the quay", 3))
+
+
+async def test_how_tall_wants_a_height_and_how_long_a_length(town) -> None:
+    # The lighthouse is described, its height never given: a year is not an answer.
+    answer = await town.ask("how tall is the kestrel harbour lighthouse", 3)
+    assert not answer.answered
+    assert answer.reason.startswith("the question asks for a number")
+    answer = await town.ask("how long is the river ardle", 3)
+    assert "62 kilometres" in _first(answer)
