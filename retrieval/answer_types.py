@@ -599,3 +599,32 @@ def measure_kinds(question: str) -> tuple[str, ...]:
 def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
     """Whether `text` gives a measure of one of these kinds (a number with its unit)."""
     return any(_MEASURES[kind].search(text) for kind in kinds)
+
+
+# -- words an answer uses that its question does not ------------------------------------------
+# "where was X from" is answered by "born in"; "who were X's parents" by "son of". Each pattern
+# adds the answer's words to the search, weighted down, and never to what the question must
+# be covered by (see `retrieval.rerank.judge`).
+_ANSWER_WORDS = (
+    (re.compile(r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", re.I), "born native"),
+    (re.compile(r"\bparents?\b|\bfather\b|\bmother\b", re.I), "son daughter born"),
+    (re.compile(r"\b(?:children|kids|sons|daughters)\b", re.I), "son daughter children"),
+    (
+        re.compile(r"\b(?:nickname|other\s+name|another\s+name|also\s+called)\b", re.I),
+        "known called",
+    ),
+    (re.compile(r"\bname\b.*\bbefore\b", re.I), "born known called"),
+    (re.compile(r"\bwhat\s+does\b.*\bmean\b|\bmeaning\b", re.I), "means name derived"),
+    (
+        re.compile(r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b", re.I),
+        "coined introduced invented",
+    ),
+    (re.compile(r"\bwhen\b.*\b(?:die|died|death)\b", re.I), "died death"),
+    (re.compile(r"\bwhen\b.*\b(?:born|birth)\b", re.I), "born birth"),
+)
+
+
+def answer_words(question: str) -> str:
+    """Words an answer to `question` typically uses and the question does not ("born" for
+    "where is X from"), as text to analyse; "" when no pattern applies."""
+    return " ".join(words for pattern, words in _ANSWER_WORDS if pattern.search(question))

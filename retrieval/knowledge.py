@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import aiosqlite
 
 from retrieval.analyzer import analyze, analyze_spans, normalize
+from retrieval.answer_types import answer_words
 from retrieval.cleaning import title_key
 from retrieval.direct_answer import answer_sentence
 from retrieval.documents import PreparedDocument, prepare
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 1000
 MAX_K = 20
 RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
+HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the question's own words
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
@@ -357,9 +359,18 @@ class KnowledgeBase:
         fixes = index.corrections(_possible_typos(text, terms, index))
         searched = [fixes[t][0] if t in fixes else t for t in terms]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes}
+        # Words the answer uses that the question does not ("born" for "where is X from"):
+        # they help find candidates and nothing else.
+        hints = [t for t in analyze(answer_words(text)) if t not in searched]
         depth = max(RERANK_DEPTH, offset + k + 1)
         started = time.perf_counter()
-        result = await asyncio.to_thread(index.search, searched, depth, guild_id, boosts)
+        result = await asyncio.to_thread(
+            index.search,
+            searched + hints,
+            depth,
+            guild_id,
+            boosts | dict.fromkeys(hints, HINT_WEIGHT),
+        )
         search_ms = (time.perf_counter() - started) * 1000
         rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
         candidates = [
@@ -368,11 +379,12 @@ class KnowledgeBase:
             if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
         ]
         weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
+        weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
         unknown = frozenset(t for t in searched if not index.knows(t))
         # The most a passage could score with each term once: BM25 scores over it compare
         # across questions and corpora (a small corpus has small idfs).
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
-        question = Question.of(text, searched, weights, unknown, scale)
+        question = Question.of(text, searched, weights, unknown, scale, frozenset(hints))
         ranked = await asyncio.to_thread(rerank, question, candidates)
         verdict = judge(ranked, question.kind, question.measures)
         if not verdict.answered:

@@ -93,6 +93,9 @@ class Question:
     scale: float = 0.0  # the BM25 score of a passage holding each term once (0: unknown)
     cues: frozenset[str] = frozenset()  # "long" in "how long": the kind of answer, not content
     measures: tuple[str, ...] = ()  # "length" for "how tall": the unit the answer comes in
+    # Words an answer uses that the question does not ("born" for "where is X from"): they
+    # count for proximity and coverage at their lower weight (in `weights`).
+    hints: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -102,6 +105,7 @@ class Question:
         weights: Mapping[str, float],
         unknown: frozenset[str] = frozenset(),
         scale: float = 0.0,
+        hints: frozenset[str] = frozenset(),
     ) -> Question:
         cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
         return cls(
@@ -113,6 +117,7 @@ class Question:
             scale,
             cues,
             measure_kinds(text),
+            hints,
         )
 
     @property
@@ -153,6 +158,12 @@ def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], flo
     return content or question.terms, held / total
 
 
+def _only_subject(question: Question, title: str) -> bool:
+    """Whether the title holds every term of the question but the "how long" cues."""
+    subject = _terms_of_line(title)
+    return all(t in subject or t in question.cues for t in question.terms)
+
+
 def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     """Candidates in their new order, best first."""
     if not candidates:
@@ -165,11 +176,19 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         content, subject = _split_subject(question, c.title)
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
-        spans = [s for s in analyze_spans(c.text) if s.term in wanted]
-        held = set(s.term for s in spans)
+        spans = [s for s in analyze_spans(c.text) if s.term in wanted or s.term in question.hints]
+        found = {s.term for s in spans}
+        held = found & wanted
         if c.heading:
             held |= wanted.intersection(_terms_of_line(c.heading))
-        coverage = sum(question.weights.get(t, 0.0) for t in held) / total
+        # An answer's own word ("born" for "from") stands in for a question word, at its
+        # lower weight.
+        stand_ins = found & question.hints
+        coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in held | stand_ins) / total)
+        if _only_subject(question, c.title):
+            # Its title holds all the question names ("where is Marta Quell from"): every
+            # passage of the article covers it; which one answers is for the other features.
+            coverage = 1.0
         specific = rarest is not None and (rarest in held or rarest not in wanted)
         proximity, typed = _best_sentence(question, c.text, spans, total)
         score = (
@@ -204,6 +223,7 @@ def _best_sentence(question: Question, text: str, spans: list, total: float) -> 
     for start, end in sentence_bounds(text):
         inside = {s.term for s in spans if start <= s.start < end}
         share = sum(question.weights.get(t, 0.0) for t in inside) / total
+        share = min(1.0, share)  # hint words add to a sentence's share, never past all of it
         if share > best:
             best, best_bounds = share, (start, end)
     if question.kind is None:

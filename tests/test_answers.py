@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
+from retrieval.answer_types import answer_words
 from retrieval.cleaning import clean_article
 from retrieval.knowledge import KnowledgeBase
 from retrieval.passages import split_passages
@@ -168,3 +169,20 @@ async def test_how_tall_wants_a_height_and_how_long_a_length(town) -> None:
     assert answer.reason.startswith("the question asks for a number")
     answer = await town.ask("how long is the river ardle", 3)
     assert "62 kilometres" in _first(answer)
+
+
+async def test_words_an_answer_uses_help_find_it(tmp_path: Path) -> None:
+    # "from" is a stop word: "born" (an answer's word for it) finds the passage.
+    text = (
+        "Marta Quell is a glassblower. Quell works in the town of Ardle, where Quell keeps a "
+        "studio and a shop, and Quell teaches glassblowing there every summer.\n"
+        "Quell's vases are sold across the county, and Quell's bowls are in the town museum.\n"
+        "History.\n"
+        "She was born in Corran, a fishing village, and moved to Ardle at twenty."
+    )
+    async with await KnowledgeBase.open(tmp_path / "q.db", seed=False) as kb:
+        await kb.add_text(text, title="Marta Quell")
+        answer = await kb.ask("where is marta quell from", 3)
+    assert "born in Corran" in _first(answer)
+    assert answer_words("where is marta quell from originally") == "born native"
+    assert answer_words("how many boats fish here") == ""
