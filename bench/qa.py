@@ -123,6 +123,7 @@ def _scores(ranked: Sequence[Sequence[Passage]], questions: Sequence[Question]) 
 ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
     ("citebot, everything", {}),
     ("  without typo tolerance", {"retrieval.index": {"MAX_CORRECTIONS": 0}}),
+    ("  without answer words ('born' for 'from')", {"retrieval.knowledge": {"HINT_WEIGHT": 0.0}}),
     ("  without the answer-type bonus", {"retrieval.rerank": {"TYPE_WEIGHT": 0.0}}),
     (
         "  without the rerank (BM25F order)",

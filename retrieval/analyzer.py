@@ -89,6 +89,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
 _PARTS = re.compile(r"[-./]")
+_VERSION = re.compile(r"^v\d+(?:\.\d+)*$")
 
 # No cache of its own (PyStemmer keeps 10,000 words by default, whatever their length):
 # `_stem` caches the short words, and a giant "word" is stemmed and forgotten.
@@ -163,6 +164,9 @@ _CLIPPED = {
     "info": "information",
     "govt": "government",
     "tech": "technology",
+    "dev": "developer",
+    "devs": "developers",
+    "gov": "government",
 }
 
 
@@ -240,6 +244,8 @@ def _token_terms(token: str) -> tuple[str, ...]:
         terms = [whole]
         if whole.startswith("$"):
             terms.append(whole[1:])
+        elif _VERSION.match(whole):  # "V3" is also "version 3"
+            terms += ["version", whole[1:]]
         elif _PARTS.search(whole) and _LETTER.search(whole):
             terms.extend(_word_terms(p) for p in _PARTS.split(whole) if p)
             terms = [t for t in terms if t]

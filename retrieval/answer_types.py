@@ -206,7 +206,7 @@ _NUMBER = re.compile(
     rf"|\b(?:{_NUMBER_WORD}|one|a|an)\s+(?:hundred|thousand|million|billion|trillion)"
     rf"(?:\s+(?:{_NUMBER_WORD}|and\s+{_NUMBER_WORD}))?\b(?:\s+{_UNITS})?"
     r"|\b(?:a\s+|half\s+a\s+)?dozen\b"
-    rf"|\b(?:hundreds|thousands|millions|billions)\s+of\s+(?:thousands|millions)?\b"
+    rf"|\b(?:tens|hundreds|thousands|millions|billions)\s+of\s+(?:thousands|millions)?\b"
     rf"|\b{_NUMBER_WORD}\b(?:\s+{_UNITS})?",
     re.IGNORECASE,
 )
@@ -339,7 +339,7 @@ _NUMBER_WORDS = frozenset(
     """
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
     sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-    a an half dozen hundreds thousands millions billions US USD A C HK NZ
+    a an half dozen tens hundreds thousands millions billions US USD A C HK NZ
     """.split()
 )
 _NUMBER_WORDS = _NUMBER_WORDS | frozenset(w.capitalize() for w in _NUMBER_WORDS)
@@ -556,7 +556,14 @@ _LENGTH_UNITS = (
 )
 _TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century)"
 _WEIGHT_UNITS = r"(?:kg|g|grams?|kilograms?|tonnes?|tons?|lbs?|pounds?|ounces?|oz)"
-_AMOUNT = r"\d[\d,.]*(?:\s*(?:-|–|to)\s*\d[\d,.]*)?(?:\s*(?:thousand|million|billion))?"
+_NUMBER_WORD = (
+    r"(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|sixty|hundred|several|a few|dozens of|hundreds of|thousands of)"
+)
+_AMOUNT = (
+    rf"(?:\d[\d,.]*(?:\s*(?:-|–|to)\s*\d[\d,.]*)?|\b{_NUMBER_WORD})"
+    r"(?:\s*(?:thousand|million|billion))?"
+)
 _CURRENCY = (
     r"(?:[$€£¥₹]\s?\d|\d[\d,.]*\s*(?:thousand\s+|million\s+|billion\s+)?(?:dollars?|pounds?|"
     r"euros?|yen|francs?|marks?|ducats?|florins?|guilders?|rupees?|pesos?|crowns?|kronor|"
@@ -621,6 +628,12 @@ _ANSWER_WORDS = (
     ),
     (re.compile(r"\bwhen\b.*\b(?:die|died|death)\b", re.I), "died death"),
     (re.compile(r"\bwhen\b.*\b(?:born|birth)\b", re.I), "born birth"),
+    (
+        re.compile(
+            r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b", re.I
+        ),
+        "spent spend paid invested investment cost",
+    ),
 )
 
 

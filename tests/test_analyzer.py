@@ -39,3 +39,22 @@ def test_spans_point_at_the_words_in_the_text():
     text = "DeepSeek’s H800s were cheap"
     spans = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
     assert spans == {"deepseek": "DeepSeek’s", "h800": "H800s", "cheap": "cheap"}
+
+
+def test_a_version_name_meets_its_spelled_out_form() -> None:
+    # "V3" in a question finds "version 3" in an article, and the other way round.
+    assert {"version", "3"} <= set(analyze("DeepSeek V3"))
+    assert {"version", "3"} <= set(analyze("its version 3 model"))
+    # Chat clips words: "devs" are developers, "math" is mathematics.
+    assert analyze("devs") == analyze("developers")
+    assert analyze("math") == analyze("mathematics")
+
+
+def test_both_sides_fold_accents_entities_spellings_and_demonyms() -> None:
+    assert analyze("Sèvres") == analyze("sevres")
+    assert analyze("AT&amp;T") == analyze("AT&T") == ["at&t"]
+    assert analyze("harbour colour organised") == analyze("harbor color organized")
+    assert analyze("a French startup") == analyze("a France startup")
+    assert analyze("American chips") == analyze("US chips") == analyze("America chips")
+    # Chat drops apostrophes: "whats" and "didnt" are stop words like "what's" and "didn't".
+    assert analyze("whats the cost") == analyze("what's the cost") == ["cost"]

@@ -163,18 +163,13 @@ ANSWERABLE += [
     ),
 ]
 
-# Sensible paraphrases the engine does not answer today, kept so that a fix shows up (strict).
+# Sensible paraphrases the engine did not answer before issue 9, kept so that a regression shows.
 KNOWN_MISSES = [
     pytest.param(
         "How much money did DeepSeek need to train its V3 model?",
         LEAP,
         "$5.6 million",
         id="v3-training-money",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="vocabulary: the article says 'spent ... to develop its version 3 model'; "
-            "'money', 'train' and 'V3' miss it, and passages about training rank higher",
-        ),
     ),
 ]
 
