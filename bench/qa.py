@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Sequence
@@ -249,6 +250,17 @@ def _tantivy(passages: list[Passage], questions: list[Question]) -> dict | None:
     return results
 
 
+def _bundled_check():
+    """bench/qa/bundled_check.py, loaded by path (bench/qa is data beside this module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundled_check", QA_DIR / "bundled_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def run(data_dir: Path | None, quick: bool = False) -> dict[str, object]:
     if data_dir is None or not (data_dir / SOURCE).is_file():
         return {"skipped": f"no {SOURCE} under the data folder"}
@@ -267,11 +279,15 @@ def run(data_dir: Path | None, quick: bool = False) -> dict[str, object]:
         tantivy_result = _tantivy(passages, questions)
         if tantivy_result is not None:
             engines["tantivy"] = tantivy_result
+        bundled_check = _bundled_check()
+        results = await bundled_check.answers()
+        bundled = {split: bundled_check.counts(split, results) for split in ("dev", "test")}
         return {
             "articles": len(articles),
             "passages": len(passages),
             "engines": engines,
             "ablations": ablations,
+            "bundled": bundled,
         }
 
     return asyncio.run(measure())
@@ -300,10 +316,23 @@ def render(result: dict) -> str:
         "targets (issue 9, held-out): hit@1 >= 0.70, hit@3 >= 0.92, refused >= 70%, "
         "answered >= 95.7%"
     )
+    if result.get("bundled"):
+        lines += [
+            "",
+            "Bundled corpus (bench/qa/bundled.jsonl: 40 answerable, 10 not; k=3): answering "
+            "passage first / in the top 3, answered, refused",
+        ]
+        for split, c in result["bundled"].items():
+            yes, no = max(c["answerable"], 1), max(c["unanswerable"], 1)
+            lines.append(
+                f"citebot    {split:<5} first {c['first']}/{c['answerable']} "
+                f"({c['first'] / yes:.0%}), top 3 {c['top3'] / yes:.0%}, "
+                f"answered {c['answered'] / yes:.0%}, refused {c['refused'] / no:.0%}"
+            )
     if result.get("ablations"):
         lines += ["", "What each part adds: citebot with one part taken away (dev | test)"]
         lines.append(
-            f"{'':<38} {'hit@1':>6} {'hit@3':>6} {'ans':>5} {'ref':>5} | "
+            f"{'':<44} {'hit@1':>6} {'hit@3':>6} {'ans':>5} {'ref':>5} | "
             f"{'hit@1':>6} {'hit@3':>6} {'ans':>5} {'ref':>5}"
         )
         for label, splits in result["ablations"].items():
@@ -314,5 +343,5 @@ def render(result: dict) -> str:
                     f"{row['hit@1']:>6.3f} {row['hit@3']:>6.3f} {row['answered']:>5.0%} "
                     f"{row['refused']:>5.0%}"
                 )
-            lines.append(f"{label:<38} {cells[0]} | {cells[1]}")
+            lines.append(f"{label:<44} {cells[0]} | {cells[1]}")
     return "\n".join(lines)

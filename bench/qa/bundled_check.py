@@ -77,14 +77,26 @@ def pct(n: int, d: int) -> str:
     return f"{n}/{d} ({100 * n / d:.0f}%)" if d else "0/0"
 
 
-def report(split: str, results: list[tuple[Question, Answer]]) -> None:
+def counts(split: str, results: list[tuple[Question, Answer]]) -> dict[str, int]:
+    """Per split: answerable and unanswerable questions, first-passage and top-3 hits,
+    answerable ones answered, unanswerable ones refused."""
     mine = [(q, a) for q, a in results if q.split == split]
     yes = [(q, a) for q, a in mine if q.answerable]
     no = [(q, a) for q, a in mine if not q.answerable]
-    first = sum(1 for q, a in yes if a.hits and holds(a.hits[0], q))
-    top3 = sum(1 for q, a in yes if any(holds(h, q) for h in a.hits[:K]))
-    answered = sum(1 for _, a in yes if a.answered)
-    refused = sum(1 for _, a in no if not a.answered)
+    return {
+        "answerable": len(yes),
+        "unanswerable": len(no),
+        "first": sum(1 for q, a in yes if a.hits and holds(a.hits[0], q)),
+        "top3": sum(1 for q, a in yes if any(holds(h, q) for h in a.hits[:K])),
+        "answered": sum(1 for _, a in yes if a.answered),
+        "refused": sum(1 for _, a in no if not a.answered),
+    }
+
+
+def report(split: str, results: list[tuple[Question, Answer]]) -> None:
+    c = counts(split, results)
+    yes, no = range(c["answerable"]), range(c["unanswerable"])
+    first, top3, answered, refused = c["first"], c["top3"], c["answered"], c["refused"]
     print(f"== {split}: {len(yes)} answerable, {len(no)} unanswerable")
     print(f"  first passage  {pct(first, len(yes))}")
     print(f"  top {K}          {pct(top3, len(yes))}")
@@ -110,15 +122,20 @@ def misses(results: list[tuple[Question, Answer]]) -> None:
         print(f"    top: {shown}")
 
 
-async def run() -> None:
+async def answers() -> list[tuple[Question, Answer]]:
+    """Every question asked of a fresh database holding the bundled corpus."""
     questions = load()
-    print(f"{len(questions)} questions; every snippet occurs exactly once in its source file")
     with tempfile.TemporaryDirectory() as tmp:
         kb = await KnowledgeBase.open(Path(tmp) / "kb.sqlite3")
         try:
-            results = [(q, await kb.ask(q.question, K)) for q in questions]
+            return [(q, await kb.ask(q.question, K)) for q in questions]
         finally:
             await kb.close()
+
+
+async def run() -> None:
+    results = await answers()
+    print(f"{len(results)} questions; every snippet occurs exactly once in its source file")
     for split in ("dev", "test"):
         report(split, results)
     misses(results)
