@@ -54,6 +54,13 @@ FLOOR_COVERAGE = 0.2
 _HOW = re.compile(
     r"\bhow\s+(long|tall|old|big|large|far|high|wide|deep|heavy|often|fast|many|much)\b", re.I
 )
+_WHY = re.compile(r"\s*(?:why|how\s+come|for\s+what\s+reason)\b", re.I)
+_REASON = re.compile(
+    r"\b(?:because|due\s+to|owing\s+to|since|as\s+a\s+result|so\s+that|in\s+order\s+to|"
+    r"thanks\s+to|allows?|allowing|enables?|enabling|lets|helps?|means|leads?\s+to|"
+    r"caused|causes|reason|result(?:s|ed)?\s+(?:in|from))\b",
+    re.I,
+)
 _SENTENCE_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9$])|\n+""")
 
 
@@ -226,9 +233,12 @@ def _best_sentence(question: Question, text: str, spans: list, total: float) -> 
         share = min(1.0, share)  # hint words add to a sentence's share, never past all of it
         if share > best:
             best, best_bounds = share, (start, end)
-    if question.kind is None:
-        return best, False
     start, end = best_bounds
+    if question.kind is None:
+        # "why" wants a reason: a sentence that gives one says "because", "due to", "allows"...
+        if _WHY.match(question.text):
+            return best, bool(_REASON.search(text, start, end))
+        return best, False
     if question.measures:  # "how tall" wants a length, not any number
         return best, has_measure(text[start:end], question.measures)
     typed = any(

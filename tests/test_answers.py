@@ -186,3 +186,16 @@ async def test_words_an_answer_uses_help_find_it(tmp_path: Path) -> None:
     assert "born in Corran" in _first(answer)
     assert answer_words("where is marta quell from originally") == "born native"
     assert answer_words("how many boats fish here") == ""
+
+
+async def test_why_prefers_the_sentence_that_gives_a_reason(tmp_path: Path) -> None:
+    text = (
+        "The Ardle ferry stopped in 1990, after sixty years. When the ferry stopped, a crowd "
+        "came to the quay to see it stop for the last time.\n"
+        "Local history.\n"
+        "The ferry stopped because the new bridge at Corran made the crossing unnecessary."
+    )
+    async with await KnowledgeBase.open(tmp_path / "why.db", seed=False) as kb:
+        await kb.add_text(text, title="Ardle ferry")
+        answer = await kb.ask("why did the ardle ferry stop", 3)
+    assert "because the new bridge" in _first(answer)
