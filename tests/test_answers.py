@@ -53,6 +53,13 @@ async def town(tmp_path: Path):
         yield kb
 
 
+async def _ask_one_article(tmp_path: Path, text: str, title: str, question: str):
+    """`question` asked of a fresh corpus holding only this article."""
+    async with await KnowledgeBase.open(tmp_path / "one.db", seed=False) as kb:
+        await kb.add_text(text, title=title)
+        return await kb.ask(question, 3)
+
+
 def _first(answer) -> str:
     assert answer.answered, answer.reason
     return answer.hits[0].text
@@ -180,9 +187,7 @@ async def test_words_an_answer_uses_help_find_it(tmp_path: Path) -> None:
         "History.\n"
         "She was born in Corran, a fishing village, and moved to Ardle at twenty."
     )
-    async with await KnowledgeBase.open(tmp_path / "q.db", seed=False) as kb:
-        await kb.add_text(text, title="Marta Quell")
-        answer = await kb.ask("where is marta quell from", 3)
+    answer = await _ask_one_article(tmp_path, text, "Marta Quell", "where is marta quell from")
     assert "born in Corran" in _first(answer)
     assert answer_words("where is marta quell from originally") == "born native"
     assert answer_words("how many boats fish here") == ""
@@ -195,7 +200,5 @@ async def test_why_prefers_the_sentence_that_gives_a_reason(tmp_path: Path) -> N
         "Local history.\n"
         "The ferry stopped because the new bridge at Corran made the crossing unnecessary."
     )
-    async with await KnowledgeBase.open(tmp_path / "why.db", seed=False) as kb:
-        await kb.add_text(text, title="Ardle ferry")
-        answer = await kb.ask("why did the ardle ferry stop", 3)
+    answer = await _ask_one_article(tmp_path, text, "Ardle ferry", "why did the ardle ferry stop")
     assert "because the new bridge" in _first(answer)
