@@ -143,7 +143,7 @@ ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
     ),
     (
         "  without the relevance floor",
-        {"retrieval.rerank": {"FLOOR_RATIO": 0.0, "FLOOR_COVERAGE": 0.0}},
+        {"retrieval.verdict": {"FLOOR_RATIO": 0.0, "FLOOR_COVERAGE": 0.0}},
     ),
 ]
 

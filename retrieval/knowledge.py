@@ -57,11 +57,12 @@ from retrieval.models import (
     TopQuery,
 )
 from retrieval.reanalysis import reanalyse_if_needed
-from retrieval.rerank import Candidate, Question, Verdict, judge, rerank
+from retrieval.rerank import Candidate, Question, rerank
 from retrieval.seeds import seed_files
 from retrieval.spelling import may_be_typo
 from retrieval.store import Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
+from retrieval.verdict import Verdict, judge
 
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver

@@ -12,7 +12,7 @@ date. This module rescores a short candidate list from BM25 (it never searches o
   for (a date for "when", an amount for "how many", a name for "who", a place for "where"),
   other than the question's own words;
 - **coverage**: the passage's own share of the content weight, which also decides whether the
-  corpus answers the question at all (see `Ranked.covers`).
+  corpus answers the question at all (`retrieval.verdict`).
 
 The final score is BM25 (divided by the best candidate's, so it is comparable across questions)
 plus weighted features; weights were set on the development half of `bench/qa` only.
@@ -32,23 +32,7 @@ BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.4
 COVERAGE_WEIGHT = 0.5
-# The best passage must hold this share of the question's content weight, and, when its title
-# holds none of the question, score at least this share of the question's total weight (a
-# question about something the corpus lacks matches a few of its words in passing). Set on
-# bench/qa's dev half so that nearly every answerable question is answered: a wrong refusal
-# costs more than a weak answer.
-ANSWER_COVERAGE = 0.2
-MIN_STRENGTH = 0.55
-# A question asking for a kind of answer (a date, a number...) whose best passage gives none in
-# its best sentence is answered only when that passage holds this much of its content.
-UNTYPED_COVERAGE = 0.8
-# Passages below this share of the best score, or holding less of the question than this,
-# are not shown.
-FLOOR_RATIO = 0.5
-FLOOR_COVERAGE = 0.2
 
-# A sentence ends at terminal punctuation followed by a space and a capital, digit or quote,
-# or at a line break (bullets and merged paragraphs).
 # "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
 # the passage gives as a number ("62 kilometres"), seldom with the adjective itself.
 _HOW = re.compile(
@@ -61,6 +45,8 @@ _REASON = re.compile(
     r"caused|causes|reason|result(?:s|ed)?\s+(?:in|from))\b",
     re.I,
 )
+# A sentence ends at terminal punctuation followed by a space and a capital, digit or quote,
+# or at a line break (bullets and merged paragraphs).
 _SENTENCE_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9$])|\n+""")
 
 
@@ -247,66 +233,3 @@ def _best_sentence(question: Question, text: str, spans: list, total: float) -> 
         for a, b in [(a + start, b + start)]
     )
     return best, typed
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Does the corpus answer the question, how sure, why; and the passages worth showing."""
-
-    answered: bool
-    confidence: float
-    reason: str
-    kept: list[Ranked]
-
-
-_KIND_NAMES = {"date": "a date", "number": "a number", "person": "a name", "place": "a place"}
-
-
-def judge(
-    ranked: Sequence[Ranked], kind: str | None = None, measures: tuple[str, ...] = ()
-) -> Verdict:
-    """Answered when the best passage holds enough of the question's content (the terms that
-    are not the article's subject): a passage about the right town that never gives its
-    population does not answer "what is the population of X". When the question asks for a
-    kind of answer (`kind`: a date, a number...) and the best passage's best sentence has none,
-    it must hold nearly all of the question. Passages far below the best, or holding little of
-    the question, are left out: fewer than asked is a fine answer."""
-    if not ranked:
-        return Verdict(False, 0.0, "no passage shares a word with the question", [])
-    best = ranked[0]
-    confidence = min(1.0, (best.coverage + min(best.strength, 1.0)) / 2)
-    if best.coverage < ANSWER_COVERAGE:
-        return Verdict(
-            False,
-            confidence,
-            f"the best passage holds {best.coverage:.0%} of what the question asks "
-            f"beyond its subject (at least {ANSWER_COVERAGE:.0%} is needed)",
-            [],
-        )
-    if best.strength < MIN_STRENGTH and not best.subject:
-        return Verdict(
-            False,
-            confidence,
-            "the best passage matches too little of the question: its rarer words "
-            "are not in the corpus, or only in passing",
-            [],
-        )
-    # A measure asked for ("how tall") must be given whatever else matches: naming the subject
-    # fully is easy, its height is the answer.
-    if kind is not None and not best.typed and (measures or best.coverage < UNTYPED_COVERAGE):
-        return Verdict(
-            False,
-            confidence,
-            f"the question asks for {_KIND_NAMES.get(kind, kind)}, and the passage that "
-            "matches it best gives none",
-            [],
-        )
-    kept = [
-        r for r in ranked if r.score >= FLOOR_RATIO * best.score and r.coverage >= FLOOR_COVERAGE
-    ]
-    return Verdict(
-        True,
-        confidence,
-        f"the best passage holds {best.coverage:.0%} of what the question asks",
-        kept,
-    )
