@@ -375,7 +375,9 @@ class KnowledgeBase:
         search_ms = (time.perf_counter() - started) * 1000
         rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
         candidates = [
-            Candidate(h.passage_id, h.score, row["text"], row["title"], row["heading"])
+            Candidate(
+                h.passage_id, h.score, row["text"], row["title"], row["heading"], row["terms"]
+            )
             for h in result.hits
             if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
         ]

@@ -32,6 +32,7 @@ BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.4
 COVERAGE_WEIGHT = 0.5
+SENTENCE_DEPTH = 10  # candidates whose sentences are read (the rest are scored on terms alone)
 
 # "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
 # the passage gives as a number ("62 kilometres"), seldom with the adjective itself.
@@ -59,6 +60,7 @@ class Candidate:
     text: str
     title: str
     heading: str | None = None
+    terms: str = ""  # its stored terms (heading and text), space-separated
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,49 +160,48 @@ def _only_subject(question: Question, title: str) -> bool:
 
 
 def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
-    """Candidates in their new order, best first."""
+    """Candidates in their new order, best first.
+
+    Two passes, because reading sentences costs far more than reading stored terms: every
+    candidate is scored by BM25 and coverage (from its stored terms), then the best
+    SENTENCE_DEPTH of those have their sentences read for proximity and answer type.
+    """
     if not candidates:
         return []
     top = max(c.bm25 for c in candidates) or 1.0
     weight = question.scale or sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     rarest = question.rarest
-    out = []
+    hints = question.hints
+    first = []
     for c in candidates:
         content, subject = _split_subject(question, c.title)
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
-        spans = [s for s in analyze_spans(c.text) if s.term in wanted or s.term in question.hints]
-        found = {s.term for s in spans}
+        # The stored terms are the heading's and the text's: what the passage holds.
+        found = (wanted | hints).intersection(c.terms.split()) if c.terms else set()
         held = found & wanted
-        if c.heading:
-            held |= wanted.intersection(_terms_of_line(c.heading))
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
-        stand_ins = found & question.hints
-        coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in held | stand_ins) / total)
+        coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in found) / total)
         if _only_subject(question, c.title):
             # Its title holds all the question names ("where is Marta Quell from"): every
             # passage of the article covers it; which one answers is for the other features.
             coverage = 1.0
         specific = rarest is not None and (rarest in held or rarest not in wanted)
-        proximity, typed = _best_sentence(question, c.text, spans, total)
-        score = (
-            BM25_WEIGHT * c.bm25 / top
-            + PROXIMITY_WEIGHT * proximity
-            + COVERAGE_WEIGHT * coverage
-            + (TYPE_WEIGHT if typed else 0.0)
-        )
+        score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
+        first.append((score, c, subject, total, wanted, coverage, specific))
+    first.sort(key=lambda item: -item[0])
+    out = []
+    for i, (score, c, subject, total, wanted, coverage, specific) in enumerate(first):
+        proximity, typed = 0.0, False
+        if i < SENTENCE_DEPTH:
+            spans = [s for s in analyze_spans(c.text) if s.term in wanted or s.term in hints]
+            proximity, typed = _best_sentence(question, c.text, spans, total)
+        score += PROXIMITY_WEIGHT * proximity + (TYPE_WEIGHT if typed else 0.0)
+        strength = c.bm25 / weight
         out.append(
             Ranked(
-                c.passage_id,
-                score,
-                c.bm25,
-                coverage,
-                proximity,
-                typed,
-                subject,
-                c.bm25 / weight,
-                specific,
+                c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength, specific
             )
         )
     out.sort(key=lambda r: -r.score)

@@ -351,8 +351,8 @@ class Store:
         marks = ",".join("?" * len(ids))
         cond, args = _visible(guild_id)
         sql = (
-            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, d.title, d.source "
-            "FROM passages p JOIN documents d ON d.id = p.document_id "
+            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, d.title, "
+            "d.source FROM passages p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.id IN ({marks}) AND {cond}"
         )
         async with self._reader.execute(sql, (*ids, *args)) as cur:
