@@ -73,6 +73,7 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 20
 RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
 HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the question's own words
+MAX_TYPOS = 4  # unknown words of one question searched for a correction
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
@@ -124,15 +125,19 @@ class Found:
 
 
 def _possible_typos(text: str, terms: Sequence[str], index: Bm25Index) -> list[str]:
-    """Query terms the corpus does not know whose typed word is not an English word."""
+    """Query terms the corpus does not know whose typed word is not an English word; the
+    first MAX_TYPOS of them (each costs a scan of the vocabulary: a question of a thousand
+    characters of junk must not cost a thousand scans)."""
     unknown = {t for t in terms if not index.knows(t)}
     if not unknown:
         return []
-    return [
-        s.term
-        for s in analyze_spans(text)
-        if s.term in unknown and may_be_typo(text[s.start : s.end])
-    ]
+    return list(
+        dict.fromkeys(
+            s.term
+            for s in analyze_spans(text)
+            if s.term in unknown and may_be_typo(text[s.start : s.end])
+        )
+    )[:MAX_TYPOS]
 
 
 def _searched_for(

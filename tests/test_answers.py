@@ -16,7 +16,7 @@ import pytest
 from retrieval.analyzer import ANALYZER_VERSION, analyze
 from retrieval.answer_types import answer_words
 from retrieval.cleaning import clean_article
-from retrieval.knowledge import KnowledgeBase
+from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
 from retrieval.passages import split_passages
 
 KESTREL = """Kestrel Harbour is a fishing port on the Ardle estuary, in the north of the county.
@@ -202,3 +202,15 @@ async def test_why_prefers_the_sentence_that_gives_a_reason(tmp_path: Path) -> N
     )
     answer = await _ask_one_article(tmp_path, text, "Ardle ferry", "why did the ardle ferry stop")
     assert "because the new bridge" in _first(answer)
+
+
+async def test_a_question_of_junk_words_costs_a_few_corrections_at_most(town) -> None:
+    # 110 unknown non-words: only the first MAX_TYPOS are looked up in the vocabulary (each
+    # lookup scans it), and the question is still answered or refused as usual.
+    junk = " ".join(f"qz{chr(97 + i % 26)}{chr(97 + i // 26)}v" for i in range(110))
+    question = f"lighthuose {junk}"
+    index = await town._current_index()
+    looked_up = _possible_typos(question, analyze(question), index)
+    assert len(looked_up) == MAX_TYPOS and looked_up[0] == "lighthuos"
+    answer = await town.ask(question, 3)
+    assert not answer.answered and answer.hits == ()
