@@ -561,11 +561,14 @@ _NUMBER_WORD = (
     r"forty|fifty|sixty|hundred|several|a few|dozens of|hundreds of|thousands of)"
 )
 _AMOUNT = (
-    rf"(?:\d[\d,.]*(?:\s*(?:-|–|to)\s*\d[\d,.]*)?|\b{_NUMBER_WORD})"
+    # A digit run is tried from its first digit only, and read once (possessive): a run of
+    # thousands of digits costs one pass, not one pass per digit.
+    rf"(?:(?<![\d,.])\d[\d,.]*+(?:\s*(?:-|–|to)\s*\d[\d,.]*+)?|\b{_NUMBER_WORD})"
     r"(?:\s*(?:thousand|million|billion))?"
 )
 _CURRENCY = (
-    r"(?:[$€£¥₹]\s?\d|\d[\d,.]*\s*(?:thousand\s+|million\s+|billion\s+)?(?:dollars?|pounds?|"
+    r"(?:[$€£¥₹]\s?\d|(?<![\d,.])\d[\d,.]*+\s*(?:thousand\s+|million\s+|billion\s+)?"
+    r"(?:dollars?|pounds?|"
     r"euros?|yen|francs?|marks?|ducats?|florins?|guilders?|rupees?|pesos?|crowns?|kronor|"
     r"shillings?|cents?|pence|USD|EUR|GBP)\b)"
 )

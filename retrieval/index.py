@@ -281,18 +281,31 @@ class Bm25Index:
             return float(self._idf[term_id])
         return math.log((self.size + 0.5) / 0.5) if self.size else 0.0
 
-    def knows(self, term: str) -> bool:
-        return term in self._vocabulary
+    def knows(self, term: str, guild_id: int | None = None) -> bool:
+        """Whether a passage this server may see holds the term (another server's words are
+        not this server's vocabulary: they must not be shown to it, nor stop a correction)."""
+        term_id = self._vocabulary.get(term)
+        if term_id is None:
+            return False
+        if self._global_only:
+            return True
+        scopes = self._scopes[self._docs[self._postings(term_id)]]
+        visible = scopes == 0
+        if guild_id is not None:
+            visible |= scopes == guild_id
+        return bool(visible.any())
 
-    def corrections(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    def corrections(
+        self, terms: Sequence[str], guild_id: int | None = None
+    ) -> dict[str, tuple[str, ...]]:
         """For each query term the corpus does not know, the known terms one typo away (two for
         words of 8 letters or more), the most frequent first: "comiss" (commision) finds
         "commiss". rapidfuzz computes the distances (C, and only against terms of about the
         same length); terms with digits stay as typed. The caller decides which terms may be
-        typos (`retrieval.spelling`)."""
+        typos (`retrieval.spelling`). Only terms this server can see are offered."""
         out: dict[str, tuple[str, ...]] = {}
         for term in dict.fromkeys(terms):
-            if term in self._vocabulary or not term.isalpha():
+            if self.knows(term, guild_id) or not term.isalpha():
                 continue
             allowed = 1 if len(term) < 8 else 2
             found: list[tuple[int, int, str]] = []
@@ -302,9 +315,10 @@ class Bm25Index:
                     self._by_length().get(size, ()),
                     scorer=Levenshtein.distance,
                     score_cutoff=allowed,
-                    limit=MAX_CORRECTIONS * 4,
+                    limit=MAX_CORRECTIONS * 20,
                 ):
-                    found.append((distance, -int(self._df[self._vocabulary[word]]), word))
+                    if self.knows(word, guild_id):
+                        found.append((distance, -int(self._df[self._vocabulary[word]]), word))
             if found and MAX_CORRECTIONS:
                 closest = min(f[0] for f in found)
                 ranked = sorted(f for f in found if f[0] == closest)

@@ -124,11 +124,13 @@ class Found:
     search_ms: float  # the index search alone (the rest of `latency_ms` is around it)
 
 
-def _possible_typos(text: str, terms: Sequence[str], index: Bm25Index) -> list[str]:
+def _possible_typos(
+    text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
+) -> list[str]:
     """Query terms the corpus does not know whose typed word is not an English word; the
     first MAX_TYPOS of them (each costs a scan of the vocabulary: a question of a thousand
     characters of junk must not cost a thousand scans)."""
-    unknown = {t for t in terms if not index.knows(t)}
+    unknown = {t for t in terms if not index.knows(t, guild_id)}
     if not unknown:
         return []
     return list(
@@ -144,21 +146,20 @@ def _searched_for(
     text: str, fixes: dict[str, tuple[str, ...]], hits: Sequence[Hit]
 ) -> tuple[tuple[str, str], ...]:
     """(word as typed, word searched for) for each corrected word, both as people write them:
-    the typed word from the question, the searched one as the best passage spells it."""
+    the typed word from the question, the searched one as a shown passage spells it. A
+    correction no shown passage holds is not mentioned (an index term is no word to show)."""
     if not fixes:
         return ()
     typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
     out = []
     for term, (used, *_) in fixes.items():
-        shown = used
         for hit in hits:
             spelled = next(
                 (hit.text[s.start : s.end] for s in analyze_spans(hit.text) if s.term == used), None
             )
             if spelled:
-                shown = spelled.casefold()
+                out.append((typed.get(term, term), spelled.casefold()))
                 break
-        out.append((typed.get(term, term), shown))
     return tuple(out)
 
 
@@ -362,7 +363,11 @@ class KnowledgeBase:
         """
         terms = analyze(text)
         index = await self._current_index(guild_id)
-        fixes = index.corrections(_possible_typos(text, terms, index))
+        # Off the loop: the English word list loads on first use, and each lookup scans the
+        # vocabulary.
+        fixes = await asyncio.to_thread(
+            lambda: index.corrections(_possible_typos(text, terms, index, guild_id), guild_id)
+        )
         searched = [fixes[t][0] if t in fixes else t for t in terms]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes}
         # Words the answer uses that the question does not ("born" for "where is X from"):
@@ -388,7 +393,7 @@ class KnowledgeBase:
         ]
         weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
         weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
-        unknown = frozenset(t for t in searched if not index.knows(t))
+        unknown = frozenset(t for t in searched if not index.knows(t, guild_id))
         # The most a passage could score with each term once: BM25 scores over it compare
         # across questions and corpora (a small corpus has small idfs).
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
@@ -477,10 +482,12 @@ class KnowledgeBase:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
         found = await self._search(record.query, k, guild_id, offset=page * k)
+        # The direct answer is the first page's: a later page shows more evidence, and a
+        # sentence from its passages would be a different "answer" on every page.
         weight = self._index.weight if self._index else None
         direct = (
             await asyncio.to_thread(answer_sentence, record.query, list(found.hits), weight)
-            if found.verdict.answered
+            if found.verdict.answered and page == 0
             else None
         )
         articles = await self._articles(guild_id)

@@ -32,6 +32,7 @@ BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.4
 COVERAGE_WEIGHT = 0.5
+MAX_TYPED_CHARS = 1000  # of the best sentence, searched for an answer of the asked kind
 SENTENCE_DEPTH = 10  # candidates whose sentences are read (the rest are scored on terms alone)
 
 # "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
@@ -221,6 +222,7 @@ def _best_sentence(question: Question, text: str, spans: list, total: float) -> 
         if share > best:
             best, best_bounds = share, (start, end)
     start, end = best_bounds
+    end = min(end, start + MAX_TYPED_CHARS)  # a "sentence" may be a whole pasted text
     if question.kind is None:
         # "why" wants a reason: a sentence that gives one says "because", "due to", "allows"...
         if _WHY.match(question.text):

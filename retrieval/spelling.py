@@ -25,5 +25,7 @@ def english_words() -> frozenset[str]:
 
 def may_be_typo(word: str) -> bool:
     """Whether an unknown word is worth correcting: long enough, letters only, not English."""
-    word = word.casefold()
+    word = word.casefold().replace("’", "'")
+    if word.endswith("'s"):  # "deepsek's": the word is what comes before
+        word = word[:-2]
     return len(word) >= MIN_LETTERS and word.isalpha() and word not in english_words()

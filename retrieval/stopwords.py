@@ -2,7 +2,8 @@
 
 Question words ("what", "how", "much") are included because people phrase every question with
 them; left in, they would match nearly any passage and inflate the "answered" signal. Chat
-drops apostrophes ("whats", "didnt"), so those spellings are stop words too.
+drops apostrophes ("whats", "didnt"), so those spellings are stop words too, and so are its
+fillers ("hey", "thanks", "lol"): one of them must not turn an answer into a refusal.
 """
 
 STOP_WORDS: frozenset[str] = frozenset(
@@ -21,5 +22,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     wouldn't yet you your yours yourself yourselves tell told know explain describe
     whats whos wheres whens hows whys thats theres im ive dont doesnt didnt isnt wasnt arent
     werent cant couldnt wouldnt shouldnt wont
+    lol lmao thanks thank thx ty pls plz please hey hi hello bruh bro guys folks idk tbh btw
+    imo ok okay um uh hmm anyone
     """.split()
 )

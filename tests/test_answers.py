@@ -17,6 +17,7 @@ from retrieval.analyzer import ANALYZER_VERSION, analyze
 from retrieval.answer_types import answer_words
 from retrieval.cleaning import clean_article
 from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
+from retrieval.models import Caller
 from retrieval.passages import split_passages
 
 KESTREL = """Kestrel Harbour is a fishing port on the Ardle estuary, in the north of the county.
@@ -210,7 +211,36 @@ async def test_a_question_of_junk_words_costs_a_few_corrections_at_most(town) ->
     junk = " ".join(f"qz{chr(97 + i % 26)}{chr(97 + i // 26)}v" for i in range(110))
     question = f"lighthuose {junk}"
     index = await town._current_index()
-    looked_up = _possible_typos(question, analyze(question), index)
+    looked_up = _possible_typos(question, analyze(question), index, None)
     assert len(looked_up) == MAX_TYPOS and looked_up[0] == "lighthuos"
     answer = await town.ask(question, 3)
     assert not answer.answered and answer.hits == ()
+
+
+async def test_a_typo_is_never_corrected_to_another_servers_word(tmp_path: Path) -> None:
+    async with await KnowledgeBase.open(tmp_path / "two.db", seed=False) as kb:
+        await kb.add_text(KESTREL, title="Kestrel Harbour")
+        await kb.add_text(
+            "The Quibblestone memo sets the harbour budget for next year at 40,000 pounds.",
+            title="Private memo",
+            guild_id=222,
+        )
+        answer = await kb.ask(
+            "when was the kestrel lighthouse built quibblestome", 3, Caller(guild_id=111)
+        )
+        assert all("quibble" not in used for _, used in answer.searched_for)
+        assert all("Quibblestone" not in h.text for h in answer.hits)
+        # The server that added the memo gets the correction.
+        mine = await kb.ask("what does the quibblestome memo set", 3, Caller(guild_id=222))
+        assert ("quibblestome", "quibblestone") in mine.searched_for
+
+
+async def test_chat_fillers_do_not_turn_an_answer_into_a_refusal(town) -> None:
+    plain = await town.ask("when was the kestrel lighthouse built", 3)
+    for question in (
+        "when was the kestrel lighthouse built lol",
+        "hey when was the kestrel lighthouse built thanks",
+        "when was the kestrel lighthouse built pls",
+    ):
+        answer = await town.ask(question, 3)
+        assert answer.answered and answer.hits[0].text == plain.hits[0].text, question
