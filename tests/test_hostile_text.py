@@ -392,3 +392,15 @@ def test_markdown_is_flattened_as_the_bounded_patterns_read_it() -> None:
 def test_sentences_are_split_as_the_plain_guard_splits_them() -> None:
     for text in _random_texts(_PUNCTUATION, 4000, seed=8):
         assert split_sentences(text) == _reference_sentences(text), repr(text)
+
+
+def test_measures_read_a_long_run_of_digits_once() -> None:
+    # "how tall" looks for a number with its unit; a run of 200,000 digits with no unit used
+    # to be tried from each of its digits (quadratic: hours), and is read once now.
+    from retrieval.answer_types import has_measure
+
+    text = "The tower " + "1" * 200_000 + " stands here, " + "2,0" * 50_000 + " of them."
+    with hang_guard():
+        for kinds in (("length", "rank"), ("duration",), ("weight",), ("money",)):
+            assert not has_measure(text, kinds)
+    assert has_measure(text + " It is 50 m high.", ("length",))
