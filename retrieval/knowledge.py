@@ -373,7 +373,9 @@ class KnowledgeBase:
         # Words the answer uses that the question does not ("born" for "where is X from"):
         # they help find candidates and nothing else.
         hints = [t for t in analyze(answer_words(text)) if t not in searched]
-        depth = max(RERANK_DEPTH, offset + k + 1)
+        # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
+        # reranked list (and ends it at the same passage).
+        depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
         started = time.perf_counter()
         result = await asyncio.to_thread(
             index.search,

@@ -244,3 +244,19 @@ async def test_chat_fillers_do_not_turn_an_answer_into_a_refusal(town) -> None:
     ):
         answer = await town.ask(question, 3)
         assert answer.answered and answer.hits[0].text == plain.hits[0].text, question
+
+
+async def test_paging_lists_the_same_passages_whatever_the_page_size(tmp_path: Path) -> None:
+    async with await KnowledgeBase.open(tmp_path / "pages.db") as kb:
+        lists = []
+        for k in (3, 4, 10):
+            answer = await kb.ask("ai model open source", k)
+            seen = [h.passage_id for h in answer.hits]
+            page = 0
+            while answer.has_more:
+                page += 1
+                answer = await kb.page(answer.query_id, page, k)
+                seen += [h.passage_id for h in answer.hits]
+            lists.append(seen)
+    assert len(lists[0]) > 10 and len(set(lists[0])) == len(lists[0])
+    assert lists[0] == lists[1] == lists[2]
