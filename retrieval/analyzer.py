@@ -37,7 +37,7 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 from retrieval.stopwords import STOP_WORDS
 
 # Bumped whenever a text gives other terms than before (stored terms are then re-analysed).
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 
 _QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 

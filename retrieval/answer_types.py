@@ -109,13 +109,33 @@ _SPACE = re.compile(r"\s+")
 _TRAILING_PUNCT = re.compile(r"[\s?!.]+$")
 
 
+# Question words as chat spells them ("wen was it built", "hw many").
+_CHAT_WORDS = {
+    "wen": "when",
+    "wat": "what",
+    "wut": "what",
+    "wht": "what",
+    "hw": "how",
+    "whr": "where",
+    "wher": "where",
+    "wich": "which",
+    "whos": "who is",
+}
+_CHAT = re.compile(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
+
+
+def unchat(question: str) -> str:
+    """`question` with chat spellings of question words written out."""
+    return _CHAT.sub(lambda m: _CHAT_WORDS[m.group().casefold()], question)
+
+
 def question_kind(question: str) -> str | None:
     """The kind of answer `question` asks for ("date", "number", "person", "place") or None.
 
     Only an unambiguous cue counts; when several appear ("how many people died when ..."), the
     one that comes first in the question wins, since the question word leads the sentence.
     """
-    q = _SPACE.sub(" ", question.casefold().replace("’", "'")).strip()
+    q = _SPACE.sub(" ", unchat(question).casefold().replace("’", "'")).strip()
     q = _TRAILING_PUNCT.sub("", q)
     if not q or len(q) > 1000:  # a question is a sentence, not a document
         return None
@@ -600,6 +620,7 @@ _MEASURE_CUES = (
 def measure_kinds(question: str) -> tuple[str, ...]:
     """The measures a "how tall / long / old / much ... cost" question wants, or () when it
     names none (a plain "how many" is any number)."""
+    question = unchat(question)
     for cue, kinds in _MEASURE_CUES:
         if cue.search(question):
             return kinds
@@ -643,4 +664,5 @@ _ANSWER_WORDS = (
 def answer_words(question: str) -> str:
     """Words an answer to `question` typically uses and the question does not ("born" for
     "where is X from"), as text to analyse; "" when no pattern applies."""
+    question = unchat(question)
     return " ".join(words for pattern, words in _ANSWER_WORDS if pattern.search(question))

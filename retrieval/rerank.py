@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.analyzer import analyze
-from retrieval.answer_types import answer_spans, has_measure, measure_kinds, question_kind
+from retrieval.answer_types import (
+    answer_spans,
+    has_measure,
+    measure_kinds,
+    question_kind,
+    unchat,
+)
 
 BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
@@ -103,6 +109,7 @@ class Question:
         scale: float = 0.0,
         hints: frozenset[str] = frozenset(),
     ) -> Question:
+        text = unchat(text)  # "hw many" asks what "how many" asks
         cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
         return cls(
             text,

@@ -23,6 +23,6 @@ STOP_WORDS: frozenset[str] = frozenset(
     whats whos wheres whens hows whys thats theres im ive dont doesnt didnt isnt wasnt arent
     werent cant couldnt wouldnt shouldnt wont
     lol lmao thanks thank thx ty pls plz please hey hi hello bruh bro guys folks idk tbh btw
-    imo ok okay um uh hmm anyone
+    imo ok okay um uh hmm anyone wen wat wut wht hw whr wher wich
     """.split()
 )

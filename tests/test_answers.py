@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
-from retrieval.answer_types import answer_words
+from retrieval.answer_types import answer_words, unchat
 from retrieval.cleaning import clean_article
 from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
 from retrieval.models import Caller
@@ -260,3 +260,11 @@ async def test_paging_lists_the_same_passages_whatever_the_page_size(tmp_path: P
             lists.append(seen)
     assert len(lists[0]) > 10 and len(set(lists[0])) == len(lists[0])
     assert lists[0] == lists[1] == lists[2]
+
+
+async def test_chat_spellings_of_question_words_ask_what_they_spell(town) -> None:
+    # "wen" is "when": the year is wanted, and found, as for the spelled-out question.
+    answer = await town.ask("wen did the keepers change the lamp", 3)
+    assert "in 1871" in _first(answer)
+    assert answer.direct is not None and "1871" in answer.direct.text
+    assert unchat("hw many boats, wat colour") == "how many boats, what colour"
