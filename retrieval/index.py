@@ -183,6 +183,7 @@ class Bm25Index:
         avgdl = lengths.mean() if n else 1.0
         norm = k1 * (1 - b + b * lengths / avgdl)
         self._weights = tf * (k1 + 1) / (tf + norm[self._docs])
+        self._mark_global_terms()
 
     def __len__(self) -> int:
         return self.size
@@ -240,6 +241,7 @@ class Bm25Index:
         index.scope_versions = {}
         index.size = len(index._ids)
         index._global_only = not index._scopes.any()
+        index._mark_global_terms()
         return index
 
     def _consistent(self) -> bool:
@@ -287,13 +289,24 @@ class Bm25Index:
         term_id = self._vocabulary.get(term)
         if term_id is None:
             return False
-        if self._global_only:
-            return True
+        if self._global_terms[term_id]:
+            return True  # the common case, without reading the term's postings
         scopes = self._scopes[self._docs[self._postings(term_id)]]
         visible = scopes == 0
         if guild_id is not None:
             visible |= scopes == guild_id
         return bool(visible.any())
+
+    def _mark_global_terms(self) -> None:
+        """For each term, whether a passage of the global corpus holds it: one pass over the
+        postings when the index is built or loaded (in a worker thread), so that asking
+        whether a server may see a common term never reads its postings during a question."""
+        if self._global_only or not self._docs.size:
+            self._global_terms = np.ones(len(self._vocabulary), dtype=bool)
+            return
+        is_global = (self._scopes[self._docs] == 0).astype(np.int32)
+        # Every vocabulary term has at least one posting, so each start is a valid index.
+        self._global_terms = np.add.reduceat(is_global, self._starts[:-1]) > 0
 
     def corrections(
         self, terms: Sequence[str], guild_id: int | None = None

@@ -395,11 +395,10 @@ class KnowledgeBase:
         ]
         weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
         weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
-        unknown = frozenset(t for t in searched if not index.knows(t, guild_id))
         # The most a passage could score with each term once: BM25 scores over it compare
         # across questions and corpora (a small corpus has small idfs).
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
-        question = Question.of(text, searched, weights, unknown, scale, frozenset(hints))
+        question = Question.of(text, searched, weights, scale, frozenset(hints))
         ranked = await asyncio.to_thread(rerank, question, candidates)
         verdict = judge(ranked, question.kind, question.measures)
         if not verdict.answered:

@@ -80,7 +80,6 @@ class Ranked:
     typed: bool  # its best sentence holds an answer of the asked kind
     subject: float  # share of the whole question's weight its article's title holds
     strength: float  # BM25 score over the question's total weight (comparable across questions)
-    specific: bool  # it (or its title) holds the question's rarest term that the corpus knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +90,6 @@ class Question:
     terms: tuple[str, ...]
     weights: Mapping[str, float]
     kind: str | None
-    unknown: frozenset[str] = frozenset()  # terms no passage holds
     scale: float = 0.0  # the BM25 score of a passage holding each term once (0: unknown)
     cues: frozenset[str] = frozenset()  # "long" in "how long": the kind of answer, not content
     measures: tuple[str, ...] = ()  # "length" for "how tall": the unit the answer comes in
@@ -105,7 +103,6 @@ class Question:
         text: str,
         terms: Sequence[str],
         weights: Mapping[str, float],
-        unknown: frozenset[str] = frozenset(),
         scale: float = 0.0,
         hints: frozenset[str] = frozenset(),
     ) -> Question:
@@ -116,18 +113,11 @@ class Question:
             tuple(dict.fromkeys(terms)),
             weights,
             question_kind(text),
-            unknown,
             scale,
             cues,
             measure_kinds(text),
             hints,
         )
-
-    @property
-    def rarest(self) -> str | None:
-        """The most specific term the corpus knows (what the question is about, usually)."""
-        known = [t for t in self.terms if t not in self.unknown]
-        return max(known, key=lambda t: self.weights.get(t, 0.0)) if known else None
 
 
 @lru_cache(maxsize=8192)
@@ -150,21 +140,15 @@ def _terms_of_line(text: str) -> frozenset[str]:
     return frozenset(analyze(text))
 
 
-def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], float]:
-    """The question's terms that are not its subject (the article's title), or all of them
-    when the question names nothing but the subject ("what is a capybara"); and the share of
-    the question's weight the title holds."""
+def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], float, bool]:
+    """The question's terms that are not its subject (the article's title) nor a "how long"
+    cue; the share of the question's weight the title holds; and whether the title holds all
+    the question names ("what is a capybara": then every term counts as content)."""
     subject = _terms_of_line(title)
     content = tuple(t for t in question.terms if t not in subject and t not in question.cues)
     total = sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     held = sum(question.weights.get(t, 0.0) for t in question.terms if t in subject)
-    return content or question.terms, held / total
-
-
-def _only_subject(question: Question, title: str) -> bool:
-    """Whether the title holds every term of the question but the "how long" cues."""
-    subject = _terms_of_line(title)
-    return all(t in subject or t in question.cues for t in question.terms)
+    return content or question.terms, held / total, not content
 
 
 def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
@@ -178,38 +162,33 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         return []
     top = max(c.bm25 for c in candidates) or 1.0
     weight = question.scale or sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
-    rarest = question.rarest
     hints = question.hints
     first = []
     for c in candidates:
-        content, subject = _split_subject(question, c.title)
+        content, subject, only_subject = _split_subject(question, c.title)
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
         # The stored terms are the heading's and the text's: what the passage holds.
         found = (wanted | hints).intersection(c.terms.split()) if c.terms else set()
-        held = found & wanted
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
         coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in found) / total)
-        if _only_subject(question, c.title):
+        if only_subject:
             # Its title holds all the question names ("where is Marta Quell from"): every
             # passage of the article covers it; which one answers is for the other features.
             coverage = 1.0
-        specific = rarest is not None and (rarest in held or rarest not in wanted)
         score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
-        first.append((score, c, subject, total, wanted, coverage, specific))
+        first.append((score, c, subject, total, wanted, coverage))
     first.sort(key=lambda item: -item[0])
     out = []
-    for i, (score, c, subject, total, wanted, coverage, specific) in enumerate(first):
+    for i, (score, c, subject, total, wanted, coverage) in enumerate(first):
         proximity, typed = 0.0, False
         if i < SENTENCE_DEPTH:
             proximity, typed = _best_sentence(question, c.text, wanted | hints, total)
         score += PROXIMITY_WEIGHT * proximity + (TYPE_WEIGHT if typed else 0.0)
         strength = c.bm25 / weight
         out.append(
-            Ranked(
-                c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength, specific
-            )
+            Ranked(c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength)
         )
     out.sort(key=lambda r: -r.score)
     return out

@@ -221,3 +221,19 @@ async def test_a_knowledge_base_rebuilds_a_damaged_saved_index(tmp_path, damage:
             "(SELECT value FROM meta WHERE key = 'corpus_version')"
         ).fetchone()
     assert Bm25Index.load(saved, database_id, int(version)) is not None  # saved again, whole
+
+
+def test_a_server_knows_only_the_terms_it_may_see(tmp_path) -> None:
+    corpus = [["shared", "x"], ["mine", "x"], ["theirs", "x"]] + [["filler"]] * 5
+    scopes = [None, 1, 2] + [None] * 5
+    built = _index(corpus, scopes)
+    built.save(tmp_path / "i", "db")
+    loaded = Bm25Index.load(tmp_path / "i", "db", version=1)
+    for index in (built, loaded):
+        assert index.knows("shared", None) and index.knows("shared", 1)
+        assert index.knows("x", 2) and index.knows("mine", 1)
+        assert not index.knows("mine", 2) and not index.knows("mine", None)
+        assert not index.knows("nothing", 1)
+        # A typo is never corrected to a word of another server's passages.
+        assert index.corrections(["theirz"], 1) == {}
+        assert index.corrections(["theirz"], 2) == {"theirz": ("theirs",)}
