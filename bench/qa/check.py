@@ -1,8 +1,10 @@
-"""Validate citebot's question-answering development set and print its counts.
+"""Validate citebot's question-answering development set and print its counts, batch by batch.
 
 Why: the set is only worth something if every answer string really is in its article, ids and
 splits are stable, and dev/test stay balanced; this runs in seconds and exits non-zero on any
-error, so a broken edit to the hand-written files is caught before anyone tunes on it.
+error, so a broken edit to the hand-written files is caught before anyone tunes on it. It also
+rebuilds questions.jsonl in memory from the hand-written files with make_questions.py's rule and
+compares, so a hand edit of questions.jsonl (or a TSV edited without rerunning the script) shows.
 
 Usage: python bench/qa/check.py [path/to/enwiki2015_AA_AB.jsonl.gz]
 """
@@ -14,6 +16,8 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+
+from make_questions import BATCHES, build
 
 HERE = Path(__file__).parent
 SOURCE = Path("/work/shared/bench-data/scale/enwiki2015_AA_AB.jsonl.gz")
@@ -33,24 +37,21 @@ def balanced(splits: Counter[str]) -> bool:
     return abs(splits["dev"] - splits["test"]) <= 1
 
 
-def main() -> int:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
-    errors: list[str] = []
-    ids = (HERE / "corpus_ids.txt").read_text(encoding="utf-8").split()
-    if len(ids) != 300 or len(set(ids)) != 300:
-        errors.append(f"corpus_ids.txt: {len(ids)} ids, {len(set(ids))} distinct, want 300")
-    docs = load_corpus(source, ids)
-    errors += [f"corpus id {i} not in {source.name}" for i in ids if i not in docs]
+def rebuilt(docs: dict[str, dict]) -> list[dict]:
+    """questions.jsonl as make_questions.py would write it from the hand-written files."""
+    names = {i: d["title"] for i, d in docs.items()}
+    items: list[dict] = []
+    for batch in BATCHES:
+        q_start = 1 + sum(item["id"].startswith("q") for item in items)
+        n_start = 1 + sum(item["id"].startswith("n") for item in items)
+        items += build(batch, names, q_start, n_start)
+    return items
 
-    items = [json.loads(line) for line in (HERE / "questions.jsonl").open(encoding="utf-8")]
-    seen = Counter(item["id"] for item in items)
-    errors += [f"duplicate id {i}" for i, n in seen.items() if n > 1]
-    answerable = [it for it in items if it["id"].startswith("q")]
-    unanswerable = [it for it in items if it["id"].startswith("n")]
-    errors += [f"{it['id']}: id must start with q or n" for it in items if it["id"][0] not in "qn"]
 
-    one_paragraph = unique_doc = 0
-    for it in answerable:
+def check_answerable(items: list[dict], docs: dict[str, dict], errors: list[str]) -> Counter[str]:
+    """Errors for answers not in their article; notes for answers found in more than one place."""
+    counts: Counter[str] = Counter()
+    for it in items:
         doc = docs.get(it["doc_id"])
         if it.get("type") not in TYPES or it.get("split") not in SPLITS or doc is None:
             errors.append(f"{it['id']}: bad type, split or doc_id")
@@ -64,12 +65,16 @@ def main() -> int:
         elsewhere = [
             d["title"] for i, d in docs.items() if i != doc["_id"] and it["answer"] in d["text"]
         ]
-        one_paragraph += paragraphs == 1
-        unique_doc += not elsewhere
+        counts["one_paragraph"] += paragraphs == 1
+        counts["unique_doc"] += not elsewhere
         if paragraphs > 1 or elsewhere:
             note = f"{it['answer']!r} in {paragraphs} paragraphs; also in {elsewhere}"
             print(f"  note {it['id']}: {note}")
-    for it in unanswerable:
+    return counts
+
+
+def check_unanswerable(items: list[dict], docs: dict[str, dict], errors: list[str]) -> None:
+    for it in items:
         if it.get("kind") not in KINDS or it.get("split") not in SPLITS:
             errors.append(f"{it['id']}: bad kind or split")
         elif it["kind"] == "subject_without_fact" and it.get("doc_id") not in docs:
@@ -77,28 +82,76 @@ def main() -> int:
         elif it["kind"] == "absent" and "doc_id" in it:
             errors.append(f"{it['id']}: absent questions name no article")
 
+
+def report(number: int, items: list[dict], docs: dict[str, dict], errors: list[str]) -> None:
+    """Validate one batch and print its counts table."""
+    answerable = [it for it in items if it["id"].startswith("q")]
+    unanswerable = [it for it in items if it["id"].startswith("n")]
+    print(f"batch {number}:")
+    counts = check_answerable(answerable, docs, errors)
+    check_unanswerable(unanswerable, docs, errors)
     by_split_a = Counter(it["split"] for it in answerable)
     by_split_n = Counter(it["split"] for it in unanswerable)
     if not balanced(by_split_a) or not balanced(by_split_n):
-        errors.append(f"splits unbalanced: {dict(by_split_a)}, {dict(by_split_n)}")
-    if len(answerable) < 100 or len(unanswerable) < 30:
-        have = f"{len(answerable)}, {len(unanswerable)}"
-        errors.append(f"want >= 100 in-corpus and >= 30 unanswerable, have {have}")
-
-    print(f"corpus: {len(docs)} articles from {source.name}")
-    articles = len({it["doc_id"] for it in answerable})
-    print(f"in-corpus questions: {len(answerable)} about {articles} articles")
-    print(f"  answer in exactly one paragraph of its article: {one_paragraph}")
-    print(f"  answer in no other corpus article: {unique_doc}")
+        errors.append(f"batch {number} unbalanced: {dict(by_split_a)}, {dict(by_split_n)}")
+    articles = Counter(it["doc_id"] for it in answerable)
+    errors += [f"batch {number}: {n} questions on doc {d}" for d, n in articles.items() if n > 1]
+    print(f"  in-corpus questions: {len(answerable)} about {len(articles)} articles")
+    print(f"  answer in exactly one paragraph of its article: {counts['one_paragraph']}")
+    print(f"  answer in no other corpus article: {counts['unique_doc']}")
     print(f"  {'type':10} {'dev':>4} {'test':>4} {'all':>4}")
     for t in sorted(TYPES):
         c = Counter(it["split"] for it in answerable if it["type"] == t)
         print(f"  {t:10} {c['dev']:4} {c['test']:4} {c['dev'] + c['test']:4}")
     print(f"  {'total':10} {by_split_a['dev']:4} {by_split_a['test']:4} {len(answerable):4}")
-    print(f"unanswerable questions: {len(unanswerable)}")
+    print(f"  unanswerable questions: {len(unanswerable)}")
     for k in sorted(KINDS):
         c = Counter(it["split"] for it in unanswerable if it["kind"] == k)
-        print(f"  {k:21} dev {c['dev']:3}  test {c['test']:3}")
+        print(f"    {k:21} dev {c['dev']:3}  test {c['test']:3}")
+
+
+def main() -> int:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
+    errors: list[str] = []
+    ids = (HERE / "corpus_ids.txt").read_text(encoding="utf-8").split()
+    if len(ids) != 300 or len(set(ids)) != 300:
+        errors.append(f"corpus_ids.txt: {len(ids)} ids, {len(set(ids))} distinct, want 300")
+    docs = load_corpus(source, ids)
+    errors += [f"corpus id {i} not in {source.name}" for i in ids if i not in docs]
+    print(f"corpus: {len(docs)} articles from {source.name}")
+
+    items = [json.loads(line) for line in (HERE / "questions.jsonl").open(encoding="utf-8")]
+    seen = Counter(item["id"] for item in items)
+    errors += [f"duplicate id {i}" for i, n in seen.items() if n > 1]
+    errors += [f"{it['id']}: id must start with q or n" for it in items if it["id"][0] not in "qn"]
+    if not errors and items != rebuilt(docs):
+        errors.append(
+            "questions.jsonl differs from the hand-written files: rerun make_questions.py"
+        )
+
+    batches = sorted({it.get("batch", 1) for it in items})
+    for number in batches:
+        report(number, [it for it in items if it.get("batch", 1) == number], docs, errors)
+    first = {it["doc_id"] for it in items if it["id"][0] == "q" and it.get("batch", 1) == 1}
+    later = [it for it in items if it["id"][0] == "q" and it.get("batch", 1) > 1]
+    errors += [
+        f"{it['id']}: article {it['doc_id']} already asked about in batch 1"
+        for it in later
+        if it["doc_id"] in first
+    ]
+
+    answerable = [it for it in items if it["id"].startswith("q")]
+    unanswerable = [it for it in items if it["id"].startswith("n")]
+    if len(answerable) < 100 or len(unanswerable) < 30:
+        have = f"{len(answerable)}, {len(unanswerable)}"
+        errors.append(f"want >= 100 in-corpus and >= 30 unanswerable, have {have}")
+    a = Counter(it["split"] for it in answerable)
+    n = Counter(it["split"] for it in unanswerable)
+    articles = len({it["doc_id"] for it in answerable})
+    print(f"all batches: {len(answerable)} in-corpus, dev {a['dev']} test {a['test']}, about")
+    print(
+        f"  {articles} articles; {len(unanswerable)} unanswerable, dev {n['dev']} test {n['test']}"
+    )
     for e in errors:
         print(f"ERROR {e}")
     print("OK" if not errors else f"{len(errors)} errors")

@@ -1,11 +1,17 @@
 """Turn the hand-written question files into bench/qa/questions.jsonl with a fixed dev/test split.
 
-Why: the questions were written by a person (written.tsv, unanswerable.tsv); this script only adds
-ids, article titles and the split, so that the split is decided once, by rule, before any system
-is run. Split rule: within each in-corpus question type and each unanswerable kind, the questions
-are shuffled with random.Random(SEED) and dealt alternately to dev and test, the first card of
-each group going to whichever split is smaller so far (dev on a tie). Tuning uses "dev" only;
+Why: the questions were written by a person (written.tsv and unanswerable.tsv in batch 1,
+written2.tsv and unanswerable2.tsv in batch 2); this script only adds ids, article titles and the
+split, so that the split is decided once, by rule, before any system is run. Split rule: within
+each in-corpus question type and each unanswerable kind of one batch, the questions are shuffled
+with random.Random(seed of that batch) and dealt alternately to dev and test, the first card of
+each group going to whichever split is smaller so far (dev on a tie). Each call deals with its own
+fresh generator, so a batch's split never depends on another batch. Tuning uses "dev" only;
 reported numbers use "test" only.
+
+Batch 1 (seed 20261126) keeps its rows byte for byte: ids q001.. and n001.., no "batch" field.
+Batch 2 (seed 20261127) continues the ids after batch 1 (q106.., n031..) and its rows carry
+"batch": 2. Later batches append in the same way, so earlier ids and splits never move.
 
 Usage: python bench/qa/make_questions.py [path/to/enwiki2015_AA_AB.jsonl.gz]
 """
@@ -17,11 +23,28 @@ import json
 import random
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).parent
 SOURCE = Path("/work/shared/bench-data/scale/enwiki2015_AA_AB.jsonl.gz")
 SEED = 20261126
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One sitting of hand-written questions: its files and the seed its split is dealt with."""
+
+    number: int
+    written: str
+    unanswerable: str
+    seed: int
+
+
+BATCHES = (
+    Batch(1, "written.tsv", "unanswerable.tsv", SEED),
+    Batch(2, "written2.tsv", "unanswerable2.tsv", 20261127),
+)
 
 
 def rows(path: Path) -> list[list[str]]:
@@ -36,9 +59,9 @@ def titles(source: Path, ids: set[str]) -> dict[str, str]:
         return {d["_id"]: d["title"] for d in docs if d["_id"] in ids}
 
 
-def assign_splits(items: list[dict], key: str) -> None:
+def assign_splits(items: list[dict], key: str, seed: int = SEED) -> None:
     """Deal each group (same type or kind) alternately to dev and test after a seeded shuffle."""
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     sizes: Counter[str] = Counter()
     for group in sorted({item[key] for item in items}):
         members = [item for item in items if item[key] == group]
@@ -50,27 +73,42 @@ def assign_splits(items: list[dict], key: str) -> None:
             sizes[item["split"]] += 1
 
 
+def build(batch: Batch, names: dict[str, str], q_start: int, n_start: int) -> list[dict]:
+    """The batch's questions, ids from q_start and n_start, in-corpus ones first, split dealt."""
+    tag = {} if batch.number == 1 else {"batch": batch.number}
+    answerable = [
+        {"id": f"q{i:03d}", "doc_id": d, "title": names[d], "question": q, "answer": a, "type": t}
+        | tag
+        for i, (d, t, q, a) in enumerate(rows(HERE / batch.written), q_start)
+    ]
+    unanswerable = []
+    for i, (kind, doc_id, question) in enumerate(rows(HERE / batch.unanswerable), n_start):
+        item = {"id": f"n{i:03d}", "question": question, "kind": kind}
+        if doc_id:
+            item |= {"doc_id": doc_id, "title": names[doc_id]}
+        unanswerable.append(item | tag)
+    assign_splits(answerable, "type", batch.seed)
+    assign_splits(unanswerable, "kind", batch.seed)
+    return answerable + unanswerable
+
+
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
     corpus = set((HERE / "corpus_ids.txt").read_text(encoding="utf-8").split())
     names = titles(source, corpus)
-    answerable = [
-        {"id": f"q{i:03d}", "doc_id": d, "title": names[d], "question": q, "answer": a, "type": t}
-        for i, (d, t, q, a) in enumerate(rows(HERE / "written.tsv"), 1)
-    ]
-    unanswerable = []
-    for i, (kind, doc_id, question) in enumerate(rows(HERE / "unanswerable.tsv"), 1):
-        item = {"id": f"n{i:03d}", "question": question, "kind": kind}
-        if doc_id:
-            item |= {"doc_id": doc_id, "title": names[doc_id]}
-        unanswerable.append(item)
-    assign_splits(answerable, "type")
-    assign_splits(unanswerable, "kind")
+    items: list[dict] = []
+    for batch in BATCHES:
+        q_start = 1 + sum(item["id"].startswith("q") for item in items)
+        n_start = 1 + sum(item["id"].startswith("n") for item in items)
+        made = build(batch, names, q_start, n_start)
+        items += made
+        inside = sum(item["id"].startswith("q") for item in made)
+        print(f"batch {batch.number}: {inside} in-corpus and {len(made) - inside} unanswerable")
     out = HERE / "questions.jsonl"
     with out.open("w", encoding="utf-8") as fh:
-        for item in answerable + unanswerable:
+        for item in items:
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
-    print(f"{len(answerable)} in-corpus and {len(unanswerable)} unanswerable questions -> {out}")
+    print(f"{len(items)} questions -> {out}")
 
 
 if __name__ == "__main__":
