@@ -37,7 +37,7 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 from retrieval.stopwords import STOP_WORDS
 
 # Bumped whenever a text gives other terms than before (stored terms are then re-analysed).
-ANALYZER_VERSION = 4
+ANALYZER_VERSION = 5
 
 _QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
@@ -167,6 +167,12 @@ _CLIPPED = {
     "dev": "developer",
     "devs": "developers",
     "gov": "government",
+    "ppl": "people",
+    "bc": "because",
+    "b/c": "because",
+    "govts": "governments",
+    "pic": "picture",
+    "pics": "pictures",
 }
 
 

@@ -609,7 +609,9 @@ _MEASURE_CUES = (
     (
         re.compile(
             r"\bhow\s+much\b.*\b(?:cost|costs|paid|pay|pays|worth|price|spend|spent|earn|earns|"
-            r"earned|salary|charge|charges|sell|sold|buy|bought|borrow|borrowed|lend|lent)\b",
+            r"earned|salary|charge|charges|sell|sold|buy|bought|borrow|borrowed|lend|lent|"
+            r"money|funding|funds|invest|invests|invested|investing|raise|raised|revenue|"
+            r"profit)\b",
             re.I,
         ),
         ("money",),
@@ -625,6 +627,38 @@ def measure_kinds(question: str) -> tuple[str, ...]:
         if cue.search(question):
             return kinds
     return ()
+
+
+# What "how many" counts: the words after it, up to the verb or preposition that ends the noun
+# ("how many oscar nominations did ..." -> "oscar nominations").
+_HOW_MANY = re.compile(r"\bhow\s+many\s+", re.I)
+_COUNT_ENDS = frozenset(
+    """
+    did does do is are was were has have had can could will would should may might must
+    in on at of for per by from with to into there the a an this that these those it its
+    they he she we you i his her their our your
+    """.split()
+)
+MAX_COUNTED_WORDS = 3
+
+
+def counted_words(question: str) -> str:
+    """The thing a "how many" question counts ("moons" in "how many moons does Jupiter
+    have"), or "": an answer gives the number *of that*, so a passage that never mentions it
+    (nor any word of it) cannot answer, whatever numbers it holds."""
+    question = unchat(question)
+    m = _HOW_MANY.search(question)
+    if m is None:
+        return ""
+    words = []
+    for word in question[m.end() : m.end() + 200].split():
+        plain = word.strip("?!.,;:\"'()").casefold()
+        if not plain or plain in _COUNT_ENDS or len(words) == MAX_COUNTED_WORDS:
+            break
+        words.append(plain)
+        if word[-1] in "?!.,;:":
+            break
+    return " ".join(words)
 
 
 def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
@@ -650,6 +684,19 @@ _ANSWER_WORDS = (
         re.compile(r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b", re.I),
         "coined introduced invented",
     ),
+    # Chat's phrasal verbs, which articles write as one word ("put out" R1: "released").
+    (
+        re.compile(
+            r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", re.I
+        ),
+        "released launched",
+    ),
+    (re.compile(r"\b(?:set|sets|setting)\s+up\b", re.I), "founded established created"),
+    (re.compile(r"\b(?:took|take|takes|taking|taken)\s+over\b", re.I), "acquired controlled"),
+    (re.compile(r"\b(?:shut|shuts|shutting)\s+down\b", re.I), "closed"),
+    (re.compile(r"\b(?:find|finds|found)\s+out\b", re.I), "discovered learned"),
+    (re.compile(r"\b(?:move|moved|moves|moving)\s+away\b", re.I), "shifted abandoned"),
+    (re.compile(r"\b(?:give|gave|gives|giving)\s+up\b", re.I), "abandoned"),
     (re.compile(r"\bwhen\b.*\b(?:die|died|death)\b", re.I), "died death"),
     (re.compile(r"\bwhen\b.*\b(?:born|birth)\b", re.I), "born birth"),
     (

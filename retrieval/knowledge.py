@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import aiosqlite
 
 from retrieval.analyzer import analyze, analyze_spans, normalize
-from retrieval.answer_types import answer_words
+from retrieval.answer_types import answer_words, counted_words
 from retrieval.cleaning import title_key
 from retrieval.direct_answer import answer_sentence
 from retrieval.documents import PreparedDocument, prepare
@@ -398,7 +398,12 @@ class KnowledgeBase:
         # The most a passage could score with each term once: BM25 scores over it compare
         # across questions and corpora (a small corpus has small idfs).
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
-        question = Question.of(text, searched, weights, scale, frozenset(hints))
+        # What "how many" counts matters when the corpus never names it ("parameters"): a
+        # paraphrase ("soldiers" for "troops") is left to coverage.
+        counted = frozenset(fixes[t][0] if t in fixes else t for t in analyze(counted_words(text)))
+        if any(index.knows(t, guild_id) for t in counted):
+            counted = frozenset()
+        question = Question.of(text, searched, weights, scale, frozenset(hints), counted)
         ranked = await asyncio.to_thread(rerank, question, candidates)
         verdict = judge(ranked, question.kind, question.measures)
         if not verdict.answered:

@@ -39,6 +39,7 @@ PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.4
 COVERAGE_WEIGHT = 0.5
 MAX_TYPED_CHARS = 1000  # of the best sentence, searched for an answer of the asked kind
+TYPED_SHARE = 0.5  # of the best sentence's share, for a sentence to count as giving the answer
 SENTENCE_DEPTH = 10  # candidates whose sentences are read (the rest are scored on terms alone)
 
 # "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
@@ -80,6 +81,7 @@ class Ranked:
     typed: bool  # its best sentence holds an answer of the asked kind
     subject: float  # share of the whole question's weight its article's title holds
     strength: float  # BM25 score over the question's total weight (comparable across questions)
+    counts: bool = True  # holds a word of what a "how many" question counts (or none is asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class Question:
     # Words an answer uses that the question does not ("born" for "where is X from"): they
     # count for proximity and coverage at their lower weight (in `weights`).
     hints: frozenset[str] = frozenset()
+    # The terms of what "how many" counts ("moon" in "how many moons"): an answer names one.
+    counted: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -105,6 +109,7 @@ class Question:
         weights: Mapping[str, float],
         scale: float = 0.0,
         hints: frozenset[str] = frozenset(),
+        counted: frozenset[str] = frozenset(),
     ) -> Question:
         text = unchat(text)  # "hw many" asks what "how many" asks
         cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
@@ -117,6 +122,7 @@ class Question:
             cues,
             measure_kinds(text),
             hints,
+            counted,
         )
 
 
@@ -169,7 +175,8 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
         # The stored terms are the heading's and the text's: what the passage holds.
-        found = (wanted | hints).intersection(c.terms.split()) if c.terms else set()
+        held = set(c.terms.split())
+        found = (wanted | hints) & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
         coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in found) / total)
@@ -178,17 +185,24 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
             # passage of the article covers it; which one answers is for the other features.
             coverage = 1.0
         score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
-        first.append((score, c, subject, total, wanted, coverage))
+        counts = not question.counted or not question.counted.isdisjoint(held)
+        first.append((score, c, subject, total, wanted, coverage, counts))
     first.sort(key=lambda item: -item[0])
     out = []
-    for i, (score, c, subject, total, wanted, coverage) in enumerate(first):
-        proximity, typed = 0.0, False
+    for i, (score, c, subject, total, wanted, coverage, counts) in enumerate(first):
+        proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
-            proximity, typed = _best_sentence(question, c.text, wanted | hints, total)
-        score += PROXIMITY_WEIGHT * proximity + (TYPE_WEIGHT if typed else 0.0)
+            proximity, typed_share = _best_sentence(question, c.text, wanted | hints, total)
+        typed = typed_share > 0.0
+        # The bonus goes to the passage whose best sentence itself gives the answer.
+        score += PROXIMITY_WEIGHT * proximity + (
+            TYPE_WEIGHT if typed_share >= proximity > 0 else 0.0
+        )
         strength = c.bm25 / weight
         out.append(
-            Ranked(c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength)
+            Ranked(
+                c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength, counts
+            )
         )
     out.sort(key=lambda r: -r.score)
     return out
@@ -204,32 +218,39 @@ def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
 
 def _best_sentence(
     question: Question, text: str, wanted: set[str], total: float
-) -> tuple[float, bool]:
-    """The best sentence's share of the content weight, and whether it holds an answer of the
-    asked kind (for "how tall", "how old", "how much ... cost": a number with its unit)."""
-    best, best_bounds = 0.0, (0, len(text))
+) -> tuple[float, float]:
+    """The best sentence's share of the content weight, and the share of the best sentence
+    among those holding at least TYPED_SHARE of it that gives an answer of the asked kind (0.0
+    when none does; for "how tall", "how old", "how much ... cost": a number with its unit).
+    Not only the best sentence: an answer often follows the sentence that names what it is
+    about ("The daisy family ... . It has 23,000 species")."""
+    shares = []
     for start, end, terms in sentence_terms(text):
         inside = terms & wanted
         if not inside:
             continue
         share = sum(question.weights.get(t, 0.0) for t in inside) / total
-        share = min(1.0, share)  # hint words add to a sentence's share, never past all of it
-        if share > best:
-            best, best_bounds = share, (start, end)
-    if not best:
-        return 0.0, False
-    start, end = best_bounds
-    end = min(end, start + MAX_TYPED_CHARS)  # a "sentence" may be a whole pasted text
+        shares.append((min(1.0, share), start, end))  # hint words never pass all of it
+    if not shares:
+        return 0.0, 0.0
+    best = max(share for share, _, _ in shares)
+    shares.sort(key=lambda item: -item[0])
+    for share, start, end in shares:
+        if share < TYPED_SHARE * best:
+            break
+        if _gives_kind(question, text, start, min(end, start + MAX_TYPED_CHARS)):
+            return best, share
+    return best, 0.0
+
+
+def _gives_kind(question: Question, text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] (a sentence) holds an answer of the kind the question asks."""
     if question.kind is None:
         # "why" wants a reason: a sentence that gives one says "because", "due to", "allows"...
-        if _WHY.match(question.text):
-            return best, bool(_REASON.search(text, start, end))
-        return best, False
+        return bool(_WHY.match(question.text) and _REASON.search(text, start, end))
     if question.measures:  # "how tall" wants a length, not any number
-        return best, has_measure(text[start:end], question.measures)
-    typed = any(
-        text[a:b].casefold() not in question.text.casefold()
+        return has_measure(text[start:end], question.measures)
+    return any(
+        text[a + start : b + start].casefold() not in question.text.casefold()
         for a, b in answer_spans(text[start:end], question.kind)
-        for a, b in [(a + start, b + start)]
     )
-    return best, typed

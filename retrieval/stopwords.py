@@ -3,7 +3,8 @@
 Question words ("what", "how", "much") are included because people phrase every question with
 them; left in, they would match nearly any passage and inflate the "answered" signal. Chat
 drops apostrophes ("whats", "didnt"), so those spellings are stop words too, and so are its
-fillers ("hey", "thanks", "lol"): one of them must not turn an answer into a refusal.
+fillers ("hey", "thanks", "lol", "roughly", "someone"): one of them must not turn an answer into a
+refusal.
 """
 
 STOP_WORDS: frozenset[str] = frozenset(
@@ -24,5 +25,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     werent cant couldnt wouldnt shouldnt wont
     lol lmao thanks thank thx ty pls plz please hey hi hello bruh bro guys folks idk tbh btw
     imo ok okay um uh hmm anyone wen wat wut wht hw whr wher wich
+    roughly approximately approx exactly basically actually apparently probably someone
+    somebody something anything anybody everyone everybody gonna wanna gotta kinda sorta
     """.split()
 )

@@ -23,8 +23,9 @@ from retrieval.rerank import Ranked
 # costs more than a weak answer.
 ANSWER_COVERAGE = 0.2
 MIN_STRENGTH = 0.55
-# A question asking for a kind of answer (a date, a number...) whose best passage gives none in
-# its best sentence is answered only when that passage holds this much of its content.
+# A question asking for a date or a name whose best passage gives none in its best sentences
+# is answered only when that passage holds this much of its content (a number or a measure is
+# always required).
 UNTYPED_COVERAGE = 0.8
 # Passages below this share of the best score, or holding less of the question than this,
 # are not shown.
@@ -58,6 +59,15 @@ def judge(
         return Verdict(False, 0.0, "no passage shares a word with the question", [])
     best = ranked[0]
     confidence = min(1.0, (best.coverage + min(best.strength, 1.0)) / 2)
+    # "How many parameters": when nothing in the corpus names what is counted, no number in
+    # it is the answer (the most specific reason, so it comes first).
+    if not best.counts:
+        return Verdict(
+            False,
+            confidence,
+            "nothing in the corpus mentions what the question counts",
+            [],
+        )
     if best.coverage < ANSWER_COVERAGE:
         return Verdict(
             False,
@@ -74,9 +84,13 @@ def judge(
             "are not in the corpus, or only in passing",
             [],
         )
-    # A measure asked for ("how tall") must be given whatever else matches: naming the subject
-    # fully is easy, its height is the answer.
-    if kind is not None and not best.typed and (measures or best.coverage < UNTYPED_COVERAGE):
+    # A measure asked for ("how tall"), or a count ("how many"), must be given whatever else
+    # matches: naming the subject fully is easy, its height is the answer.
+    if (
+        kind is not None
+        and not best.typed
+        and (measures or kind == "number" or best.coverage < UNTYPED_COVERAGE)
+    ):
         return Verdict(
             False,
             confidence,

@@ -268,3 +268,54 @@ async def test_chat_spellings_of_question_words_ask_what_they_spell(town) -> Non
     assert "in 1871" in _first(answer)
     assert answer.direct is not None and "1871" in answer.direct.text
     assert unchat("hw many boats, wat colour") == "how many boats, what colour"
+
+
+async def test_how_many_is_answered_only_with_a_number(town) -> None:
+    # The passage names tourists and the lighthouse but counts neither: however fully it
+    # covers the question's words, it does not say how many.
+    answer = await town.ask("how many tourists visit the lighthouse", 3)
+    assert not answer.answered and answer.hits == ()
+    assert answer.reason.startswith("the question asks for a number")
+
+
+async def test_how_many_of_something_the_corpus_never_names_is_refused(town) -> None:
+    # The harbour passage has numbers and the quay and the boats; "cannons" appear nowhere.
+    answer = await town.ask("how many cannons guard the boats at the quay", 3)
+    assert not answer.answered
+    assert answer.reason == "nothing in the corpus mentions what the question counts"
+    assert "About 40 boats" in _first(await town.ask("how many boats does kestrel harbour have", 3))
+
+
+async def test_the_number_may_follow_the_sentence_naming_what_is_counted(tmp_path: Path) -> None:
+    # The best sentence for the question names the family; the count is in the next one.
+    text = (
+        "The Corran daisy family is a group of flowering plants of the Ardle hills, commonly "
+        "called the hill daisies.\nThe group has more than 2,300 species across the hills."
+    )
+    answer = await _ask_one_article(
+        tmp_path, text, "Corran plants", "how many species are in the corran daisy family"
+    )
+    assert answer.answered and "2,300 species" in _first(answer)
+
+
+async def test_chat_phrasal_verbs_find_the_word_articles_use(tmp_path: Path) -> None:
+    # "put out" is what the article calls "released"; the other passage shares every other
+    # word of the question.
+    text = (
+        "Ardle Records is a small label of the town. Ardle Records sold the album in the "
+        "harbour shop and Ardle Records sold it at the quay, where the album was a hit.\n"
+        "The label released the album on 3 May 1999."
+    )
+    answer = await _ask_one_article(
+        tmp_path, text, "Ardle Records", "when did ardle records put out the album"
+    )
+    assert "released the album on 3 May 1999" in _first(answer)
+    assert "released" in answer_words("when did they put out the album")
+
+
+async def test_hedges_and_chat_abbreviations_are_not_content(town) -> None:
+    plain = await town.ask("how many boats fish from the harbour", 3)
+    answer = await town.ask("roughly how many boats fish from the harbour", 3)
+    assert answer.answered and answer.hits[0].text == plain.hits[0].text
+    assert analyze("roughly approximately gonna") == []
+    assert analyze("ppl") == analyze("people")
