@@ -42,6 +42,7 @@ class Question:
     split: str
     doc_id: str | None
     answer: str | None  # None: the corpus does not answer it
+    batch: int = 1  # batch 2 was written later, on other articles (bench/qa/README.md)
 
 
 def fold(text: str) -> str:
@@ -56,7 +57,14 @@ def load_questions() -> list[Question]:
     for line in (QA_DIR / "questions.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         out.append(
-            Question(row["id"], row["question"], row["split"], row.get("doc_id"), row.get("answer"))
+            Question(
+                row["id"],
+                row["question"],
+                row["split"],
+                row.get("doc_id"),
+                row.get("answer"),
+                row.get("batch", 1),
+            )
         )
     return out
 
@@ -119,6 +127,43 @@ def _scores(ranked: Sequence[Sequence[Passage]], questions: Sequence[Question]) 
     return {"hit@1": hit1 / n, "hit@3": hit3 / n, "mrr": rr / n, "n": len(questions)}
 
 
+# The rows of every table: each split over both batches, then each split of each batch.
+GROUPS: tuple[tuple[str, int | None], ...] = (
+    ("dev", None),
+    ("test", None),
+    ("dev", 1),
+    ("test", 1),
+    ("dev", 2),
+    ("test", 2),
+)
+
+
+def _group_name(split: str, batch: int | None) -> str:
+    return split if batch is None else f"{split} b{batch}"
+
+
+# Per question id: the passages an engine ranked, and whether it answered (None: it always does).
+Outcomes = dict[str, tuple[list["Passage"], bool | None]]
+
+
+def _summarise(outcomes: Outcomes, questions: Sequence[Question]) -> dict:
+    """hit@k, MRR, answered and refused per group of `GROUPS`."""
+    results: dict[str, dict] = {}
+    for split, batch in GROUPS:
+        mine = [q for q in questions if q.split == split and batch in (None, q.batch)]
+        inside = [q for q in mine if q.answer is not None and q.id in outcomes]
+        outside = [q for q in mine if q.answer is None and q.id in outcomes]
+        if not inside:
+            continue
+        row = _scores([outcomes[q.id][0] for q in inside], inside)
+        answered = [outcomes[q.id][1] for q in inside]
+        if None not in answered:
+            row["answered"] = sum(map(bool, answered)) / len(inside)
+            row["refused"] = sum(not outcomes[q.id][1] for q in outside) / max(len(outside), 1)
+        results[_group_name(split, batch)] = row
+    return results
+
+
 # What each part of the answering adds: the whole of it, then each part taken away in turn.
 # (Settings are the engine's module constants; the index is rebuilt when they concern it.)
 ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
@@ -174,23 +219,11 @@ async def _citebot(kb, passages: list[Passage], questions: list[Question]) -> di
     from retrieval.models import Caller
 
     by_id = {p.id: p for p in passages}
-    results: dict[str, dict] = {}
-    for split in ("dev", "test"):
-        inside = [q for q in questions if q.split == split and q.answer is not None]
-        outside = [q for q in questions if q.split == split and q.answer is None]
-        ranked, answered_in, refused_out = [], 0, 0
-        for q in inside:
-            answer = await kb.ask(q.question, K, Caller(surface="bench"))
-            answered_in += answer.answered
-            ranked.append([by_id[h.passage_id] for h in answer.hits])
-        for q in outside:
-            answer = await kb.ask(q.question, K, Caller(surface="bench"))
-            refused_out += not answer.answered
-        row = _scores(ranked, inside)
-        row["answered"] = answered_in / max(len(inside), 1)
-        row["refused"] = refused_out / max(len(outside), 1)
-        results[split] = row
-    return results
+    outcomes: Outcomes = {}
+    for q in questions:
+        answer = await kb.ask(q.question, K, Caller(surface="bench"))
+        outcomes[q.id] = ([by_id[h.passage_id] for h in answer.hits], answer.answered)
+    return _summarise(outcomes, questions)
 
 
 def _bm25s(passages: list[Passage], questions: list[Question]) -> dict:
@@ -202,20 +235,18 @@ def _bm25s(passages: list[Passage], questions: list[Question]) -> dict:
     vocabulary: dict[str, int] = {}
     corpus = [[vocabulary.setdefault(t, len(vocabulary)) for t in p.terms] for p in passages]
     retriever.index(bm25s.tokenization.Tokenized(ids=corpus, vocab=vocabulary), show_progress=False)
-    results = {}
-    for split in ("dev", "test"):
-        inside = [q for q in questions if q.split == split and q.answer is not None]
-        ranked = []
-        for q in inside:
-            ids = [vocabulary[t] for t in analyze(q.question) if t in vocabulary]
-            if not ids:
-                ranked.append([])
-                continue
-            scores = retriever.get_scores(ids)
-            top = scores.argsort()[::-1][:K]
-            ranked.append([passages[i] for i in top if scores[i] > 0])
-        results[split] = _scores(ranked, inside)
-    return results
+    outcomes: Outcomes = {}
+    for q in questions:
+        if q.answer is None:
+            continue
+        ids = [vocabulary[t] for t in analyze(q.question) if t in vocabulary]
+        if not ids:
+            outcomes[q.id] = ([], None)
+            continue
+        scores = retriever.get_scores(ids)
+        top = scores.argsort()[::-1][:K]
+        outcomes[q.id] = ([passages[i] for i in top if scores[i] > 0], None)
+    return _summarise(outcomes, questions)
 
 
 def _tantivy(passages: list[Passage], questions: list[Question]) -> dict | None:
@@ -234,20 +265,18 @@ def _tantivy(passages: list[Passage], questions: list[Question]) -> dict | None:
     writer.commit()
     index.reload()
     searcher = index.searcher()
-    results = {}
-    for split in ("dev", "test"):
-        inside = [q for q in questions if q.split == split and q.answer is not None]
-        ranked = []
-        for q in inside:
-            words = "".join(ch if ch.isalnum() else " " for ch in q.question).split()
-            if not words:
-                ranked.append([])
-                continue
-            query = index.parse_query(" ".join(words), ["body"])
-            hits = searcher.search(query, K).hits
-            ranked.append([passages[searcher.doc(a)["n"][0]] for _, a in hits])
-        results[split] = _scores(ranked, inside)
-    return results
+    outcomes: Outcomes = {}
+    for q in questions:
+        if q.answer is None:
+            continue
+        words = "".join(ch if ch.isalnum() else " " for ch in q.question).split()
+        if not words:
+            outcomes[q.id] = ([], None)
+            continue
+        query = index.parse_query(" ".join(words), ["body"])
+        hits = searcher.search(query, K).hits
+        outcomes[q.id] = ([passages[searcher.doc(a)["n"][0]] for _, a in hits], None)
+    return _summarise(outcomes, questions)
 
 
 def _bundled_check():
@@ -281,7 +310,10 @@ def run(data_dir: Path | None, quick: bool = False) -> dict[str, object]:
             engines["tantivy"] = tantivy_result
         bundled_check = _bundled_check()
         results = await bundled_check.answers()
-        bundled = {split: bundled_check.counts(split, results) for split in ("dev", "test")}
+        bundled = {
+            _group_name(split, batch): bundled_check.counts(split, results, batch)
+            for split, batch in GROUPS
+        }
         return {
             "articles": len(articles),
             "passages": len(passages),
@@ -300,16 +332,15 @@ def render(result: dict) -> str:
         f"QA on bench/qa ({result['articles']} Wikipedia articles, {result['passages']} "
         "citebot passages): hit@1 / hit@3 / MRR@10; answered = in-corpus questions answered, "
         "refused = unanswerable questions refused",
-        f"{'engine':<10} {'split':<5} {'n':>4} {'hit@1':>6} {'hit@3':>6} {'MRR':>6} "
+        f"{'engine':<10} {'split':<8} {'n':>4} {'hit@1':>6} {'hit@3':>6} {'MRR':>6} "
         f"{'answered':>9} {'refused':>8}",
     ]
     for engine, splits in result["engines"].items():
-        for split in ("dev", "test"):
-            row = splits[split]
+        for split, row in splits.items():
             answered = f"{row['answered']:.0%}" if "answered" in row else "-"
             refused = f"{row['refused']:.0%}" if "refused" in row else "-"
             lines.append(
-                f"{engine:<10} {split:<5} {row['n']:>4} {row['hit@1']:>6.3f} {row['hit@3']:>6.3f} "
+                f"{engine:<10} {split:<8} {row['n']:>4} {row['hit@1']:>6.3f} {row['hit@3']:>6.3f} "
                 f"{row['mrr']:>6.3f} {answered:>9} {refused:>8}"
             )
     lines.append(
@@ -319,13 +350,13 @@ def render(result: dict) -> str:
     if result.get("bundled"):
         lines += [
             "",
-            "Bundled corpus (bench/qa/bundled.jsonl: 40 answerable, 10 not; k=3): answering "
-            "passage first / in the top 3, answered, refused",
+            "Bundled corpus (bench/qa/bundled*.jsonl, batches 1 and 2: 90 answerable, 25 not; "
+            "k=3): answering passage first / in the top 3, answered, refused",
         ]
         for split, c in result["bundled"].items():
             yes, no = max(c["answerable"], 1), max(c["unanswerable"], 1)
             lines.append(
-                f"citebot    {split:<5} first {c['first']}/{c['answerable']} "
+                f"citebot    {split:<8} first {c['first']}/{c['answerable']} "
                 f"({c['first'] / yes:.0%}), top 3 {c['top3'] / yes:.0%}, "
                 f"answered {c['answered'] / yes:.0%}, refused {c['refused'] / no:.0%}"
             )
