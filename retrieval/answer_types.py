@@ -235,9 +235,14 @@ _LABEL_BEFORE = re.compile(
     r"grade|route|highway|section|article|part|book|volume|vol|step|round|game)\.?\s+$",
     re.IGNORECASE,
 )
-# Digits that look like numbers but are not amounts: ordinals ("3rd") are excluded by the
-# patterns; years are left to dates (below).
-_PLAIN_YEAR = re.compile(rf"{_YEAR}")
+
+# Digits that look like a year but count something: "1000 citizens", "2048 GPUs" (a plural, not
+# "census", "status" or "basis").
+_PLAIN_YEAR = re.compile(_YEAR)
+_COUNT_AFTER = re.compile(
+    r"\s+(?!(?:was|has|as|its|this|his|thus|whereas|unless|less|across|does|goes)\b)"
+    r"(?:[A-Za-z]*[^\Wsui\d_]s|[A-Z]+s)\b"
+)
 
 # Capitalised words: letters, inner apostrophes and hyphens ("O'Brien", "Jean-Paul"), or an
 # initial ("J."). Runs are joined in Python, so no pattern here can backtrack over a run.
@@ -416,11 +421,10 @@ def _number_spans(text: str) -> list[tuple[int, int]]:
     dates = _scan(text, _DATE, _DATE_WORDS)
     found = []
     for start, end in _scan(text, _NUMBER, _NUMBER_WORDS):
-        value = text[start:end]
         while end > start and text[end - 1] in " \t,.":
             end -= 1
-        if value.strip().isdigit() and _PLAIN_YEAR.fullmatch(value.strip()):
-            continue  # a bare year is a date
+        if _PLAIN_YEAR.fullmatch(text, start, end) and not _COUNT_AFTER.match(text, end):
+            continue  # a bare year is a date ("the 2010 census"), "1000 citizens" a count
         if any(s <= start and end <= e for s, e in dates):
             continue
         if _LABEL_BEFORE.search(text, max(0, start - 12), start):
@@ -590,7 +594,9 @@ _CURRENCY = (
     r"(?:[$€£¥₹]\s?\d|(?<![\d,.])\d[\d,.]*+\s*(?:thousand\s+|million\s+|billion\s+)?"
     r"(?:dollars?|pounds?|"
     r"euros?|yen|francs?|marks?|ducats?|florins?|guilders?|rupees?|pesos?|crowns?|kronor|"
-    r"shillings?|cents?|pence|USD|EUR|GBP)\b)"
+    r"shillings?|cents?|pence|daler|thalers?|talers?|kroner|krona|lire|lira|rubles?|roubles?|"
+    r"yuan|renminbi|won|dinars?|dirhams?|riyals?|rand|zlotys?|escudos?|reais|real|"
+    r"USD|EUR|GBP)\b)"
 )
 _MEASURES = {
     "length": re.compile(rf"{_AMOUNT}\s*{_LENGTH_UNITS}\b|\b{_AMOUNT}-{_LENGTH_UNITS}\b", re.I),
@@ -601,6 +607,15 @@ _MEASURES = {
     "rank": re.compile(r"#\s?\d+|\bno\.\s?\d+|\bnumber\s+\d+\b|\b\d+(?:st|nd|rd|th)\b", re.I),
 }
 _MEASURE_CUES = (
+    # "how big was the loan": a sum of money, not a length.
+    (
+        re.compile(
+            r"\bhow\s+(?:big|large|small)\b.*\b(?:loan|loans|budget|grant|debt|debts|deal|fund|"
+            r"funds|investment|prize|salary|fine|donation|bailout|contract|fortune)\b",
+            re.I,
+        ),
+        ("money",),
+    ),
     (re.compile(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I), ("length",)),
     (re.compile(r"\bhow\s+high\b", re.I), ("length", "rank")),
     (re.compile(r"\bhow\s+long\b", re.I), ("length", "duration")),

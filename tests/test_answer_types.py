@@ -122,6 +122,8 @@ def test_numbers_and_amounts():
     )
     # The census year is a date, not an answer to "how many".
     assert texts(census, "number") == ["12,345", "25 km", "60%"]
+    # A four-digit count of something is a count, though it could be read as a year.
+    assert texts("At least 1000 citizens may call a referendum in 1921.", "number") == ["1000"]
     assert texts("Three thousand soldiers left in May 1588; a dozen returned.", "number") == [
         "Three thousand",
         "a dozen",
@@ -172,6 +174,9 @@ def test_hostile_text_is_just_text():
         ("how much money did they borrow", ("money",)),
         ("how many moons does jupiter have", ()),
         ("how much of the budget goes to defence", ()),
+        ("how much funding has mistral raised", ("money",)),
+        ("how big was the usaid loan that got kaist started", ("money",)),
+        ("how big is the island", ("length",)),
     ],
 )
 def test_measure_kinds_name_the_unit_a_question_wants(question, kinds) -> None:
@@ -183,6 +188,7 @@ def test_a_measure_is_a_number_with_its_unit() -> None:
     assert has_measure("approximately 4802 ft above sea level", ("length",))
     assert has_measure("leases run for up to 99 years", ("duration",))
     assert has_measure("he borrowed 21,000 ducats", ("money",))
+    assert has_measure("he was paid 500 daler a year", ("money",))
     assert has_measure("DeepSeek spent $5.6 million", ("money",))
     assert has_measure("it peaked at #31 on the Billboard Hot 100", ("rank",))
     # A number alone, or a season, is no length and no price.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
-from retrieval.answer_types import answer_words, unchat
+from retrieval.answer_types import answer_words, counted_words, unchat
 from retrieval.cleaning import clean_article
 from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
 from retrieval.models import Caller
@@ -319,3 +319,11 @@ async def test_hedges_and_chat_abbreviations_are_not_content(town) -> None:
     assert answer.answered and answer.hits[0].text == plain.hits[0].text
     assert analyze("roughly approximately gonna") == []
     assert analyze("ppl") == analyze("people")
+
+
+def test_what_how_many_counts() -> None:
+    assert counted_words("how many moons does jupiter have") == "moons"
+    assert counted_words("hw many oscar nominations did it get?") == "oscar nominations"
+    assert counted_words("roughly how many devs are working on it") == "devs"
+    assert counted_words("how many?") == ""
+    assert counted_words("when was it built") == ""
