@@ -59,7 +59,7 @@ from retrieval.models import (
 from retrieval.reanalysis import reanalyse_if_needed
 from retrieval.rerank import Candidate, Question, rerank
 from retrieval.seeds import seed_files
-from retrieval.spelling import may_be_typo
+from retrieval.spelling import english_share, may_be_typo
 from retrieval.store import Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
 from retrieval.verdict import Verdict, judge
@@ -73,6 +73,10 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 20
 RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
 HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the question's own words
+# A word at least this common in English (about 30 in a million: "ban" and "pride" below it,
+# "putting" and "keep" above) may be missing from a corpus by chance; then it weighs this much.
+COMMON_SHARE = 3e-5
+LACKING_COMMON_WEIGHT = 0.5
 MAX_TYPOS = 4  # unknown words of one question searched for a correction
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
@@ -140,6 +144,19 @@ def _possible_typos(
             if s.term in unknown and may_be_typo(text[s.start : s.end])
         )
     )[:MAX_TYPOS]
+
+
+def english_shares(text: str, terms: Sequence[str]) -> dict[str, float]:
+    """For each term of the question, the English frequency of the word it was typed as (the
+    least of them when several words give one term)."""
+    shares: dict[str, float] = {}
+    normal = normalize(text)
+    wanted = set(terms)
+    for span in analyze_spans(text):
+        if span.term in wanted:
+            share = english_share(normal[span.start : span.end])
+            shares[span.term] = min(share, shares.get(span.term, share))
+    return shares
 
 
 def _searched_for(
@@ -365,8 +382,13 @@ class KnowledgeBase:
         index = await self._current_index(guild_id)
         # Off the loop: the English word list loads on first use, and each lookup scans the
         # vocabulary.
-        fixes = await asyncio.to_thread(
-            lambda: index.corrections(_possible_typos(text, terms, index, guild_id), guild_id)
+        # Off the loop: the English word list loads on first use, and each lookup scans the
+        # vocabulary.
+        fixes, shares = await asyncio.to_thread(
+            lambda: (
+                index.corrections(_possible_typos(text, terms, index, guild_id), guild_id),
+                english_shares(text, terms),
+            )
         )
         searched = [fixes[t][0] if t in fixes else t for t in terms]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes}
@@ -394,6 +416,17 @@ class KnowledgeBase:
             if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
         ]
         weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
+        # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
+        # half: a small corpus lacks most words, and missing one says less about whether it
+        # answers than missing a rare one ("headquartered"). It still counts: "population" is
+        # what "the population of X" asks.
+        lacking = {
+            t
+            for t in weights
+            if shares.get(t, 0.0) >= COMMON_SHARE and not index.knows(t, guild_id)
+        }
+        for t in lacking:
+            weights[t] *= LACKING_COMMON_WEIGHT
         weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
         # The most a passage could score with each term once: BM25 scores over it compare
         # across questions and corpora (a small corpus has small idfs).

@@ -181,6 +181,10 @@ OUT_OF_CORPUS = [
     pytest.param("What's a good recipe for chicken curry?", id="chicken-curry"),
     # Mistral is a French startup: "France" is in the corpus, its capital is not.
     pytest.param("What is the capital of France?", id="capital-of-france"),
+    # The corpus never names parameters: none of its numbers is the answer.
+    pytest.param("How many parameters does DeepSeek V3 have?", id="v3-parameters"),
+    # RedNote's American users are mentioned, never counted.
+    pytest.param("How many users does RedNote have?", id="rednote-users"),
 ]
 
 # Questions issue 9 found answered by the wrong passage first (or refused): the passage that
@@ -191,6 +195,14 @@ FIRST = [
         "How much will the Stargate project cost?", STARGATE, "$500 billion", id="stargate-cost"
     ),
     pytest.param("What GPUs did DeepSeek use?", MOVEMENT, "H800", id="deepseek-gpus"),
+    # Chat words the corpus lacks ("keep", "talking", "people") weigh half: they must not
+    # outweigh the one word that matters.
+    pytest.param(
+        "whats the deepseek moment people keep talking about",
+        MOVEMENT,
+        "DeepSeek moment",
+        id="deepseek-moment-chat",
+    ),
     pytest.param(
         "How did DeepSeek train V3 so cheaply?",
         MOVEMENT,
