@@ -158,7 +158,8 @@ def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], flo
 
 
 def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
-    """Candidates in their new order, best first.
+    """Candidates in their new order, best first; passages that do not hold the name of an
+    article the question names by its whole title come after those that do.
 
     Two passes, because reading sentences costs far more than reading stored terms: every
     candidate is scored by BM25 and coverage (from its stored terms), then the best
@@ -169,6 +170,10 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     top = max(c.bm25 for c in candidates) or 1.0
     weight = question.scale or sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     hints = question.hints
+    # Articles the question names by their whole title ("who is the mayor of Gosford"): the
+    # answer is in a passage that holds their names, whatever else matches elsewhere.
+    asked = set(question.terms)
+    named = {t for c in candidates if (t := _terms_of_line(c.title)) and t <= asked}
     first = []
     for c in candidates:
         content, subject, only_subject = _split_subject(question, c.title)
@@ -186,10 +191,11 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
             coverage = 1.0
         score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
         counts = not question.counted or not question.counted.isdisjoint(held)
-        first.append((score, c, subject, total, wanted, coverage, counts))
-    first.sort(key=lambda item: -item[0])
+        names = all(t <= held or t <= _terms_of_line(c.title) for t in named)
+        first.append((score, c, subject, total, wanted, coverage, counts, names))
+    first.sort(key=lambda item: (not item[7], -item[0]))
     out = []
-    for i, (score, c, subject, total, wanted, coverage, counts) in enumerate(first):
+    for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
             proximity, typed_share = _best_sentence(question, c.text, wanted | hints, total)
@@ -200,12 +206,23 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         )
         strength = c.bm25 / weight
         out.append(
-            Ranked(
-                c.passage_id, score, c.bm25, coverage, proximity, typed, subject, strength, counts
+            (
+                not names,
+                Ranked(
+                    c.passage_id,
+                    score,
+                    c.bm25,
+                    coverage,
+                    proximity,
+                    typed,
+                    subject,
+                    strength,
+                    counts,
+                ),
             )
         )
-    out.sort(key=lambda r: -r.score)
-    return out
+    out.sort(key=lambda item: (item[0], -item[1].score))
+    return [ranked for _, ranked in out]
 
 
 @lru_cache(maxsize=8192)

@@ -327,3 +327,26 @@ def test_what_how_many_counts() -> None:
     assert counted_words("roughly how many devs are working on it") == "devs"
     assert counted_words("how many?") == ""
     assert counted_words("when was it built") == ""
+
+
+async def test_an_article_the_question_names_outranks_a_passing_match_elsewhere(
+    tmp_path: Path,
+) -> None:
+    # "Corran" is an article's whole title: the answer must come from a passage that names it,
+    # not from another town's passage about its mayor.
+    async with await KnowledgeBase.open(tmp_path / "named.db", seed=False) as kb:
+        await kb.add_text(
+            "Corran is a fishing village in the Corran hills, above the Ardle estuary.\n"
+            "Corran's chapel was built in 1820 and its school in 1871.",
+            title="Corran",
+        )
+        await kb.add_text(
+            "The mayor of Kestrel Harbour, Ann Wren, opened the lighthouse museum in 1990, "
+            "and the mayor still chairs the harbour board.",
+            title="Kestrel Harbour museum",
+        )
+        answer = await kb.ask("who is the mayor of corran", 3)
+        assert not answer.answered, [h.text[:40] for h in answer.hits]
+        assert "beyond its subject" in answer.reason
+        mine = await kb.ask("who is the mayor of kestrel harbour", 3)
+        assert "Ann Wren" in _first(mine)
