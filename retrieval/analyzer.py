@@ -278,6 +278,13 @@ def _word_terms(word: str) -> str:
     return _stem(_IRREGULAR.get(word, word))
 
 
+def is_rewritten(word: str) -> bool:
+    """Whether the analyzer reads `word` as another word on purpose (a clipped word, a
+    British spelling, a demonym, an irregular form): a word it knows, never a typo."""
+    word = word.casefold()
+    return any(word in table for table in (_CLIPPED, _AMERICAN, _DEMONYMS, _IRREGULAR))
+
+
 # British spelling -> American (only single words of letters: the list has a few phrases).
 _AMERICAN = {
     british: american

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import aiosqlite
 
-from retrieval.analyzer import analyze, analyze_spans, normalize
+from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words
 from retrieval.cleaning import title_key
 from retrieval.direct_answer import answer_sentence
@@ -59,7 +59,7 @@ from retrieval.models import (
 from retrieval.reanalysis import reanalyse_if_needed
 from retrieval.rerank import Candidate, Question, rerank
 from retrieval.seeds import seed_files
-from retrieval.spelling import english_share, may_be_typo
+from retrieval.spelling import english_corrections, english_share, may_be_typo
 from retrieval.store import Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
 from retrieval.verdict import Verdict, judge
@@ -77,6 +77,8 @@ HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the questio
 # "putting" and "keep" above) may be missing from a corpus by chance; then it weighs this much.
 COMMON_SHARE = 3e-5
 LACKING_COMMON_WEIGHT = 0.5
+# A word the corpus knows from at most this many passages may still be a typo of a common one.
+RARE_TYPO_DF = 3
 MAX_TYPOS = 4  # unknown words of one question searched for a correction
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
@@ -131,19 +133,52 @@ class Found:
 def _possible_typos(
     text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
 ) -> list[str]:
-    """Query terms the corpus does not know whose typed word is not an English word; the
-    first MAX_TYPOS of them (each costs a scan of the vocabulary: a question of a thousand
-    characters of junk must not cost a thousand scans)."""
-    unknown = {t for t in terms if not index.knows(t, guild_id)}
-    if not unknown:
+    """Query terms whose typed word is not an English word and that the corpus does not know,
+    or knows from only a few passages ("maried" is "mari", a name in two passages); the first
+    MAX_TYPOS of them (each costs a scan of a word list: a question of a thousand characters
+    of junk must not cost a thousand scans)."""
+    rare = {t for t in terms if index.document_frequency(t) <= RARE_TYPO_DF}
+    if not rare:
         return []
     return list(
         dict.fromkeys(
             s.term
             for s in analyze_spans(text)
-            if s.term in unknown and may_be_typo(text[s.start : s.end])
+            if s.term in rare
+            and may_be_typo(word := text[s.start : s.end])
+            and not is_rewritten(word)
         )
     )[:MAX_TYPOS]
+
+
+def _corrections(
+    text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
+) -> dict[str, tuple[str, ...]]:
+    """For each possible typo, what to search instead. A word the corpus does not know is
+    searched as the closest word of the corpus's own vocabulary ("comission": "commission",
+    or a name as the corpus spells it). One it knows from a few passages only ("maried" is
+    "mari", a name) is searched as the closest English word the corpus knows from more
+    passages ("married")."""
+    typos = _possible_typos(text, terms, index, guild_id)
+    if not typos:
+        return {}
+    typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
+    out: dict[str, tuple[str, ...]] = {}
+    unknown = []
+    for term in typos:
+        if not index.knows(term, guild_id):
+            unknown.append(term)
+            continue
+        better = [
+            (index.document_frequency(found[0]), found[0])
+            for word in english_corrections(typed.get(term, term))
+            if len(found := analyze(word)) == 1
+            and found[0] != term
+            and index.knows(found[0], guild_id)
+        ]
+        if better and max(better)[0] > index.document_frequency(term):
+            out[term] = (max(better)[1],)
+    return out | index.corrections(unknown, guild_id)
 
 
 def english_shares(text: str, terms: Sequence[str]) -> dict[str, float]:
@@ -386,7 +421,7 @@ class KnowledgeBase:
         # vocabulary.
         fixes, shares = await asyncio.to_thread(
             lambda: (
-                index.corrections(_possible_typos(text, terms, index, guild_id), guild_id),
+                _corrections(text, terms, index, guild_id),
                 english_shares(text, terms),
             )
         )

@@ -10,8 +10,11 @@ distances come from rapidfuzz, against the corpus's own vocabulary.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
 MIN_LETTERS = 4  # shorter words have too many neighbours one typo away
@@ -47,3 +50,40 @@ def may_be_typo(word: str) -> bool:
     if word.endswith("'s"):  # "deepsek's": the word is what comes before
         word = word[:-2]
     return len(word) >= MIN_LETTERS and word.isalpha() and word not in english_words()
+
+
+@cache
+def _english_by_length() -> dict[int, list[str]]:
+    """The alphabetic words of the list by length (rapidfuzz compares against one length)."""
+    out: dict[int, list[str]] = {}
+    for word in english_words():
+        if word.isalpha():
+            out.setdefault(len(word), []).append(word)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def english_corrections(word: str) -> tuple[str, ...]:
+    """The English words closest to a word that is not one ("maried": "married", "marked",
+    "varied"): one edit away (two for 8 letters or more), the most common first; () when none
+    is that close or the word is English. Cached: names recur in questions and each look-up
+    scans the words of about its length (a few milliseconds)."""
+    word = word.casefold()
+    if not may_be_typo(word):
+        return ()
+    allowed = 1 if len(word) < 8 else 2
+    counts = english_words()
+    found: list[tuple[int, int, str]] = []
+    for size in range(len(word) - allowed, len(word) + allowed + 1):
+        for other, distance, _ in process.extract(
+            word,
+            _english_by_length().get(size, ()),
+            scorer=Levenshtein.distance,
+            score_cutoff=allowed,
+            limit=20,
+        ):
+            found.append((int(distance), -counts[other], other))
+    if not found:
+        return ()
+    closest = min(found)[0]
+    return tuple(other for distance, _, other in sorted(found) if distance == closest)
