@@ -47,6 +47,13 @@ SENTENCE_DEPTH = 10  # candidates whose sentences are read (the rest are scored 
 _HOW = re.compile(
     r"\bhow\s+(long|tall|old|big|large|far|high|wide|deep|heavy|often|fast|many|much)\b", re.I
 )
+# "how tall is it in meters": the unit the answer is wanted in, which it may abbreviate ("50 m").
+_IN_UNIT = re.compile(
+    r"\b(?:in|into)\s+(meters|metres|feet|ft|foot|km|kilometers|kilometres|miles|inches|cm|"
+    r"centimeters|centimetres|kg|kilograms|pounds|lbs|tons|tonnes|years|months|days|hours|"
+    r"minutes|seconds|dollars|euros|celsius|fahrenheit|degrees|percent|mph)\s*\??\s*$",
+    re.I,
+)
 _WHY = re.compile(r"\s*(?:why|how\s+come|for\s+what\s+reason)\b", re.I)
 _REASON = re.compile(
     r"\b(?:because|due\s+to|owing\s+to|since|as\s+a\s+result|so\s+that|in\s+order\s+to|"
@@ -112,7 +119,9 @@ class Question:
         counted: frozenset[str] = frozenset(),
     ) -> Question:
         text = unchat(text)  # "hw many" asks what "how many" asks
-        cues = frozenset(t for m in _HOW.finditer(text) for t in analyze(m.group(1)))
+        cues = frozenset(
+            t for m in (*_HOW.finditer(text), *_IN_UNIT.finditer(text)) for t in analyze(m.group(1))
+        )
         return cls(
             text,
             tuple(dict.fromkeys(terms)),

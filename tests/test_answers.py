@@ -177,6 +177,9 @@ async def test_how_tall_wants_a_height_and_how_long_a_length(town) -> None:
     assert answer.reason.startswith("the question asks for a number")
     answer = await town.ask("how long is the river ardle", 3)
     assert "62 kilometres" in _first(answer)
+    # The unit it is wanted in is part of what is asked, not a word the passage must hold.
+    answer = await town.ask("how long is the river ardle in miles?", 3)
+    assert "62 kilometres" in _first(answer)
 
 
 async def test_words_an_answer_uses_help_find_it(tmp_path: Path) -> None:
