@@ -720,6 +720,23 @@ _ANSWER_WORDS = (
         ),
         "spent spend paid invested investment cost",
     ),
+    # A measure is written as its noun ("stands 50 m in height"), seldom as the question's
+    # adjective.
+    (re.compile(r"\bhow\s+(?:tall|high)\b", re.I), "height high"),
+    (re.compile(r"\babove\s+sea\s+level\b", re.I), "elevation altitude"),
+    (re.compile(r"\bhow\s+long\b(?!\s+ago)", re.I), "length"),
+    (re.compile(r"\bhow\s+(?:big|large)\b", re.I), "area size"),
+    (re.compile(r"\bhow\s+old\b", re.I), "age aged"),
+    (re.compile(r"\bhow\s+far\b", re.I), "distance"),
+    (re.compile(r"\bhow\s+deep\b", re.I), "depth"),
+    (re.compile(r"\bhow\s+heavy\b", re.I), "weight weighs"),
+    (
+        re.compile(r"\b(?:hottest|coldest|how\s+hot|how\s+cold|warmest)\b", re.I),
+        "temperature record maximum minimum",
+    ),
+    (re.compile(r"\bhow\s+many\s+people\s+live\b", re.I), "population inhabitants"),
+    (re.compile(r"\b(?:buried|burial|grave)\b", re.I), "tomb buried cemetery grave"),
+    (re.compile(r"\b(?:married|wife|husband|spouse)\b", re.I), "married wife husband"),
 )
 
 

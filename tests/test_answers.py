@@ -368,3 +368,16 @@ async def test_a_typo_that_spells_a_rare_name_is_read_as_the_english_word(tmp_pa
         answer = await kb.ask("who was thomas wren maried to", 3)
         assert "married to Ellen Hale" in _first(answer)
         assert ("maried", "married") in answer.searched_for
+
+
+async def test_a_measure_is_found_under_its_noun(tmp_path: Path) -> None:
+    # "how tall" is answered by "in height", which shares no word with the question.
+    text = (
+        "The Corran tower is a tall granite landmark of the Ardle hills, seen from the harbour.\n"
+        "History.\n"
+        "The monument stands 31 m in height and 9 m wide at its base."
+    )
+    answer = await _ask_one_article(tmp_path, text, "Corran tower", "how tall is the corran tower")
+    assert "31 m in height" in _first(answer)
+    assert answer_words("how tall is it") == "height high"
+    assert "tomb" in answer_words("where is he buried")
