@@ -186,8 +186,9 @@ _DATE = re.compile(
     # 500 BC, AD 1066
     r"|(?<![\w.,$])\d{1,4}\s+(?:BC|BCE|AD|CE|B\.C\.|A\.D\.)(?!\w)"
     r"|\b(?:AD|A\.D\.)\s+\d{1,4}\b"
-    # a bare year, not an amount ("2000 people", "1500 km", "$2025") and not part of a number
-    rf"|{_NOT_AFTER}{_YEAR}{_NOT_BEFORE}"
+    # a bare year, not an amount ("2000 people", "1500 km", "$2025") and not part of a number;
+    # an early one after "in" ("in 692")
+    rf"|(?:{_NOT_AFTER}{_YEAR}|(?<=\b[Ii]n\s)[1-9]\d{{2}}){_NOT_BEFORE}"
     r"(?!\s*(?:%|percent|per\s+cent|km|kilomet|miles?\b|metres|meters|feet|ft\b|kg\b|"
     r"tonnes|tons|people|persons|inhabitants|residents|employees|members|soldiers|"
     r"troops|men\b|women\b|students|units|copies|votes|hectares|acres|square|sq\b|"

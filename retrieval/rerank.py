@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from retrieval.analyzer import analyze
 from retrieval.answer_types import (
+    DATE,
     NUMBER,
     answer_spans,
     has_measure,
@@ -234,7 +235,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     # A count or a measure must be given ("how tall"): a passage that gives none cannot
     # answer, however well it matches, so those that give one come first ...
     out.sort(key=lambda item: (item[0], -item[1].score))
-    if (question.measures or question.kind == NUMBER) and out and not out[0][1].typed:
+    if (question.measures or question.kind in (NUMBER, DATE)) and out and not out[0][1].typed:
         # ... among those that hold as much of the question as the best.
         held = out[0][1].coverage
         out.sort(key=lambda item: (item[0], not (item[1].typed and item[1].coverage >= held)))

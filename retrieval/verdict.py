@@ -23,9 +23,9 @@ from retrieval.rerank import Ranked
 # costs more than a weak answer.
 ANSWER_COVERAGE = 0.2
 MIN_STRENGTH = 0.55
-# A question asking for a date or a name whose best passage gives none in its best sentences
-# is answered only when that passage holds this much of its content (a number or a measure is
-# always required).
+# A question asking for a name or a place whose best passage gives none in its best sentences
+# is answered only when that passage holds this much of its content (a date, a number or a
+# measure is always required).
 UNTYPED_COVERAGE = 0.8
 # Passages below this share of the best score, or holding less of the question than this,
 # are not shown.
@@ -84,12 +84,12 @@ def judge(
             "are not in the corpus, or only in passing",
             [],
         )
-    # A measure asked for ("how tall"), or a count ("how many"), must be given whatever else
-    # matches: naming the subject fully is easy, its height is the answer.
+    # A measure asked for ("how tall"), a count ("how many") or a date must be given whatever
+    # else matches: naming the subject fully is easy, its height is the answer.
     if (
         kind is not None
         and not best.typed
-        and (measures or kind == "number" or best.coverage < UNTYPED_COVERAGE)
+        and (measures or kind in ("number", "date") or best.coverage < UNTYPED_COVERAGE)
     ):
         return Verdict(
             False,

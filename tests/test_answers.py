@@ -381,3 +381,19 @@ async def test_a_measure_is_found_under_its_noun(tmp_path: Path) -> None:
     assert "31 m in height" in _first(answer)
     assert answer_words("how tall is it") == "height high"
     assert "tomb" in answer_words("where is he buried")
+
+
+async def test_when_is_answered_only_with_a_date(town, tmp_path: Path) -> None:
+    # The museum passage says everything the question names, and gives no date.
+    answer = await town.ask("when did the keepers clean the lamp", 3)
+    assert not answer.answered
+    assert answer.reason == (
+        "the question asks for a date, and the passage that matches it best gives none"
+    )
+    # An early year after "in" is a date.
+    text = "The Corran council met in 692 at the harbour chapel and banned the fair."
+    answer = await _ask_one_article(
+        tmp_path, text, "Corran council", "what year did the corran council ban the fair"
+    )
+    assert answer.answered and answer.direct is not None
+    assert answer.direct.text[slice(*answer.direct.span)] == "692"
