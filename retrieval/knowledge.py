@@ -158,7 +158,8 @@ def _corrections(
     searched as the closest word of the corpus's own vocabulary ("comission": "commission",
     or a name as the corpus spells it). One it knows from a few passages only ("maried" is
     "mari", a name) is searched as the closest English word the corpus knows from more
-    passages ("married")."""
+    passages ("married"). A word whose closest English word is a stop word ("actualy") is
+    dropped (an empty tuple)."""
     typos = _possible_typos(text, terms, index, guild_id)
     if not typos:
         return {}
@@ -167,7 +168,11 @@ def _corrections(
     unknown = []
     for term in typos:
         if not index.knows(term, guild_id):
-            unknown.append(term)
+            closest = english_corrections(typed.get(term, term))
+            if closest and not analyze(closest[0]):
+                out[term] = ()  # a stop word mistyped ("actualy"): nothing to search
+            else:
+                unknown.append(term)
             continue
         better = [
             (index.document_frequency(found[0]), found[0])
@@ -204,7 +209,7 @@ def _searched_for(
         return ()
     typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
     out = []
-    for term, (used, *_) in fixes.items():
+    for term, (used, *_) in ((t, found) for t, found in fixes.items() if found):
         for hit in hits:
             spelled = next(
                 (hit.text[s.start : s.end] for s in analyze_spans(hit.text) if s.term == used), None
@@ -425,8 +430,8 @@ class KnowledgeBase:
                 english_shares(text, terms),
             )
         )
-        searched = [fixes[t][0] if t in fixes else t for t in terms]
-        boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes}
+        searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
+        boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):
         # they help find candidates and nothing else.
         hints = [t for t in analyze(answer_words(text)) if t not in searched]
@@ -468,7 +473,11 @@ class KnowledgeBase:
         scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
         # What "how many" counts matters when the corpus never names it ("parameters"): a
         # paraphrase ("soldiers" for "troops") is left to coverage.
-        counted = frozenset(fixes[t][0] if t in fixes else t for t in analyze(counted_words(text)))
+        counted = frozenset(
+            fixes[t][0] if t in fixes else t
+            for t in analyze(counted_words(text))
+            if fixes.get(t) != ()
+        )
         if any(index.knows(t, guild_id) for t in counted):
             counted = frozenset()
         question = Question.of(text, searched, weights, scale, frozenset(hints), counted)

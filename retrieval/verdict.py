@@ -76,7 +76,8 @@ def judge(
             f"beyond its subject (at least {ANSWER_COVERAGE:.0%} is needed)",
             [],
         )
-    if best.strength < MIN_STRENGTH and not best.subject:
+    # A measure asked for and given ("how long": "over four years") is evidence enough.
+    if best.strength < MIN_STRENGTH and not best.subject and not (measures and best.typed):
         return Verdict(
             False,
             confidence,

@@ -397,3 +397,13 @@ async def test_when_is_answered_only_with_a_date(town, tmp_path: Path) -> None:
     )
     assert answer.answered and answer.direct is not None
     assert answer.direct.text[slice(*answer.direct.span)] == "692"
+
+
+async def test_a_mistyped_stop_word_is_dropped_not_searched(town) -> None:
+    # "actualy" is "actually", a stop word: searched as typed, it would be a rare word the
+    # corpus lacks, and the answer a refusal.
+    plain = await town.ask("when was the lighthouse built", 3)
+    answer = await town.ask("when was the lighthouse actualy built", 3)
+    assert answer.answered and answer.hits[0].text == plain.hits[0].text
+    assert "built in 1794" in _first(answer)
+    assert answer.searched_for == ()

@@ -195,6 +195,14 @@ FIRST = [
         "How much will the Stargate project cost?", STARGATE, "$500 billion", id="stargate-cost"
     ),
     pytest.param("What GPUs did DeepSeek use?", MOVEMENT, "H800", id="deepseek-gpus"),
+    # A measure asked for and given ("$500 billion over the next four years") is enough,
+    # though "money" and "putting" are nowhere in the corpus.
+    pytest.param(
+        "how much money is the us government putting into stargate, and over how long",
+        STARGATE,
+        "$500 billion",
+        id="stargate-money-and-years",
+    ),
     # Chat words the corpus lacks ("keep", "talking", "people") weigh half: they must not
     # outweigh the one word that matters.
     pytest.param(
