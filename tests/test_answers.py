@@ -405,5 +405,5 @@ async def test_a_mistyped_stop_word_is_dropped_not_searched(town) -> None:
     plain = await town.ask("when was the lighthouse built", 3)
     answer = await town.ask("when was the lighthouse actualy built", 3)
     assert answer.answered and answer.hits[0].text == plain.hits[0].text
-    assert "built in 1794" in _first(answer)
+    assert "lighthouse, built in" in _first(answer)
     assert answer.searched_for == ()
