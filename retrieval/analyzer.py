@@ -37,7 +37,7 @@ from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 from retrieval.stopwords import STOP_WORDS
 
 # Bumped whenever a text gives other terms than before (stored terms are then re-analysed).
-ANALYZER_VERSION = 5
+ANALYZER_VERSION = 6
 
 _QUOTES = {"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"'}
 
@@ -89,6 +89,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _MODEL_PLURAL = re.compile(r"^([a-z]+\d+)s$")  # h800s -> h800, a100s -> a100
 _PARTS = re.compile(r"[-./]")
+_DOT_OR_SLASH = re.compile(r"[./]")
 _VERSION = re.compile(r"^v\d+(?:\.\d+)*$")
 
 # No cache of its own (PyStemmer keeps 10,000 words by default, whatever their length):
@@ -254,6 +255,8 @@ def _token_terms(token: str) -> tuple[str, ...]:
             terms += ["version", whole[1:]]
         elif _PARTS.search(whole) and _LETTER.search(whole):
             terms.extend(_word_terms(p) for p in _PARTS.split(whole) if p)
+            if "-" in whole and not _DOT_OR_SLASH.search(whole):
+                terms.append(whole.replace("-", ""))  # "GPT-4" is also "gpt4", as typed
             terms = [t for t in terms if t]
         return tuple(terms)
     terms = []

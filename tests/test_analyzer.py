@@ -13,6 +13,10 @@ def test_model_names_also_match_their_parts_and_plurals():
     assert {"gpt", "4o"} <= set(analyze("GPT-4o"))
     assert analyze("H800s") == analyze("H800")
     assert "1000" in analyze("1,000 developers")
+    # Typed without the hyphen, a model name is still the article's.
+    assert set(analyze("gpt4")) <= set(analyze("GPT-4"))
+    assert set(analyze("covid19 h800")) <= set(analyze("COVID-19 H-800"))
+    assert "35turbo" not in analyze("3.5-turbo")  # joined only across hyphens
 
 
 def test_case_folding_unicode_normalisation_and_quotes():
