@@ -187,6 +187,14 @@ ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
         {"retrieval.index": {"IDF": "robertson", "K1": 1.5, "B": 0.75}},
     ),
     (
+        "  without requiring a number or date",
+        {"retrieval.verdict": {"REQUIRED_KINDS": ()}},
+    ),
+    (
+        "  without discounting common words it lacks",
+        {"retrieval.knowledge": {"LACKING_COMMON_WEIGHT": 1.0}},
+    ),
+    (
         "  without the relevance floor",
         {"retrieval.verdict": {"FLOOR_RATIO": 0.0, "FLOOR_COVERAGE": 0.0}},
     ),

@@ -27,6 +27,8 @@ MIN_STRENGTH = 0.55
 # is answered only when that passage holds this much of its content (a date, a number or a
 # measure is always required).
 UNTYPED_COVERAGE = 0.8
+# The kinds an answer must give, whatever else matches ("how many", "when").
+REQUIRED_KINDS: tuple[str, ...] = ("number", "date")
 # Passages below this share of the best score, or holding less of the question than this,
 # are not shown.
 FLOOR_RATIO = 0.5
@@ -90,7 +92,7 @@ def judge(
     if (
         kind is not None
         and not best.typed
-        and (measures or kind in ("number", "date") or best.coverage < UNTYPED_COVERAGE)
+        and (measures or kind in REQUIRED_KINDS or best.coverage < UNTYPED_COVERAGE)
     ):
         return Verdict(
             False,
