@@ -38,6 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
+from retrieval.spelling import dropped_letters
 from retrieval.store import PassageRow
 
 ANSWER_COVERAGE = 0.35
@@ -317,10 +318,12 @@ class Bm25Index:
         self, terms: Sequence[str], guild_id: int | None = None
     ) -> dict[str, tuple[str, ...]]:
         """For each query term the corpus does not know, the known terms one typo away (two for
-        words of 8 letters or more), the most frequent first: "comiss" (commision) finds
-        "commiss". rapidfuzz computes the distances (C, and only against terms of about the
-        same length); terms with digits stay as typed. The caller decides which terms may be
-        typos (`retrieval.spelling`). Only terms this server can see are offered."""
+        words of 8 letters or more); of the closest, first those the typed word misses letters
+        of (the commonest typo: "lear" is "learn" rather than "leap"), then the most frequent:
+        "comiss" (commision) finds "commiss". rapidfuzz computes the distances (C, and only
+        against terms of about the same length); terms with digits stay as typed. The caller
+        decides which terms may be typos (`retrieval.spelling`). Only terms this server can see
+        are offered."""
         out: dict[str, tuple[str, ...]] = {}
         for term in dict.fromkeys(terms):
             if self.knows(term, guild_id) or not term.isalpha():
@@ -336,11 +339,12 @@ class Bm25Index:
                     limit=MAX_CORRECTIONS * 20,
                 ):
                     if self.knows(word, guild_id):
-                        found.append((distance, -int(self._df[self._vocabulary[word]]), word))
+                        df = int(self._df[self._vocabulary[word]])
+                        found.append((distance, not dropped_letters(term, word), -df, word))
             if found and MAX_CORRECTIONS:
                 closest = min(f[0] for f in found)
                 ranked = sorted(f for f in found if f[0] == closest)
-                out[term] = tuple(word for _, _, word in ranked[:MAX_CORRECTIONS])
+                out[term] = tuple(f[-1] for f in ranked[:MAX_CORRECTIONS])
         return out
 
     def _by_length(self) -> dict[int, list[str]]:

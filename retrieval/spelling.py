@@ -65,7 +65,8 @@ def _english_by_length() -> dict[int, list[str]]:
 @lru_cache(maxsize=4096)
 def english_corrections(word: str) -> tuple[str, ...]:
     """The English words closest to a word that is not one ("maried": "married", "marked",
-    "varied"): one edit away (two for 8 letters or more), the most common first; () when none
+    "varied"): one edit away (two for 8 letters or more), those it misses letters of first,
+    then the most common; () when none
     is that close or the word is English. Cached: names recur in questions and each look-up
     scans the words of about its length (a few milliseconds)."""
     word = word.casefold()
@@ -82,8 +83,16 @@ def english_corrections(word: str) -> tuple[str, ...]:
             score_cutoff=allowed,
             limit=20,
         ):
-            found.append((int(distance), -counts[other], other))
+            found.append((int(distance), not dropped_letters(word, other), -counts[other], other))
     if not found:
         return ()
     closest = min(found)[0]
-    return tuple(other for distance, _, other in sorted(found) if distance == closest)
+    return tuple(f[-1] for f in sorted(found) if f[0] == closest)
+
+
+def dropped_letters(typed: str, word: str) -> bool:
+    """Whether `typed` is `word` with letters left out ("spnd" of "spend", "learing" of
+    "learning"): the commonest typo in chat, so such a word is preferred among equally close
+    ones ("spend" to "send")."""
+    letters = iter(word)
+    return all(ch in letters for ch in typed)

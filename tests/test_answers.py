@@ -19,6 +19,7 @@ from retrieval.cleaning import clean_article
 from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
 from retrieval.models import Caller
 from retrieval.passages import split_passages
+from retrieval.spelling import english_corrections
 
 KESTREL = """Kestrel Harbour is a fishing port on the Ardle estuary, in the north of the county.
 The port grew around a medieval quay and a stone lighthouse that still guides boats past the
@@ -407,3 +408,22 @@ async def test_a_mistyped_stop_word_is_dropped_not_searched(town) -> None:
     assert answer.answered and answer.hits[0].text == plain.hits[0].text
     assert "lighthouse, built in" in _first(answer)
     assert answer.searched_for == ()
+
+
+async def test_a_typo_missing_a_letter_prefers_the_word_it_drops_from(tmp_path: Path) -> None:
+    # "learing" is one edit from "learning" and from "leading" (and its stem from "leap"): a
+    # dropped letter is the likelier typo, whichever word is more frequent here.
+    async with await KnowledgeBase.open(tmp_path / "drop.db", seed=False) as kb:
+        await kb.add_text(
+            "The lab trained its model with reinforcement learning on open models.",
+            title="Training",
+        )
+        for n in range(3):
+            await kb.add_text(
+                f"Leading labs took a leap forward in year {n}; the leading lab led again.",
+                title=f"Leaders {n}",
+            )
+        answer = await kb.ask("what did the lab use reinforcement learing on", 3)
+        assert "reinforcement learning on open models" in _first(answer)
+        assert ("learing", "learning") in answer.searched_for
+    assert english_corrections("spnd")[0] == "spend"  # not "send", though commoner
