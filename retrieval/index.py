@@ -1,25 +1,18 @@
 """The in-memory BM25 index over every passage, with per-server visibility.
 
-Scores are exactly rank-bm25's BM25Okapi (k1 1.5, b 0.75, epsilon 0.25: the same idf with its
-floor for terms in more than half the passages, the same length normalisation); a test compares
-them on a sample. rank-bm25 itself scores every passage in a Python loop for each query term,
-about 140 ms for a 4-term question at 100k passages; here the index is an inverted file in
-numpy arrays (for each term, the passages that hold it and each one's precomputed
-tf-saturation weight), so a question touches only the passages that contain one of its terms.
+BM25 with the article's title as a second field of every passage (BM25F with one shared length
+normalisation, title weight `TITLE_WEIGHT`), Lucene's idf, k1 1.2 and b 0.6 (chosen on SciFact's
+train queries: bench/README.md). With `idf_kind="robertson"`, k1 1.5, b 0.75 and no title the
+scores are exactly rank-bm25's BM25Okapi (a test compares them on a sample). rank-bm25 itself
+scores every passage in a Python loop for each query term, about 140 ms for a 4-term question at
+100k passages; here the index is an inverted file in numpy arrays (for each term, the passages
+that hold it and each one's precomputed tf-saturation weight), so a question touches only the
+passages that contain one of its terms.
 
 The index is derived data: built from the terms stored in SQLite, never written back, replaced
 whole when the corpus changes. Building and searching are plain synchronous functions; the facade
-runs them in a worker thread.
-
-"Does the corpus answer this at all?" is not "is the best score above zero": BM25 scores are not
-comparable across queries, and a question about bread still scores a passage that says "AI".
-`coverage` is the share of the query's weight (each distinct term weighted by its rarity, unknown
-terms weighted as the rarest) found in the best passage. A question is answered when the best
-passage covers at least `ANSWER_COVERAGE` of it, or a little less when it matches several of the
-question's terms (paraphrases keep the topic words but change the verbs). The thresholds were set
-on paraphrased and out-of-corpus questions about the bundled corpus: in-corpus paraphrases scored
-0.27-1.0, off-topic questions (bread, weather, football, a share price) at most 0.27 with at most
-two matched terms.
+runs them in a worker thread. Whether the best passages answer a question at all is not the
+index's call: `retrieval.verdict` decides from what `retrieval.rerank` reads of them.
 """
 
 from __future__ import annotations
@@ -40,10 +33,6 @@ from rapidfuzz.distance import Levenshtein
 from retrieval.analyzer import ANALYZER_VERSION, analyze
 from retrieval.spelling import dropped_letters
 from retrieval.store import PassageRow
-
-ANSWER_COVERAGE = 0.35
-WEAK_COVERAGE = 0.25
-WEAK_MIN_TERMS = 3
 
 K1 = 1.2
 B = 0.6
@@ -77,17 +66,6 @@ class Scored:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     hits: list[Scored]
-    coverage: float
-    matched_terms: frozenset[str]
-
-    @property
-    def answered(self) -> bool:
-        """Whether the corpus answers the question at all (see the module docstring)."""
-        if not self.hits:
-            return False
-        if self.coverage >= ANSWER_COVERAGE:
-            return True
-        return self.coverage >= WEAK_COVERAGE and len(self.matched_terms) >= WEAK_MIN_TERMS
 
 
 class _Vocabulary(dict[str, int]):
@@ -262,7 +240,7 @@ class Bm25Index:
             return False
         if postings and (docs.min() < 0 or docs.max() >= n):
             return False
-        # Within a term, passages strictly increase (`_holds` bisects them).
+        # Within a term, passages strictly increase (one posting per passage).
         if not np.isin(np.flatnonzero(np.diff(docs) <= 0) + 1, starts).all():
             return False
         return bool(np.isfinite(self._idf).all() and np.isfinite(self._weights).all())
@@ -382,7 +360,7 @@ class Bm25Index:
         boosts = boosts or {}
         known = [(t, self._vocabulary[t]) for t in unique if t in self._vocabulary]
         if not known or self.size == 0:
-            return SearchResult([], 0.0, frozenset())
+            return SearchResult([])
         # Per search (searches run in several threads at once); calloc'd, so only the pages of
         # touched passages cost anything.
         buffer = np.zeros(self.size, dtype=np.float64)
@@ -400,7 +378,7 @@ class Bm25Index:
                 visible |= scopes == guild_id
             candidates, scores = candidates[visible], scores[visible]
         if candidates.size == 0:
-            return SearchResult([], 0.0, frozenset())
+            return SearchResult([])
         if candidates.size > k:
             # Keep everything tied with the k-th score, so ties resolve as below, not at random.
             kth = np.partition(scores, candidates.size - k)[candidates.size - k]
@@ -409,19 +387,10 @@ class Bm25Index:
         # Highest score first; ties in passage order, as a stable sort of all scores would give.
         order = np.lexsort((candidates, -scores))[:k]
         candidates, scores = candidates[order], scores[order]
-        best = int(candidates[0])
-        matched = frozenset(t for t, term_id in known if self._holds(term_id, best))
-        total = sum(self.weight(t) for t in unique)
-        coverage = sum(self.weight(t) for t in matched) / total if total else 0.0
         hits = [
             Scored(int(self._ids[i]), float(s)) for i, s in zip(candidates, scores, strict=True)
         ]
-        return SearchResult(hits, coverage, matched)
-
-    def _holds(self, term_id: int, doc: int) -> bool:
-        docs = self._docs[self._postings(term_id)]
-        at = int(np.searchsorted(docs, doc))
-        return at < docs.size and int(docs[at]) == doc
+        return SearchResult(hits)
 
 
 def _parameters(
