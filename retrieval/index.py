@@ -254,11 +254,6 @@ class Bm25Index:
         n = int(self._df[term_id]) if term_id is not None else 0
         return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
 
-    def document_frequency(self, term: str) -> int:
-        """In how many passages the term is (0 when none)."""
-        term_id = self._vocabulary.get(term)
-        return int(self._df[term_id]) if term_id is not None else 0
-
     def idf(self, term: str) -> float:
         """A term's BM25 idf as scores use it; an unknown term's is what a term in no passage
         would have (the most any term can have)."""

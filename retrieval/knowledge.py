@@ -77,8 +77,6 @@ HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the questio
 # "putting" and "keep" above) may be missing from a corpus by chance; then it weighs this much.
 COMMON_SHARE = 3e-5
 LACKING_COMMON_WEIGHT = 0.5
-# A word the corpus knows from at most this many passages may still be a typo of a common one.
-RARE_TYPO_DF = 3
 MAX_TYPOS = 4  # unknown words of one question searched for a correction
 MAX_LOG_ROWS = 100_000
 LogView = Literal["recent", "top", "unanswered", "feedback"]
@@ -133,18 +131,17 @@ class Found:
 def _possible_typos(
     text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
 ) -> list[str]:
-    """Query terms whose typed word is not an English word and that the corpus does not know,
-    or knows from only a few passages ("maried" is "mari", a name in two passages); the first
-    MAX_TYPOS of them (each costs a scan of a word list: a question of a thousand characters
-    of junk must not cost a thousand scans)."""
-    rare = {t for t in terms if index.document_frequency(t) <= RARE_TYPO_DF}
-    if not rare:
+    """Query terms the corpus does not know whose typed word is not an English word; the
+    first MAX_TYPOS of them (each costs a scan of the vocabulary: a question of a thousand
+    characters of junk must not cost a thousand scans)."""
+    unknown = {t for t in terms if not index.knows(t, guild_id)}
+    if not unknown:
         return []
     return list(
         dict.fromkeys(
             s.term
             for s in analyze_spans(text)
-            if s.term in rare
+            if s.term in unknown
             and may_be_typo(word := text[s.start : s.end])
             and not is_rewritten(word)
         )
@@ -154,12 +151,9 @@ def _possible_typos(
 def _corrections(
     text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
 ) -> dict[str, tuple[str, ...]]:
-    """For each possible typo, what to search instead. A word the corpus does not know is
-    searched as the closest word of the corpus's own vocabulary ("comission": "commission",
-    or a name as the corpus spells it). One it knows from a few passages only ("maried" is
-    "mari", a name) is searched as the closest English word the corpus knows from more
-    passages ("married"). A word whose closest English word is a stop word ("actualy") is
-    dropped (an empty tuple)."""
+    """For each possible typo, what to search instead: the closest word of the corpus's own
+    vocabulary ("comission": "commission", or a name as the corpus spells it); nothing (an
+    empty tuple) when the closest English word is a stop word ("actualy")."""
     typos = _possible_typos(text, terms, index, guild_id)
     if not typos:
         return {}
@@ -167,22 +161,11 @@ def _corrections(
     out: dict[str, tuple[str, ...]] = {}
     unknown = []
     for term in typos:
-        if not index.knows(term, guild_id):
-            closest = english_corrections(typed.get(term, term))
-            if closest and not analyze(closest[0]):
-                out[term] = ()  # a stop word mistyped ("actualy"): nothing to search
-            else:
-                unknown.append(term)
-            continue
-        better = [
-            (index.document_frequency(found[0]), found[0])
-            for word in english_corrections(typed.get(term, term))
-            if len(found := analyze(word)) == 1
-            and found[0] != term
-            and index.knows(found[0], guild_id)
-        ]
-        if better and max(better)[0] > index.document_frequency(term):
-            out[term] = (max(better)[1],)
+        closest = english_corrections(typed.get(term, term))
+        if closest and not analyze(closest[0]):
+            out[term] = ()  # a stop word mistyped: nothing to search
+        else:
+            unknown.append(term)
     return out | index.corrections(unknown, guild_id)
 
 

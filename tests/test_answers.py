@@ -356,21 +356,6 @@ async def test_an_article_the_question_names_outranks_a_passing_match_elsewhere(
         assert "Ann Wren" in _first(mine)
 
 
-async def test_a_typo_that_spells_a_rare_name_is_read_as_the_english_word(tmp_path: Path) -> None:
-    # "maried" analyses to "mari", which the corpus knows from one passage (a cat called
-    # Mari); it is not an English word, and "married" is one edit away and in more passages.
-    async with await KnowledgeBase.open(tmp_path / "typo.db", seed=False) as kb:
-        await kb.add_text(
-            "Thomas Wren built the lighthouse. Wren was married to Ellen Hale in 1790.",
-            title="Thomas Wren",
-        )
-        await kb.add_text("Their son was married in the harbour chapel.", title="Chapel")
-        await kb.add_text("Mari, the keepers' cat, slept by the lamp.", title="The cat")
-        answer = await kb.ask("who was thomas wren maried to", 3)
-        assert "married to Ellen Hale" in _first(answer)
-        assert ("maried", "married") in answer.searched_for
-
-
 async def test_a_measure_is_found_under_its_noun(tmp_path: Path) -> None:
     # "how tall" is answered by "in height", which shares no word with the question.
     text = (
