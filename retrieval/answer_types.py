@@ -686,59 +686,75 @@ def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
 # "where was X from" is answered by "born in"; "who were X's parents" by "son of". Each pattern
 # adds the answer's words to the search, weighted down, and never to what the question must
 # be covered by (see `retrieval.rerank.judge`).
-_ANSWER_WORDS = (
-    (re.compile(r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", re.I), "born native"),
-    (re.compile(r"\bparents?\b|\bfather\b|\bmother\b", re.I), "son daughter born"),
-    (re.compile(r"\b(?:children|kids|sons|daughters)\b", re.I), "son daughter children"),
+_ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", "born native"),
+    (r"\bparents?\b|\bfather\b|\bmother\b", "son daughter born"),
+    (r"\b(?:children|kids|sons|daughters)\b", "son daughter children"),
     (
-        re.compile(r"\b(?:nickname|other\s+name|another\s+name|also\s+called)\b", re.I),
+        r"\b(?:nickname|other\s+name|another\s+name|also\s+called)\b",
         "known called",
     ),
-    (re.compile(r"\bname\b.*\bbefore\b", re.I), "born known called"),
-    (re.compile(r"\bwhat\s+does\b.*\bmean\b|\bmeaning\b", re.I), "means name derived"),
+    (r"\bname\b.*\bbefore\b", "born known called"),
+    (r"\bwhat\s+does\b.*\bmean\b|\bmeaning\b", "means name derived"),
     (
-        re.compile(r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b", re.I),
+        r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b",
         "coined introduced invented",
     ),
-    # Chat's phrasal verbs, which articles write as one word ("put out" R1: "released").
+    # Other words for what a chat phrasal verb means (`formal` puts the first one in).
+    (r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", "launched"),
+    (r"\b(?:set|sets|setting)\s+up\b", "established created"),
+    (r"\b(?:took|take|takes|taking|taken)\s+over\b", "controlled"),
+    (r"\b(?:find|finds|found)\s+out\b", "learned"),
+    (r"\b(?:move|moved|moves|moving)\s+away\b", "abandoned"),
+    (r"\bwhen\b.*\b(?:die|died|death)\b", "died death"),
+    (r"\bwhen\b.*\b(?:born|birth)\b", "born birth"),
     (
-        re.compile(
-            r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", re.I
-        ),
-        "released launched",
-    ),
-    (re.compile(r"\b(?:set|sets|setting)\s+up\b", re.I), "founded established created"),
-    (re.compile(r"\b(?:took|take|takes|taking|taken)\s+over\b", re.I), "acquired controlled"),
-    (re.compile(r"\b(?:shut|shuts|shutting)\s+down\b", re.I), "closed"),
-    (re.compile(r"\b(?:find|finds|found)\s+out\b", re.I), "discovered learned"),
-    (re.compile(r"\b(?:move|moved|moves|moving)\s+away\b", re.I), "shifted abandoned"),
-    (re.compile(r"\b(?:give|gave|gives|giving)\s+up\b", re.I), "abandoned"),
-    (re.compile(r"\bwhen\b.*\b(?:die|died|death)\b", re.I), "died death"),
-    (re.compile(r"\bwhen\b.*\b(?:born|birth)\b", re.I), "born birth"),
-    (
-        re.compile(
-            r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b", re.I
-        ),
+        r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b",
         "spent spend paid invested investment cost",
     ),
     # A measure is written as its noun ("stands 50 m in height"), seldom as the question's
     # adjective.
-    (re.compile(r"\bhow\s+(?:tall|high)\b", re.I), "height high"),
-    (re.compile(r"\babove\s+sea\s+level\b", re.I), "elevation altitude"),
-    (re.compile(r"\bhow\s+long\b(?!\s+ago)", re.I), "length"),
-    (re.compile(r"\bhow\s+(?:big|large)\b", re.I), "area size"),
-    (re.compile(r"\bhow\s+old\b", re.I), "age aged"),
-    (re.compile(r"\bhow\s+far\b", re.I), "distance"),
-    (re.compile(r"\bhow\s+deep\b", re.I), "depth"),
-    (re.compile(r"\bhow\s+heavy\b", re.I), "weight weighs"),
+    (r"\bhow\s+(?:tall|high)\b", "height high"),
+    (r"\babove\s+sea\s+level\b", "elevation altitude"),
+    (r"\bhow\s+long\b(?!\s+ago)", "length"),
+    (r"\bhow\s+(?:big|large)\b", "area size"),
+    (r"\bhow\s+old\b", "age aged"),
+    (r"\bhow\s+far\b", "distance"),
+    (r"\bhow\s+deep\b", "depth"),
+    (r"\bhow\s+heavy\b", "weight weighs"),
     (
-        re.compile(r"\b(?:hottest|coldest|how\s+hot|how\s+cold|warmest)\b", re.I),
+        r"\b(?:hottest|coldest|how\s+hot|how\s+cold|warmest)\b",
         "temperature record maximum minimum",
     ),
-    (re.compile(r"\bhow\s+many\s+people\s+live\b", re.I), "population inhabitants"),
-    (re.compile(r"\b(?:buried|burial|grave)\b", re.I), "tomb buried cemetery grave"),
-    (re.compile(r"\b(?:married|wife|husband|spouse)\b", re.I), "married wife husband"),
+    (r"\bhow\s+many\s+people\s+live\b", "population inhabitants"),
+    (r"\b(?:buried|burial|grave)\b", "tomb buried cemetery grave"),
+    (r"\b(?:married|wife|husband|spouse)\b", "married wife husband"),
 )
+_ANSWER_WORDS = tuple((re.compile(p, re.I), words) for p, words in _ANSWER_WORD_PATTERNS)
+
+
+# Chat's phrasal verbs, which articles write as one word: "when did they put out R1" asks when
+# R1 was released. The verb is not content ("put" matches passages about putting).
+_PHRASAL = tuple(
+    (re.compile(pattern, re.I), verb)
+    for pattern, verb in (
+        (r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", "released"),
+        (r"\b(?:set|sets|setting)\s+up\b", "founded"),
+        (r"\b(?:took|take|takes|taking|taken)\s+over\b", "acquired"),
+        (r"\b(?:shut|shuts|shutting)\s+down\b", "closed"),
+        (r"\b(?:find|finds|found)\s+out\b", "discovered"),
+        (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted"),
+        (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned"),
+    )
+)
+
+
+def formal(question: str) -> str:
+    """`question` with chat's phrasal verbs written as the verb articles use ("put out":
+    "released"), so that the question's terms are what it asks."""
+    for pattern, verb in _PHRASAL:
+        question = pattern.sub(verb, question)
+    return question
 
 
 def answer_words(question: str) -> str:

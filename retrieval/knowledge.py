@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import aiosqlite
 
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
-from retrieval.answer_types import answer_words, counted_words
+from retrieval.answer_types import answer_words, counted_words, formal
 from retrieval.cleaning import title_key
 from retrieval.direct_answer import answer_sentence
 from retrieval.documents import PreparedDocument, prepare
@@ -401,6 +401,8 @@ class KnowledgeBase:
         reranked list), `rerank` orders them by what answers the question, `judge` decides
         whether the best of them answers it at all and drops the ones far below it.
         """
+        asked = text  # as typed: answer words and hints read the chat phrasing
+        text = formal(text)  # "put out" is "released": the rest reads what it asks
         terms = analyze(text)
         index = await self._current_index(guild_id)
         # Off the loop: the English word list loads on first use, and each lookup scans the
@@ -417,7 +419,7 @@ class KnowledgeBase:
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):
         # they help find candidates and nothing else.
-        hints = [t for t in analyze(answer_words(text)) if t not in searched]
+        hints = [t for t in analyze(answer_words(asked)) if t not in searched]
         # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
         # reranked list (and ends it at the same passage).
         depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
@@ -503,7 +505,9 @@ class KnowledgeBase:
         hits, more, answered = found.hits, found.more, found.verdict.answered
         # The sentence that best answers, its terms weighted by idf: off the loop (a few ms).
         weight = self._index.weight if self._index else None
-        direct = await asyncio.to_thread(answer_sentence, text, hits, weight) if answered else None
+        direct = (
+            await asyncio.to_thread(answer_sentence, formal(text), hits, weight) if answered else None
+        )
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
