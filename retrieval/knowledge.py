@@ -505,9 +505,9 @@ class KnowledgeBase:
         hits, more, answered = found.hits, found.more, found.verdict.answered
         # The sentence that best answers, its terms weighted by idf: off the loop (a few ms).
         weight = self._index.weight if self._index else None
-        direct = (
-            await asyncio.to_thread(answer_sentence, formal(text), hits, weight) if answered else None
-        )
+        direct = None
+        if answered:
+            direct = await asyncio.to_thread(answer_sentence, formal(text), hits, weight)
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(

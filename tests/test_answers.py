@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
-from retrieval.answer_types import answer_words, counted_words, unchat
+from retrieval.answer_types import answer_words, counted_words, formal, unchat
 from retrieval.cleaning import clean_article
 from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
 from retrieval.models import Caller
@@ -304,7 +304,7 @@ async def test_the_number_may_follow_the_sentence_naming_what_is_counted(tmp_pat
 
 async def test_chat_phrasal_verbs_find_the_word_articles_use(tmp_path: Path) -> None:
     # "put out" is what the article calls "released"; the other passage shares every other
-    # word of the question.
+    # word of the question, and "put" is no content.
     text = (
         "Ardle Records is a small label of the town. Ardle Records sold the album in the "
         "harbour shop and Ardle Records sold it at the quay, where the album was a hit.\n"
@@ -314,7 +314,7 @@ async def test_chat_phrasal_verbs_find_the_word_articles_use(tmp_path: Path) -> 
         tmp_path, text, "Ardle Records", "when did ardle records put out the album"
     )
     assert "released the album on 3 May 1999" in _first(answer)
-    assert "released" in answer_words("when did they put out the album")
+    assert formal("when did they put out the album") == "when did they released the album"
 
 
 async def test_hedges_and_chat_abbreviations_are_not_content(town) -> None:

@@ -195,6 +195,7 @@ FIRST = [
         "How much will the Stargate project cost?", STARGATE, "$500 billion", id="stargate-cost"
     ),
     pytest.param("What GPUs did DeepSeek use?", MOVEMENT, "H800", id="deepseek-gpus"),
+    pytest.param("wen did deepseek put out r1", VALLEY, "January 20, 2025", id="r1-put-out-chat"),
     # A measure asked for and given ("$500 billion over the next four years") is enough,
     # though "money" and "putting" are nowhere in the corpus.
     pytest.param(
