@@ -627,7 +627,9 @@ _MEASURE_CUES = (
             r"\bhow\s+much\b.*\b(?:cost|costs|paid|pay|pays|worth|price|spend|spent|earn|earns|"
             r"earned|salary|charge|charges|sell|sold|buy|bought|borrow|borrowed|lend|lent|"
             r"money|funding|funds|invest|invests|invested|investing|raise|raised|revenue|"
-            r"profit)\b",
+            r"profit)\b"
+            # "how much is a new hearse": a price
+            r"|\bhow\s+much\s+(?:is|are|was|were|does|do)\s+(?:a|an|one)\s+",
             re.I,
         ),
         ("money",),
@@ -709,7 +711,8 @@ _ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bwhen\b.*\b(?:die|died|death)\b", "died death"),
     (r"\bwhen\b.*\b(?:born|birth)\b", "born birth"),
     (
-        r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b",
+        r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b"
+        r"|\bhow\s+much\s+(?:is|are|was|were|does|do)\s+(?:a|an|one)\s+",
         "spent spend paid invested investment cost",
     ),
     # A measure is written as its noun ("stands 50 m in height"), seldom as the question's

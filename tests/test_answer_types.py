@@ -175,6 +175,8 @@ def test_hostile_text_is_just_text():
         ("how many moons does jupiter have", ()),
         ("how much of the budget goes to defence", ()),
         ("how much funding has mistral raised", ("money",)),
+        ("how much is a brand new hearse in the us", ("money",)),
+        ("how much is left", ()),
         ("how big was the usaid loan that got kaist started", ("money",)),
         ("how big is the island", ("length",)),
     ],
