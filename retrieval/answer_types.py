@@ -69,8 +69,11 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"amount|age|size|height|length|distance|area|population|cost|price|budget|"
             r"revenue|salary|speed|weight|depth|temperature|score)\b"
             r"|\b(?:what|whats|what's)\s+(?:is\s+|was\s+|are\s+|were\s+)?(?:the\s+|its\s+|their\s+)?"
+            r"(?:top\s+|maximum\s+|max\s+|minimum\s+|average\s+|highest\s+|lowest\s+)?"
             r"(?:population|cost|price|percentage|budget|revenue|number\s+of|total|"
-            r"area|height|length|age|size|salary|value|death\s+toll)\b"
+            r"area|height|length|age|size|salary|value|death\s+toll|life\s+expectancy|speed|"
+            r"weight|temperature|distance|elevation|altitude|capacity|diameter|depth|width|"
+            r"rate)\b"
             r"|\bpopulation\s+of\b"
             r"|\bnumber\s+of\b(?=.*\b(?:what|how)\b)"
         ),

@@ -32,6 +32,8 @@ def texts(text: str, kind: str, question: str = "") -> list[str]:
     ("question", "kind"),
     [
         ("when was r1 released", "date"),
+        ("whats the life expectancy in kenya", "number"),
+        ("whats the top speed of a kc-135", "number"),
         ("when did deepseek release r1?", "date"),
         ("what year did deepseek release v3", "date"),
         ("in what year was the treaty of paris signed", "date"),
