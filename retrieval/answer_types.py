@@ -711,6 +711,7 @@ _ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b(?:took|take|takes|taking|taken)\s+over\b", "controlled"),
     (r"\b(?:find|finds|found)\s+out\b", "learned"),
     (r"\b(?:move|moved|moves|moving)\s+away\b", "abandoned"),
+    (r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b", "revisit returned"),
     (r"\bwhen\b.*\b(?:die|died|death)\b", "died death"),
     (r"\bwhen\b.*\b(?:born|birth)\b", "born birth"),
     (
@@ -751,6 +752,7 @@ _PHRASAL = tuple(
         (r"\b(?:find|finds|found)\s+out\b", "discovered"),
         (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted"),
         (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned"),
+        (r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b", "return"),
     )
 )
 

@@ -315,6 +315,8 @@ async def test_chat_phrasal_verbs_find_the_word_articles_use(tmp_path: Path) -> 
     )
     assert "released the album on 3 May 1999" in _first(answer)
     assert formal("when did they put out the album") == "when did they released the album"
+    assert formal("will they go back to the quay") == "will they return to the quay"
+    assert "revisit" in answer_words("will they go back to the quay")
 
 
 async def test_hedges_and_chat_abbreviations_are_not_content(town) -> None:
