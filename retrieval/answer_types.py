@@ -607,6 +607,13 @@ _MEASURES = {
     "duration": re.compile(rf"{_AMOUNT}\s*{_TIME_UNITS}\b|\b{_AMOUNT}-{_TIME_UNITS}\b", re.I),
     "weight": re.compile(rf"{_AMOUNT}\s*{_WEIGHT_UNITS}\b", re.I),
     "money": re.compile(_CURRENCY, re.I),
+    "speed": re.compile(
+        rf"{_AMOUNT}\s*(?:mph|km/h|kph|kmh|knots?|kn|m/s|ft/s|"
+        r"(?:miles|kilomet(?:re|er)s|km|met(?:re|er)s|feet)\s+(?:per|an|a)\s+(?:hour|second))\b"
+        r"|\bmach\s+\d",
+        re.I,
+    ),
+    "temperature": re.compile(rf"{_AMOUNT}\s*(?:°\s?[CF]\b|degrees?\b)|-?\d+(?:\.\d+)?\s?°", re.I),
     # "how high did it chart": a position, "#31", "number 5", "No. 1", "the 12th"
     "rank": re.compile(r"#\s?\d+|\bno\.\s?\d+|\bnumber\s+\d+\b|\b\d+(?:st|nd|rd|th)\b", re.I),
 }
@@ -625,6 +632,11 @@ _MEASURE_CUES = (
     (re.compile(r"\bhow\s+long\b", re.I), ("length", "duration")),
     (re.compile(r"\bhow\s+old\b", re.I), ("duration",)),
     (re.compile(r"\bhow\s+heavy\b", re.I), ("weight",)),
+    (re.compile(r"\bhow\s+fast\b|\b(?:top|maximum|max|cruising)\s+speed\b", re.I), ("speed",)),
+    (
+        re.compile(r"\b(?:hottest|coldest|warmest|how\s+hot|how\s+cold|temperature)\b", re.I),
+        ("temperature",),
+    ),
     (
         re.compile(
             r"\bhow\s+much\b.*\b(?:cost|costs|paid|pay|pays|worth|price|spend|spent|earn|earns|"

@@ -179,6 +179,9 @@ def test_hostile_text_is_just_text():
         ("how much funding has mistral raised", ("money",)),
         ("how much is a brand new hearse in the us", ("money",)),
         ("how much is left", ()),
+        ("how fast is a cheetah", ("speed",)),
+        ("whats the top speed of a kc-135", ("speed",)),
+        ("whats the hottest it has ever got in gosford", ("temperature",)),
         ("how big was the usaid loan that got kaist started", ("money",)),
         ("how big is the island", ("length",)),
     ],
@@ -193,6 +196,9 @@ def test_a_measure_is_a_number_with_its_unit() -> None:
     assert has_measure("leases run for up to 99 years", ("duration",))
     assert has_measure("he borrowed 21,000 ducats", ("money",))
     assert has_measure("he was paid 500 daler a year", ("money",))
+    assert has_measure("a maximum of 44.8 °C on 18 January 2013", ("temperature",))
+    assert has_measure("it can reach 70 miles an hour", ("speed",))
+    assert not has_measure("first flown in 1956 at Boeing Field", ("speed",))
     assert has_measure("DeepSeek spent $5.6 million", ("money",))
     assert has_measure("it peaked at #31 on the Billboard Hot 100", ("rank",))
     # A number alone, or a season, is no length and no price.
