@@ -110,6 +110,23 @@ def report(number: int, items: list[dict], docs: dict[str, dict], errors: list[s
         print(f"    {k:21} dev {c['dev']:3}  test {c['test']:3}")
 
 
+def reused_articles(items: list[dict]) -> list[str]:
+    """Errors for in-corpus questions on an article that an earlier batch already asked about.
+
+    Why: each batch is meant to test articles no earlier batch has used, so that a later batch is
+    a fresh check and not a second question on an article someone may have tuned on.
+    """
+    first_batch: dict[str, int] = {}
+    errors = []
+    answerable = [it for it in items if it["id"][0] == "q"]
+    for it in sorted(answerable, key=lambda it: it.get("batch", 1)):
+        batch = it.get("batch", 1)
+        earlier = first_batch.setdefault(it["doc_id"], batch)
+        if earlier < batch:
+            errors.append(f"{it['id']}: article {it['doc_id']} already asked about in batch {earlier}")
+    return errors
+
+
 def main() -> int:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
     errors: list[str] = []
@@ -132,13 +149,7 @@ def main() -> int:
     batches = sorted({it.get("batch", 1) for it in items})
     for number in batches:
         report(number, [it for it in items if it.get("batch", 1) == number], docs, errors)
-    first = {it["doc_id"] for it in items if it["id"][0] == "q" and it.get("batch", 1) == 1}
-    later = [it for it in items if it["id"][0] == "q" and it.get("batch", 1) > 1]
-    errors += [
-        f"{it['id']}: article {it['doc_id']} already asked about in batch 1"
-        for it in later
-        if it["doc_id"] in first
-    ]
+    errors += reused_articles(items)
 
     answerable = [it for it in items if it["id"].startswith("q")]
     unanswerable = [it for it in items if it["id"].startswith("n")]

@@ -1,7 +1,7 @@
 """Turn the hand-written question files into bench/qa/questions.jsonl with a fixed dev/test split.
 
 Why: the questions were written by a person (written.tsv and unanswerable.tsv in batch 1,
-written2.tsv and unanswerable2.tsv in batch 2); this script only adds ids, article titles and the
+written2.tsv and unanswerable2.tsv in batch 2, written3.tsv and unanswerable3.tsv in batch 3); this script only adds ids, article titles and the
 split, so that the split is decided once, by rule, before any system is run. Split rule: within
 each in-corpus question type and each unanswerable kind of one batch, the questions are shuffled
 with random.Random(seed of that batch) and dealt alternately to dev and test, the first card of
@@ -11,7 +11,8 @@ reported numbers use "test" only.
 
 Batch 1 (seed 20261126) keeps its rows byte for byte: ids q001.. and n001.., no "batch" field.
 Batch 2 (seed 20261127) continues the ids after batch 1 (q106.., n031..) and its rows carry
-"batch": 2. Later batches append in the same way, so earlier ids and splits never move.
+"batch": 2. Batch 3 (seed 20261128) continues after batch 2 (q206.., n071..) with "batch": 3.
+Later batches append in the same way, so earlier ids and splits never move.
 
 Usage: python bench/qa/make_questions.py [path/to/enwiki2015_AA_AB.jsonl.gz]
 """
@@ -44,6 +45,7 @@ class Batch:
 BATCHES = (
     Batch(1, "written.tsv", "unanswerable.tsv", SEED),
     Batch(2, "written2.tsv", "unanswerable2.tsv", 20261127),
+    Batch(3, "written3.tsv", "unanswerable3.tsv", 20261128),
 )
 
 
