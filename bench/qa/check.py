@@ -123,7 +123,8 @@ def reused_articles(items: list[dict]) -> list[str]:
         batch = it.get("batch", 1)
         earlier = first_batch.setdefault(it["doc_id"], batch)
         if earlier < batch:
-            errors.append(f"{it['id']}: article {it['doc_id']} already asked about in batch {earlier}")
+            where = f"article {it['doc_id']} already asked about in batch {earlier}"
+            errors.append(f"{it['id']}: {where}")
     return errors
 
 

@@ -1,13 +1,13 @@
 """Turn the hand-written question files into bench/qa/questions.jsonl with a fixed dev/test split.
 
 Why: the questions were written by a person (written.tsv and unanswerable.tsv in batch 1,
-written2.tsv and unanswerable2.tsv in batch 2, written3.tsv and unanswerable3.tsv in batch 3); this script only adds ids, article titles and the
-split, so that the split is decided once, by rule, before any system is run. Split rule: within
-each in-corpus question type and each unanswerable kind of one batch, the questions are shuffled
-with random.Random(seed of that batch) and dealt alternately to dev and test, the first card of
-each group going to whichever split is smaller so far (dev on a tie). Each call deals with its own
-fresh generator, so a batch's split never depends on another batch. Tuning uses "dev" only;
-reported numbers use "test" only.
+written2.tsv and unanswerable2.tsv in batch 2, written3.tsv and unanswerable3.tsv in batch 3);
+this script only adds ids, article titles and the split, so that the split is decided once, by
+rule, before any system is run. Split rule: within each in-corpus question type and each
+unanswerable kind of one batch, the questions are shuffled with random.Random(seed of that batch)
+and dealt alternately to dev and test, the first card of each group going to whichever split is
+smaller so far (dev on a tie). Each call deals with its own fresh generator, so a batch's split
+never depends on another batch. Tuning uses "dev" only; reported numbers use "test" only.
 
 Batch 1 (seed 20261126) keeps its rows byte for byte: ids q001.. and n001.., no "batch" field.
 Batch 2 (seed 20261127) continues the ids after batch 1 (q106.., n031..) and its rows carry
