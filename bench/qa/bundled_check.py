@@ -1,14 +1,14 @@
 """Ask citebot the held-out questions about its bundled corpus and count what comes first.
 
 Why: issue 9 asks for "the answering passage first" on the articles shipped in `seeds/`. The
-questions in `bundled.jsonl` (batch 1) and `bundled2.jsonl` (batch 2) were written from the
-articles before any system was run; this script validates them (each snippet occurs exactly once
-in its source file, each batch's split is its documented seeded shuffle) and then scores a fresh
-knowledge base on them, per batch and split and for both batches together.
+questions in `bundled.jsonl` (batch 1), `bundled2.jsonl` (batch 2) and `bundled3.jsonl` (batch 3)
+were written from the articles before any system was run; this script validates them (each snippet
+occurs exactly once in its source file, each batch's split is its documented seeded shuffle) and
+then scores a fresh knowledge base on them, per batch and split and for all batches together.
 
 A question names one or more acceptable (source, snippet) pairs: batch 1 one each (`source` and
-`snippet` strings), batch 2 parallel lists, because the articles repeat some facts (an FAQ, key
-highlights) and every passage that states the fact answers it. A first-passage hit: the top
+`snippet` strings), batches 2 and 3 parallel lists, because the articles repeat some facts (an
+FAQ, key highlights) and every passage that states the fact answers it. A first-passage hit: the top
 passage contains any of the pairs (comes from that source and holds that snippet). Top-3: any of
 the three passages does. Answered / refused: citebot's own verdict.
 
@@ -36,6 +36,7 @@ HERE = Path(__file__).parent
 BATCHES = {
     1: (HERE / "bundled.jsonl", 20261126),
     2: (HERE / "bundled2.jsonl", 20261127),
+    3: (HERE / "bundled3.jsonl", 20261128),
 }
 QUESTIONS = BATCHES[1][0]  # kept for callers that name batch 1's file
 SEED = BATCHES[1][1]
@@ -135,7 +136,7 @@ def counts(
 def report(split: str, results: list[tuple[Question, Answer]], batch: int | None = None) -> None:
     c = counts(split, results, batch)
     yes, no = c["answerable"], c["unanswerable"]
-    which = f"batch {batch}" if batch is not None else "both batches"
+    which = f"batch {batch}" if batch is not None else "all batches"
     print(f"== {which}, {split}: {yes} answerable, {no} unanswerable")
     print(f"  first passage  {pct(c['first'], yes)}")
     print(f"  top {K}          {pct(c['top3'], yes)}")
@@ -144,7 +145,7 @@ def report(split: str, results: list[tuple[Question, Answer]], batch: int | None
 
 
 def misses(results: list[tuple[Question, Answer]]) -> None:
-    print("== dev misses (answerable, answer not first; unanswerable, not refused)")
+    print("== dev misses of all batches (answerable, answer not first; unanswerable, not refused)")
     for q, a in results:
         if q.split != "dev":
             continue
