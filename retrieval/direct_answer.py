@@ -14,13 +14,13 @@ sentences that can still win.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.analyzer import analyze, analyze_spans
-from retrieval.answer_types import DATE, NUMBER, answer_spans, question_kind
+from retrieval.answer_types import DATE, NUMBER, answer_spans, counted_words, question_kind
 from retrieval.models import DirectAnswer, Hit
-from retrieval.sentences import iter_sentences
+from retrieval.sentences import sentence_offsets
 
 MAX_PASSAGES = 5  # sentences come from the best few passages only
 MAX_SCAN_CHARS = 4000  # of each passage: real passages are shorter; pasted walls of text are not
@@ -39,8 +39,6 @@ TITLE_SHARE = 0.5
 TYPE_BONUS = 0.5
 RANK_BONUS = 0.1
 
-_LEADING_MARKS = re.compile(r"^[\s•·◦▪‣*\-–—>]+")
-_UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars|euros|pounds|yen|yuan|million|billion|trillion)\b")
 _MONEY_QUESTION = re.compile(
     r"\b(?:cost|costs|price|pay|paid|spend|spent|worth|invest|invested|earn|earned|budget|"
@@ -48,7 +46,6 @@ _MONEY_QUESTION = re.compile(
 )
 _TIME_UNITS = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?)\b")
 _HOW_LONG = re.compile(r"\bhow long\b")
-_HOW_MANY = re.compile(r"\bhow many\s+([a-z][\w'-]*)")
 _CENTURY = re.compile(r"centur", re.IGNORECASE)
 _DECADE = re.compile(r"\d0s\b")
 _DIGIT = re.compile(r"\d")
@@ -189,8 +186,7 @@ def best_span(
 
 def _counted_term(q: str) -> str | None:
     """The term a "how many" question counts: "how many species ..." -> "speci"."""
-    m = _HOW_MANY.search(q)
-    terms = analyze(m.group(1)) if m else []
+    terms = analyze(counted_words(q))
     return terms[0] if terms else None
 
 
@@ -220,42 +216,3 @@ def _prefer_unit(sentence: str, spans: list[tuple[int, int]], q: str) -> list[tu
 def _gap(start: int, end: int, a: int, b: int) -> int:
     """Characters between two spans; 0 when they touch or overlap."""
     return max(0, a - end, start - b)
-
-
-def sentence_offsets(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each sentence of `text`, line by line, with leading bullet marks left
-    out. `iter_sentences` respaces uneven whitespace, so its sentences are found again in the
-    text word by word rather than assumed to be substrings of it."""
-    line_start = 0
-    for line in text.split("\n"):
-        for start, end in _line_sentences(line):
-            yield line_start + start, line_start + end
-        line_start += len(line) + 1
-
-
-def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
-    if not line.strip():
-        return
-    if not _UNEVEN_SPACE.search(line):
-        pos = 0
-        for sentence in iter_sentences(line):
-            start = line.find(sentence, pos)
-            if start < 0:  # cannot happen with even spacing; stop rather than guess
-                return
-            pos = start + len(sentence)
-            yield _trim_marks(line, start, pos)
-        return
-    # Respaced: walk the words of the line and of each sentence in step.
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", line)]
-    i = 0
-    for sentence in iter_sentences(line):
-        n = len(sentence.split())
-        if i + n > len(words):
-            return
-        yield _trim_marks(line, words[i][0], words[i + n - 1][1])
-        i += n
-
-
-def _trim_marks(line: str, start: int, end: int) -> tuple[int, int]:
-    m = _LEADING_MARKS.match(line, start, end)
-    return (m.end() if m else start), end

@@ -35,6 +35,7 @@ from retrieval.answer_types import (
     question_kind,
     unchat,
 )
+from retrieval.sentences import sentence_offsets
 
 BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
@@ -63,9 +64,6 @@ _REASON = re.compile(
     r"caused|causes|reason|result(?:s|ed)?\s+(?:in|from))\b",
     re.I,
 )
-# A sentence ends at terminal punctuation followed by a space and a capital, digit or quote,
-# or at a line break (bullets and merged paragraphs).
-_SENTENCE_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9$])|\n+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +137,10 @@ class Question:
 
 @lru_cache(maxsize=8192)
 def sentence_bounds(text: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) of each sentence of a passage, in order. Cached, as the passage's terms are
+    """(start, end) of each sentence of a passage, in order (`retrieval.sentences`, the
+    splitter the summaries and the direct answer use). Cached, as the passage's terms are
     (`analyze_spans`): popular passages are candidates again and again."""
-    bounds, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        if m.start() > start:
-            bounds.append((start, m.start()))
-        start = m.end()
-    if start < len(text):
-        bounds.append((start, len(text)))
-    return tuple(bounds)
+    return tuple(sentence_offsets(text))
 
 
 @lru_cache(maxsize=8192)

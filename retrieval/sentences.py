@@ -1,4 +1,5 @@
-"""Sentence boundaries, for splitting long paragraphs and for extractive summaries.
+"""Sentence boundaries, for splitting long paragraphs, extractive summaries, the direct answer
+and the rerank's proximity (one splitter for all of them).
 
 A regular expression with an abbreviation guard is enough for news prose; it keeps "U.S.",
 "$5.6 million." and "e.g." inside their sentences.
@@ -25,6 +26,8 @@ _TRAILING = ".!?…\"'”’)]"  # stripped from the word before a boundary
 _LONGEST = max(len(word) for word in _ABBREVIATIONS)
 # Whitespace other than single spaces between words: only then is the text respaced.
 _UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
+_LEADING_MARKS = re.compile(r"^[\s•·◦▪‣*\-–—>]+")  # bullets before a line's first sentence
+_WORD = re.compile(r"\S+")
 
 
 def _kept_words() -> str:
@@ -87,3 +90,42 @@ def iter_sentences(text: str) -> Iterator[str]:
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences, keeping each sentence's own punctuation."""
     return list(iter_sentences(text))
+
+
+def sentence_offsets(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, line by line, with leading bullet marks left
+    out. `iter_sentences` respaces uneven whitespace, so its sentences are found again in the
+    text word by word rather than assumed to be substrings of it."""
+    line_start = 0
+    for line in text.split("\n"):
+        for start, end in _line_sentences(line):
+            yield line_start + start, line_start + end
+        line_start += len(line) + 1
+
+
+def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
+    if not line.strip():
+        return
+    if not _UNEVEN_SPACE.search(line):
+        pos = 0
+        for sentence in iter_sentences(line):
+            start = line.find(sentence, pos)
+            if start < 0:  # cannot happen with even spacing; stop rather than guess
+                return
+            pos = start + len(sentence)
+            yield _trim_marks(line, start, pos)
+        return
+    # Respaced: walk the words of the line and of each sentence in step.
+    words = [(m.start(), m.end()) for m in _WORD.finditer(line)]
+    i = 0
+    for sentence in iter_sentences(line):
+        n = len(sentence.split())
+        if i + n > len(words):
+            return
+        yield _trim_marks(line, words[i][0], words[i + n - 1][1])
+        i += n
+
+
+def _trim_marks(line: str, start: int, end: int) -> tuple[int, int]:
+    m = _LEADING_MARKS.match(line, start, end)
+    return (m.end() if m else start), end

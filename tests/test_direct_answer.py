@@ -5,8 +5,9 @@ passed in as the hits a search returns.
 """
 
 from retrieval.analyzer import analyze
-from retrieval.direct_answer import MAX_SCAN_CHARS, direct_answer, sentence_offsets
+from retrieval.direct_answer import MAX_SCAN_CHARS, direct_answer
 from retrieval.models import Hit
+from retrieval.sentences import sentence_offsets
 
 # Passages of the bundled corpus, as stored (seeds/004 and seeds/003, seeds/000).
 FAQ_R1 = (
