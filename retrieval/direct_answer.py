@@ -14,7 +14,7 @@ sentences that can still win.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.analyzer import analyze, analyze_spans
@@ -60,18 +60,6 @@ class _Candidate:
     end: int
     text: str
     score: float
-
-
-def answer_sentence(
-    question: str, hits: Sequence[Hit], weight: Callable[[str], float] | None = None
-) -> DirectAnswer | None:
-    """`direct_answer` for a question as typed, its terms weighted by `weight` (an index's
-    idf) when given: the one call the facade makes, in a worker thread."""
-    if not hits:
-        return None
-    terms = analyze(question)
-    weights = {t: weight(t) for t in set(terms)} if weight else None
-    return direct_answer(question, terms, hits, weights)
 
 
 def direct_answer(

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -23,7 +23,7 @@ import aiosqlite
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words, formal
 from retrieval.cleaning import title_key
-from retrieval.direct_answer import answer_sentence
+from retrieval.direct_answer import direct_answer
 from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     HINT_LIST_SOURCES,
@@ -35,7 +35,7 @@ from retrieval.errors import (
     NotFound,
 )
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
-from retrieval.index import TYPO_WEIGHT, Bm25Index
+from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored
 from retrieval.ingest import IngestQueue, OnQueued
 from retrieval.ingest_jobs import (
     ReadDocument,
@@ -48,6 +48,7 @@ from retrieval.models import (
     AddResult,
     Answer,
     Caller,
+    DirectAnswer,
     FeedbackRow,
     Hit,
     QueryRecord,
@@ -126,6 +127,7 @@ class Found:
     more: bool
     searched_for: tuple[tuple[str, str], ...]
     search_ms: float  # the index search alone (the rest of `latency_ms` is around it)
+    direct: DirectAnswer | None = None  # the first page's answer sentence, when answered
 
 
 def _possible_typos(
@@ -201,6 +203,89 @@ def _searched_for(
                 out.append((typed.get(term, term), spelled.casefold()))
                 break
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A question as searched: its formal text, terms, answer words and corrections."""
+
+    text: str
+    searched: list[str]
+    hints: list[str]
+    fixes: dict[str, tuple[str, ...]]
+    boosts: dict[str, float]
+    shares: dict[str, float]
+
+
+def _judged(
+    asked: _Asked,
+    index: Bm25Index,
+    guild_id: int | None,
+    found: Sequence[Scored],
+    rows: Mapping[int, Mapping],
+    k: int,
+    offset: int,
+    search_ms: float,
+) -> Found:
+    """What a search found, reranked and judged, its hits ranked offset+1 .. offset+k with
+    their highlights, and the direct answer; synchronous, for a worker thread."""
+    text, searched, hints = asked.text, asked.searched, asked.hints
+    fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
+    candidates = [
+        Candidate(h.passage_id, h.score, row["text"], row["title"], row["terms"])
+        for h in found
+        if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
+    ]
+    weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
+    # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
+    # half: a small corpus lacks most words, and missing one says less about whether it
+    # answers than missing a rare one ("headquartered"). It still counts: "population" is
+    # what "the population of X" asks.
+    lacking = {
+        t for t in weights if shares.get(t, 0.0) >= COMMON_SHARE and not index.knows(t, guild_id)
+    }
+    for t in lacking:
+        weights[t] *= LACKING_COMMON_WEIGHT
+    weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
+    # The most a passage could score with each term once: BM25 scores over it compare
+    # across questions and corpora (a small corpus has small idfs).
+    scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
+    # What "how many" counts matters when the corpus never names it ("parameters"): a
+    # paraphrase ("soldiers" for "troops") is left to coverage.
+    counted = frozenset(
+        fixes[t][0] if t in fixes else t for t in analyze(counted_words(text)) if fixes.get(t) != ()
+    )
+    if any(index.knows(t, guild_id) for t in counted):
+        counted = frozenset()
+    question = Question.of(text, searched, weights, scale, frozenset(hints), counted)
+    ranked = rerank(question, candidates)
+    verdict = judge(ranked, question.kind, question.measures)
+    if not verdict.answered:
+        return Found(verdict, [], False, (), search_ms)
+    kept = verdict.kept
+    hits: list[Hit] = []
+    query_terms = set(searched)
+    for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
+        row = rows[scored.passage_id]
+        spans = tuple((s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms)
+        hits.append(
+            Hit(
+                rank=rank,
+                passage_id=scored.passage_id,
+                doc_id=row["document_id"],
+                title=row["title"],
+                source=row["source"],
+                paragraph=row["paragraph"],
+                text=row["text"],
+                score=scored.score,
+                highlights=tuple(dict.fromkeys(spans)),
+            )
+        )
+    searched_for = _searched_for(text, fixes, hits)
+    # The direct answer is the first page's: a later page shows more evidence, and a
+    # sentence from its passages would be a different "answer" on every page.
+    direct = direct_answer(text, question.terms, hits, question.weights) if offset == 0 else None
+    return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
 
 
 class KnowledgeBase:
@@ -407,8 +492,6 @@ class KnowledgeBase:
         index = await self._current_index(guild_id)
         # Off the loop: the English word list loads on first use, and each lookup scans the
         # vocabulary.
-        # Off the loop: the English word list loads on first use, and each lookup scans the
-        # vocabulary.
         fixes, shares = await asyncio.to_thread(
             lambda: (
                 _corrections(text, terms, index, guild_id),
@@ -418,7 +501,7 @@ class KnowledgeBase:
         searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):
-        # they help find candidates and nothing else.
+        # searched, and counted for proximity and coverage, at their lower weight.
         hints = [t for t in analyze(answer_words(asked)) if t not in searched]
         # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
         # reranked list (and ends it at the same passage).
@@ -433,66 +516,19 @@ class KnowledgeBase:
         )
         search_ms = (time.perf_counter() - started) * 1000
         rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
-        candidates = [
-            Candidate(
-                h.passage_id, h.score, row["text"], row["title"], row["heading"], row["terms"]
-            )
-            for h in result.hits
-            if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
-        ]
-        weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
-        # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
-        # half: a small corpus lacks most words, and missing one says less about whether it
-        # answers than missing a rare one ("headquartered"). It still counts: "population" is
-        # what "the population of X" asks.
-        lacking = {
-            t
-            for t in weights
-            if shares.get(t, 0.0) >= COMMON_SHARE and not index.knows(t, guild_id)
-        }
-        for t in lacking:
-            weights[t] *= LACKING_COMMON_WEIGHT
-        weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
-        # The most a passage could score with each term once: BM25 scores over it compare
-        # across questions and corpora (a small corpus has small idfs).
-        scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
-        # What "how many" counts matters when the corpus never names it ("parameters"): a
-        # paraphrase ("soldiers" for "troops") is left to coverage.
-        counted = frozenset(
-            fixes[t][0] if t in fixes else t
-            for t in analyze(counted_words(text))
-            if fixes.get(t) != ()
+        # Everything after the fetch reads text (weights, rerank, highlights, the direct
+        # answer): one trip off the loop.
+        return await asyncio.to_thread(
+            _judged,
+            _Asked(text, searched, hints, fixes, boosts, shares),
+            index,
+            guild_id,
+            result.hits,
+            rows,
+            k,
+            offset,
+            search_ms,
         )
-        if any(index.knows(t, guild_id) for t in counted):
-            counted = frozenset()
-        question = Question.of(text, searched, weights, scale, frozenset(hints), counted)
-        ranked = await asyncio.to_thread(rerank, question, candidates)
-        verdict = judge(ranked, question.kind, question.measures)
-        if not verdict.answered:
-            return Found(verdict, [], False, (), search_ms)
-        kept = verdict.kept
-        hits: list[Hit] = []
-        query_terms = set(searched)
-        for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
-            row = rows[scored.passage_id]
-            spans = tuple(
-                (s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms
-            )
-            hits.append(
-                Hit(
-                    rank=rank,
-                    passage_id=scored.passage_id,
-                    doc_id=row["document_id"],
-                    title=row["title"],
-                    source=row["source"],
-                    paragraph=row["paragraph"],
-                    text=row["text"],
-                    score=scored.score,
-                    highlights=tuple(dict.fromkeys(spans)),
-                )
-            )
-        searched_for = _searched_for(text, fixes, hits)
-        return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms)
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""
@@ -503,11 +539,6 @@ class KnowledgeBase:
             raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
         found = await self._search(text, k, caller.guild_id)
         hits, more, answered = found.hits, found.more, found.verdict.answered
-        # The sentence that best answers, its terms weighted by idf: off the loop (a few ms).
-        weight = self._index.weight if self._index else None
-        direct = None
-        if answered:
-            direct = await asyncio.to_thread(answer_sentence, formal(text), hits, weight)
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
         query_id = await self.store.log_query(
@@ -534,7 +565,7 @@ class KnowledgeBase:
             reason=found.verdict.reason,
             searched_for=found.searched_for,
             search_ms=found.search_ms,
-            direct=direct,
+            direct=found.direct,
         )
 
     async def page(
@@ -552,14 +583,6 @@ class KnowledgeBase:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
         found = await self._search(record.query, k, guild_id, offset=page * k)
-        # The direct answer is the first page's: a later page shows more evidence, and a
-        # sentence from its passages would be a different "answer" on every page.
-        weight = self._index.weight if self._index else None
-        direct = (
-            await asyncio.to_thread(answer_sentence, record.query, list(found.hits), weight)
-            if found.verdict.answered and page == 0
-            else None
-        )
         articles = await self._articles(guild_id)
         return Answer(
             query=record.query,
@@ -573,7 +596,7 @@ class KnowledgeBase:
             reason=found.verdict.reason,
             searched_for=found.searched_for,
             search_ms=found.search_ms,
-            direct=direct,
+            direct=found.direct,
         )
 
     async def record_feedback(

@@ -74,7 +74,6 @@ class Candidate:
     bm25: float
     text: str
     title: str
-    heading: str | None = None
     terms: str = ""  # its stored terms (heading and text), space-separated
 
 

@@ -414,3 +414,17 @@ async def test_a_typo_missing_a_letter_prefers_the_word_it_drops_from(tmp_path: 
         assert "reinforcement learning on open models" in _first(answer)
         assert ("learing", "learning") in answer.searched_for
     assert english_corrections("spnd")[0] == "spend"  # not "send", though commoner
+
+
+async def test_the_direct_answer_reads_the_corrected_word(tmp_path: Path) -> None:
+    # The answer sentence is chosen with the words searched ("commission"), not as typed.
+    async with await KnowledgeBase.open(tmp_path / "direct.db", seed=False) as kb:
+        await kb.add_text(
+            "Ardle harbour history. The lighthouse was founded in 1850 on the east bank. "
+            "The harbour commission was founded in 1902 to dredge the channel.",
+            title="Ardle harbour",
+        )
+        answer = await kb.ask("when was the comission founded", 3)
+        assert ("comission", "commission") in answer.searched_for
+        assert answer.direct is not None
+        assert answer.direct.text.startswith("The harbour commission was founded in 1902")
