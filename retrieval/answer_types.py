@@ -584,14 +584,14 @@ _LENGTH_UNITS = (
 )
 _TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century)"
 _WEIGHT_UNITS = r"(?:kg|g|grams?|kilograms?|tonnes?|tons?|lbs?|pounds?|ounces?|oz)"
-_NUMBER_WORD = (
+_AMOUNT_WORD = (
     r"(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
     r"forty|fifty|sixty|hundred|several|a few|dozens of|hundreds of|thousands of)"
 )
 _AMOUNT = (
     # A digit run is tried from its first digit only, and read once (possessive): a run of
     # thousands of digits costs one pass, not one pass per digit.
-    rf"(?:(?<![\d,.])\d[\d,.]*+(?:\s*(?:-|–|to)\s*\d[\d,.]*+)?|\b{_NUMBER_WORD})"
+    rf"(?:(?<![\d,.])\d[\d,.]*+(?:\s*(?:-|–|to)\s*\d[\d,.]*+)?|\b{_AMOUNT_WORD})"
     r"(?:\s*(?:thousand|million|billion))?"
 )
 _CURRENCY = (
@@ -701,8 +701,8 @@ def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
 
 # -- words an answer uses that its question does not ------------------------------------------
 # "where was X from" is answered by "born in"; "who were X's parents" by "son of". Each pattern
-# adds the answer's words to the search, weighted down, and never to what the question must
-# be covered by (see `retrieval.rerank.judge`).
+# adds the answer's words to the search and to proximity and coverage, weighted down
+# (`retrieval.rerank`); they never make a passage cover more than all of the question.
 _ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", "born native"),
     (r"\bparents?\b|\bfather\b|\bmother\b", "son daughter born"),
@@ -717,13 +717,6 @@ _ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b",
         "coined introduced invented",
     ),
-    # Other words for what a chat phrasal verb means (`formal` puts the first one in).
-    (r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", "launched"),
-    (r"\b(?:set|sets|setting)\s+up\b", "established created"),
-    (r"\b(?:took|take|takes|taking|taken)\s+over\b", "controlled"),
-    (r"\b(?:find|finds|found)\s+out\b", "learned"),
-    (r"\b(?:move|moved|moves|moving)\s+away\b", "abandoned"),
-    (r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b", "revisit returned"),
     (r"\bwhen\b.*\b(?:die|died|death)\b", "died death"),
     (r"\bwhen\b.*\b(?:born|birth)\b", "born birth"),
     (
@@ -749,22 +742,36 @@ _ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b(?:buried|burial|grave)\b", "tomb buried cemetery grave"),
     (r"\b(?:married|wife|husband|spouse)\b", "married wife husband"),
 )
-_ANSWER_WORDS = tuple((re.compile(p, re.I), words) for p, words in _ANSWER_WORD_PATTERNS)
 
 
 # Chat's phrasal verbs, which articles write as one word: "when did they put out R1" asks when
 # R1 was released. The verb is not content ("put" matches passages about putting).
-_PHRASAL = tuple(
-    (re.compile(pattern, re.I), verb)
-    for pattern, verb in (
-        (r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b", "released"),
-        (r"\b(?:set|sets|setting)\s+up\b", "founded"),
-        (r"\b(?:took|take|takes|taking|taken)\s+over\b", "acquired"),
-        (r"\b(?:shut|shuts|shutting)\s+down\b", "closed"),
-        (r"\b(?:find|finds|found)\s+out\b", "discovered"),
-        (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted"),
-        (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned"),
-        (r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b", "return"),
+_PHRASAL_VERBS = (
+    # (the phrasal verb, the verb articles use, other words they use for it)
+    (
+        r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b",
+        "released",
+        "launched",
+    ),
+    (r"\b(?:set|sets|setting)\s+up\b", "founded", "established created"),
+    (r"\b(?:took|take|takes|taking|taken)\s+over\b", "acquired", "controlled"),
+    (r"\b(?:shut|shuts|shutting)\s+down\b", "closed", ""),
+    (r"\b(?:find|finds|found)\s+out\b", "discovered", "learned"),
+    (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted", "abandoned"),
+    (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned", ""),
+    (
+        r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b",
+        "return",
+        "revisit returned",
+    ),
+)
+_PHRASAL = tuple((re.compile(pattern, re.I), verb) for pattern, verb, _ in _PHRASAL_VERBS)
+
+_ANSWER_WORDS = tuple(
+    (re.compile(pattern, re.I), words)
+    for pattern, words in (
+        *_ANSWER_WORD_PATTERNS,
+        *((pattern, others) for pattern, _, others in _PHRASAL_VERBS if others),
     )
 )
 

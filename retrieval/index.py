@@ -302,7 +302,7 @@ class Bm25Index:
             if self.knows(term, guild_id) or not term.isalpha():
                 continue
             allowed = 1 if len(term) < 8 else 2
-            found: list[tuple[int, int, str]] = []
+            found: list[tuple[int, bool, int, str]] = []
             for size in range(len(term) - allowed, len(term) + allowed + 1):
                 for word, distance, _ in process.extract(
                     term,

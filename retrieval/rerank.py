@@ -84,7 +84,7 @@ class Ranked:
     bm25: float
     coverage: float  # share of the content weight the passage (with its heading) holds
     proximity: float  # ... that its best sentence holds
-    typed: bool  # its best sentence holds an answer of the asked kind
+    typed: bool  # a sentence nearly as good as its best holds an answer of the asked kind
     subject: float  # share of the whole question's weight its article's title holds
     strength: float  # BM25 score over the question's total weight (comparable across questions)
     counts: bool = True  # holds a word of what a "how many" question counts (or none is asked)
@@ -134,17 +134,15 @@ class Question:
         )
 
 
-@lru_cache(maxsize=8192)
 def sentence_bounds(text: str) -> tuple[tuple[int, int], ...]:
     """(start, end) of each sentence of a passage, in order (`retrieval.sentences`, the
-    splitter the summaries and the direct answer use). Cached, as the passage's terms are
-    (`analyze_spans`): popular passages are candidates again and again."""
+    splitter the summaries and the direct answer use); `sentence_terms` caches them."""
     return tuple(sentence_offsets(text))
 
 
 @lru_cache(maxsize=8192)
 def _terms_of_line(text: str) -> frozenset[str]:
-    """The terms of a title or heading (short, repeated across an article's passages)."""
+    """The terms of a title (short, repeated across an article's passages)."""
     return frozenset(analyze(text))
 
 

@@ -74,7 +74,7 @@ def english_corrections(word: str) -> tuple[str, ...]:
         return ()
     allowed = 1 if len(word) < 8 else 2
     counts = english_words()
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, bool, int, str]] = []
     for size in range(len(word) - allowed, len(word) + allowed + 1):
         for other, distance, _ in process.extract(
             word,
