@@ -114,17 +114,56 @@ def reused_articles(items: list[dict]) -> list[str]:
     """Errors for in-corpus questions on an article that an earlier batch already asked about.
 
     Why: each batch is meant to test articles no earlier batch has used, so that a later batch is
-    a fresh check and not a second question on an article someone may have tuned on.
+    a fresh check and not a second question on an article someone may have tuned on. A batch may
+    name earlier batches it reuses (Batch.reuses: batch 4 asks batch 1's articles again, for
+    another fact); articles of any other earlier batch stay forbidden.
     """
-    first_batch: dict[str, int] = {}
+    reuses = {batch.number: set(batch.reuses) for batch in BATCHES}
+    used_by: dict[str, set[int]] = {}
     errors = []
     answerable = [it for it in items if it["id"][0] == "q"]
     for it in sorted(answerable, key=lambda it: it.get("batch", 1)):
         batch = it.get("batch", 1)
-        earlier = first_batch.setdefault(it["doc_id"], batch)
-        if earlier < batch:
-            where = f"article {it['doc_id']} already asked about in batch {earlier}"
+        earlier = used_by.setdefault(it["doc_id"], set())
+        for other in sorted(b for b in earlier if b < batch and b not in reuses.get(batch, set())):
+            where = f"article {it['doc_id']} already asked about in batch {other}"
             errors.append(f"{it['id']}: {where}")
+        earlier.add(batch)
+    return errors
+
+
+def first_paragraph(text: str, answer: str) -> int:
+    """Index of the first non-empty paragraph holding answer (-1 if none)."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    return next((i for i, p in enumerate(paragraphs) if answer in p), -1)
+
+
+def reused_facts(items: list[dict], docs: dict[str, dict]) -> list[str]:
+    """Errors for a question on a reused article that asks no new fact from deep in the article.
+
+    Why: a reused article is only a fair check if the question is not the earlier one again, so
+    its answer must sit in another paragraph than every earlier answer on that article and not in
+    the article's first 3 non-empty paragraphs (where the earlier, lead-heavy batch 1 asked).
+    """
+    reuses = {batch.number: set(batch.reuses) for batch in BATCHES}
+    answerable = [it for it in items if it["id"][0] == "q" and it["doc_id"] in docs]
+    errors = []
+    for it in answerable:
+        batch = it.get("batch", 1)
+        earlier = [
+            other
+            for other in answerable
+            if other["doc_id"] == it["doc_id"] and other.get("batch", 1) in reuses.get(batch, ())
+        ]
+        if not earlier:
+            continue
+        text = docs[it["doc_id"]]["text"]
+        here = first_paragraph(text, it["answer"])
+        if 0 <= here < 3:
+            errors.append(f"{it['id']}: reused article, answer in its first 3 paragraphs ({here})")
+        for other in earlier:
+            if first_paragraph(text, other["answer"]) == here:
+                errors.append(f"{it['id']}: same paragraph as {other['id']} on the same article")
     return errors
 
 
@@ -151,6 +190,7 @@ def main() -> int:
     for number in batches:
         report(number, [it for it in items if it.get("batch", 1) == number], docs, errors)
     errors += reused_articles(items)
+    errors += reused_facts(items, docs)
 
     answerable = [it for it in items if it["id"].startswith("q")]
     unanswerable = [it for it in items if it["id"].startswith("n")]

@@ -1,7 +1,8 @@
 """Turn the hand-written question files into bench/qa/questions.jsonl with a fixed dev/test split.
 
 Why: the questions were written by a person (written.tsv and unanswerable.tsv in batch 1,
-written2.tsv and unanswerable2.tsv in batch 2, written3.tsv and unanswerable3.tsv in batch 3);
+written2.tsv and unanswerable2.tsv in batch 2, written3.tsv and unanswerable3.tsv in batch 3,
+written4.tsv and unanswerable4.tsv in batch 4);
 this script only adds ids, article titles and the split, so that the split is decided once, by
 rule, before any system is run. Split rule: within each in-corpus question type and each
 unanswerable kind of one batch, the questions are shuffled with random.Random(seed of that batch)
@@ -12,6 +13,8 @@ never depends on another batch. Tuning uses "dev" only; reported numbers use "te
 Batch 1 (seed 20261126) keeps its rows byte for byte: ids q001.. and n001.., no "batch" field.
 Batch 2 (seed 20261127) continues the ids after batch 1 (q106.., n031..) and its rows carry
 "batch": 2. Batch 3 (seed 20261128) continues after batch 2 (q206.., n071..) with "batch": 3.
+Batch 4 (seed 20261129) continues after batch 3 (q266.., n101..) with "batch": 4; it may ask
+about articles of batch 1 again (a different fact), which Batch.reuses records for check.py.
 Later batches append in the same way, so earlier ids and splits never move.
 
 Usage: python bench/qa/make_questions.py [path/to/enwiki2015_AA_AB.jsonl.gz]
@@ -34,18 +37,24 @@ SEED = 20261126
 
 @dataclass(frozen=True)
 class Batch:
-    """One sitting of hand-written questions: its files and the seed its split is dealt with."""
+    """One sitting of hand-written questions: its files and the seed its split is dealt with.
+
+    reuses names the earlier batches whose articles this batch may ask about again (with another
+    fact); an article of any other earlier batch must not appear, so the batch stays a fresh check.
+    """
 
     number: int
     written: str
     unanswerable: str
     seed: int
+    reuses: tuple[int, ...] = ()
 
 
 BATCHES = (
     Batch(1, "written.tsv", "unanswerable.tsv", SEED),
     Batch(2, "written2.tsv", "unanswerable2.tsv", 20261127),
     Batch(3, "written3.tsv", "unanswerable3.tsv", 20261128),
+    Batch(4, "written4.tsv", "unanswerable4.tsv", 20261129, reuses=(1,)),
 )
 
 
