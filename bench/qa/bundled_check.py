@@ -1,13 +1,14 @@
 """Ask citebot the held-out questions about its bundled corpus and count what comes first.
 
 Why: issue 9 asks for "the answering passage first" on the articles shipped in `seeds/`. The
-questions in `bundled.jsonl` (batch 1), `bundled2.jsonl` (batch 2) and `bundled3.jsonl` (batch 3)
-were written from the articles before any system was run; this script validates them (each snippet
-occurs exactly once in its source file, each batch's split is its documented seeded shuffle) and
-then scores a fresh knowledge base on them, per batch and split and for all batches together.
+questions in `bundled.jsonl` (batch 1), `bundled2.jsonl` (batch 2), `bundled3.jsonl` (batch 3) and
+`bundled4.jsonl` (batch 4) were written from the articles before any system was run; this script
+validates them (each snippet occurs exactly once in its source file, each batch's split is its
+documented seeded shuffle) and then scores a fresh knowledge base on them, per batch and split and
+for all batches together.
 
 A question names one or more acceptable (source, snippet) pairs: batch 1 one each (`source` and
-`snippet` strings), batches 2 and 3 parallel lists, because the articles repeat some facts (an
+`snippet` strings), later batches parallel lists, because the articles repeat some facts (an
 FAQ, key highlights) and every passage that states the fact answers it. A first-passage hit: the top
 passage contains any of the pairs (comes from that source and holds that snippet). Top-3: any of
 the three passages does. Answered / refused: citebot's own verdict.
@@ -37,6 +38,7 @@ BATCHES = {
     1: (HERE / "bundled.jsonl", 20261126),
     2: (HERE / "bundled2.jsonl", 20261127),
     3: (HERE / "bundled3.jsonl", 20261128),
+    4: (HERE / "bundled4.jsonl", 20261129),
 }
 QUESTIONS = BATCHES[1][0]  # kept for callers that name batch 1's file
 SEED = BATCHES[1][1]
