@@ -38,6 +38,9 @@ MIN_WORDS = 4  # fewer: a heading or a fragment
 TITLE_SHARE = 0.5
 TYPE_BONUS = 0.5
 RANK_BONUS = 0.1
+# A sentence that shares no word with the question but follows one that does gets this share
+# of that one's coverage (when an answer of a kind is asked for: it must then give one).
+FOLLOW_SHARE = 0.6
 
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars|euros|pounds|yen|yuan|million|billion|trillion)\b")
 _MONEY_QUESTION = re.compile(
@@ -83,16 +86,20 @@ def direct_answer(
     candidates: list[_Candidate] = []
     for hit in hits[:MAX_PASSAGES]:
         title_terms = set(analyze(hit.title)) & weight.keys()
+        before = 0.0  # the coverage of the sentence before, which this one may go on with
         for start, end in sentence_offsets(hit.text[:MAX_SCAN_CHARS]):
             text = hit.text[start:end]
-            if _unfit(text):
-                continue
             found = set(analyze(text)) & weight.keys()
             covered = sum(weight[t] for t in found)
             from_title = sum(weight[t] for t in title_terms - found)
             coverage = (covered + TITLE_SHARE * from_title) / total if total else 0.0
-            score = coverage + RANK_BONUS / hit.rank
-            if found:  # a sentence that shares no word with the question answers nothing
+            # "Ann Wren organised the first regatta. Boats met on June 3, 1921": a sentence
+            # may give the answer to the one before it without repeating its words.
+            carried, before = FOLLOW_SHARE * before if kind else 0.0, coverage if found else 0.0
+            if _unfit(text):
+                continue
+            if found or carried:  # a sentence unrelated to the question answers nothing
+                score = max(coverage, carried) + RANK_BONUS / hit.rank
                 candidates.append(_Candidate(hit, start, end, text, score))
     if not candidates:
         return None

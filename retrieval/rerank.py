@@ -43,6 +43,7 @@ TYPE_WEIGHT = 0.4
 COVERAGE_WEIGHT = 0.5
 MAX_TYPED_CHARS = 1000  # of the best sentence, searched for an answer of the asked kind
 TYPED_SHARE = 0.5  # of the best sentence's share, for a sentence to count as giving the answer
+NEXT_SENTENCES = 1  # sentences after a matching one that may give its answer
 SENTENCE_DEPTH = 10  # candidates whose sentences are read (the rest are scored on terms alone)
 
 # "how long", "how tall", "how old": the adjective names the kind of answer (a length), which
@@ -247,22 +248,26 @@ def _best_sentence(
     when none does; for "how tall", "how old", "how much ... cost": a number with its unit).
     Not only the best sentence: an answer often follows the sentence that names what it is
     about ("The daisy family ... . It has 23,000 species")."""
+    sentences = sentence_terms(text)
     shares = []
-    for start, end, terms in sentence_terms(text):
+    for i, (_, _, terms) in enumerate(sentences):
         inside = terms & wanted
         if not inside:
             continue
         share = sum(question.weights.get(t, 0.0) for t in inside) / total
-        shares.append((min(1.0, share), start, end))  # hint words never pass all of it
+        shares.append((min(1.0, share), i))  # hint words never pass all of it
     if not shares:
         return 0.0, 0.0
-    best = max(share for share, _, _ in shares)
+    best = max(share for share, _ in shares)
     shares.sort(key=lambda item: -item[0])
-    for share, start, end in shares:
+    for share, i in shares:
         if share < TYPED_SHARE * best:
             break
-        if _gives_kind(question, text, start, min(end, start + MAX_TYPED_CHARS)):
-            return best, share
+        # The sentence itself, or the one after it: "The 430 km line would run ..." follows
+        # the sentence naming the railway, "on October 22, 1936" the one naming the event.
+        for start, end, _ in sentences[i : i + 1 + NEXT_SENTENCES]:
+            if _gives_kind(question, text, start, min(end, start + MAX_TYPED_CHARS)):
+                return best, share
     return best, 0.0
 
 

@@ -387,6 +387,22 @@ async def test_when_is_answered_only_with_a_date(town, tmp_path: Path) -> None:
     assert answer.direct.text[slice(*answer.direct.span)] == "692"
 
 
+async def test_the_date_may_follow_the_sentence_naming_the_event(tmp_path: Path) -> None:
+    # The sentence holding the question's words gives no date; the next one does ("they met
+    # on ..."), as articles often say it.
+    text = (
+        "Ann Wren organised the first Corran regatta for the harbour's fishing crews. "
+        "Boats from Ardle and Kestrel met on June 3, 1921 off the harbour wall. "
+        "The Ardle crew won the cup."
+    )
+    answer = await _ask_one_article(
+        tmp_path, text, "Ann Wren", "when was the very first corran regatta"
+    )
+    assert "June 3, 1921" in _first(answer)
+    assert answer.direct is not None
+    assert answer.direct.text[slice(*answer.direct.span)] == "June 3, 1921"
+
+
 async def test_a_mistyped_stop_word_is_dropped_not_searched(town) -> None:
     # "actualy" is "actually", a stop word: searched as typed, it would be a rare word the
     # corpus lacks, and the answer a refusal.
