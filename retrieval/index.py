@@ -9,6 +9,12 @@ scores every passage in a Python loop for each query term, about 140 ms for a 4-
 that hold it and each one's precomputed tf-saturation weight), so a question touches only the
 passages that contain one of its terms.
 
+Statistics are per scope (the global corpus is scope 0, each server's own sources a scope of
+their own): a server's search scores with N, the average length and document frequencies of
+exactly the global scope plus its own, so another server's sources never change its scores or
+its answered/unanswered decision. A server without sources of its own uses the global
+statistics, precomputed; one with sources gets its tf weights re-normalised at query time.
+
 The index is derived data: built from the terms stored in SQLite, never written back, replaced
 whole when the corpus changes. Building and searching are plain synchronous functions; the facade
 runs them in a worker thread. Whether the best passages answer a question at all is not the
@@ -45,10 +51,11 @@ IDF = "lucene"  # Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)); chosen in 
 TITLE_WEIGHT = 2.0
 
 # The saved copy: its format (changed with its layout), and each array with the dtype it must have.
-SAVED_FORMAT = "citebot-index 3"
+SAVED_FORMAT = "citebot-index 4"
 _SAVED = (
     ("ids", np.int64),
     ("scopes", np.int64),
+    ("lengths", np.float64),
     ("docs", np.int32),
     ("starts", np.int64),
     ("df", np.int64),
@@ -66,6 +73,21 @@ class Scored:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     hits: list[Scored]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeStats:
+    """The BM25 statistics of one scope: its passages, their total length, and the document
+    frequency of each term it holds (sorted term ids and their counts)."""
+
+    passages: int
+    length: float
+    terms: np.ndarray
+    counts: np.ndarray
+
+    def df(self, term_id: int) -> int:
+        at = int(np.searchsorted(self.terms, term_id))
+        return int(self.counts[at]) if at < self.terms.size and self.terms[at] == term_id else 0
 
 
 class _Vocabulary(dict[str, int]):
@@ -150,22 +172,103 @@ class Bm25Index:
         self._starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         self._df = df
 
-        # rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in more
-        # than half the passages) are replaced by epsilon times the average idf.
-        if idf_kind == "lucene":  # log(1 + (N - df + 0.5) / (df + 0.5)): never negative
-            idf = np.log1p((n - df + 0.5) / (df + 0.5)) if n else np.zeros(0)
-        else:
-            idf = np.log(n - df + 0.5) - np.log(df + 0.5) if n else np.zeros(0)
-            if idf.size:
-                idf[idf < 0] = EPSILON * idf.mean()
-        self._idf = idf
-        avgdl = lengths.mean() if n else 1.0
+        self._lengths = lengths
+        self._k1, self._b, self._idf_kind = k1, b, idf_kind
+        self._scope_statistics()
+        # The global scope's idf and tf weights, precomputed: every search that sees no
+        # sources of its own server (the CLI, and servers without sources) uses them as they
+        # are. rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in
+        # more than half the passages) are replaced by epsilon times the average idf.
+        n0 = self._global.passages
+        self._idf = self._idf_of(n0, self._global_df)
+        if idf_kind != "lucene" and self._idf.size:
+            self._idf[self._idf < 0] = EPSILON * self._idf.mean()
+        avgdl = self._global.length / n0 if n0 else 1.0
         norm = k1 * (1 - b + b * lengths / avgdl)
         self._weights = tf * (k1 + 1) / (tf + norm[self._docs])
         self._mark_global_terms()
 
     def __len__(self) -> int:
         return self.size
+
+    # -- statistics per scope ------------------------------------------------------------------
+
+    def _scope_statistics(self) -> None:
+        """Passages, total length and document frequencies of each scope, from the postings
+        (at build and at load: one pass, in the worker thread that builds or loads)."""
+        vocabulary = len(self._vocabulary)
+        terms = np.repeat(np.arange(vocabulary, dtype=np.int64), self._df)  # term of each posting
+        scope_of = self._scopes[self._docs] if self._docs.size else np.zeros(0, dtype=np.int64)
+        in_global = scope_of == 0
+        self._global_df = np.bincount(terms[in_global], minlength=vocabulary).astype(np.int64)
+        own = self._scopes == 0
+        self._global = ScopeStats(
+            int(own.sum()), float(self._lengths[own].sum()), np.zeros(0, np.int64), np.zeros(0)
+        )
+        self._scope_stats: dict[int, ScopeStats] = {}
+        if self._global_only:
+            return
+        scopes, passages = np.unique(self._scopes, return_counts=True)
+        number_of = {int(g): i for i, g in enumerate(scopes)}
+        lengths = np.bincount(
+            np.searchsorted(scopes, self._scopes), weights=self._lengths, minlength=scopes.size
+        )
+        others = ~in_global
+        keys, counts = np.unique(
+            np.searchsorted(scopes, scope_of[others]) * max(vocabulary, 1) + terms[others],
+            return_counts=True,
+        )
+        which, term_ids = keys // max(vocabulary, 1), keys % max(vocabulary, 1)
+        bounds = np.searchsorted(which, np.arange(scopes.size + 1))
+        for guild, i in number_of.items():
+            if guild == 0:
+                continue
+            part = slice(int(bounds[i]), int(bounds[i + 1]))
+            self._scope_stats[guild] = ScopeStats(
+                int(passages[i]), float(lengths[i]), term_ids[part], counts[part]
+            )
+
+    def _idf_of(self, n: int, df: np.ndarray | int) -> np.ndarray:
+        df = np.asarray(df, dtype=np.float64)
+        if not n:
+            return np.zeros(df.shape)
+        if self._idf_kind == "lucene":  # log(1 + (N - df + 0.5) / (df + 0.5)): never negative
+            return np.log1p((n - df + 0.5) / (df + 0.5))
+        return np.log(n - df + 0.5) - np.log(df + 0.5)
+
+    def _own(self, guild_id: int | None) -> ScopeStats | None:
+        """The server's own scope when it has sources (else its statistics are the global
+        scope's, which the precomputed weights use)."""
+        return self._scope_stats.get(guild_id) if guild_id is not None else None
+
+    def _visible_df(self, term_id: int, own: ScopeStats | None) -> int:
+        df = int(self._global_df[term_id])
+        return df + own.df(term_id) if own is not None else df
+
+    def _term_idf(self, term_id: int, own: ScopeStats | None) -> float:
+        if own is None:
+            return float(self._idf[term_id])
+        n = self._global.passages + own.passages
+        idf = float(self._idf_of(n, self._visible_df(term_id, own)))
+        if self._idf_kind != "lucene" and idf < 0:
+            idf = EPSILON * float(self._idf.mean())
+        return idf
+
+    def _weights_for(self, span: slice, own: ScopeStats) -> np.ndarray:
+        """The tf weights of a term's postings with the average length of the global scope
+        plus this server's own. The precomputed weight w = tf (k1 + 1) / (tf + norm) is
+        inverted for tf (tf = w norm / (k1 + 1 - w)), so no second copy of the postings is
+        kept."""
+        k1, b = self._k1, self._b
+        docs = self._docs[span]
+        lengths = self._lengths[docs]
+        n0 = self._global.passages
+        global_avgdl = self._global.length / n0 if n0 else 1.0
+        n = n0 + own.passages
+        avgdl = (self._global.length + own.length) / n if n else 1.0
+        w = self._weights[span]
+        tf = w * (k1 * (1 - b + b * lengths / global_avgdl)) / (k1 + 1 - w)
+        return tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths / avgdl))
 
     # -- a saved copy, so that a large corpus starts in a fraction of its build time ----------
 
@@ -217,9 +320,11 @@ class Bm25Index:
             return None
         index.version = version
         index.parameters = _parameters()
+        index._k1, index._b, index._idf_kind = K1, B, IDF
         index.scope_versions = {}
         index.size = len(index._ids)
         index._global_only = not index._scopes.any()
+        index._scope_statistics()
         index._mark_global_terms()
         return index
 
@@ -229,7 +334,8 @@ class Bm25Index:
         if any(getattr(self, f"_{name}").dtype != t for name, t in _SAVED):
             return False
         n, terms, postings = self._ids.size, len(self._vocabulary), self._docs.size
-        lengths = {"ids": n, "scopes": n, "starts": terms + 1, "df": terms, "idf": terms}
+        lengths = {"ids": n, "scopes": n, "lengths": n, "starts": terms + 1, "df": terms}
+        lengths["idf"] = terms
         lengths |= {"docs": postings, "weights": postings}
         if any(getattr(self, f"_{name}").shape != (size,) for name, size in lengths.items()):
             return False
@@ -243,24 +349,34 @@ class Bm25Index:
         # Within a term, passages strictly increase (one posting per passage).
         if not np.isin(np.flatnonzero(np.diff(docs) <= 0) + 1, starts).all():
             return False
+        if not np.isfinite(self._lengths).all() or (self._lengths < 0).any():
+            return False
         return bool(np.isfinite(self._idf).all() and np.isfinite(self._weights).all())
 
     def _postings(self, term_id: int) -> slice:
         return slice(int(self._starts[term_id]), int(self._starts[term_id + 1]))
 
-    def weight(self, term: str) -> float:
-        """Rarity of a term (a smoothed idf that is never negative); unknown terms are rarest."""
-        term_id = self._vocabulary.get(term)
-        n = int(self._df[term_id]) if term_id is not None else 0
-        return math.log(1.0 + (self.size - n + 0.5) / (n + 0.5))
+    def _visible_passages(self, own: ScopeStats | None) -> int:
+        return self._global.passages + (own.passages if own is not None else 0)
 
-    def idf(self, term: str) -> float:
-        """A term's BM25 idf as scores use it; an unknown term's is what a term in no passage
-        would have (the most any term can have)."""
+    def weight(self, term: str, guild_id: int | None = None) -> float:
+        """Rarity of a term among the passages this server sees (a smoothed idf that is never
+        negative); unknown terms are rarest."""
+        own = self._own(guild_id)
+        term_id = self._vocabulary.get(term)
+        df = self._visible_df(term_id, own) if term_id is not None else 0
+        n = self._visible_passages(own)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def idf(self, term: str, guild_id: int | None = None) -> float:
+        """A term's BM25 idf as this server's scores use it; an unknown term's is what a term
+        in no passage would have (the most any term can have)."""
+        own = self._own(guild_id)
         term_id = self._vocabulary.get(term)
         if term_id is not None:
-            return float(self._idf[term_id])
-        return math.log((self.size + 0.5) / 0.5) if self.size else 0.0
+            return self._term_idf(term_id, own)
+        n = self._visible_passages(own)
+        return math.log((n + 0.5) / 0.5) if n else 0.0
 
     def knows(self, term: str, guild_id: int | None = None) -> bool:
         """Whether a passage this server may see holds the term (another server's words are
@@ -312,7 +428,7 @@ class Bm25Index:
                     limit=MAX_CORRECTIONS * 20,
                 ):
                     if self.knows(word, guild_id):
-                        df = int(self._df[self._vocabulary[word]])
+                        df = self._visible_df(self._vocabulary[word], self._own(guild_id))
                         found.append((distance, not dropped_letters(term, word), -df, word))
             if found and MAX_CORRECTIONS:
                 closest = min(f[0] for f in found)
@@ -359,10 +475,12 @@ class Bm25Index:
         # Per search (searches run in several threads at once); calloc'd, so only the pages of
         # touched passages cost anything.
         buffer = np.zeros(self.size, dtype=np.float64)
+        own = self._own(guild_id)
         for term, term_id in known:
             span = self._postings(term_id)
-            idf = self._idf[term_id] * boosts.get(term, 1.0)
-            buffer[self._docs[span]] += idf * self._weights[span]
+            idf = self._term_idf(term_id, own) * boosts.get(term, 1.0)
+            weights = self._weights[span] if own is None else self._weights_for(span, own)
+            buffer[self._docs[span]] += idf * weights
         # Only positive scores can be hits; a linear scan beats sorting the touched postings.
         candidates = np.flatnonzero(buffer > 0)
         scores = buffer[candidates]

@@ -236,7 +236,7 @@ def _judged(
         for h in found
         if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
     ]
-    weights = {t: index.weight(t) * boosts.get(t, 1.0) for t in set(searched)}
+    weights = {t: index.weight(t, guild_id) * boosts.get(t, 1.0) for t in set(searched)}
     # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
     # half: a small corpus lacks most words, and missing one says less about whether it
     # answers than missing a rare one ("headquartered"). It still counts: "population" is
@@ -246,10 +246,10 @@ def _judged(
     }
     for t in lacking:
         weights[t] *= LACKING_COMMON_WEIGHT
-    weights |= {t: index.weight(t) * HINT_WEIGHT for t in hints}
+    weights |= {t: index.weight(t, guild_id) * HINT_WEIGHT for t in hints}
     # The most a passage could score with each term once: BM25 scores over it compare
     # across questions and corpora (a small corpus has small idfs).
-    scale = sum(index.idf(t) * boosts.get(t, 1.0) for t in set(searched))
+    scale = sum(index.idf(t, guild_id) * boosts.get(t, 1.0) for t in set(searched))
     # What "how many" counts matters when the corpus never names it ("parameters"): a
     # paraphrase ("soldiers" for "troops") is left to coverage.
     counted = frozenset(

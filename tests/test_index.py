@@ -101,6 +101,43 @@ def test_visibility_per_server_and_empty_cases() -> None:
     assert empty.search(["x"], 3, None).hits == [] and len(empty) == 0
 
 
+def test_a_servers_scores_are_those_of_an_index_of_only_what_it_sees(tmp_path) -> None:
+    # Exact statistics per server: searching as server 1 in an index that also holds server
+    # 2's passages scores exactly as an index of the global and server-1 passages alone.
+    corpus = _corpus(11, 300)
+    scopes = [None, 1, 2, None, 2, 2][:6] * 50
+    mixed = _index(corpus, scopes)
+    visible = [i for i, scope in enumerate(scopes) if scope in (None, 1)]
+    alone = Bm25Index(
+        [PassageRow(i + 100, i, None, " ".join(corpus[i])) for i in visible], version=1
+    )
+    for query in (["w1"], ["w3", "w40"], ["w0", "w7", "w120", "w399"]):
+        ours = {h.passage_id: h.score for h in mixed.search(query, 300, 1).hits}
+        reference = {h.passage_id: h.score for h in alone.search(query, 300, None).hits}
+        assert ours.keys() == reference.keys()
+        assert all(math.isclose(ours[p], reference[p], rel_tol=1e-9) for p in ours)
+        assert mixed.idf(query[-1], 1) == pytest.approx(alone.idf(query[-1]))
+        assert mixed.weight(query[-1], 1) == pytest.approx(alone.weight(query[-1]))
+    # The CLI (no server) sees the global scope with the global scope's statistics.
+    global_only = Bm25Index(
+        [
+            PassageRow(i + 100, i, None, " ".join(corpus[i]))
+            for i, s in enumerate(scopes)
+            if s is None
+        ],
+        version=1,
+    )
+    ours = {h.passage_id: h.score for h in mixed.search(["w3"], 300, None).hits}
+    reference = {h.passage_id: h.score for h in global_only.search(["w3"], 300, None).hits}
+    assert ours == pytest.approx(reference)
+    # ... and a saved copy gives the same scores.
+    mixed.save(tmp_path / "i.index", "db")
+    loaded = Bm25Index.load(tmp_path / "i.index", "db", version=1)
+    assert loaded is not None
+    again = {h.passage_id: h.score for h in loaded.search(["w3", "w40"], 300, 1).hits}
+    assert again == {h.passage_id: h.score for h in mixed.search(["w3", "w40"], 300, 1).hits}
+
+
 def test_a_saved_index_is_the_same_index(tmp_path) -> None:
     corpus = _corpus(7, 200)
     built = _index(corpus, [None, 5] * 100)

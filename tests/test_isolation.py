@@ -265,3 +265,45 @@ async def test_a_server_does_not_wait_for_the_index_of_another_servers_change(
         assert not asking_a.done()
     found = await asking_a
     assert found.hits[0].title == "Ferncliff memo"
+
+
+async def test_another_servers_sources_change_nothing_in_a_servers_scores(
+    tmp_path: Path,
+) -> None:
+    # Ranking statistics are per server: N, average length and document frequencies of the
+    # global corpus plus the server's own sources. Server B adding sixty memos full of the
+    # question's words must not move server A's scores, nor its answered decision.
+    questions = [
+        "when do the ferncliff grippers need new filters",
+        "what moves to the night shift",
+        "how many robots does the warehouse have",
+    ]
+    async with await KnowledgeBase.open(tmp_path / "stats.db", seed=False) as kb:
+        await kb.add_text(
+            "The warehouse opened in 1998. Its robots sort parcels for three towns, and the "
+            "night shift keeps the conveyors running.",
+            title="Ferncliff warehouse",
+        )
+        await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+
+        async def seen_by(guild: int | None) -> list[tuple]:
+            out = []
+            for question in questions:
+                answer = await kb.ask(question, 5, Caller(guild_id=guild))
+                hits = [(h.passage_id, round(h.score, 9)) for h in answer.hits]
+                out.append((answer.answered, round(answer.confidence, 9), hits))
+            return out
+
+        before_a, before_cli = await seen_by(SERVER_A), await seen_by(None)
+        before_b = await seen_by(SERVER_B)
+        for i in range(60):
+            await kb.add_text(
+                f"Memo {i}: the warehouse robots and their grippers need filters on the night "
+                f"shift; parcel {i} moves to dock {i % 7}.",
+                title=f"Dock memo {i}",
+                guild_id=SERVER_B,
+            )
+        assert await seen_by(SERVER_A) == before_a
+        assert await seen_by(None) == before_cli
+        # ... while server B's own statistics did change (so the comparison above can fail).
+        assert await seen_by(SERVER_B) != before_b
