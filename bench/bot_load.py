@@ -661,7 +661,7 @@ async def _breakdown(kb: KnowledgeBase) -> dict[str, Any]:
     try:
         from retrieval.index import Bm25Index
 
-        version, _ = await kb.store.version_map()
+        version = (await kb.store.version_map()).number
         with LagProbe() as probe:
             started = loop.time()
             await asyncio.to_thread(Bm25Index, rows, version)

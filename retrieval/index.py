@@ -273,7 +273,9 @@ class Bm25Index:
     # -- a saved copy, so that a large corpus starts in a fraction of its build time ----------
 
     def save(self, path: Path, database_id: str) -> None:
-        """Write the index next to its database (atomically: a temporary file, then rename)."""
+        """Write the index next to its database (atomically: a temporary file, then rename).
+        `database_id` names what it was built from (the database and its corpus state); a
+        load must name the same."""
         arrays = {name: getattr(self, f"_{name}") for name, _ in _SAVED}
         arrays["vocabulary"] = np.frombuffer("\n".join(self._vocabulary).encode(), dtype=np.uint8)
         header = _header(database_id, self.version, self.parameters)

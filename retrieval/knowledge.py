@@ -450,31 +450,36 @@ class KnowledgeBase:
         database_id = await self.store.meta("database_id") or "unknown"
         # An in-memory database has no folder to keep an index in: build, never save.
         path = None if self.store.in_memory else Path(f"{self.store.path}.index")
-        version, scopes = await self.store.version_map()
+        # What the saved copy must have been built from: this database in this state (not just
+        # at this count of changes: a restored backup reaches the same count with other
+        # documents).
+        version = await self.store.version_map()
         loaded = (
             None
             if path is None
-            else await asyncio.to_thread(Bm25Index.load, path, database_id, version)
+            else await asyncio.to_thread(
+                Bm25Index.load, path, f"{database_id} {version.state}", version.number
+            )
         )
         if loaded is not None:
-            loaded.scope_versions = scopes
-            log.info("index loaded: %d passages (corpus version %d)", len(loaded), version)
+            loaded.scope_versions = version.scopes
+            log.info("index loaded: %d passages (corpus version %d)", len(loaded), version.number)
             return loaded
-        version, scopes, rows = await self.store.snapshot_passages()
+        version, rows = await self.store.snapshot_passages()
 
         def build() -> Bm25Index:
-            index = Bm25Index(rows, version)
-            index.scope_versions = scopes
+            index = Bm25Index(rows, version.number)
+            index.scope_versions = version.scopes
             if path is None:
                 return index
             try:
-                index.save(path, database_id)
+                index.save(path, f"{database_id} {version.state}")
             except OSError as exc:
                 log.warning("could not save the index next to the database: %s", exc)
             return index
 
         index = await asyncio.to_thread(build)
-        log.info("index built: %d passages (corpus version %d)", len(rows), version)
+        log.info("index built: %d passages (corpus version %d)", len(rows), version.number)
         return index
 
     async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:

@@ -6,12 +6,17 @@ leaves nothing behind. The schema is versioned with `PRAGMA user_version`; `MIGR
 grows, and each step runs in its own transaction.
 
 `meta.corpus_version` is bumped in the same transaction as any change to documents, which is how
-another process (a bot that is running) learns that its in-memory index is stale.
+another process (a bot that is running) learns that its in-memory index is stale. A counter
+alone does not identify what was indexed (a database restored from a backup reaches the same
+count with other documents), so each change also moves `meta.corpus_state` along a hash chain of
+the changes themselves (which document, its content hash, added or removed): a saved index
+records the state it was built from and is used only by a database in exactly that state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -102,6 +107,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))));
     """,
+    # 5: the state of the corpus, moved by every change (see the module's docstring); a
+    # database from before it starts from a state of its own.
+    """
+    INSERT INTO meta (key, value) VALUES ('corpus_state', lower(hex(randomblob(16))));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -119,6 +129,16 @@ class PassageRow(NamedTuple):
     guild_id: int | None
     terms: str
     title: str = ""  # its article's title, which the index scores as a field of its own
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusVersion:
+    """Where the corpus is: its change counter, each scope's counter (0: the global corpus),
+    and its state (a digest of the changes that led here)."""
+
+    number: int
+    scopes: dict[int, int]
+    state: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +273,8 @@ class Store:
             if "no transaction is active" not in str(exc):
                 raise
 
-    async def snapshot_passages(self) -> tuple[int, dict[int, int], Sequence[PassageRow]]:
-        """The corpus version, the scope versions and the passages, read in one read
+    async def snapshot_passages(self) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+        """The corpus version (with its scopes' and its state) and the passages, read in one read
         transaction on a connection of its own, so the index is built from exactly one
         committed version and no other read ever shares that old view."""
         if self._reader is self._db:  # in memory: one connection, so take the writers' turn
@@ -272,22 +292,26 @@ class Store:
 
     async def _snapshot(
         self, db: aiosqlite.Connection
-    ) -> tuple[int, dict[int, int], Sequence[PassageRow]]:
-        corpus, scopes = await self.version_map(db)
-        return corpus, scopes, await self.load_passages(db)
+    ) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+        version = await self.version_map(db)
+        return version, await self.load_passages(db)
 
-    async def version_map(
-        self, db: aiosqlite.Connection | None = None
-    ) -> tuple[int, dict[int, int]]:
-        """The corpus version and every scope's version (0: the global corpus), in one read."""
+    async def version_map(self, db: aiosqlite.Connection | None = None) -> CorpusVersion:
+        """The corpus version, every scope's version (0: the global corpus) and the corpus
+        state, in one read."""
         async with (db or self._reader).execute(
-            "SELECT key, value FROM meta WHERE key = 'corpus_version' OR key LIKE 'scope_version:%'"
+            "SELECT key, value FROM meta WHERE key IN ('corpus_version', 'corpus_state') "
+            "OR key LIKE 'scope_version:%'"
         ) as cur:
-            meta = {k: int(v) for k, v in await cur.fetchall()}
+            meta = dict(await cur.fetchall())
         scopes = {
-            int(k.partition(":")[2]): v for k, v in meta.items() if k.startswith("scope_version:")
+            int(k.partition(":")[2]): int(v)
+            for k, v in meta.items()
+            if k.startswith("scope_version:")
         }
-        return meta.get("corpus_version", 0), scopes
+        return CorpusVersion(
+            int(meta.get("corpus_version", 0)), scopes, meta.get("corpus_state", "")
+        )
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -426,7 +450,7 @@ class Store:
             "VALUES (?,?,?,?,?,?)",
             [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
         )
-        await self._bump(db, guild_id)
+        await self._bump(db, guild_id, f"add {doc_id} {guild_id or 0} {content_hash}")
         return doc_id
 
     async def replace_content(
@@ -454,7 +478,7 @@ class Store:
         )
         async with db.execute("SELECT guild_id FROM documents WHERE id = ?", (doc_id,)) as cur:
             row = await cur.fetchone()
-        await self._bump(db, row[0] if row else None)
+        await self._bump(db, row[0] if row else None, f"replace {doc_id} {content_hash}")
 
     async def find_by_canonical_url(self, url: str, guild_id: int | None) -> Source | None:
         cond, args = _visible(guild_id)
@@ -479,12 +503,17 @@ class Store:
         if row is None:
             return
         await db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        await self._bump(db, row[0])
+        await self._bump(db, row[0], f"remove {doc_id}")
 
-    async def _bump(self, db: aiosqlite.Connection, guild_id: int | None) -> None:
+    async def _bump(self, db: aiosqlite.Connection, guild_id: int | None, change: str) -> None:
         """A new corpus version, and a new version of the scope that changed (a server's, or
         0 for the global corpus): a server whose scopes did not change may keep searching
-        the index it has while another server's change is indexed."""
+        the index it has while another server's change is indexed. The corpus state moves to
+        a digest of the state before and this change."""
+        async with db.execute("SELECT value FROM meta WHERE key = 'corpus_state'") as cur:
+            row = await cur.fetchone()
+        state = hashlib.sha256(f"{row[0] if row else ''}\n{change}".encode()).hexdigest()[:32]
+        await self.set_meta(db, "corpus_state", state)
         await db.execute(
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'corpus_version'"
         )
@@ -515,7 +544,7 @@ class Store:
         async with db.execute("SELECT DISTINCT ifnull(guild_id, 0) FROM documents") as cur:
             scopes = {row[0] for row in await cur.fetchall()} | {0}
         for scope in scopes:
-            await self._bump(db, scope or None)
+            await self._bump(db, scope or None, f"analyzer {analyzer_version}")
 
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
         """(corpus version, global scope version, this server's scope version), in one read."""

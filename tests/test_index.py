@@ -5,6 +5,7 @@ import itertools
 import math
 import random
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -253,11 +254,49 @@ async def test_a_knowledge_base_rebuilds_a_damaged_saved_index(tmp_path, damage:
         again = await kb.ask("H800 export restrictions")
     assert again.answered and again.hits == first.hits
     with sqlite3.connect(db) as connection:
-        database_id, version = connection.execute(
+        database_id, version, state = connection.execute(
             "SELECT (SELECT value FROM meta WHERE key = 'database_id'), "
-            "(SELECT value FROM meta WHERE key = 'corpus_version')"
+            "(SELECT value FROM meta WHERE key = 'corpus_version'), "
+            "(SELECT value FROM meta WHERE key = 'corpus_state')"
         ).fetchone()
-    assert Bm25Index.load(saved, database_id, int(version)) is not None  # saved again, whole
+    identity = f"{database_id} {state}"
+    assert Bm25Index.load(saved, identity, int(version)) is not None  # saved again, whole
+
+
+async def test_a_restored_database_never_uses_a_stale_index(tmp_path) -> None:
+    # A backup is taken; the live database goes on (one source removed, one added) and saves
+    # its index. The backup is restored and, with other changes, reaches the same change
+    # count with other documents: the saved index (of the live corpus) must not be used.
+    from retrieval.knowledge import KnowledgeBase
+
+    def copy(source: Path, target: Path) -> None:  # SQLite's online backup, WAL included
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    db = tmp_path / "kb.db"
+    async with await KnowledgeBase.open(db, seed=False) as kb:
+        await kb.add_text("The Ardle ferry crosses the firth twice a day.", title="Ardle ferry")
+        copy(db, tmp_path / "backup.db")
+        await kb.add_text("The Corran lighthouse was built in 1794 by Ann Wren.", title="Corran")
+        live = await kb.ask("who built the corran lighthouse", 3)
+        assert live.answered and "Ann Wren" in live.hits[0].text
+    with sqlite3.connect(db) as connection:
+        (live_version,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'corpus_version'"
+        ).fetchone()
+    # Restored over the live file (the live database's saved index stays beside it).
+    copy(tmp_path / "backup.db", db)
+    async with await KnowledgeBase.open(db, seed=False) as kb:
+        await kb.add_text("The Kestrel mill grinds barley for the Ardle bakers.", title="Mill")
+        with sqlite3.connect(db) as connection:
+            (version,) = connection.execute(
+                "SELECT value FROM meta WHERE key = 'corpus_version'"
+            ).fetchone()
+        assert version == live_version  # the same count of changes...
+        restored = await kb.ask("who built the corran lighthouse", 3)
+        assert not restored.answered and not restored.hits  # ... and no trace of the other
+        mill = await kb.ask("what does the kestrel mill grind", 3)
+        assert mill.answered and "barley" in mill.hits[0].text
 
 
 def test_a_server_knows_only_the_terms_it_may_see(tmp_path) -> None:
