@@ -8,6 +8,7 @@ For each corpus and size, each engine is built and queried in a fresh subprocess
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,7 @@ def _start(corpus: corpora.Corpus, question: list[str], plan: Plan, tmp: Path) -
     result["make_db_s"] = make_s
     for suffix in ("", "-wal", "-shm", ".index"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(f"{db}.segments", ignore_errors=True)
     return result
 
 

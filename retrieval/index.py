@@ -1,34 +1,34 @@
-"""The in-memory BM25 index over every passage, with per-server visibility.
+"""The BM25 index: immutable segments per scope, with per-server statistics.
 
 BM25 with the article's title as a second field of every passage (BM25F with one shared length
 normalisation, title weight `TITLE_WEIGHT`), Lucene's idf, k1 1.2 and b 0.6 (chosen on SciFact's
 train queries: bench/README.md). With `idf_kind="robertson"`, k1 1.5, b 0.75 and no title the
-scores are exactly rank-bm25's BM25Okapi (a test compares them on a sample). rank-bm25 itself
-scores every passage in a Python loop for each query term, about 140 ms for a 4-term question at
-100k passages; here the index is an inverted file in numpy arrays (for each term, the passages
-that hold it and each one's precomputed tf-saturation weight), so a question touches only the
-passages that contain one of its terms.
+scores are exactly rank-bm25's BM25Okapi (a test compares them on a sample).
 
-Statistics are per scope (the global corpus is scope 0, each server's own sources a scope of
-their own): a server's search scores with N, the average length and document frequencies of
-exactly the global scope plus its own, so another server's sources never change its scores or
-its answered/unanswered decision. A server without sources of its own uses the global
-statistics, precomputed; one with sources gets its tf weights re-normalised at query time.
+The passages live in segments (`retrieval.segments`), each holding some passages of one scope:
+scope 0 is the global corpus, every other scope one server's own sources. A server's search
+reads the global segments and its own, with N, the average length and document frequencies
+summed over exactly those: another server's sources never change its scores or its
+answered/unanswered decision, and the CLI (no server) sees the global scope alone. A new source
+becomes a new segment; a removed one is a deletion mark (its passages are skipped and leave N
+and the average length at once; its document frequencies leave when its scope is merged, as in
+Lucene); `merge_candidates` says which scopes have become fragmented.
 
-The index is derived data: built from the terms stored in SQLite, never written back, replaced
-whole when the corpus changes. Building and searching are plain synchronous functions; the facade
-runs them in a worker thread. Whether the best passages answer a question at all is not the
-index's call: `retrieval.verdict` decides from what `retrieval.rerank` reads of them.
+Saved next to the database as a folder of segment folders and a manifest naming the database,
+the corpus state it holds, the format, analyzer version and BM25 parameters: opened
+memory-mapped, so a large corpus starts without reading its postings into memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +36,9 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from retrieval.analyzer import ANALYZER_VERSION, analyze
+from retrieval.analyzer import ANALYZER_VERSION
+from retrieval.segments import Segment, remove_folder
 from retrieval.spelling import dropped_letters
-from retrieval.store import PassageRow
 
 K1 = 1.2
 B = 0.6
@@ -49,19 +49,13 @@ TYPO_WEIGHT = 0.8  # a correction's weight, against 1 for the word as typed
 IDF = "lucene"  # Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)); chosen in bench/README.md
 # How much a title term counts in each passage of its article, against 1 for the passage's own.
 TITLE_WEIGHT = 2.0
+# A scope with more segments than this, or with this share of its passages deleted, is worth
+# merging (rebuilding as one segment).
+MAX_SEGMENTS = 6
+MAX_DELETED_SHARE = 0.2
 
-# The saved copy: its format (changed with its layout), and each array with the dtype it must have.
-SAVED_FORMAT = "citebot-index 4"
-_SAVED = (
-    ("ids", np.int64),
-    ("scopes", np.int64),
-    ("lengths", np.float64),
-    ("docs", np.int32),
-    ("starts", np.int64),
-    ("df", np.int64),
-    ("idf", np.float64),
-    ("weights", np.float64),
-)
+SAVED_FORMAT = "citebot-index 5"
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,34 +70,21 @@ class SearchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ScopeStats:
-    """The BM25 statistics of one scope: its passages, their total length, and the document
-    frequency of each term it holds (sorted term ids and their counts)."""
+class _View:
+    """What one server's search reads: its segments and their combined statistics."""
 
+    segments: tuple[Segment, ...]
     passages: int
-    length: float
-    terms: np.ndarray
-    counts: np.ndarray
-
-    def df(self, term_id: int) -> int:
-        at = int(np.searchsorted(self.terms, term_id))
-        return int(self.counts[at]) if at < self.terms.size and self.terms[at] == term_id else 0
-
-
-class _Vocabulary(dict[str, int]):
-    """Term -> id, numbering new terms as they are first seen."""
-
-    def __missing__(self, term: str) -> int:
-        self[term] = number = len(self)
-        return number
+    avgdl: float
 
 
 class Bm25Index:
-    """Passages of all scopes in one BM25 model; a search only returns what a server may see."""
+    """Segments of every scope in one BM25 model; a search returns what a server may see,
+    scored with that server's statistics."""
 
     def __init__(
         self,
-        rows: Sequence[PassageRow],
+        rows: Sequence[Sequence],
         version: int,
         *,
         k1: float | None = None,
@@ -111,299 +92,128 @@ class Bm25Index:
         title_weight: float | None = None,
         idf_kind: str | None = None,
     ) -> None:
-        # Defaults read when called, so the module's constants are the one place they live.
-        k1 = K1 if k1 is None else k1
-        b = B if b is None else b
+        """Build from passage rows ((id, document id, guild id, terms[, title]), ids
+        ascending): one segment per scope."""
         title_weight = TITLE_WEIGHT if title_weight is None else title_weight
-        idf_kind = IDF if idf_kind is None else idf_kind
-        self.parameters = _parameters(k1, b, title_weight, idf_kind)
+        segments = segments_of(rows, title_weight)
+        self._setup(segments, {}, version, k1, b, title_weight, idf_kind)
+
+    @classmethod
+    def of(
+        cls,
+        segments: Iterable[Segment],
+        deleted: Mapping[str, np.ndarray],
+        version: int,
+    ) -> Bm25Index:
+        """An index of existing segments (with these deletion masks: False = deleted)."""
+        index = cls.__new__(cls)
+        index._setup(list(segments), dict(deleted), version, None, None, None, None)
+        return index
+
+    def _setup(
+        self,
+        segments: list[Segment],
+        alive: dict[str, np.ndarray],
+        version: int,
+        k1: float | None,
+        b: float | None,
+        title_weight: float | None,
+        idf_kind: str | None,
+    ) -> None:
+        # Defaults read when called, so the module's constants are the one place they live.
+        self._k1 = K1 if k1 is None else k1
+        self._b = B if b is None else b
+        self._title_weight = TITLE_WEIGHT if title_weight is None else title_weight
+        self._idf_kind = IDF if idf_kind is None else idf_kind
+        self.parameters = _parameters(self._k1, self._b, self._title_weight, self._idf_kind)
         self.version = version
         # The version of each scope (0: global) this index holds; set by whoever built it.
         self.scope_versions: dict[int, int] = {}
-        self.size = n = len(rows)
-        # Rows are PassageRow objects or plain (id, document_id, guild_id, terms) tuples.
-        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-        # Scope 0 is the global corpus; Discord ids are never 0.
-        self._scopes = np.fromiter((r[2] or 0 for r in rows), dtype=np.int64, count=n)
-        self._global_only = not self._scopes.any()
-
-        vocabulary = _Vocabulary()
-        lengths = np.empty(n, dtype=np.float64)
-        title_counts = np.zeros(n, dtype=np.int64)  # title terms added to each passage
-        lookup = vocabulary.__getitem__  # C-level lookups; only new terms run Python code
-        titles: dict[int, list[str]] = {}  # document id -> its title's terms, analysed once
-        chunks: list[np.ndarray] = []
-        pending: list[int] = []
-        for i, row in enumerate(rows):
-            tokens = row[3].split()
-            lengths[i] = len(tokens)
-            pending += map(lookup, tokens)
-            if title_weight and len(row) > 4 and row[4]:
-                title = titles.get(row[1])
-                if title is None:
-                    title = titles[row[1]] = analyze(row[4])
-                pending += map(lookup, title)
-                title_counts[i] = len(title)
-            # Converted in small chunks: each conversion holds the GIL, and a long one would
-            # stall the event loop of a bot that rebuilds while answering.
-            if len(pending) >= 1 << 16:
-                chunks.append(np.array(pending, dtype=np.int32))
-                pending = []
-        chunks.append(np.array(pending, dtype=np.int32))
-        self._vocabulary: dict[str, int] = vocabulary
-        terms = np.concatenate(chunks).astype(np.int64)
-        del chunks, pending
-        per_passage = lengths.astype(np.int64) + title_counts
-        docs = np.repeat(np.arange(n, dtype=np.int64), per_passage)
-        # Each passage's own terms count 1, its title's `title_weight` (BM25F with one shared
-        # length normalisation: the title is a field every passage of the article carries).
-        starts_of = np.concatenate(([0], np.cumsum(per_passage)))[:-1]
-        in_title = np.arange(terms.size) - np.repeat(starts_of, per_passage) >= np.repeat(
-            lengths.astype(np.int64), per_passage
-        )
-        token_weight = np.where(in_title, title_weight, 1.0)
-        # One posting per (term, passage): sorted by term, then by passage.
-        keys, inverse = np.unique(terms * max(n, 1) + docs, return_inverse=True)
-        tf = np.bincount(inverse, weights=token_weight, minlength=keys.size)
-        del inverse, token_weight, in_title
-        posting_terms = keys // max(n, 1)
-        self._docs = (keys % max(n, 1)).astype(np.int32)
-        df = np.bincount(posting_terms, minlength=len(vocabulary))
-        self._starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
-        self._df = df
-
-        self._lengths = lengths
-        self._k1, self._b, self._idf_kind = k1, b, idf_kind
-        self._scope_statistics()
-        # The global scope's idf and tf weights, precomputed: every search that sees no
-        # sources of its own server (the CLI, and servers without sources) uses them as they
-        # are. rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in
-        # more than half the passages) are replaced by epsilon times the average idf.
-        n0 = self._global.passages
-        self._idf = self._idf_of(n0, self._global_df)
-        if idf_kind != "lucene" and self._idf.size:
-            self._idf[self._idf < 0] = EPSILON * self._idf.mean()
-        avgdl = self._global.length / n0 if n0 else 1.0
-        norm = k1 * (1 - b + b * lengths / avgdl)
-        self._weights = tf * (k1 + 1) / (tf + norm[self._docs])
-        self._mark_global_terms()
+        self.segments = segments
+        self._alive = {s.name: alive[s.name] for s in segments if s.name in alive}
+        self._by_scope: dict[int, list[Segment]] = {}
+        for segment in segments:
+            self._by_scope.setdefault(segment.scope, []).append(segment)
+        self._live: dict[str, tuple[int, float]] = {}
+        for segment in segments:
+            mask = self._alive.get(segment.name)
+            if mask is None:
+                self._live[segment.name] = (segment.size, segment.total_length)
+            else:
+                lengths = np.asarray(segment.lengths, dtype=np.float64)
+                self._live[segment.name] = (int(mask.sum()), float(lengths[mask].sum()))
+        self.size = sum(n for n, _ in self._live.values())
+        # Each document it holds, with its content hash: what a later change is diffed against.
+        self.hashes: dict[int, str] = {}
+        self._views: dict[int, _View] = {}
+        self._lengths_cache: dict[int, dict[int, list[str]]] = {}
 
     def __len__(self) -> int:
         return self.size
 
-    # -- statistics per scope ------------------------------------------------------------------
+    # -- what a server sees ----------------------------------------------------------------------
 
-    def _scope_statistics(self) -> None:
-        """Passages, total length and document frequencies of each scope, from the postings
-        (at build and at load: one pass, in the worker thread that builds or loads)."""
-        vocabulary = len(self._vocabulary)
-        terms = np.repeat(np.arange(vocabulary, dtype=np.int64), self._df)  # term of each posting
-        scope_of = self._scopes[self._docs] if self._docs.size else np.zeros(0, dtype=np.int64)
-        in_global = scope_of == 0
-        self._global_df = np.bincount(terms[in_global], minlength=vocabulary).astype(np.int64)
-        own = self._scopes == 0
-        self._global = ScopeStats(
-            int(own.sum()), float(self._lengths[own].sum()), np.zeros(0, np.int64), np.zeros(0)
-        )
-        self._scope_stats: dict[int, ScopeStats] = {}
-        if self._global_only:
-            return
-        scopes, passages = np.unique(self._scopes, return_counts=True)
-        number_of = {int(g): i for i, g in enumerate(scopes)}
-        lengths = np.bincount(
-            np.searchsorted(scopes, self._scopes), weights=self._lengths, minlength=scopes.size
-        )
-        others = ~in_global
-        keys, counts = np.unique(
-            np.searchsorted(scopes, scope_of[others]) * max(vocabulary, 1) + terms[others],
-            return_counts=True,
-        )
-        which, term_ids = keys // max(vocabulary, 1), keys % max(vocabulary, 1)
-        bounds = np.searchsorted(which, np.arange(scopes.size + 1))
-        for guild, i in number_of.items():
-            if guild == 0:
-                continue
-            part = slice(int(bounds[i]), int(bounds[i + 1]))
-            self._scope_stats[guild] = ScopeStats(
-                int(passages[i]), float(lengths[i]), term_ids[part], counts[part]
+    def _view(self, guild_id: int | None) -> _View:
+        scope = guild_id or 0
+        view = self._views.get(scope)
+        if view is None:
+            segments = tuple(self._by_scope.get(0, [])) + (
+                tuple(self._by_scope.get(scope, [])) if scope else ()
             )
+            n = sum(self._live[s.name][0] for s in segments)
+            length = sum(self._live[s.name][1] for s in segments)
+            view = _View(segments, n, length / n if n else 1.0)
+            self._views[scope] = view
+        return view
 
-    def _idf_of(self, n: int, df: np.ndarray | int) -> np.ndarray:
-        df = np.asarray(df, dtype=np.float64)
+    def _df(self, term: str, view: _View) -> tuple[int, list[tuple[Segment, int]]]:
+        """The term's document frequency over a view, and its id in each segment holding it."""
+        found = []
+        df = 0
+        for segment in view.segments:
+            term_id = segment.vocabulary.lookup(term)
+            if term_id >= 0:
+                found.append((segment, term_id))
+                df += segment.df(term_id)
+        return df, found
+
+    def _idf(self, n: int, df: int, view: _View) -> float:
         if not n:
-            return np.zeros(df.shape)
+            return 0.0
         if self._idf_kind == "lucene":  # log(1 + (N - df + 0.5) / (df + 0.5)): never negative
-            return np.log1p((n - df + 0.5) / (df + 0.5))
-        return np.log(n - df + 0.5) - np.log(df + 0.5)
+            return math.log1p((n - df + 0.5) / (df + 0.5))
+        # rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)); negative values (terms in more
+        # than half the passages) are replaced by epsilon times the average idf.
+        idf = math.log(n - df + 0.5) - math.log(df + 0.5)
+        return idf if idf >= 0 else EPSILON * self._mean_idf(n, view)
 
-    def _own(self, guild_id: int | None) -> ScopeStats | None:
-        """The server's own scope when it has sources (else its statistics are the global
-        scope's, which the precomputed weights use)."""
-        return self._scope_stats.get(guild_id) if guild_id is not None else None
-
-    def _visible_df(self, term_id: int, own: ScopeStats | None) -> int:
-        df = int(self._global_df[term_id])
-        return df + own.df(term_id) if own is not None else df
-
-    def _term_idf(self, term_id: int, own: ScopeStats | None) -> float:
-        if own is None:
-            return float(self._idf[term_id])
-        n = self._global.passages + own.passages
-        idf = float(self._idf_of(n, self._visible_df(term_id, own)))
-        if self._idf_kind != "lucene" and idf < 0:
-            idf = EPSILON * float(self._idf.mean())
-        return idf
-
-    def _weights_for(self, span: slice, own: ScopeStats) -> np.ndarray:
-        """The tf weights of a term's postings with the average length of the global scope
-        plus this server's own. The precomputed weight w = tf (k1 + 1) / (tf + norm) is
-        inverted for tf (tf = w norm / (k1 + 1 - w)), so no second copy of the postings is
-        kept."""
-        k1, b = self._k1, self._b
-        docs = self._docs[span]
-        lengths = self._lengths[docs]
-        n0 = self._global.passages
-        global_avgdl = self._global.length / n0 if n0 else 1.0
-        n = n0 + own.passages
-        avgdl = (self._global.length + own.length) / n if n else 1.0
-        w = self._weights[span]
-        tf = w * (k1 * (1 - b + b * lengths / global_avgdl)) / (k1 + 1 - w)
-        return tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths / avgdl))
-
-    # -- a saved copy, so that a large corpus starts in a fraction of its build time ----------
-
-    def save(self, path: Path, database_id: str) -> None:
-        """Write the index next to its database (atomically: a temporary file, then rename).
-        `database_id` names what it was built from (the database and its corpus state); a
-        load must name the same."""
-        arrays = {name: getattr(self, f"_{name}") for name, _ in _SAVED}
-        arrays["vocabulary"] = np.frombuffer("\n".join(self._vocabulary).encode(), dtype=np.uint8)
-        header = _header(database_id, self.version, self.parameters)
-        # A temporary file of our own (two processes may save at once), flushed to disk, then
-        # renamed over the old copy: readers see the old index or the new one, never half.
-        handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(
-                    out,
-                    header=np.frombuffer(header, dtype=np.uint8),
-                    checksum=np.frombuffer(checksum_of(arrays), dtype=np.uint8),
-                    **arrays,
-                )
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-
-    @classmethod
-    def load(cls, path: Path, database_id: str, version: int) -> Bm25Index | None:
-        """The saved index if it belongs to this database at this corpus version and checks out
-        (checksum, then `_consistent`), else None: derived data, so the caller rebuilds it."""
-        names = [name for name, _ in _SAVED] + ["vocabulary"]
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if data["header"].tobytes() != _header(database_id, version, _parameters()):
-                    return None
-                arrays = {name: data[name] for name in names}
-                if data["checksum"].tobytes() != checksum_of(arrays):
-                    return None
-            words = arrays.pop("vocabulary").tobytes().decode().split("\n")
-        except Exception:  # damaged, truncated, foreign: derived data, so rebuild instead
-            return None
-        index = cls.__new__(cls)
-        for name, _ in _SAVED:
-            setattr(index, f"_{name}", arrays[name])
-        words = words if words != [""] else []
-        index._vocabulary = {word: i for i, word in enumerate(words)}
-        if len(index._vocabulary) != len(words) or not index._consistent():
-            return None
-        index.version = version
-        index.parameters = _parameters()
-        index._k1, index._b, index._idf_kind = K1, B, IDF
-        index.scope_versions = {}
-        index.size = len(index._ids)
-        index._global_only = not index._scopes.any()
-        index._scope_statistics()
-        index._mark_global_terms()
-        return index
-
-    def _consistent(self) -> bool:
-        """Whether loaded arrays have the dtypes, shapes and values a build gives, so that no
-        search indexes out of bounds or scores NaN (a checksum alone only catches accidents)."""
-        if any(getattr(self, f"_{name}").dtype != t for name, t in _SAVED):
-            return False
-        n, terms, postings = self._ids.size, len(self._vocabulary), self._docs.size
-        lengths = {"ids": n, "scopes": n, "lengths": n, "starts": terms + 1, "df": terms}
-        lengths["idf"] = terms
-        lengths |= {"docs": postings, "weights": postings}
-        if any(getattr(self, f"_{name}").shape != (size,) for name, size in lengths.items()):
-            return False
-        starts, docs = self._starts, self._docs
-        if starts[0] != 0 or starts[-1] != postings:
-            return False
-        if not np.array_equal(np.diff(starts), self._df) or (self._df < 0).any():
-            return False
-        if postings and (docs.min() < 0 or docs.max() >= n):
-            return False
-        # Within a term, passages strictly increase (one posting per passage).
-        if not np.isin(np.flatnonzero(np.diff(docs) <= 0) + 1, starts).all():
-            return False
-        if not np.isfinite(self._lengths).all() or (self._lengths < 0).any():
-            return False
-        return bool(np.isfinite(self._idf).all() and np.isfinite(self._weights).all())
-
-    def _postings(self, term_id: int) -> slice:
-        return slice(int(self._starts[term_id]), int(self._starts[term_id + 1]))
-
-    def _visible_passages(self, own: ScopeStats | None) -> int:
-        return self._global.passages + (own.passages if own is not None else 0)
+    def _mean_idf(self, n: int, view: _View) -> float:
+        dfs = np.concatenate([np.diff(np.asarray(s.starts)) for s in view.segments] or [[]])
+        if not dfs.size:
+            return 0.0
+        return float((np.log(n - dfs + 0.5) - np.log(dfs + 0.5)).mean())
 
     def weight(self, term: str, guild_id: int | None = None) -> float:
         """Rarity of a term among the passages this server sees (a smoothed idf that is never
         negative); unknown terms are rarest."""
-        own = self._own(guild_id)
-        term_id = self._vocabulary.get(term)
-        df = self._visible_df(term_id, own) if term_id is not None else 0
-        n = self._visible_passages(own)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        view = self._view(guild_id)
+        df, _ = self._df(term, view)
+        return math.log(1.0 + (view.passages - df + 0.5) / (df + 0.5))
 
     def idf(self, term: str, guild_id: int | None = None) -> float:
         """A term's BM25 idf as this server's scores use it; an unknown term's is what a term
         in no passage would have (the most any term can have)."""
-        own = self._own(guild_id)
-        term_id = self._vocabulary.get(term)
-        if term_id is not None:
-            return self._term_idf(term_id, own)
-        n = self._visible_passages(own)
+        view = self._view(guild_id)
+        df, found = self._df(term, view)
+        if found:
+            return self._idf(view.passages, df, view)
+        n = view.passages
         return math.log((n + 0.5) / 0.5) if n else 0.0
 
     def knows(self, term: str, guild_id: int | None = None) -> bool:
         """Whether a passage this server may see holds the term (another server's words are
         not this server's vocabulary: they must not be shown to it, nor stop a correction)."""
-        term_id = self._vocabulary.get(term)
-        if term_id is None:
-            return False
-        if self._global_terms[term_id]:
-            return True  # the common case, without reading the term's postings
-        scopes = self._scopes[self._docs[self._postings(term_id)]]
-        visible = scopes == 0
-        if guild_id is not None:
-            visible |= scopes == guild_id
-        return bool(visible.any())
-
-    def _mark_global_terms(self) -> None:
-        """For each term, whether a passage of the global corpus holds it: one pass over the
-        postings when the index is built or loaded (in a worker thread), so that asking
-        whether a server may see a common term never reads its postings during a question."""
-        if self._global_only or not self._docs.size:
-            self._global_terms = np.ones(len(self._vocabulary), dtype=bool)
-            return
-        is_global = (self._scopes[self._docs] == 0).astype(np.int32)
-        # Every vocabulary term has at least one posting, so each start is a valid index.
-        self._global_terms = np.add.reduceat(is_global, self._starts[:-1]) > 0
+        return any(s.vocabulary.lookup(term) >= 0 for s in self._view(guild_id).segments)
 
     def corrections(
         self, terms: Sequence[str], guild_id: int | None = None
@@ -415,50 +225,101 @@ class Bm25Index:
         against terms of about the same length); terms with digits stay as typed. The caller
         decides which terms may be typos (`retrieval.spelling`). Only terms this server can see
         are offered."""
+        view = self._view(guild_id)
         out: dict[str, tuple[str, ...]] = {}
         for term in dict.fromkeys(terms):
             if self.knows(term, guild_id) or not term.isalpha():
                 continue
             allowed = 1 if len(term) < 8 else 2
             found: list[tuple[int, bool, int, str]] = []
+            by_length = self._by_length(guild_id)
             for size in range(len(term) - allowed, len(term) + allowed + 1):
                 for word, distance, _ in process.extract(
                     term,
-                    self._by_length().get(size, ()),
+                    by_length.get(size, ()),
                     scorer=Levenshtein.distance,
                     score_cutoff=allowed,
                     limit=MAX_CORRECTIONS * 20,
                 ):
-                    if self.knows(word, guild_id):
-                        df = self._visible_df(self._vocabulary[word], self._own(guild_id))
-                        found.append((distance, not dropped_letters(term, word), -df, word))
+                    df, _ = self._df(word, view)
+                    found.append((distance, not dropped_letters(term, word), -df, word))
             if found and MAX_CORRECTIONS:
                 closest = min(f[0] for f in found)
                 ranked = sorted(f for f in found if f[0] == closest)
                 out[term] = tuple(f[-1] for f in ranked[:MAX_CORRECTIONS])
         return out
 
-    def _by_length(self) -> dict[int, list[str]]:
-        """Alphabetic vocabulary terms by length, made on the first correction and kept."""
-        cached = getattr(self, "_lengths_cache", None)
+    def _by_length(self, guild_id: int | None) -> dict[int, list[str]]:
+        """The alphabetic terms this server sees, by length (made on the first correction)."""
+        scope = guild_id or 0
+        cached = self._lengths_cache.get(scope)
         if cached is None:
+            words = set()
+            for segment in self._view(guild_id).segments:
+                words.update(segment.vocabulary.words())
             cached = {}
-            for word in self._vocabulary:
+            for word in sorted(words):
                 if word.isalpha():
                     cached.setdefault(len(word), []).append(word)
-            self._lengths_cache = cached
+            self._lengths_cache[scope] = cached
         return cached
 
+    # -- scoring -------------------------------------------------------------------------------
+
+    def _segment_scores(
+        self, segment: Segment, terms: Sequence[tuple[float, int]], avgdl: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores) of the segment's live passages holding a query term, for terms
+        given as (idf times boost, term id in this segment)."""
+        k1, b = self._k1, self._b
+        # Per search (searches run in several threads at once); calloc'd, so only the pages of
+        # touched passages cost anything.
+        buffer = np.zeros(segment.size, dtype=np.float64)
+        lengths = segment.lengths
+        for idf, term_id in terms:
+            span = segment.postings(term_id)
+            docs = segment.docs[span]
+            tf = segment.tf[span].astype(np.float64)
+            norm = k1 * (1 - b + b * lengths[docs].astype(np.float64) / avgdl)
+            buffer[docs] += idf * tf * (k1 + 1) / (tf + norm)
+        positions = np.flatnonzero(buffer > 0)
+        mask = self._alive.get(segment.name)
+        if mask is not None:
+            positions = positions[mask[positions]]
+        return positions, buffer[positions]
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25Okapi scores of every passage for these query terms (mostly for tests)."""
-        out = np.zeros(self.size, dtype=np.float64)
-        for term in terms:
-            term_id = self._vocabulary.get(term)
-            if term_id is None:
-                continue
-            span = self._postings(term_id)
-            out[self._docs[span]] += self._idf[term_id] * self._weights[span]
+        """Scores of every global passage for these query terms, in passage id order (for
+        tests: a reference BM25 computes the same array)."""
+        view = self._view(None)
+        ids, scores = self._scored(terms, view, {})
+        order = np.argsort(ids, kind="stable")
+        every = np.concatenate([np.asarray(s.ids) for s in view.segments] or [np.zeros(0)])
+        out = np.zeros(every.size, dtype=np.float64)
+        out[np.searchsorted(np.sort(every), ids[order])] = scores[order]
         return out
+
+    def _scored(
+        self, terms: Sequence[str], view: _View, boosts: Mapping[str, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        per_segment: dict[str, list[tuple[float, int]]] = {}
+        for term in dict.fromkeys(terms):
+            df, found = self._df(term, view)
+            if not found:
+                continue
+            idf = self._idf(view.passages, df, view) * boosts.get(term, 1.0)
+            for segment, term_id in found:
+                per_segment.setdefault(segment.name, []).append((idf, term_id))
+        ids, scores = [], []
+        for segment in view.segments:
+            mine = per_segment.get(segment.name)
+            if mine:
+                positions, values = self._segment_scores(segment, mine, view.avgdl)
+                ids.append(np.asarray(segment.ids)[positions])
+                scores.append(values)
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(ids), np.concatenate(scores)
 
     def search(
         self,
@@ -469,43 +330,192 @@ class Bm25Index:
     ) -> SearchResult:
         """The k best passages this server may see; `boosts` multiplies some terms' weight
         (a typo's correction counts less than a word as typed)."""
-        unique = list(dict.fromkeys(terms))
-        boosts = boosts or {}
-        known = [(t, self._vocabulary[t]) for t in unique if t in self._vocabulary]
-        if not known or self.size == 0:
+        view = self._view(guild_id)
+        if not view.passages:
             return SearchResult([])
-        # Per search (searches run in several threads at once); calloc'd, so only the pages of
-        # touched passages cost anything.
-        buffer = np.zeros(self.size, dtype=np.float64)
-        own = self._own(guild_id)
-        for term, term_id in known:
-            span = self._postings(term_id)
-            idf = self._term_idf(term_id, own) * boosts.get(term, 1.0)
-            weights = self._weights[span] if own is None else self._weights_for(span, own)
-            buffer[self._docs[span]] += idf * weights
-        # Only positive scores can be hits; a linear scan beats sorting the touched postings.
-        candidates = np.flatnonzero(buffer > 0)
-        scores = buffer[candidates]
-        if not self._global_only or guild_id is not None:
-            scopes = self._scopes[candidates]
-            visible = scopes == 0
-            if guild_id is not None:
-                visible |= scopes == guild_id
-            candidates, scores = candidates[visible], scores[visible]
-        if candidates.size == 0:
+        ids, scores = self._scored(terms, view, boosts or {})
+        if ids.size == 0:
             return SearchResult([])
-        if candidates.size > k:
+        if ids.size > k:
             # Keep everything tied with the k-th score, so ties resolve as below, not at random.
-            kth = np.partition(scores, candidates.size - k)[candidates.size - k]
+            kth = np.partition(scores, ids.size - k)[ids.size - k]
             keep = scores >= kth
-            candidates, scores = candidates[keep], scores[keep]
-        # Highest score first; ties in passage order, as a stable sort of all scores would give.
-        order = np.lexsort((candidates, -scores))[:k]
-        candidates, scores = candidates[order], scores[order]
-        hits = [
-            Scored(int(self._ids[i]), float(s)) for i, s in zip(candidates, scores, strict=True)
-        ]
-        return SearchResult(hits)
+            ids, scores = ids[keep], scores[keep]
+        # Highest score first; ties in passage order.
+        order = np.lexsort((ids, -scores))[:k]
+        return SearchResult(
+            [Scored(int(i), float(s)) for i, s in zip(ids[order], scores[order], strict=True)]
+        )
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def documents(self) -> dict[int, tuple[str, int]]:
+        """Each live document: (the segment holding it, its scope)."""
+        out: dict[int, tuple[str, int]] = {}
+        for segment in self.segments:
+            documents = np.asarray(segment.documents)
+            mask = self._alive.get(segment.name)
+            if mask is not None:
+                documents = documents[mask]
+            for document in np.unique(documents).tolist():
+                out[document] = (segment.name, segment.scope)
+        return out
+
+    def changed(
+        self, added: Sequence[Segment], removed_documents: Iterable[int], version: int
+    ) -> Bm25Index:
+        """A new index: these segments added, these documents' passages marked deleted."""
+        removed = np.fromiter(removed_documents, dtype=np.int64)
+        alive = dict(self._alive)
+        if removed.size:
+            for segment in self.segments:
+                hit = np.isin(np.asarray(segment.documents), removed)
+                if hit.any():
+                    mask = alive.get(segment.name)
+                    mask = np.ones(segment.size, dtype=bool) if mask is None else mask.copy()
+                    mask[hit] = False
+                    alive[segment.name] = mask
+        kept = [s for s in self.segments if s.name not in alive or alive[s.name].any()]
+        index = Bm25Index.__new__(Bm25Index)
+        index._setup(
+            kept + list(added),
+            {name: mask for name, mask in alive.items() if any(s.name == name for s in kept)},
+            version,
+            self._k1,
+            self._b,
+            self._title_weight,
+            self._idf_kind,
+        )
+        return index
+
+    def replaced(self, scope: int, segment: Segment, version: int) -> Bm25Index:
+        """A new index with a scope's segments replaced by one (a merge)."""
+        kept = [s for s in self.segments if s.scope != scope]
+        index = Bm25Index.__new__(Bm25Index)
+        index._setup(
+            [*kept, segment] if segment.size else kept,
+            {s.name: self._alive[s.name] for s in kept if s.name in self._alive},
+            version,
+            self._k1,
+            self._b,
+            self._title_weight,
+            self._idf_kind,
+        )
+        return index
+
+    def merge_candidates(self) -> list[int]:
+        """Scopes with too many segments or too many deleted passages."""
+        out = []
+        for scope, segments in self._by_scope.items():
+            total = sum(s.size for s in segments)
+            live = sum(self._live[s.name][0] for s in segments)
+            if len(segments) > MAX_SEGMENTS or (total and 1 - live / total > MAX_DELETED_SHARE):
+                out.append(scope)
+        return out
+
+    # -- a saved copy ----------------------------------------------------------------------------
+
+    def save(self, folder: Path, identity: str) -> None:
+        """Write the segments not yet in `folder` and a manifest naming them, `identity`
+        (the database and its corpus state), the version and the parameters. The manifest is
+        replaced atomically: readers see the old set or the new one, never half."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for segment in self.segments:
+            if not (folder / segment.name / "segment.json").exists():
+                segment.write(folder)
+        deleted = {}
+        for name, mask in self._alive.items():
+            segment = next(s for s in self.segments if s.name == name)
+            deleted[name] = np.asarray(segment.ids)[~mask].tolist()
+        manifest = {
+            "format": SAVED_FORMAT,
+            "identity": identity,
+            "version": self.version,
+            "parameters": self.parameters,
+            "segments": [{"name": s.name, "scope": s.scope} for s in self.segments],
+            "deleted": deleted,
+            "documents": {str(d): h for d, h in self.hashes.items()},
+        }
+        handle, temporary = tempfile.mkstemp(prefix=".manifest.", dir=folder)
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(manifest, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, folder / MANIFEST)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        _remove_unlisted(folder, {s.name for s in self.segments})
+
+    @classmethod
+    def load(cls, folder: Path, identity: str, version: int) -> Bm25Index | None:
+        """The saved index if it was saved for this identity and version with these
+        parameters and every segment checks out, else None (derived data: rebuilt)."""
+        opened = cls.open_saved(folder)
+        if opened is None:
+            return None
+        index, saved_identity = opened
+        if saved_identity != identity or index.version != version:
+            return None
+        return index
+
+    @classmethod
+    def open_saved(cls, folder: Path) -> tuple[Bm25Index, str] | None:
+        """The saved index (whatever corpus state it holds) and its identity, or None when it
+        is missing, damaged, or of another format or parameters."""
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            if manifest.get("format") != SAVED_FORMAT or manifest.get("parameters") != (
+                _parameters()
+            ):
+                return None
+            segments, alive = [], {}
+            for entry in manifest["segments"]:
+                segment = Segment.open(folder, str(entry["name"]))
+                if segment is None or segment.scope != int(entry["scope"]):
+                    return None
+                segments.append(segment)
+                gone = manifest.get("deleted", {}).get(segment.name)
+                if gone:
+                    alive[segment.name] = ~np.isin(np.asarray(segment.ids), gone)
+            index = cls.of(segments, alive, int(manifest["version"]))
+            index.hashes = {int(d): str(h) for d, h in manifest.get("documents", {}).items()}
+            return index, str(manifest["identity"])
+        except Exception:  # unreadable or foreign: derived data, so rebuild instead
+            return None
+
+
+def new_segment_name() -> str:
+    return f"seg-{uuid.uuid4().hex[:16]}"
+
+
+def segments_of(rows: Sequence[Sequence], title_weight: float | None = None) -> list[Segment]:
+    """One new segment per scope of these passage rows (ids ascending)."""
+    weight = TITLE_WEIGHT if title_weight is None else title_weight
+    by_scope: dict[int, list[Sequence]] = {}
+    for row in rows:
+        by_scope.setdefault(row[2] or 0, []).append(row)
+    return [
+        Segment.build(new_segment_name(), scope, part, weight)
+        for scope, part in sorted(by_scope.items())
+    ]
+
+
+# Segment folders that no manifest names are removed once this old: another process may have
+# written one a moment ago for a manifest it is about to save.
+ORPHAN_AGE_S = 600.0
+
+
+def _remove_unlisted(folder: Path, listed: set[str]) -> None:
+    """Segment folders no manifest names any more (merged away, or left by a crash)."""
+    now = time.time()
+    for path in folder.iterdir():
+        if path.name.startswith(("seg-", ".seg-")) and path.name not in listed:
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > ORPHAN_AGE_S:
+                    remove_folder(path)
 
 
 def _parameters(
@@ -521,17 +531,3 @@ def _parameters(
         f"title={TITLE_WEIGHT if title_weight is None else title_weight} "
         f"idf={IDF if idf_kind is None else idf_kind} analyzer={ANALYZER_VERSION}"
     )
-
-
-def _header(database_id: str, version: int, parameters: str) -> bytes:
-    return f"{SAVED_FORMAT}\n{database_id}\n{version}\n{parameters}".encode()
-
-
-def checksum_of(arrays: dict[str, np.ndarray]) -> bytes:
-    """A digest of named arrays: names, dtypes, shapes and bytes, in a fixed order."""
-    digest = hashlib.sha256()  # hardware-accelerated on most machines: 55 MB in about 40 ms
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.data)  # no copy
-    return digest.digest()

@@ -44,6 +44,7 @@ from retrieval.ingest_jobs import (
     prepare_text,
     read_document,
 )
+from retrieval.live_index import LiveIndex
 from retrieval.models import (
     AddResult,
     Answer,
@@ -304,8 +305,7 @@ class KnowledgeBase:
         self.fetch_policy = fetch_policy or FetchPolicy()
         self.resolver = resolver  # None: the system's DNS, through the address guard
         self.ingest = ingest or IngestQueue()
-        self._index: Bm25Index | None = None
-        self._index_lock = asyncio.Lock()
+        self._live = LiveIndex(store)
         self._catching_up: asyncio.Task[None] | None = None
         self._article_counts: dict[tuple[int, int | None], int] = {}
 
@@ -330,11 +330,24 @@ class KnowledgeBase:
             raise
         return kb
 
+    @property
+    def _index(self) -> Bm25Index | None:
+        return self._live.current
+
+    @_index.setter
+    def _index(self, index: Bm25Index | None) -> None:
+        self._live.current = index
+
+    @property
+    def _index_lock(self) -> asyncio.Lock:
+        return self._live.lock
+
     async def close(self) -> None:
         if self._catching_up is not None:
             self._catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._catching_up
+        await self._live.close()
         self.ingest.close()
         await self.store.close()
 
@@ -434,53 +447,8 @@ class KnowledgeBase:
             log.exception("rebuilding the index in the background failed")
 
     async def _rebuild(self) -> Bm25Index:
-        """The index for the latest corpus version; one build at a time."""
-        async with self._index_lock:
-            corpus, _, _ = await self.store.versions(None)
-            if self._index is None or self._index.version != corpus:
-                self._index = await self._load_or_build()
-            return self._index
-
-    async def _load_or_build(self) -> Bm25Index:
-        """The saved index when it matches this database and version; else build and save it.
-
-        The saved copy lives next to the database (`citebot.db.index`) and is derived data:
-        deleting it only costs one rebuild.
-        """
-        database_id = await self.store.meta("database_id") or "unknown"
-        # An in-memory database has no folder to keep an index in: build, never save.
-        path = None if self.store.in_memory else Path(f"{self.store.path}.index")
-        # What the saved copy must have been built from: this database in this state (not just
-        # at this count of changes: a restored backup reaches the same count with other
-        # documents).
-        version = await self.store.version_map()
-        loaded = (
-            None
-            if path is None
-            else await asyncio.to_thread(
-                Bm25Index.load, path, f"{database_id} {version.state}", version.number
-            )
-        )
-        if loaded is not None:
-            loaded.scope_versions = version.scopes
-            log.info("index loaded: %d passages (corpus version %d)", len(loaded), version.number)
-            return loaded
-        version, rows = await self.store.snapshot_passages()
-
-        def build() -> Bm25Index:
-            index = Bm25Index(rows, version.number)
-            index.scope_versions = version.scopes
-            if path is None:
-                return index
-            try:
-                index.save(path, f"{database_id} {version.state}")
-            except OSError as exc:
-                log.warning("could not save the index next to the database: %s", exc)
-            return index
-
-        index = await asyncio.to_thread(build)
-        log.info("index built: %d passages (corpus version %d)", len(rows), version.number)
-        return index
+        """The index for the latest corpus version (`retrieval.live_index`)."""
+        return await self._live.update()
 
     async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:
         """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether

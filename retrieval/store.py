@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,6 +139,16 @@ class CorpusVersion:
     number: int
     scopes: dict[int, int]
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusDelta:
+    """What an index lacks of the corpus (see `Store.corpus_delta`)."""
+
+    version: CorpusVersion
+    hashes: dict[int, str]  # every document now: id -> content hash
+    gone: list[int]  # documents removed or changed since
+    rows: Sequence[PassageRow]  # passages of the documents new or changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,14 +287,19 @@ class Store:
         """The corpus version (with its scopes' and its state) and the passages, read in one read
         transaction on a connection of its own, so the index is built from exactly one
         committed version and no other read ever shares that old view."""
+        return await self._read_snapshot(self._snapshot)
+
+    async def _read_snapshot(self, read: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """`read` in one read transaction on a connection of its own, so it sees exactly one
+        committed version and no other read ever shares that old view."""
         if self._reader is self._db:  # in memory: one connection, so take the writers' turn
             async with self._transaction_lock:
-                return await self._snapshot(self._db)
+                return await read(self._db)
         db = await _connect(self.path, read_only=True)
         try:
             await db.execute("BEGIN")
             try:
-                return await self._snapshot(db)
+                return await read(db)
             finally:
                 await db.execute("COMMIT")
         finally:
@@ -295,6 +310,54 @@ class Store:
     ) -> tuple[CorpusVersion, Sequence[PassageRow]]:
         version = await self.version_map(db)
         return version, await self.load_passages(db)
+
+    async def corpus_delta(self, known: Mapping[int, str] | None) -> CorpusDelta:
+        """What an index holding `known` documents (id -> content hash; None: nothing) lacks,
+        read in one read transaction: the corpus version, every document's hash now, the
+        documents gone or changed since, and the passages of those new or changed."""
+        return await self._read_snapshot(lambda db: self._delta(db, known))
+
+    async def _delta(
+        self, db: aiosqlite.Connection, known: Mapping[int, str] | None
+    ) -> CorpusDelta:
+        version = await self.version_map(db)
+        async with db.execute("SELECT id, content_hash FROM documents") as cur:
+            cur.row_factory = None
+            hashes = {int(i): str(h) for i, h in await cur.fetchall()}
+        if known is None:
+            return CorpusDelta(version, hashes, [], await self.load_passages(db))
+        gone = [d for d, h in known.items() if hashes.get(d) != h]
+        new = [d for d, h in hashes.items() if known.get(d) != h]
+        rows: list[PassageRow] = []
+        for start in range(0, len(new), 500):  # under SQLite's limit on bound parameters
+            part = new[start : start + 500]
+            sql = (
+                "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
+                f"JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
+                f"({','.join('?' * len(part))}) ORDER BY p.id"
+            )
+            async with db.execute(sql, part) as cur:
+                cur.row_factory = None
+                rows += await cur.fetchall()  # type: ignore[arg-type]
+        rows.sort(key=lambda r: r[0])
+        return CorpusDelta(version, hashes, gone, rows)
+
+    async def scope_passages(self, scope: int) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+        """The corpus version and one scope's passages (0: the global corpus), in one read
+        transaction: what a merge rebuilds that scope from."""
+
+        async def read(db: aiosqlite.Connection) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+            version = await self.version_map(db)
+            where = "d.guild_id IS NULL" if not scope else "d.guild_id = ?"
+            sql = (
+                "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
+                f"JOIN documents d ON d.id = p.document_id WHERE {where} ORDER BY p.id"
+            )
+            async with db.execute(sql, () if not scope else (scope,)) as cur:
+                cur.row_factory = None
+                return version, await cur.fetchall()  # type: ignore[return-value]
+
+        return await self._read_snapshot(read)
 
     async def version_map(self, db: aiosqlite.Connection | None = None) -> CorpusVersion:
         """The corpus version, every scope's version (0: the global corpus) and the corpus

@@ -2,6 +2,7 @@
 parameters, rank-bm25's BM25Okapi scores; with its defaults (Lucene's idf), the textbook formula."""
 
 import itertools
+import json
 import math
 import random
 import sqlite3
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.index import K1, B, Bm25Index, checksum_of
+from retrieval.index import K1, B, Bm25Index
 from retrieval.store import PassageRow
 
 
@@ -142,16 +143,18 @@ def test_a_servers_scores_are_those_of_an_index_of_only_what_it_sees(tmp_path) -
 def test_a_saved_index_is_the_same_index(tmp_path) -> None:
     corpus = _corpus(7, 200)
     built = _index(corpus, [None, 5] * 100)
-    path = tmp_path / "citebot.db.index"
+    path = tmp_path / "citebot.db.segments"
     built.save(path, "db-1")
     loaded = Bm25Index.load(path, "db-1", version=1)
     assert loaded is not None and len(loaded) == 200
+    # Opened memory-mapped: the postings are not read into memory.
+    assert all(isinstance(s.docs, np.memmap) for s in loaded.segments)
     for query in (["w1", "w7"], ["w3", "w50", "w200", "nothing"]):
         assert np.array_equal(loaded.scores(query), built.scores(query))
         assert loaded.search(query, 5, 5) == built.search(query, 5, 5)
     assert Bm25Index.load(path, "db-2", version=1) is None  # another database's index
     assert Bm25Index.load(path, "db-1", version=2) is None  # the corpus changed since
-    path.write_bytes(b"not an index")
+    (path / "manifest.json").write_bytes(b"not an index")
     assert Bm25Index.load(path, "db-1", version=1) is None
 
 
@@ -161,15 +164,18 @@ async def test_a_reopened_knowledge_base_uses_the_saved_index(tmp_path) -> None:
     db = tmp_path / "kb.db"
     async with await KnowledgeBase.open(db) as kb:
         first = await kb.ask("H800 export restrictions")
-    saved = tmp_path / "kb.db.index"
-    assert saved.exists()
-    stamp = saved.stat().st_mtime_ns
+    saved = tmp_path / "kb.db.segments"
+    (bundled,) = json.loads((saved / "manifest.json").read_text())["segments"]
+    stamp = (saved / bundled["name"] / "docs.npy").stat().st_mtime_ns
     async with await KnowledgeBase.open(db) as kb:
         again = await kb.ask("H800 export restrictions")
         assert [h.passage_id for h in again.hits] == [h.passage_id for h in first.hits]
         await kb.add_text("Ferncliff robots pick parcels with suction grippers all day long.")
         assert (await kb.ask("Ferncliff suction grippers")).answered
-    assert saved.stat().st_mtime_ns != stamp  # rebuilt and saved for the new corpus version
+    # The new source is a segment of its own; the bundled corpus's was not rebuilt.
+    names = [e["name"] for e in json.loads((saved / "manifest.json").read_text())["segments"]]
+    assert len(names) == 2 and bundled["name"] in names
+    assert (saved / bundled["name"] / "docs.npy").stat().st_mtime_ns == stamp
 
 
 # -- a damaged saved index is rebuilt, never trusted -------------------------------------------
@@ -183,8 +189,8 @@ def _reverse_every_term(arrays: dict[str, np.ndarray]) -> None:
 
 def _words(change):
     def damage(arrays: dict[str, np.ndarray]) -> None:
-        words = change(arrays["vocabulary"].tobytes().decode().split("\n"))
-        arrays["vocabulary"] = np.frombuffer("\n".join(words).encode(), dtype=np.uint8)
+        words = change(arrays["vocabulary"].decode().split("\n")[:-1])
+        arrays["vocabulary"] = "".join(f"{w}\n" for w in words).encode()
 
     return damage
 
@@ -196,46 +202,53 @@ def _replace(name: str, make):
     return damage
 
 
-# Each damage keeps a valid header and touches every term, so an index that trusted it would
-# fail or misrank every question. Most carry a checksum recomputed over the damaged arrays (a
-# careless tool, or someone who read the code): only the structural checks can catch those.
+# Each damage touches every term (or the whole file), so an index that trusted it would fail
+# or misrank every question; segments carry no checksum (opening must not read them whole), so
+# the structural checks on open must catch each one.
 DAMAGES = {
-    "weights truncated": (_replace("weights", lambda a: a[: len(a) // 2]), True),
-    "ids truncated": (_replace("ids", lambda a: a[: len(a) // 2]), True),
-    "offsets shifted": (
-        _replace("starts", lambda a: np.concatenate(([0], a[1:-1] + 1, a[-1:]))),
-        True,
-    ),
-    "offsets past the postings": (_replace("starts", lambda a: a + np.arange(len(a))), True),
-    "documents out of range": (_replace("docs", lambda a: a + a.max() + 1), True),
-    "negative documents": (_replace("docs", lambda a: -1 - a), True),
-    "postings out of order": (_reverse_every_term, True),
-    "vocabulary one word short": (_words(lambda words: words[1:]), True),
-    "vocabulary with a repeated word": (_words(lambda words: [words[1], *words[1:]]), True),
-    "idf NaN": (_replace("idf", lambda a: np.full_like(a, np.nan)), True),
-    "weights infinite": (_replace("weights", lambda a: np.full_like(a, np.inf)), True),
-    "docs as floats": (_replace("docs", lambda a: a.astype(np.float64)), True),
-    "ids as a column": (_replace("ids", lambda a: a.reshape(-1, 1)), True),
-    "weights changed, checksum not": (_replace("weights", lambda a: a * 2), False),
-    "checksum of another file": (_replace("checksum", lambda a: a[::-1].copy()), False),
+    "frequencies truncated": _replace("tf", lambda a: a[: len(a) // 2]),
+    "ids truncated": _replace("ids", lambda a: a[: len(a) // 2]),
+    "offsets shifted": _replace("starts", lambda a: np.concatenate(([0], a[1:-1] + 1, a[-1:]))),
+    "offsets past the postings": _replace("starts", lambda a: a + np.arange(len(a))),
+    "documents out of range": _replace("docs", lambda a: a + a.max() + 1),
+    "negative documents": _replace("docs", lambda a: -1 - a),
+    "postings out of order": _reverse_every_term,
+    "vocabulary one word short": _words(lambda words: words[1:]),
+    "vocabulary with a repeated word": _words(lambda words: [words[1], *words[1:]]),
+    "frequencies NaN": _replace("tf", lambda a: np.full_like(a, np.nan)),
+    "frequencies infinite": _replace("tf", lambda a: np.full_like(a, np.inf)),
+    "lengths negative": _replace("lengths", lambda a: -1 - a),
+    "docs as floats": _replace("docs", lambda a: a.astype(np.float64)),
+    "ids as a column": _replace("ids", lambda a: a.reshape(-1, 1)),
+    "a file cut short": None,
 }
 
 
-def _damage(path, name: str) -> None:
-    change, reseal = DAMAGES[name]
-    with np.load(path) as data:
-        arrays = {key: data[key].copy() for key in data.files}
+def _damage(folder: Path, name: str) -> None:
+    """Damage the largest segment of a saved index."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    segment = max(
+        (folder / e["name"] for e in manifest["segments"]),
+        key=lambda p: (p / "docs.npy").stat().st_size,
+    )
+    change = DAMAGES[name]
+    if change is None:
+        data = (segment / "docs.npy").read_bytes()
+        (segment / "docs.npy").write_bytes(data[: len(data) // 2])
+        return
+    arrays = {p.stem: np.load(p) for p in segment.glob("*.npy")}
+    arrays["vocabulary"] = (segment / "vocabulary.bin").read_bytes()
     change(arrays)
-    if reseal:
-        content = {k: v for k, v in arrays.items() if k not in ("header", "checksum")}
-        arrays["checksum"] = np.frombuffer(checksum_of(content), dtype=np.uint8)
-    with path.open("wb") as out:
-        np.savez(out, **arrays)
+    for key, value in arrays.items():
+        if key == "vocabulary":
+            (segment / "vocabulary.bin").write_bytes(value)
+        else:
+            np.save(segment / f"{key}.npy", value)
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_saved_index_is_not_loaded(tmp_path, damage: str) -> None:
-    path = tmp_path / "citebot.db.index"
+    path = tmp_path / "citebot.db.segments"
     _index(_corpus(3, 120), [None, 5, 6] * 40).save(path, "db-1")
     assert Bm25Index.load(path, "db-1", version=1) is not None
     _damage(path, damage)
@@ -246,7 +259,7 @@ def test_a_damaged_saved_index_is_not_loaded(tmp_path, damage: str) -> None:
 async def test_a_knowledge_base_rebuilds_a_damaged_saved_index(tmp_path, damage: str) -> None:
     from retrieval.knowledge import KnowledgeBase
 
-    db, saved = tmp_path / "kb.db", tmp_path / "kb.db.index"
+    db, saved = tmp_path / "kb.db", tmp_path / "kb.db.segments"
     async with await KnowledgeBase.open(db) as kb:
         first = await kb.ask("H800 export restrictions")
     _damage(saved, damage)
@@ -313,3 +326,61 @@ def test_a_server_knows_only_the_terms_it_may_see(tmp_path) -> None:
         # A typo is never corrected to a word of another server's passages.
         assert index.corrections(["theirz"], 1) == {}
         assert index.corrections(["theirz"], 2) == {"theirz": ("theirs",)}
+
+
+# -- segments: a change is indexed on its own, removals are marks, fragmented scopes merge -----
+
+
+async def test_a_removed_source_leaves_the_index_without_a_rebuild(tmp_path) -> None:
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
+
+    async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
+        kept = await kb.add_text("The Ardle ferry crosses the firth twice a day.", title="Ferry")
+        gone = await kb.add_text(
+            "The Corran lighthouse was built in 1794 by Ann Wren.", title="Corran", guild_id=7
+        )
+        asker = Caller(guild_id=7)
+        assert (await kb.ask("who built the corran lighthouse", 3, asker)).answered
+        before = await kb._current_index(7)
+        await kb.remove_source(gone.source.doc_id, 7)
+        answer = await kb.ask("who built the corran lighthouse", 3, asker)
+        assert not answer.answered and not answer.hits
+        index = await kb._current_index(7)
+        # Not a rebuild: the global segment is the same one; server 7's, empty now, is dropped.
+        (global_segment,) = [s.name for s in before.segments if s.scope == 0]
+        assert [s.name for s in index.segments] == [global_segment]
+        assert len(index) == len(before) - 1
+        assert index.idf("ferri", 7) == index.idf("ferri", None)  # server 7 has no passages now
+        ferry = await kb.ask("what crosses the firth", 3, asker)
+        assert ferry.answered and ferry.hits[0].doc_id == kept.source.doc_id
+
+
+async def test_a_fragmented_scope_is_merged_in_the_background(tmp_path) -> None:
+    from retrieval.index import MAX_SEGMENTS
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
+
+    async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
+        asker = Caller(guild_id=7)
+        for i in range(MAX_SEGMENTS + 1):
+            await kb.add_text(
+                f"Memo {i}: the Ferncliff dock {i} crane lifts {10 + i} tonnes.",
+                title=f"Dock {i}",
+                guild_id=7,
+            )
+            before = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        index = await kb._current_index(7)
+        assert len([s for s in index.segments if s.scope == 7]) == MAX_SEGMENTS + 1
+        await kb._live._merging  # the merge it scheduled
+        merged = await kb._current_index(7)
+        assert len([s for s in merged.segments if s.scope == 7]) == 1
+        after = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        assert [(h.passage_id, round(h.score, 9)) for h in after.hits] == [
+            (h.passage_id, round(h.score, 9)) for h in before.hits
+        ]
+        assert "13 tonnes" in after.hits[0].text
+    # Reopened: the merged segment is what was saved.
+    async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
+        index = await kb._current_index(7)
+        assert len([s for s in index.segments if s.scope == 7]) == 1

@@ -174,7 +174,7 @@ async def test_an_in_memory_database_leaves_no_index_file(
     async with await KnowledgeBase.open(":memory:") as kb:
         answer = await kb.ask("How much did DeepSeek spend?", 3, Caller())
         assert answer.answered
-    assert not any(p.name.endswith(".index") for p in tmp_path.glob("*"))  # noqa: ASYNC240
+    assert not any(p.name.endswith(".segments") for p in tmp_path.glob("*"))  # noqa: ASYNC240
 
 
 # -- a refresh racing a remove ------------------------------------------------------------------

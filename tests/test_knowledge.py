@@ -175,12 +175,16 @@ async def test_refresh_never_reads_an_uploads_name_from_this_machine(
 
 def test_a_damaged_saved_index_is_rebuilt(db_path, cli) -> None:
     assert cli("ask", "Stargate Project").code == 0
-    saved = Path(f"{db_path}.index")
-    for damage in (saved.read_bytes()[:1000], b""):
-        saved.write_bytes(damage)
+    saved = Path(f"{db_path}.segments")
+    manifest = json.loads((saved / "manifest.json").read_text())
+    postings = saved / manifest["segments"][0]["name"] / "docs.npy"
+    for damage in (postings.read_bytes()[:1000], b""):
+        postings.write_bytes(damage)
         result = cli("ask", "Stargate Project", "--json")
         assert result.code == 0, result.err
         assert json.loads(result.out)["answered"] is True
+        manifest = json.loads((saved / "manifest.json").read_text())
+        postings = saved / manifest["segments"][0]["name"] / "docs.npy"  # rebuilt anew
 
 
 async def test_a_transaction_cancelled_while_starting_leaves_the_connection_usable(kb) -> None:
