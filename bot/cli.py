@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
-from retrieval.export import flat, log_csv
 from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, MAX_QUERY_CHARS, KnowledgeBase
 from retrieval.models import (
@@ -315,6 +314,8 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
         elif args.command == "sources":
             await _sources(kb, args)
         elif args.command == "logs":
+            from retrieval.export import flat, log_csv  # csv and friends: not for every command
+
             rows = await kb.query_log(args.view, args.limit, guild)
             if args.json:
                 _emit_json([flat(r) for r in rows])

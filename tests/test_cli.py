@@ -330,6 +330,42 @@ def test_the_command_line_does_not_import_discord(db_path):
     assert done.stdout.strip().endswith("False"), done.stderr
 
 
+# What `citebot ask` has no use for: the bot, fetching and reading sources, the log's CSV.
+NOT_FOR_ASK = {
+    "discord",
+    "trafilatura",
+    "aiohttp",
+    "yarl",
+    "pypdf",
+    "charset_normalizer",
+    "lxml",
+    "rich",
+    "csv",
+    "retrieval.fetch",
+    "retrieval.extract",
+    "retrieval.documents",
+    "retrieval.ingest_jobs",
+    "retrieval.summarize",
+    "retrieval.export",
+}
+
+
+def test_ask_imports_only_what_answering_uses(cli, db_path):
+    assert cli("sources", "list").code == 0  # the bundled corpus is added (that reads files)
+    done = _process(
+        [sys.executable, "-X", "importtime", "-m", "bot", "ask", "when was R1 released"], db_path
+    )
+    assert done.returncode == 0
+    assert "January 20, 2025" in done.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"numpy", "retrieval.index", "retrieval.rerank"} <= imported  # the list is real
+    assert {m for m in imported if m in NOT_FOR_ASK or m.split(".")[0] in NOT_FOR_ASK} == set()
+
+
 CONSOLE_SCRIPT = shutil.which("citebot", path=str(Path(sys.executable).parent)) or shutil.which(
     "citebot"
 )
