@@ -128,6 +128,7 @@ NOT_FOR_ASK = (
     "lxml",
     "rich",
     "csv",
+    "symspellpy",  # its word list is read as a file, its engine is not used
 )
 
 

@@ -330,7 +330,8 @@ def test_the_command_line_does_not_import_discord(db_path):
     assert done.stdout.strip().endswith("False"), done.stderr
 
 
-# What `citebot ask` has no use for: the bot, fetching and reading sources, the log's CSV.
+# What `citebot ask` has no use for: the bot, fetching and reading sources, the log's CSV,
+# the spelling engine whose word list it reads.
 NOT_FOR_ASK = {
     "discord",
     "trafilatura",
@@ -341,6 +342,7 @@ NOT_FOR_ASK = {
     "lxml",
     "rich",
     "csv",
+    "symspellpy",  # its word list is read, its spelling engine is not used
     "retrieval.fetch",
     "retrieval.extract",
     "retrieval.documents",
