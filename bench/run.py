@@ -17,10 +17,10 @@ from pathlib import Path
 # the retrieval/ package of this checkout, so the checkout goes first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bot_load, qa, quality, scale, summaries
+from bench import bot_load, qa, quality, scale, startup, summaries
 from bench.common import DEFAULT_DATA, RESULTS, ROOT, machine_info
 
-PARTS = ("quality", "qa", "summaries", "scale", "bot")
+PARTS = ("quality", "qa", "summaries", "scale", "startup", "bot")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         type=_parts,
         default=PARTS,
-        help="comma-separated parts to run: quality,qa,summaries,scale,bot",
+        help="comma-separated parts to run: " + ",".join(PARTS),
     )
     p.add_argument(
         "--sizes",
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "qa": (lambda: qa.run(data, args.quick), qa.render),
         "summaries": (lambda: summaries.run(data, args.quick), summaries.render),
         "scale": (lambda: scale.run(data, args.quick, args.sizes), scale.render),
+        "startup": (lambda: startup.run(data, args.quick), startup.render),
         "bot": (lambda: bot_load.run_sync(args.quick), bot_load.render),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

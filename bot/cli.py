@@ -18,12 +18,11 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
-from retrieval.export import flat, log_csv
 from retrieval.ingest import IngestQueue
-from retrieval.knowledge import MAX_K, KnowledgeBase
+from retrieval.knowledge import MAX_K, MAX_QUERY_CHARS, KnowledgeBase
 from retrieval.models import (
     Answer,
     Caller,
@@ -40,6 +39,9 @@ DEFAULT_DB = "citebot.db"
 ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# A batch line longer than this is refused without being held whole: far above any question
+# (MAX_QUERY_CHARS characters, however much white space around them), so only garbage is cut.
+MAX_BATCH_LINE_BYTES = 65_536
 
 
 class UsageError(Exception):
@@ -84,9 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     }
 
     ask = sub.add_parser("ask", help="the best passages for a question, with citations")
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?", help="the question (not with --batch)")
     ask.add_argument("-k", type=_positive, default=3, help="how many passages (default 3)")
     ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--batch",
+        action="store_true",
+        help="questions from standard input, one per line; one JSON line per answer",
+    )
     ask.add_argument("--guild", **scope)
 
     summary = sub.add_parser("summary", help="the summary of one article")
@@ -235,6 +242,13 @@ def _emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _emit_json_line(data: Any) -> None:
+    """One object on one line, flushed: a program reading the batch gets each answer as soon
+    as it is ready."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
     if not rows:
         return "The query log has no rows for this view yet."
@@ -271,6 +285,9 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
         if args.command == "ask":
             if args.k > MAX_K:
                 raise CitebotError(f"-k must be at most {MAX_K}")
+            if args.batch:
+                await _ask_batch(kb, args.k, guild)
+                return 0
             answer = await kb.ask(
                 args.question, args.k, Caller(surface="cli", guild_id=guild, command="ask")
             )
@@ -297,6 +314,8 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
         elif args.command == "sources":
             await _sources(kb, args)
         elif args.command == "logs":
+            from retrieval.export import flat, log_csv  # csv and friends: not for every command
+
             rows = await kb.query_log(args.view, args.limit, guild)
             if args.json:
                 _emit_json([flat(r) for r in rows])
@@ -306,6 +325,60 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             else:
                 print(_render_logs(rows))
     return 0
+
+
+def batch_questions(stream: BinaryIO) -> Iterator[tuple[int, str | None, str]]:
+    """(line number, question, "") for each line that is not blank, or (line number, None,
+    what is wrong with it) for a line that cannot be a question.
+
+    Lines are read at most MAX_BATCH_LINE_BYTES at a time, so a longer one (a file piped in by
+    mistake) costs no more memory than that. Line numbers count blank lines too: they are the
+    numbers an editor shows.
+    """
+    number = 0
+    while raw := stream.readline(MAX_BATCH_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_BATCH_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(MAX_BATCH_LINE_BYTES)
+            yield (
+                number,
+                None,
+                f"the line is longer than {MAX_BATCH_LINE_BYTES:,} bytes; a question is at "
+                f"most {MAX_QUERY_CHARS:,} characters",
+            )
+            continue
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark, as Windows editors write
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield number, None, "the line is not UTF-8 text; save the questions as UTF-8"
+            continue
+        if text.strip():
+            yield number, text, ""
+
+
+async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
+    """`ask --batch`: every question of standard input in this one process and knowledge base,
+    one JSON line each (the object `ask --json` prints). A line that is not a question gets
+    {"line": n, "error": why} and the batch goes on; each answer is logged like a single ask."""
+    if sys.stdin is None:
+        raise CitebotError("--batch reads questions from standard input, and there is none")
+    caller = Caller(surface="cli", guild_id=guild, command="ask")
+    lines = batch_questions(sys.stdin.buffer)
+    # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
+    while item := await asyncio.to_thread(next, lines, None):
+        number, question, problem = item
+        if question is not None:
+            try:
+                answer = await kb.ask(question, k, caller)
+            except CitebotError as exc:
+                problem = refusal(exc)
+            else:
+                _emit_json_line(answer.to_json())
+                continue
+        _emit_json_line({"line": number, "error": problem})
 
 
 async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
@@ -427,6 +500,19 @@ def refusal(exc: CitebotError) -> str:
     return f"{exc}; {hint}" if hint else str(exc)
 
 
+def _check_ask(args: argparse.Namespace) -> None:
+    """`ask` takes its question as an argument or, with --batch, from standard input."""
+    if args.command != "ask":
+        return
+    if args.batch and args.question is not None:
+        raise UsageError(
+            "citebot ask: error: --batch reads the questions from standard input; "
+            "give no question argument"
+        )
+    if not args.batch and args.question is None:
+        raise UsageError("citebot ask: error: the following arguments are required: question")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `citebot` and `python -m bot`; returns the exit status."""
     from bot import logsetup  # the same set-up as `citebot run`: no question text below opt-in
@@ -435,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_ask(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(exc, file=sys.stderr)

@@ -24,7 +24,6 @@ from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words, formal
 from retrieval.cleaning import title_key
 from retrieval.direct_answer import direct_answer
-from retrieval.documents import PreparedDocument, prepare
 from retrieval.errors import (
     HINT_LIST_SOURCES,
     Ambiguous,
@@ -37,13 +36,6 @@ from retrieval.errors import (
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored
 from retrieval.ingest import IngestQueue, OnQueued
-from retrieval.ingest_jobs import (
-    ReadDocument,
-    decode_document,
-    decode_read,
-    prepare_text,
-    read_document,
-)
 from retrieval.live_index import LiveIndex
 from retrieval.models import (
     AddResult,
@@ -68,6 +60,11 @@ from retrieval.verdict import Verdict, judge
 
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver
+
+    # Likewise the ingest pipeline (cleaning, passages, summaries, extraction): imported by the
+    # methods that add sources, not by the ask path.
+    from retrieval.documents import PreparedDocument
+    from retrieval.ingest_jobs import ReadDocument
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +369,8 @@ class KnowledgeBase:
         ).hexdigest()
         if await self.store.meta("seed_fingerprint") == fingerprint:
             return 0
+        from retrieval.documents import prepare  # lazy: see TYPE_CHECKING above
+
         prepared = await asyncio.to_thread(
             lambda: [(s, prepare(decode_text(d, s), name=s)) for s, d in raw]
         )
@@ -741,6 +740,8 @@ class KnowledgeBase:
         url: str | None = None,
     ) -> ReadDocument:
         """A stranger's bytes read into a document, in a limited parser process."""
+        from retrieval.ingest_jobs import decode_read, read_document  # lazy: see TYPE_CHECKING
+
         value = await self.ingest.run(
             read_document, data, name, content_type, url, title, name=name
         )
@@ -858,6 +859,8 @@ class KnowledgeBase:
         wait_limit: float | None = None,
     ) -> AddResult:
         """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
+        from retrieval.ingest_jobs import decode_document, prepare_text  # lazy: see TYPE_CHECKING
+
         check_length(name, text)  # before the text is copied to a parser process
         async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
             doc = decode_document(await self.ingest.run(prepare_text, text, title, name, name=name))

@@ -14,7 +14,6 @@ import asyncio
 import logging
 
 from retrieval.analyzer import ANALYZER_VERSION, normalize
-from retrieval.documents import index_terms
 from retrieval.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,6 +24,10 @@ async def reanalyse_if_needed(store: Store) -> int:
     stored = await store.meta("analyzer_version")
     if stored == str(ANALYZER_VERSION):
         return 0
+    # Imported only now: every open calls this, and the ingest pipeline behind index_terms
+    # (cleaning, passages, summaries) is no part of answering a question.
+    from retrieval.documents import index_terms
+
     rows = await store.passages_to_reanalyse()
     if rows:
         log.info(

@@ -16,11 +16,13 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode
 
-import yarl
-
 from retrieval.errors import BadSource
+
+if TYPE_CHECKING:
+    import yarl
 
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT_SECONDS = 15.0
@@ -202,6 +204,8 @@ def parse_host(written: str) -> Host:
     what is used. BadSource names a host that no client could use unambiguously."""
     host = written
     if "%" in host and ":" not in host:
+        import yarl  # lazy, see check_url
+
         try:
             host = yarl.URL.build(scheme="http", host=unquote(host, errors="strict")).host or ""
         except (UnicodeDecodeError, ValueError):
@@ -231,6 +235,8 @@ def canonical_url(url: str) -> str:
     """The form used to recognise the same page twice: lower-case scheme and host, numeric IPv4
     hosts dotted, no default port, no fragment, no tracking parameters, query parameters
     sorted."""
+    import yarl  # lazy, see check_url
+
     try:
         parsed = yarl.URL(url.strip())
     except (ValueError, TypeError):
@@ -274,6 +280,10 @@ def check_url(url: str, policy: FetchPolicy) -> yarl.URL:
     whatever its own parsing. IP literals are checked here (they never reach the resolver);
     names are checked on every address they resolve to (retrieval.fetch.GuardedResolver).
     """
+    # Imported here, not at the top: FetchPolicy is built by every `citebot ask`, which has no
+    # URL to parse and should not pay for yarl (with multidict, idna and propcache).
+    import yarl
+
     text = url.strip()
     try:
         parsed = yarl.URL(text)

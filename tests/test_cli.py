@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -329,6 +330,44 @@ def test_the_command_line_does_not_import_discord(db_path):
     assert done.stdout.strip().endswith("False"), done.stderr
 
 
+# What `citebot ask` has no use for: the bot, fetching and reading sources, the log's CSV,
+# the spelling engine whose word list it reads.
+NOT_FOR_ASK = {
+    "discord",
+    "trafilatura",
+    "aiohttp",
+    "yarl",
+    "pypdf",
+    "charset_normalizer",
+    "lxml",
+    "rich",
+    "csv",
+    "symspellpy",  # its word list is read, its spelling engine is not used
+    "retrieval.fetch",
+    "retrieval.extract",
+    "retrieval.documents",
+    "retrieval.ingest_jobs",
+    "retrieval.summarize",
+    "retrieval.export",
+}
+
+
+def test_ask_imports_only_what_answering_uses(cli, db_path):
+    assert cli("sources", "list").code == 0  # the bundled corpus is added (that reads files)
+    done = _process(
+        [sys.executable, "-X", "importtime", "-m", "bot", "ask", "when was R1 released"], db_path
+    )
+    assert done.returncode == 0
+    assert "January 20, 2025" in done.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"numpy", "retrieval.index", "retrieval.rerank"} <= imported  # the list is real
+    assert {m for m in imported if m in NOT_FOR_ASK or m.split(".")[0] in NOT_FOR_ASK} == set()
+
+
 CONSOLE_SCRIPT = shutil.which("citebot", path=str(Path(sys.executable).parent)) or shutil.which(
     "citebot"
 )
@@ -357,3 +396,125 @@ def test_a_refusal_says_why(cli):
     )
     data = json.loads(cli("ask", "What is the capital of France?", "--json").out)
     assert data["answered"] is False and data["reason"] and data["answer_sentence"] is None
+
+
+# -- ask --batch --------------------------------------------------------------------------------
+
+BATCH = [
+    "what day did deepseek release the r1 model",
+    "",  # blank: skipped, no output
+    "\u200b\u200b",  # empty once cleaned
+    SPEND,
+    "why " * 300,  # over the 1,000-character limit
+    "What is the capital of France?",
+    "Which GPUs did DeepSeek rely on?",
+]
+
+
+def _without_timings(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k not in ("latency_ms", "search_ms")}
+
+
+def test_ask_batch_answers_every_line_in_one_process_and_reports_bad_lines(db_path):
+    # The last line has no newline: it is a question all the same.
+    stdin = "\n".join(BATCH).encode() + b"\n\xff\xfe not text\nWho founded DeepSeek?"
+    env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--batch"],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=db_path.parent,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [line.get("query") or line["line"] for line in lines] == [
+        BATCH[0],
+        3,
+        SPEND,
+        5,
+        "What is the capital of France?",
+        "Which GPUs did DeepSeek rely on?",
+        8,
+        "Who founded DeepSeek?",
+    ]
+    assert lines[1] == {"line": 3, "error": lines[1]["error"]}
+    assert lines[1]["error"].startswith("the question is empty")
+    assert lines[3]["error"] == "the question is 1,199 characters long; the limit is 1,000"
+    assert lines[6]["error"] == "the line is not UTF-8 text; save the questions as UTF-8"
+    assert lines[0]["answer_sentence"]["span_text"] == "January 20, 2025"
+    assert lines[4]["answered"] is False and lines[4]["hits"] == []
+    # One log row per question answered or refused, in order; none for the bad lines.
+    answers = [line for line in lines if "query" in line]
+    with sqlite3.connect(db_path) as con:
+        logged = con.execute(
+            "SELECT query, answered, surface, command, guild_id FROM queries ORDER BY id"
+        ).fetchall()
+    assert logged == [(a["query"], int(a["answered"]), "cli", "ask", None) for a in answers]
+    # Each answer is the object `ask --json` prints for that one question.
+    for answer in (answers[0], answers[3]):
+        single = _process([sys.executable, "-m", "bot", "ask", answer["query"], "--json"], db_path)
+        assert _without_timings(json.loads(single.stdout)) == _without_timings(answer)
+
+
+@pytest.fixture
+def stdin(monkeypatch):
+    """Give the next `cli(...)` these bytes on standard input."""
+
+    def feed(data: bytes) -> None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+    return feed
+
+
+def test_ask_batch_takes_k_and_the_server_scope(cli, stdin, db_path, tmp_path):
+    memo = tmp_path / "memo.md"
+    memo.write_text(
+        "# Harbour crane\n\nThe Ferncliff harbour crane was commissioned on May 4, 2019 by "
+        "the port authority after two years of trials.\n",
+        encoding="utf-8",
+    )
+    assert cli("sources", "add", str(memo), "--guild", "42").code == 0
+    questions = b"when was the ferncliff crane commissioned\nHow much did DeepSeek spend?\n"
+    stdin(questions)
+    result = cli("ask", "--batch", "-k", "1", "--guild", "42")
+    assert result.code == 0, result.err
+    crane, spend = [json.loads(line) for line in result.out.splitlines()]
+    assert crane["answer_sentence"]["span_text"] == "May 4, 2019"
+    assert [h["title"] for h in crane["hits"]] == ["Harbour crane"]
+    assert len(spend["hits"]) == 1 and spend["answered"] is True
+    with sqlite3.connect(db_path) as con:
+        guilds = con.execute("SELECT guild_id FROM queries ORDER BY id").fetchall()
+    assert guilds == [(42,), (42,)]
+    # Without the server, its memo is not seen.
+    stdin(questions)
+    crane = json.loads(cli("ask", "--batch").out.splitlines()[0])
+    assert crane["answered"] is False and crane["hits"] == []
+
+
+def test_ask_batch_refuses_a_line_too_long_to_hold_and_goes_on(cli, stdin, db_path):
+    stdin(b"DeepSeek " * 20_000 + b"\n" + SPEND.encode() + b"\n")
+    result = cli("ask", "--batch", "--json")
+    assert result.code == 0, result.err
+    refused, answer = [json.loads(line) for line in result.out.splitlines()]
+    assert refused == {
+        "line": 1,
+        "error": "the line is longer than 65,536 bytes; a question is at most 1,000 characters",
+    }
+    assert answer["query"] == SPEND and answer["answered"] is True
+    assert row_counts(db_path)["queries"] == 1
+
+
+def test_ask_batch_with_a_question_argument_is_a_usage_error(cli, stdin):
+    stdin(SPEND.encode())
+    result = cli("ask", "--batch", SPEND)
+    assert result.code == 2 and result.out == ""
+    assert result.err.splitlines()[-1] == (
+        "citebot ask: error: --batch reads the questions from standard input; "
+        "give no question argument"
+    )
+    bad_k = cli("ask", "--batch", "-k", "500")
+    assert bad_k.code == 1 and bad_k.err == "citebot: error: -k must be at most 20\n"
