@@ -52,6 +52,9 @@ TITLE_WEIGHT = 2.0
 # A scope with more segments than this, or with this share of its passages deleted, is worth
 # merging (rebuilding as one segment).
 MAX_SEGMENTS = 6
+# A search whose terms' postings add up to less than 1/SPARSE_SHARE of a segment's passages
+# walks the postings (MaxScore); otherwise one dense pass over a slot per passage is cheaper.
+SPARSE_SHARE = 8
 MAX_DELETED_SHARE = 0.2
 
 SAVED_FORMAT = "citebot-index 5"
@@ -267,26 +270,79 @@ class Bm25Index:
     # -- scoring -------------------------------------------------------------------------------
 
     def _segment_scores(
-        self, segment: Segment, terms: Sequence[tuple[float, int]], avgdl: float
+        self, segment: Segment, terms: Sequence[tuple[float, int]], avgdl: float, k: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, scores) of the segment's live passages holding a query term, for terms
-        given as (idf times boost, term id in this segment)."""
+        """(positions, scores) of the segment's live passages that can be among its k best for
+        these terms ((idf times boost, term id in this segment)); every passage holding a term
+        when k is None.
+
+        Rare terms first, MaxScore-style: each term has an upper bound on what it can add (its
+        idf, its largest frequency, the shortest length); once the k-th best score so far beats
+        the bounds of the terms not yet walked, no passage holding only those can enter the k
+        best, and their postings are only probed (binary search) for the passages already
+        found. A question of rare words touches a few postings, not a slot per passage. When
+        its postings cover much of the segment, one dense pass is cheaper (SPARSE_SHARE).
+        """
         k1, b = self._k1, self._b
-        # Per search (searches run in several threads at once); calloc'd, so only the pages of
-        # touched passages cost anything.
-        buffer = np.zeros(segment.size, dtype=np.float64)
         lengths = segment.lengths
+        items = []
         for idf, term_id in terms:
-            span = segment.postings(term_id)
-            docs = segment.docs[span]
-            tf = segment.tf[span].astype(np.float64)
-            norm = k1 * (1 - b + b * lengths[docs].astype(np.float64) / avgdl)
-            buffer[docs] += idf * tf * (k1 + 1) / (tf + norm)
-        positions = np.flatnonzero(buffer > 0)
+            top = float(segment.maxtf[term_id])
+            bound = idf * top * (k1 + 1) / (top + k1 * (1 - b))
+            items.append((bound, idf, segment.postings(term_id)))
+        items.sort(key=lambda item: -item[0])
         mask = self._alive.get(segment.name)
-        if mask is not None:
-            positions = positions[mask[positions]]
-        return positions, buffer[positions]
+
+        def score(idf: float, span: slice, positions: np.ndarray) -> np.ndarray:
+            """The term's contribution to each of these (sorted) positions; 0 where absent."""
+            docs = segment.docs[span]
+            at = np.searchsorted(docs, positions)
+            inside = at < docs.size
+            found = np.zeros(positions.size, dtype=bool)
+            found[inside] = docs[at[inside]] == positions[inside]
+            out = np.zeros(positions.size, dtype=np.float64)
+            if found.any():
+                tf = segment.tf[span][at[found]].astype(np.float64)
+                held = positions[found]
+                norm = k1 * (1 - b + b * lengths[held].astype(np.float64) / avgdl)
+                out[found] = idf * tf * (k1 + 1) / (tf + norm)
+            return out
+
+        touched = sum(span.stop - span.start for _, _, span in items)
+        if k is None or touched * SPARSE_SHARE >= segment.size:
+            # Dense: one buffer slot per passage (calloc'd, so untouched pages cost nothing).
+            buffer = np.zeros(segment.size, dtype=np.float64)
+            for _, idf, span in items:
+                docs = segment.docs[span]
+                tf = segment.tf[span].astype(np.float64)
+                norm = k1 * (1 - b + b * lengths[docs].astype(np.float64) / avgdl)
+                buffer[docs] += idf * tf * (k1 + 1) / (tf + norm)
+            positions = np.flatnonzero(buffer > 0)
+            if mask is not None:
+                positions = positions[mask[positions]]
+            return positions, buffer[positions]
+        found = np.zeros(0, dtype=np.int64)
+        totals = np.zeros(0, dtype=np.float64)
+        bounds = [bound for bound, _, _ in items]
+        for walked, (_, _, span) in enumerate(items):
+            if found.size >= k:
+                kth = float(np.partition(totals, found.size - k)[found.size - k])
+                if sum(bounds[walked:]) < kth:
+                    break  # no passage outside `found` can reach the k-th score
+            new = np.setdiff1d(
+                np.asarray(segment.docs[span], dtype=np.int64), found, assume_unique=True
+            )
+            if mask is not None:
+                new = new[mask[new]]
+            if not new.size:
+                continue
+            full = np.zeros(new.size, dtype=np.float64)
+            for _, idf, other in items:
+                full += score(idf, other, new)
+            order = np.argsort(np.concatenate((found, new)), kind="stable")
+            found = np.concatenate((found, new))[order]
+            totals = np.concatenate((totals, full))[order]
+        return found, totals
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """Scores of every global passage for these query terms, in passage id order (for
@@ -300,7 +356,11 @@ class Bm25Index:
         return out
 
     def _scored(
-        self, terms: Sequence[str], view: _View, boosts: Mapping[str, float]
+        self,
+        terms: Sequence[str],
+        view: _View,
+        boosts: Mapping[str, float],
+        k: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         per_segment: dict[str, list[tuple[float, int]]] = {}
         for term in dict.fromkeys(terms):
@@ -314,7 +374,7 @@ class Bm25Index:
         for segment in view.segments:
             mine = per_segment.get(segment.name)
             if mine:
-                positions, values = self._segment_scores(segment, mine, view.avgdl)
+                positions, values = self._segment_scores(segment, mine, view.avgdl, k)
                 ids.append(np.asarray(segment.ids)[positions])
                 scores.append(values)
         if not ids:
@@ -333,7 +393,7 @@ class Bm25Index:
         view = self._view(guild_id)
         if not view.passages:
             return SearchResult([])
-        ids, scores = self._scored(terms, view, boosts or {})
+        ids, scores = self._scored(terms, view, boosts or {}, k)
         if ids.size == 0:
             return SearchResult([])
         if ids.size > k:
@@ -438,10 +498,8 @@ class Bm25Index:
         }
         handle, temporary = tempfile.mkstemp(prefix=".manifest.", dir=folder)
         try:
-            with os.fdopen(handle, "w") as out:
+            with os.fdopen(handle, "w") as out:  # derived data: no fsync (see Segment.write)
                 json.dump(manifest, out)
-                out.flush()
-                os.fsync(out.fileno())
             os.replace(temporary, folder / MANIFEST)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -467,7 +467,9 @@ class KnowledgeBase:
         fixes, shares = await asyncio.to_thread(
             lambda: (
                 _corrections(text, terms, index, guild_id),
-                english_shares(text, terms),
+                # Only words the corpus lacks are weighed by how common they are in English
+                # (see _judged): a question of known words never loads the word list.
+                english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
             )
         )
         searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]

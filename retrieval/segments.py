@@ -29,7 +29,7 @@ import numpy as np
 
 from retrieval.analyzer import analyze
 
-FORMAT = "citebot-segment 1"
+FORMAT = "citebot-segment 2"
 # Each array a segment keeps, with its dtype: checked on open, so a damaged or foreign file is
 # rejected rather than searched.
 ARRAYS = (
@@ -39,6 +39,7 @@ ARRAYS = (
     ("starts", np.int64),  # per term: where its postings start (one more entry than terms)
     ("docs", np.int32),  # per posting: the passage (an index into ids)
     ("tf", np.float32),  # per posting: the BM25F term frequency
+    ("maxtf", np.float32),  # per term: its largest frequency (a bound on its score)
     ("offsets", np.int64),  # per term: where its text starts in the vocabulary blob
 )
 
@@ -112,6 +113,14 @@ class Vocabulary:
         return bytes(self._blob)
 
 
+class _Numbering(dict[str, int]):
+    """Term -> number, numbering new terms as they are first seen."""
+
+    def __missing__(self, term: str) -> int:
+        self[term] = number = len(self)
+        return number
+
+
 @dataclass
 class Segment:
     """The passages of one scope (0: the global corpus) as postings arrays."""
@@ -124,6 +133,7 @@ class Segment:
     starts: np.ndarray
     docs: np.ndarray
     tf: np.ndarray
+    maxtf: np.ndarray
     vocabulary: Vocabulary
 
     @property
@@ -150,8 +160,8 @@ class Segment:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
         documents = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
         lengths = np.empty(n, dtype=np.float32)
-        numbers: dict[str, int] = {}
-        lookup = numbers.setdefault
+        numbers = _Numbering()
+        lookup = numbers.__getitem__  # C-level lookups; only new terms run Python code
         titles: dict[int, list[str]] = {}
         tokens_of: list[np.ndarray] = []
         pending: list[int] = []
@@ -160,13 +170,13 @@ class Segment:
         for i, row in enumerate(rows):
             own = row[3].split()
             lengths[i] = len(own)
-            pending += [lookup(t, len(numbers)) for t in own]
+            pending += map(lookup, own)
             counts[i] = len(own)
             if title_weight and len(row) > 4 and row[4]:
                 title = titles.get(row[1])
                 if title is None:
                     title = titles[row[1]] = analyze(row[4])
-                pending += [lookup(t, len(numbers)) for t in title]
+                pending += map(lookup, title)
                 title_counts[i] = len(title)
             if len(pending) >= 1 << 16:  # small chunks: each conversion holds the GIL
                 tokens_of.append(np.array(pending, dtype=np.int64))
@@ -192,7 +202,10 @@ class Segment:
         docs = (keys % width).astype(np.int32)
         df = np.bincount(posting_terms, minlength=len(words))
         starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
-        return cls(name, scope, ids, documents, lengths, starts, docs, tf, Vocabulary.of(words))
+        maxtf = np.maximum.reduceat(tf, starts[:-1]) if tf.size else np.zeros(0, dtype=np.float32)
+        return cls(
+            name, scope, ids, documents, lengths, starts, docs, tf, maxtf, Vocabulary.of(words)
+        )
 
     # -- on disk -------------------------------------------------------------------------------
 
@@ -207,9 +220,8 @@ class Segment:
             (staging / "vocabulary.bin").write_bytes(self.vocabulary.blob())
             info = {"format": FORMAT, "scope": self.scope, "passages": self.size}
             (staging / "segment.json").write_text(json.dumps(info))
-            for path in staging.iterdir():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
+            # No fsync: a segment is derived data, and one cut short by a crash fails the
+            # checks on open and is rebuilt.
             os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -239,6 +251,7 @@ class Segment:
             arrays["starts"],
             arrays["docs"],
             arrays["tf"],
+            arrays["maxtf"],
             Vocabulary(blob, arrays["offsets"]),
         )
         return segment if segment.consistent() else None
@@ -253,6 +266,8 @@ class Segment:
             return False
         if self.vocabulary.size != terms or self.docs.size != self.tf.size:
             return False
+        if self.maxtf.size != terms:
+            return False
         starts, docs = np.asarray(self.starts), np.asarray(self.docs)
         if int(starts[0]) != 0 or int(starts[-1]) != docs.size or (np.diff(starts) <= 0).any():
             return False
@@ -262,6 +277,10 @@ class Segment:
         if not np.isin(np.flatnonzero(np.diff(docs) <= 0) + 1, starts).all():
             return False
         if not (np.isfinite(self.tf).all() and (np.asarray(self.tf) > 0).all()):
+            return False
+        if terms and not np.array_equal(
+            np.maximum.reduceat(np.asarray(self.tf), starts[:-1]), np.asarray(self.maxtf)
+        ):
             return False
         if not (np.isfinite(self.lengths).all() and (np.asarray(self.lengths) >= 0).all()):
             return False
