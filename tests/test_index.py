@@ -384,3 +384,31 @@ async def test_a_fragmented_scope_is_merged_in_the_background(tmp_path) -> None:
     async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
         index = await kb._current_index(7)
         assert len([s for s in index.segments if s.scope == 7]) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_walking_postings_finds_the_same_best_passages_as_a_dense_pass(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MaxScore stops early and only probes the common terms' postings; its k best (ties
+    # included) must be exactly the dense pass's, for the global scope and for a server.
+    import retrieval.index as index_module
+
+    corpus = _corpus(seed, 600, vocabulary=2000)
+    index = _index(corpus, [None, None, 4] * 200)
+    rng = random.Random(seed)
+    queries = [[f"w{rng.randint(0, 1999)}" for _ in range(rng.randint(1, 6))] for _ in range(80)]
+    dense = {}
+    monkeypatch.setattr(index_module, "SPARSE_SHARE", 10**9)  # every search dense
+    for query in queries:
+        for guild in (None, 4):
+            dense[tuple(query), guild] = index.search(query, 10, guild)
+    monkeypatch.setattr(index_module, "SPARSE_SHARE", 0)  # every search walks postings
+    for query in queries:
+        for guild in (None, 4):
+            walked = index.search(query, 10, guild)
+            expected = dense[tuple(query), guild]
+            assert [h.passage_id for h in walked.hits] == [h.passage_id for h in expected.hits]
+            assert [h.score for h in walked.hits] == pytest.approx(
+                [h.score for h in expected.hits], rel=1e-12
+            )
