@@ -1,8 +1,9 @@
-"""The three engines behind one interface: build from the same passages, return the top 10.
+"""The engines behind one interface: build from the same passages, return the top 10.
 
 Every engine starts from the same input, a list of space-joined analysed terms (citebot's
 `passages.terms` column), and its build time includes turning that into its own form: citebot
-splits the strings, bm25s tokenizes them into ids, SQLite inserts them into an FTS5 table.
+splits the strings, bm25s tokenizes them into ids, SQLite inserts them into an FTS5 table,
+tantivy indexes them with its whitespace tokenizer (in memory, its default writer).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Protocol
 
-ENGINES = ("citebot", "bm25s", "fts5")
+ENGINES = ("citebot", "bm25s", "fts5", "tantivy")
 K = 10
 
 
@@ -93,5 +94,40 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+class Tantivy:
+    """tantivy (Rust, block-max WAND), the strongest peer: the same terms as whitespace tokens,
+    a disjunction of term queries, the passage number read from a stored field."""
+
+    def __init__(self, passages: Sequence[str]) -> None:
+        import tantivy
+
+        builder = tantivy.SchemaBuilder()
+        builder.add_integer_field("n", stored=True)
+        builder.add_text_field("terms", stored=False, tokenizer_name="whitespace")
+        self._schema = builder.build()
+        self._index = tantivy.Index(self._schema)
+        writer = self._index.writer()
+        for n, terms in enumerate(passages):
+            writer.add_document(tantivy.Document(n=n, terms=terms))
+        writer.commit()
+        writer.wait_merging_threads()
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._tantivy = tantivy
+
+    def search(self, terms: Sequence[str]) -> list[int]:
+        t = self._tantivy
+        clauses = [
+            (t.Occur.Should, t.Query.term_query(self._schema, "terms", term))
+            for term in dict.fromkeys(terms)
+        ]
+        if not clauses:
+            return []
+        hits = self._searcher.search(t.Query.boolean_query(clauses), K).hits
+        return [self._searcher.doc(address)["n"][0] for _, address in hits]
+
+
 def build(name: str, passages: Sequence[str]) -> Engine:
-    return {"citebot": Citebot, "bm25s": Bm25s, "fts5": Fts5}[name](passages)
+    return {"citebot": Citebot, "bm25s": Bm25s, "fts5": Fts5, "tantivy": Tantivy}[name](
+        passages
+    )

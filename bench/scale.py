@@ -234,7 +234,7 @@ def render(result: dict) -> str:
                 ]
             )
         cb = engines.get("citebot", {})
-        for peer in ("bm25s", "fts5"):
+        for peer in ("tantivy", "bm25s", "fts5"):
             e = engines.get(peer, {})
             if "skipped" in e or "skipped" in cb:
                 ratios.append([label, peer, "-", "-", "-", "-", "-", "-"])

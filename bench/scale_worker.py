@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         import bm25s  # noqa: F401
     elif args.engine == "citebot":
         import retrieval.index  # noqa: F401
+    elif args.engine == "tantivy":
+        import tantivy  # noqa: F401
     passages = read_lines(args.passages, args.size)
     with open(args.queries, encoding="utf-8") as f:
         queries = json.load(f)

@@ -52,9 +52,12 @@ TITLE_WEIGHT = 2.0
 # A scope with more segments than this, or with this share of its passages deleted, is worth
 # merging (rebuilding as one segment).
 MAX_SEGMENTS = 6
-# A search whose terms' postings add up to less than 1/SPARSE_SHARE of a segment's passages
-# walks the postings (MaxScore); otherwise one dense pass over a slot per passage is cheaper.
-SPARSE_SHARE = 8
+# A search walks the postings (MaxScore) when one term's list is at least SKIPPABLE times all
+# the others together: a common word beside rare ones, whose list the walk can skip. Otherwise
+# one dense pass over a slot per passage is cheaper. Measured on 300k synthetic passages: a
+# common word with rare ones, p50 0.64 ms against 1.56 dense (p95 1.32 against 4.73); others
+# within 10% of dense.
+SKIPPABLE = 4
 MAX_DELETED_SHARE = 0.2
 
 SAVED_FORMAT = "citebot-index 5"
@@ -280,8 +283,8 @@ class Bm25Index:
         idf, its largest frequency, the shortest length); once the k-th best score so far beats
         the bounds of the terms not yet walked, no passage holding only those can enter the k
         best, and their postings are only probed (binary search) for the passages already
-        found. A question of rare words touches a few postings, not a slot per passage. When
-        its postings cover much of the segment, one dense pass is cheaper (SPARSE_SHARE).
+        found: a common word beside rare ones is probed, not read. When no list dominates,
+        one dense pass is cheaper (SKIPPABLE).
         """
         k1, b = self._k1, self._b
         lengths = segment.lengths
@@ -308,8 +311,9 @@ class Bm25Index:
                 out[found] = idf * tf * (k1 + 1) / (tf + norm)
             return out
 
-        touched = sum(span.stop - span.start for _, _, span in items)
-        if k is None or touched * SPARSE_SHARE >= segment.size:
+        sizes = [span.stop - span.start for _, _, span in items]
+        largest = max(sizes, default=0)
+        if k is None or largest < SKIPPABLE * (sum(sizes) - largest) or largest < k:
             # Dense: one buffer slot per passage (calloc'd, so untouched pages cost nothing).
             buffer = np.zeros(segment.size, dtype=np.float64)
             for _, idf, span in items:

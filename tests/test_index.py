@@ -399,11 +399,11 @@ def test_walking_postings_finds_the_same_best_passages_as_a_dense_pass(
     rng = random.Random(seed)
     queries = [[f"w{rng.randint(0, 1999)}" for _ in range(rng.randint(1, 6))] for _ in range(80)]
     dense = {}
-    monkeypatch.setattr(index_module, "SPARSE_SHARE", 10**9)  # every search dense
+    monkeypatch.setattr(index_module, "SKIPPABLE", 10**9)  # every search dense
     for query in queries:
         for guild in (None, 4):
             dense[tuple(query), guild] = index.search(query, 10, guild)
-    monkeypatch.setattr(index_module, "SPARSE_SHARE", 0)  # every search walks postings
+    monkeypatch.setattr(index_module, "SKIPPABLE", 0)  # every search walks postings
     for query in queries:
         for guild in (None, 4):
             walked = index.search(query, 10, guild)
