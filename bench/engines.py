@@ -128,6 +128,4 @@ class Tantivy:
 
 
 def build(name: str, passages: Sequence[str]) -> Engine:
-    return {"citebot": Citebot, "bm25s": Bm25s, "fts5": Fts5, "tantivy": Tantivy}[name](
-        passages
-    )
+    return {"citebot": Citebot, "bm25s": Bm25s, "fts5": Fts5, "tantivy": Tantivy}[name](passages)
