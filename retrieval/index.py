@@ -440,25 +440,23 @@ class Bm25Index:
                     mask[hit] = False
                     alive[segment.name] = mask
         kept = [s for s in self.segments if s.name not in alive or alive[s.name].any()]
-        index = Bm25Index.__new__(Bm25Index)
-        index._setup(
-            kept + list(added),
-            {name: mask for name, mask in alive.items() if any(s.name == name for s in kept)},
-            version,
-            self._k1,
-            self._b,
-            self._title_weight,
-            self._idf_kind,
-        )
-        return index
+        return self._with(kept + list(added), alive, version)
 
     def replaced(self, scope: int, segment: Segment, version: int) -> Bm25Index:
         """A new index with a scope's segments replaced by one (a merge)."""
         kept = [s for s in self.segments if s.scope != scope]
+        return self._with([*kept, segment] if segment.size else kept, self._alive, version)
+
+    def _with(
+        self, segments: list[Segment], alive: Mapping[str, np.ndarray], version: int
+    ) -> Bm25Index:
+        """A new index of these segments (with the deletion masks of those it keeps) and this
+        one's parameters."""
+        names = {s.name for s in segments}
         index = Bm25Index.__new__(Bm25Index)
         index._setup(
-            [*kept, segment] if segment.size else kept,
-            {s.name: self._alive[s.name] for s in kept if s.name in self._alive},
+            segments,
+            {name: mask for name, mask in alive.items() if name in names},
             version,
             self._k1,
             self._b,
