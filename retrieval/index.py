@@ -413,18 +413,6 @@ class Bm25Index:
 
     # -- changes -------------------------------------------------------------------------------
 
-    def documents(self) -> dict[int, tuple[str, int]]:
-        """Each live document: (the segment holding it, its scope)."""
-        out: dict[int, tuple[str, int]] = {}
-        for segment in self.segments:
-            documents = np.asarray(segment.documents)
-            mask = self._alive.get(segment.name)
-            if mask is not None:
-                documents = documents[mask]
-            for document in np.unique(documents).tolist():
-                out[document] = (segment.name, segment.scope)
-        return out
-
     def changed(
         self, added: Sequence[Segment], removed_documents: Iterable[int], version: int
     ) -> Bm25Index:

@@ -69,9 +69,6 @@ class Vocabulary:
     def _key(self, term_id: int) -> bytes:
         return bytes(self._blob[int(self._offsets[term_id]) : int(self._offsets[term_id + 1]) - 1])
 
-    def term(self, term_id: int) -> str:
-        return self._key(term_id).decode()
-
     def lookup(self, term: str) -> int:
         """The term's id, or -1."""
         key = term.encode()
