@@ -149,13 +149,27 @@ class Bm25Index:
                 lengths = np.asarray(segment.lengths, dtype=np.float64)
                 self._live[segment.name] = (int(mask.sum()), float(lengths[mask].sum()))
         self.size = sum(n for n, _ in self._live.values())
-        # Each document it holds, with its content hash: what a later change is diffed against.
-        self.hashes: dict[int, str] = {}
+        # Each document it holds, with its content hash: what a later change is diffed against
+        # (read from disk only when a change needs it: see `hashes`).
+        self._hashes: dict[int, str] | None = {}
+        self._hashes_file: Path | None = None
         self._views: dict[int, _View] = {}
         self._lengths_cache: dict[int, dict[int, list[str]]] = {}
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def hashes(self) -> dict[int, str]:
+        """Each document the index holds: id -> content hash."""
+        if self._hashes is None:
+            data = json.loads(self._hashes_file.read_text()) if self._hashes_file else {}
+            self._hashes = {int(d): str(h) for d, h in data.items()}
+        return self._hashes
+
+    @hashes.setter
+    def hashes(self, hashes: dict[int, str]) -> None:
+        self._hashes = hashes
 
     # -- what a server sees ----------------------------------------------------------------------
 
@@ -484,18 +498,15 @@ class Bm25Index:
             "parameters": self.parameters,
             "segments": [{"name": s.name, "scope": s.scope} for s in self.segments],
             "deleted": deleted,
-            "documents": {str(d): h for d, h in self.hashes.items()},
+            "documents": f"documents-{uuid.uuid4().hex[:16]}.json",
         }
-        handle, temporary = tempfile.mkstemp(prefix=".manifest.", dir=folder)
-        try:
-            with os.fdopen(handle, "w") as out:  # derived data: no fsync (see Segment.write)
-                json.dump(manifest, out)
-            os.replace(temporary, folder / MANIFEST)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-        _remove_unlisted(folder, {s.name for s in self.segments})
+        # The documents' hashes in a file of their own (a start that finds the corpus unchanged
+        # never reads them), named by this manifest alone: two processes saving at once each
+        # name their own.
+        hashes = {str(d): h for d, h in self.hashes.items()}
+        _write_atomically(folder / manifest["documents"], json.dumps(hashes))
+        _write_atomically(folder / MANIFEST, json.dumps(manifest))
+        _remove_unlisted(folder, {s.name for s in self.segments} | {manifest["documents"]})
 
     @classmethod
     def load(cls, folder: Path, identity: str, version: int) -> Bm25Index | None:
@@ -529,10 +540,24 @@ class Bm25Index:
                 if gone:
                     alive[segment.name] = ~np.isin(np.asarray(segment.ids), gone)
             index = cls.of(segments, alive, int(manifest["version"]))
-            index.hashes = {int(d): str(h) for d, h in manifest.get("documents", {}).items()}
+            index._hashes, index._hashes_file = None, folder / str(manifest["documents"])
             return index, str(manifest["identity"])
         except Exception:  # unreadable or foreign: derived data, so rebuild instead
             return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A temporary file, then renamed over `path`: readers see the old text or the new, never
+    half. Derived data: no fsync (see `Segment.write`)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def new_segment_name() -> str:
@@ -557,13 +582,17 @@ ORPHAN_AGE_S = 600.0
 
 
 def _remove_unlisted(folder: Path, listed: set[str]) -> None:
-    """Segment folders no manifest names any more (merged away, or left by a crash)."""
+    """Segment folders and document lists no manifest names any more (merged away,
+    replaced, or left by a crash)."""
     now = time.time()
     for path in folder.iterdir():
-        if path.name.startswith(("seg-", ".seg-")) and path.name not in listed:
+        if path.name.startswith(("seg-", ".seg-", "documents-")) and path.name not in listed:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > ORPHAN_AGE_S:
-                    remove_folder(path)
+                    if path.is_dir():
+                        remove_folder(path)
+                    else:
+                        path.unlink()
 
 
 def _parameters(
