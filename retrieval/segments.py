@@ -16,7 +16,6 @@ at query time with the statistics of whichever scopes a search combines.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import shutil
@@ -98,16 +97,37 @@ class Vocabulary:
         ends = offsets[1:] - 1
         if (blob[ends] != 10).any() or np.count_nonzero(blob == 10) != self.size:
             return False
-        words = self.words()
-        return len(words) == self.size and all(
-            a.encode() < b.encode() for a, b in itertools.pairwise(words)
-        )
+        return _strictly_sorted(blob, offsets)
 
     def offsets(self) -> np.ndarray:
         return np.asarray(self._offsets)
 
     def blob(self) -> bytes:
         return bytes(self._blob)
+
+
+def _strictly_sorted(blob: np.ndarray, offsets: np.ndarray) -> bool:
+    """Whether the newline-ended terms of `blob` are in strictly increasing byte order, in a
+    few array operations: each term's first 8 bytes (zero-padded: a prefix sorts first) as one
+    big-endian number, each against the next's; only pairs equal in those bytes are compared
+    whole, one by one."""
+    count = offsets.size - 1
+    if count < 2:
+        return True
+    sizes = np.diff(offsets) - 1
+    columns = np.arange(8)
+    inside = columns[None, :] < np.minimum(sizes, 8)[:, None]
+    at = np.minimum(offsets[:-1, None] + columns, blob.size - 1)
+    head = np.where(inside, blob[at], 0).astype(np.uint8)
+    keys = np.ascontiguousarray(head).view(">u8").ravel()
+    if (keys[1:] < keys[:-1]).any():
+        return False
+    for i in np.flatnonzero(keys[1:] == keys[:-1]).tolist():
+        first = bytes(blob[offsets[i] : offsets[i + 1] - 1])
+        second = bytes(blob[offsets[i + 1] : offsets[i + 2] - 1])
+        if not first < second:
+            return False
+    return True
 
 
 class _Numbering(dict[str, int]):
@@ -265,21 +285,24 @@ class Segment:
             return False
         if self.maxtf.size != terms:
             return False
-        starts, docs = np.asarray(self.starts), np.asarray(self.docs)
+        starts, docs, tf = np.asarray(self.starts), np.asarray(self.docs), np.asarray(self.tf)
         if int(starts[0]) != 0 or int(starts[-1]) != docs.size or (np.diff(starts) <= 0).any():
             return False
         if docs.size and (int(docs.min()) < 0 or int(docs.max()) >= n):
             return False
-        # Within a term, passages strictly increase (one posting per passage).
-        if not np.isin(np.flatnonzero(np.diff(docs) <= 0) + 1, starts).all():
+        # Within a term, passages strictly increase (one posting per passage): every step
+        # down or flat must be where a term starts.
+        if docs.size > 1:
+            first = np.zeros(docs.size, dtype=bool)
+            first[starts[:-1]] = True
+            if not ((docs[1:] > docs[:-1]) | first[1:]).all():
+                return False
+        if not (np.isfinite(tf).all() and (tf > 0).all()):
             return False
-        if not (np.isfinite(self.tf).all() and (np.asarray(self.tf) > 0).all()):
+        if terms and not np.array_equal(np.maximum.reduceat(tf, starts[:-1]), self.maxtf):
             return False
-        if terms and not np.array_equal(
-            np.maximum.reduceat(np.asarray(self.tf), starts[:-1]), np.asarray(self.maxtf)
-        ):
-            return False
-        if not (np.isfinite(self.lengths).all() and (np.asarray(self.lengths) >= 0).all()):
+        lengths = np.asarray(self.lengths)
+        if not (np.isfinite(lengths).all() and (lengths >= 0).all()):
             return False
         if n > 1 and (np.diff(np.asarray(self.ids)) <= 0).any():
             return False
