@@ -148,7 +148,7 @@ def test_a_saved_index_is_the_same_index(tmp_path) -> None:
     loaded = Bm25Index.load(path, "db-1", version=1)
     assert loaded is not None and len(loaded) == 200
     # Opened memory-mapped: the postings are not read into memory.
-    assert all(isinstance(s.docs, np.memmap) for s in loaded.segments)
+    assert all(isinstance(s.docs.base, np.memmap) for s in loaded.segments)
     for query in (["w1", "w7"], ["w3", "w50", "w200", "nothing"]):
         assert np.array_equal(loaded.scores(query), built.scores(query))
         assert loaded.search(query, 5, 5) == built.search(query, 5, 5)
