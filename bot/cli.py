@@ -16,7 +16,7 @@ import re
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,6 +25,7 @@ from retrieval.export import flat, log_csv
 from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, KnowledgeBase
 from retrieval.models import (
+    AddResult,
     Answer,
     Caller,
     DirectAnswer,
@@ -368,6 +369,29 @@ async def _add_one(kb: KnowledgeBase, item: str, title: str | None, guild: int |
     return await kb.add_file(Path(item), title=title, guild_id=guild, added_by="cli")
 
 
+async def _outcomes(
+    kb: KnowledgeBase, items: Sequence[str], guild: int | None
+) -> AsyncIterator[tuple[str, AddResult | CitebotError]]:
+    """Each item's result or refusal, in order: web pages one at a time, each run of files
+    together (read in batches by parallel parser processes, written a batch at a time)."""
+    files: list[str] = []
+    for item in [*items, None]:  # None: the end, after the last run of files
+        if item is not None and not _is_url(item):
+            files.append(item)
+            continue
+        if files:
+            async for path, outcome in kb.add_files(
+                [Path(f) for f in files], guild_id=guild, added_by="cli"
+            ):
+                yield str(path), outcome
+            files = []
+        if item is not None:
+            try:
+                yield item, await _add_one(kb, item, None, guild)
+            except CitebotError as exc:
+                yield item, exc
+
+
 async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     items, ignored = expand(args.items)
     if args.title and len(items) != 1:
@@ -382,19 +406,17 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
         return
     added = skipped = failed = 0
     with _progress(len(items)) as advance:
-        for item in items:
-            try:
-                result = await _add_one(kb, item, None, args.guild)
-            except DuplicateSource as exc:
+        async for item, outcome in _outcomes(kb, items, args.guild):
+            if isinstance(outcome, DuplicateSource):
                 skipped += 1
-                print(f"skipped {item}: {exc}")
-            except CitebotError as exc:
+                print(f"skipped {item}: {outcome}")
+            elif isinstance(outcome, CitebotError):
                 failed += 1
-                print(f"failed {item}: {exc}")
+                print(f"failed {item}: {outcome}")
             else:
                 added += 1
-                s = result.source
-                print(f"added [{s.doc_id}] {s.title} ({result.passages} passages)")
+                s = outcome.source
+                print(f"added [{s.doc_id}] {s.title} ({outcome.passages} passages)")
             advance()
     summary = f"{added} added, {skipped} skipped as duplicates, {failed} failed"
     if ignored:

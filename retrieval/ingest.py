@@ -5,24 +5,40 @@ ingestion has its own small pool, apart from the threads that answer questions, 
 queue per server: a server's second upload waits for its first (and is told so), and a server
 cannot queue more than `MAX_WAITING` behind it. Every document is read by a limited child
 process (retrieval.sandbox), so even the running ones cannot take more than their budget.
+
+A folder from the command line is read in batches (`read_files`): one limited process reads a
+few dozen of its files, with one document's budget for all of them, and as many batches run at
+once as the queue has workers. A batch that needs more than that budget is read again one file
+at a time, each with a budget of its own, so every file ends exactly as it would alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
-from retrieval.errors import Busy
-from retrieval.sandbox import Budget, run_limited, shared_pool
+from retrieval.errors import Busy, CitebotError
+from retrieval.files import read_file_bytes
+from retrieval.ingest_jobs import ReadDocument, decode_read, read_documents
+from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
 
 T = TypeVar("T")
 
 MAX_WAITING = 5  # per server, behind the one running
+# A batch of files read by one limited process: at most this many, and at most this many bytes
+# (a few dozen articles: the process's start is shared, and a batch that must be read again
+# file by file is not a long one).
+BATCH_FILES = 48
+BATCH_BYTES = 512 * 1024
 OnQueued = Callable[[int], Awaitable[None]]
 
 
@@ -141,3 +157,95 @@ class IngestQueue:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """One file of a batch: where it is (`path` as given, `source` resolved) and what reading
+    it gave: a document, or the refusal `add_file` would have raised."""
+
+    path: Path
+    source: str
+    outcome: ReadDocument | CitebotError
+
+
+ReadAlone = Callable[[bytes, str], Awaitable[ReadDocument]]
+
+
+def _load(path: Path) -> tuple[Path, bytes] | CitebotError:
+    """The file's absolute path and bytes, or why it cannot be read (as add_file says it)."""
+    try:
+        data = read_file_bytes(path)
+    except CitebotError as exc:
+        return exc
+    return path.resolve(), data
+
+
+def _batches(paths: Sequence[Path]) -> list[list[Path]]:
+    """The files in order, cut into batches of at most BATCH_FILES files and BATCH_BYTES."""
+    out: list[list[Path]] = []
+    size = 0
+    for path in paths:
+        try:
+            length = path.stat().st_size
+        except OSError:
+            length = 0  # reading it says why
+        if not out or len(out[-1]) >= BATCH_FILES or size + length > BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(path)
+        size += length
+    return out
+
+
+async def _read_batch(queue: IngestQueue, paths: list[Path], alone: ReadAlone) -> list[FileRead]:
+    loaded = await asyncio.to_thread(lambda: [_load(p) for p in paths])
+    readable = [(p, got) for p, got in zip(paths, loaded, strict=True) if isinstance(got, tuple)]
+    answers: list[dict[str, Any]] = []
+    if readable:
+        items = [(data, real.name, None, None, None) for _, (real, data) in readable]
+        try:
+            answers = await queue.run(read_documents, items, name=f"{len(items)} files")
+        except CitebotError:  # over one document's budget, or the process failed: one by one
+            answers = [{"again": True}] * len(items)
+    replies = iter(answers)
+    out: list[FileRead] = []
+    for path, got in zip(paths, loaded, strict=True):
+        if not isinstance(got, tuple):
+            out.append(FileRead(path, str(path), got))
+            continue
+        real, data = got
+        answer = next(replies)
+        outcome: ReadDocument | CitebotError
+        if "ok" in answer:
+            outcome = decode_read(answer["ok"])
+        elif "refused" in answer:
+            outcome = _refusal(str(answer["refused"]), str(answer["message"]))
+        else:
+            try:
+                outcome = await alone(data, real.name)
+            except CitebotError as exc:
+                outcome = exc
+        out.append(FileRead(path, str(real), outcome))
+    return out
+
+
+async def read_files(
+    queue: IngestQueue, paths: Sequence[Path], alone: ReadAlone
+) -> AsyncIterator[list[FileRead]]:
+    """The files read in batches, each batch in its own limited process, as many at once as
+    the queue has workers; batches come back in the files' order. `alone(data, name)` reads
+    one document in a process of its own (for a batch that needed more than its budget)."""
+    batches = deque(_batches(paths))
+    running: deque[asyncio.Task[list[FileRead]]] = deque()
+    try:
+        while batches or running:
+            while batches and len(running) < queue.workers:
+                running.append(asyncio.create_task(_read_batch(queue, batches.popleft(), alone)))
+            yield await running.popleft()
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
