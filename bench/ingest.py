@@ -21,6 +21,7 @@ import gzip
 import json
 import os
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -52,9 +53,11 @@ def write_folder(data_dir: Path, folder: Path, count: int) -> list[str]:
     return texts
 
 
-def time_citebot(folder: Path, db: Path) -> tuple[float, int, str]:
-    """Seconds for `citebot --db DB sources add FOLDER`, its exit status, its last line."""
+def time_citebot(folder: Path, db: Path) -> tuple[float, float, int, str]:
+    """Seconds for `citebot --db DB sources add FOLDER`, the CPU seconds it and its parser
+    processes used, its exit status and its last line."""
     env = {**os.environ, "CITEBOT_DB": str(db)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--db", str(db), "sources", "add", str(folder)],
@@ -65,12 +68,14 @@ def time_citebot(folder: Path, db: Path) -> tuple[float, int, str]:
         check=False,
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     last = (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[-1]
-    return elapsed, proc.returncode, last
+    return elapsed, cpu, proc.returncode, last
 
 
-def time_bm25s(texts: list[str], *, stem: bool) -> float:
-    """Seconds for bm25s to tokenize and index `texts`."""
+def time_bm25s(texts: list[str], *, stem: bool) -> tuple[float, float]:
+    """Seconds (and CPU seconds) for bm25s to tokenize and index `texts`."""
     import bm25s
 
     stemmer = None
@@ -78,13 +83,13 @@ def time_bm25s(texts: list[str], *, stem: bool) -> float:
         import Stemmer
 
         stemmer = Stemmer.Stemmer("english")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tokens = bm25s.tokenize(
         texts, stopwords="en" if stem else None, stemmer=stemmer, show_progress=False
     )
     model = bm25s.BM25()
     model.index(tokens, show_progress=False)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def counts(db: Path) -> tuple[int, int]:
@@ -112,22 +117,26 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder or work / "articles"
     texts = write_folder(args.data, folder, args.articles)
     db = work / "ingest.db"
-    seconds, status, last = time_citebot(folder, db)
+    seconds, cpu, status, last = time_citebot(folder, db)
     docs, passages = counts(db)
-    plain = time_bm25s(texts, stem=False)
-    stemmed = time_bm25s(texts, stem=True)
+    plain, plain_cpu = time_bm25s(texts, stem=False)
+    stemmed, stemmed_cpu = time_bm25s(texts, stem=True)
     result = {
         "articles": len(texts),
         "documents": docs,
         "passages": passages,
         "citebot_s": round(seconds, 2),
+        "citebot_cpu_s": round(cpu, 2),
         "exit": status,
         "last_line": last,
         "bm25s_s": round(plain, 2),
+        "bm25s_cpu_s": round(plain_cpu, 2),
         "bm25s_stemmed_s": round(stemmed, 2),
+        "bm25s_stemmed_cpu_s": round(stemmed_cpu, 2),
         "ratio": round(seconds / plain, 2),
         "ratio_stemmed": round(seconds / stemmed, 2),
         "articles_per_s": round(len(texts) / seconds, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "folder": str(folder) if args.keep else None,
         "db": str(db) if args.keep else None,
     }
