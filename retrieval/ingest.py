@@ -7,7 +7,7 @@ cannot queue more than `MAX_WAITING` behind it. Every document is read by a limi
 process (retrieval.sandbox), so even the running ones cannot take more than their budget.
 
 A folder from the command line is read in batches (`read_files`): one limited process reads a
-few dozen of its files, with one document's budget for all of them, and as many batches run at
+few hundred of its files, with one document's budget for all of them, and as many batches run at
 once as the queue has workers. A batch that needs more than that budget is read again one file
 at a time, each with a budget of its own, so every file ends exactly as it would alone.
 """
@@ -34,11 +34,12 @@ from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
 T = TypeVar("T")
 
 MAX_WAITING = 5  # per server, behind the one running
-# A batch of files read by one limited process: at most this many, and at most this many bytes
-# (a few dozen articles: the process's start is shared, and a batch that must be read again
-# file by file is not a long one).
-BATCH_FILES = 48
-BATCH_BYTES = 512 * 1024
+# A batch of files read by one limited process: at most this many, and at most this many bytes.
+# A few hundred short articles: the process's start and its warm caches (stems, terms) are
+# shared by all of them, while the batch stays a small part of one document's budget (a second
+# of CPU), and one that must be read again file by file is not a long one.
+BATCH_FILES = 256
+BATCH_BYTES = 1024 * 1024
 OnQueued = Callable[[int], Awaitable[None]]
 
 
@@ -56,12 +57,19 @@ class IngestQueue:
     """Per-scope serial, globally bounded execution of ingest jobs."""
 
     def __init__(
-        self, budget: Budget | None = None, workers: int | None = None, *, limited: bool = True
+        self,
+        budget: Budget | None = None,
+        workers: int | None = None,
+        *,
+        limited: bool = True,
+        batch_files: int = BATCH_FILES,
     ) -> None:
         """`limited=False` reads documents in-process (trusted input only: tests of parsing
-        itself, benchmarks of ingest speed)."""
+        itself, benchmarks of ingest speed). `batch_files`: the most files of a folder one
+        parser process reads (see `read_files`)."""
         self.budget = budget or Budget()
         self.workers = workers or _default_workers()
+        self.batch_files = batch_files
         self._hosts = shared_pool() if limited else None
         self._slots = asyncio.Semaphore(self.workers)
         self._scopes: dict[int | None, asyncio.Lock] = {}
@@ -181,8 +189,8 @@ def _load(path: Path) -> tuple[Path, bytes] | CitebotError:
     return path.resolve(), data
 
 
-def _batches(paths: Sequence[Path]) -> list[list[Path]]:
-    """The files in order, cut into batches of at most BATCH_FILES files and BATCH_BYTES."""
+def _batches(paths: Sequence[Path], most: int) -> list[list[Path]]:
+    """The files in order, cut into batches of at most `most` files and BATCH_BYTES."""
     out: list[list[Path]] = []
     size = 0
     for path in paths:
@@ -190,7 +198,7 @@ def _batches(paths: Sequence[Path]) -> list[list[Path]]:
             length = path.stat().st_size
         except OSError:
             length = 0  # reading it says why
-        if not out or len(out[-1]) >= BATCH_FILES or size + length > BATCH_BYTES:
+        if not out or len(out[-1]) >= most or size + length > BATCH_BYTES:
             out.append([])
             size = 0
         out[-1].append(path)
@@ -236,7 +244,7 @@ async def read_files(
     """The files read in batches, each batch in its own limited process, as many at once as
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
     one document in a process of its own (for a batch that needed more than its budget)."""
-    batches = deque(_batches(paths))
+    batches = deque(_batches(paths, queue.batch_files))
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
         while batches or running:

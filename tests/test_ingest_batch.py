@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import CitebotError
-from retrieval.ingest import BATCH_FILES, IngestQueue
+from retrieval.ingest import IngestQueue
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import AddResult
 from retrieval.sandbox import Budget
@@ -47,7 +47,7 @@ def _article(number: int) -> str:
 
 def _folder(root: Path, count: int) -> list[Path]:
     """Articles enough for several batches, with what a real folder holds besides: the seeds,
-    a copy of one file, an empty file, a binary one, and one whose text is already in the
+    copies of two files, an empty file, a binary one, and one whose text is already in the
     database (added before, as pasted text)."""
     root.mkdir()
     paths = []
@@ -64,6 +64,8 @@ def _folder(root: Path, count: int) -> list[Path]:
     paths[20].write_text("")
     paths.insert(30, root / "photo.txt")
     paths[30].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    paths.append(root / "late-copy.md")  # a copy of a file of an earlier batch
+    paths[-1].write_text(_article(1), encoding="utf-8")
     paths.append(root / "known.md")
     paths[-1].write_text(_article(1000), encoding="utf-8")
     paths.append(root / "missing.md")  # listed, but gone by the time it is read
@@ -128,17 +130,18 @@ async def _together(db: Path, paths: list[Path], guild: int | None, **queue) -> 
 async def test_a_folder_added_together_ends_as_one_file_at_a_time(
     tmp_path: Path, guild: int | None
 ) -> None:
-    paths = _folder(tmp_path / "articles", BATCH_FILES + 10)
+    paths = _folder(tmp_path / "articles", 40)
     # Another server already holds one of the files: the global corpus refuses it, a server
     # does not see it.
     alone, together = await _base(tmp_path, guild, paths[40].read_text(encoding="utf-8"))
     expected = await _one_by_one(alone, paths, guild, workers=2)
-    got = await _together(together, paths, guild, workers=2)
+    # Batches of 8: several of them, two read at once.
+    got = await _together(together, paths, guild, workers=2, batch_files=8)
     assert got == expected
     kinds = [s[0] for s in got]
-    # the copy, the known one, the three seeds (bundled already), and for the global corpus
-    # the one another server holds
-    assert kinds.count("DuplicateSource") == (6 if guild is None else 5)
+    # the two copies, the known one, the three seeds (bundled already), and for the global
+    # corpus the one another server holds
+    assert kinds.count("DuplicateSource") == (7 if guild is None else 6)
     assert kinds.count("BadSource") == 3  # empty, binary, missing
     assert _rows(together) == _rows(alone)
 
