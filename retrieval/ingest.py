@@ -34,12 +34,13 @@ from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
 T = TypeVar("T")
 
 MAX_WAITING = 5  # per server, behind the one running
-# A batch of files read by one limited process: at most this many, and at most this many bytes.
-# A few hundred short articles: the process's start and its warm caches (stems, terms) are
-# shared by all of them, while the batch stays a small part of one document's budget (a second
-# of CPU), and one that must be read again file by file is not a long one.
-BATCH_FILES = 256
-BATCH_BYTES = 1024 * 1024
+# A batch of files read by one limited process: at most this many files, and at most this many
+# bytes per CPU second of one document's budget (1 MB with the default 20 s, a few seconds of
+# reading). Hundreds of short articles share the process's start and its warm caches (stems,
+# terms), while the batch stays a small part of the budget it has, and one that must be read
+# again file by file is not a long one.
+BATCH_FILES = 512
+BATCH_BYTES_PER_CPU_SECOND = 50 * 1024
 OnQueued = Callable[[int], Awaitable[None]]
 
 
@@ -189,8 +190,8 @@ def _load(path: Path) -> tuple[Path, bytes] | CitebotError:
     return path.resolve(), data
 
 
-def _batches(paths: Sequence[Path], most: int) -> list[list[Path]]:
-    """The files in order, cut into batches of at most `most` files and BATCH_BYTES."""
+def _batches(paths: Sequence[Path], most: int, most_bytes: int) -> list[list[Path]]:
+    """The files in order, cut into batches of at most `most` files and `most_bytes`."""
     out: list[list[Path]] = []
     size = 0
     for path in paths:
@@ -198,7 +199,7 @@ def _batches(paths: Sequence[Path], most: int) -> list[list[Path]]:
             length = path.stat().st_size
         except OSError:
             length = 0  # reading it says why
-        if not out or len(out[-1]) >= most or size + length > BATCH_BYTES:
+        if not out or len(out[-1]) >= most or size + length > most_bytes:
             out.append([])
             size = 0
         out[-1].append(path)
@@ -244,7 +245,8 @@ async def read_files(
     """The files read in batches, each batch in its own limited process, as many at once as
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
     one document in a process of its own (for a batch that needed more than its budget)."""
-    batches = deque(_batches(paths, queue.batch_files))
+    most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
+    batches = deque(_batches(paths, queue.batch_files, most_bytes))
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
         while batches or running:

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, islice
 
-import Stemmer
-
-from retrieval.analyzer import analyze
+from retrieval.analyzer import analyze, stem
 from retrieval.cleaning import Article, is_faq_heading
 from retrieval.sentences import iter_sentences
 from retrieval.stopwords import STOP_WORDS
@@ -86,7 +84,6 @@ _POINTING_PHRASES = (
 )
 _FIRST_WORD = re.compile(r"\w+")  # "He's" opens with "he"
 _WORD = re.compile(r"[^\W_]+")
-_stemmer = Stemmer.Stemmer("english")
 _AMOUNT = re.compile(
     r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|million\b|billion\b|trillion\b)", re.IGNORECASE
 )
@@ -222,7 +219,7 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
-    return word if len(word) <= 3 or len(word) > 40 else _stemmer.stemWord(word)
+    return word if len(word) <= 3 or len(word) > 40 else stem(word)
 
 
 def _expected(words: list[list[str]], title: set[str]) -> dict[str, float]:
