@@ -252,7 +252,10 @@ async def read_files(
         while batches or running:
             while batches and len(running) < queue.workers:
                 running.append(asyncio.create_task(_read_batch(queue, batches.popleft(), alone)))
-            yield await running.popleft()
+            done = await running.popleft()
+            if batches:  # the next one starts now, not after the caller has written this one
+                running.append(asyncio.create_task(_read_batch(queue, batches.popleft(), alone)))
+            yield done
     finally:
         for task in running:
             task.cancel()
