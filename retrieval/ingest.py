@@ -181,13 +181,24 @@ class FileRead:
 ReadAlone = Callable[[bytes, str], Awaitable[ReadDocument]]
 
 
-def _load(path: Path) -> tuple[Path, bytes] | CitebotError:
+def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | CitebotError:
     """The file's absolute path and bytes, or why it cannot be read (as add_file says it)."""
     try:
         data = read_file_bytes(path)
     except CitebotError as exc:
         return exc
-    return path.resolve(), data
+    return _resolved(path, folders), data
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """`path.resolve()`, each folder resolved once: a file that is no symbolic link is where
+    its folder resolves to (resolving walks every part of the path, a system call each)."""
+    if os.path.islink(path):
+        return path.resolve()
+    folder = folders.get(path.parent)
+    if folder is None:
+        folder = folders[path.parent] = path.parent.resolve()
+    return folder / path.name
 
 
 def _batches(paths: Sequence[Path], most: int, most_bytes: int) -> list[list[Path]]:
@@ -196,7 +207,7 @@ def _batches(paths: Sequence[Path], most: int, most_bytes: int) -> list[list[Pat
     size = 0
     for path in paths:
         try:
-            length = path.stat().st_size
+            length = os.stat(path).st_size
         except OSError:
             length = 0  # reading it says why
         if not out or len(out[-1]) >= most or size + length > most_bytes:
@@ -207,8 +218,10 @@ def _batches(paths: Sequence[Path], most: int, most_bytes: int) -> list[list[Pat
     return out
 
 
-async def _read_batch(queue: IngestQueue, paths: list[Path], alone: ReadAlone) -> list[FileRead]:
-    loaded = await asyncio.to_thread(lambda: [_load(p) for p in paths])
+async def _read_batch(
+    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[Path, Path]
+) -> list[FileRead]:
+    loaded = await asyncio.to_thread(lambda: [_load(p, folders) for p in paths])
     readable = [(p, got) for p, got in zip(paths, loaded, strict=True) if isinstance(got, tuple)]
     answers: list[dict[str, Any]] = []
     if readable:
@@ -247,14 +260,19 @@ async def read_files(
     one document in a process of its own (for a batch that needed more than its budget)."""
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
     batches = deque(_batches(paths, queue.batch_files, most_bytes))
+    folders: dict[Path, Path] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
         while batches or running:
             while batches and len(running) < queue.workers:
-                running.append(asyncio.create_task(_read_batch(queue, batches.popleft(), alone)))
+                running.append(
+                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
+                )
             done = await running.popleft()
             if batches:  # the next one starts now, not after the caller has written this one
-                running.append(asyncio.create_task(_read_batch(queue, batches.popleft(), alone)))
+                running.append(
+                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
+                )
             yield done
     finally:
         for task in running:

@@ -90,7 +90,10 @@ def _plain(doc: PreparedDocument) -> dict[str, Any]:
 def decode_document(value: dict[str, Any]) -> PreparedDocument:
     return PreparedDocument(
         title=str(value["title"]),
-        passages=[NewPassage(**p) for p in value["passages"]],
+        passages=[
+            NewPassage(p["ordinal"], p["paragraph"], p["heading"], p["text"], p["terms"])
+            for p in value["passages"]
+        ],
         summary=str(value["summary"]),
         content_hash=str(value["content_hash"]),
         word_count=int(value["word_count"]),
