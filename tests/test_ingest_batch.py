@@ -47,8 +47,8 @@ def _article(number: int) -> str:
 
 def _folder(root: Path, count: int) -> list[Path]:
     """Articles enough for several batches, with what a real folder holds besides: the seeds,
-    copies of two files, an empty file, a binary one, and one whose text is already in the
-    database (added before, as pasted text)."""
+    copies of two files, an empty file, a binary one, one whose text is already in the
+    database (added before, as pasted text), one that is gone, and symbolic links."""
     root.mkdir()
     paths = []
     for number in range(count):
@@ -69,6 +69,15 @@ def _folder(root: Path, count: int) -> list[Path]:
     paths.append(root / "known.md")
     paths[-1].write_text(_article(1000), encoding="utf-8")
     paths.append(root / "missing.md")  # listed, but gone by the time it is read
+    # Symbolic links: to a file elsewhere (its source is the file it points at), and a folder
+    # seen through a link.
+    elsewhere = root.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "real.txt").write_text(_article(2000), encoding="utf-8")
+    (root / "link.md").symlink_to(elsewhere / "real.txt")
+    (root / "linked").symlink_to(elsewhere)
+    (elsewhere / "inside.md").write_text(_article(2001), encoding="utf-8")
+    paths[12:12] = [root / "link.md", root / "linked" / "inside.md"]
     return paths
 
 
@@ -143,6 +152,9 @@ async def test_a_folder_added_together_ends_as_one_file_at_a_time(
     # corpus the one another server holds
     assert kinds.count("DuplicateSource") == (7 if guild is None else 6)
     assert kinds.count("BadSource") == 3  # empty, binary, missing
+    sources = {s[2] for s in got if isinstance(s[0], int)}
+    elsewhere = (tmp_path / "elsewhere").resolve()
+    assert {str(elsewhere / "real.txt"), str(elsewhere / "inside.md")} <= sources
     assert _rows(together) == _rows(alone)
 
 
