@@ -345,6 +345,32 @@ def _is_url(item: str) -> bool:
     return "://" in item
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """`sorted(p for p in folder.rglob("*") if p.is_file())`, reading each folder once with
+    os.scandir (whose entries know whether they are files) instead of twice and a stat per
+    file: the folders inside it, not those behind a symbolic link, and files or links to them.
+    """
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        here = pending.pop()
+        try:
+            with os.scandir(here) as scan:
+                entries = list(scan)
+        except PermissionError:
+            continue
+        for entry in entries:
+            path = here / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif entry.is_file():
+                    found.append(path)
+            except OSError:
+                continue
+    return sorted(found, key=lambda p: p.parts)
+
+
 def expand(items: Sequence[str]) -> tuple[list[str], int]:
     """URLs and files to add, folders expanded to the article files inside them (recursively);
     also how many other files the folders held."""
@@ -353,7 +379,7 @@ def expand(items: Sequence[str]) -> tuple[list[str], int]:
     for item in items:
         path = Path(item)
         if not _is_url(item) and path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            for child in _files_under(path):
                 if child.name.startswith(".") or child.suffix.lower() not in ARTICLE_SUFFIXES:
                     ignored += 1
                     continue

@@ -40,6 +40,7 @@ MAX_WAITING = 5  # per server, behind the one running
 # terms), while the batch stays a small part of the budget it has, and one that must be read
 # again file by file is not a long one.
 BATCH_FILES = 512
+FIRST_BATCH_FILES = 16
 BATCH_BYTES_PER_CPU_SECOND = 50 * 1024
 OnQueued = Callable[[int], Awaitable[None]]
 
@@ -201,16 +202,21 @@ def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
     return folder / path.name
 
 
-def _batches(paths: Sequence[Path], most: int, most_bytes: int) -> list[list[Path]]:
-    """The files in order, cut into batches of at most `most` files and `most_bytes`."""
+def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) -> list[list[Path]]:
+    """The files in order, cut into batches of at most `most` files and `most_bytes`. The
+    first batches are small and double up to `most`, so every worker has work within a moment;
+    the last ones shrink to an even share of what is left, so the workers finish together."""
     out: list[list[Path]] = []
     size = 0
-    for path in paths:
+    limit = 0
+    for left, path in zip(range(len(paths), 0, -1), paths, strict=True):
         try:
             length = os.stat(path).st_size
         except OSError:
             length = 0  # reading it says why
-        if not out or len(out[-1]) >= most or size + length > most_bytes:
+        if not out or len(out[-1]) >= limit or size + length > most_bytes:
+            share = -(-left // (2 * workers))
+            limit = min(most, FIRST_BATCH_FILES << len(out), max(share, FIRST_BATCH_FILES))
             out.append([])
             size = 0
         out[-1].append(path)
@@ -259,7 +265,7 @@ async def read_files(
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
     one document in a process of its own (for a batch that needed more than its budget)."""
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
-    batches = deque(_batches(paths, queue.batch_files, most_bytes))
+    batches = deque(_batches(paths, queue.batch_files, most_bytes, queue.workers))
     folders: dict[Path, Path] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
