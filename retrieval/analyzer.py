@@ -246,6 +246,9 @@ def _token_terms(token: str) -> tuple[str, ...]:
     raw = raw.strip("'")
     if not raw:
         return ()
+    if raw.isalpha():  # most tokens: one word of letters, without digits or parts to split
+        term = _letter_terms(raw)
+        return (term,) if term else ()
     if _HAS_DIGIT.search(raw):
         whole = raw.rstrip(".").replace(",", "")
         m = _MODEL_PLURAL.match(whole)
@@ -275,6 +278,11 @@ def _word_terms(word: str) -> str:
     word = word.strip("'_")
     if _HAS_DIGIT.search(word):
         return word
+    return _letter_terms(word)
+
+
+def _letter_terms(word: str) -> str:
+    """`_word_terms` of a word without digits."""
     if len(word) < 2 or word in STOP_WORDS:
         return ""
     word = _CLIPPED.get(word) or _AMERICAN.get(word, word)

@@ -88,6 +88,7 @@ _AMOUNT = re.compile(
     r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|million\b|billion\b|trillion\b)", re.IGNORECASE
 )
 _FIGURE = re.compile(r"\d[\d,.]*")
+_DIGIT = re.compile(r"\d")
 # "... impacted this movement": a demonstrative noun phrase anywhere ("to this day" is none).
 _DEMONSTRATIVE = re.compile(r"\b(?:this|these)\s+(?!day\b)[^\W\d_]", re.IGNORECASE)
 # "In 1990, he moved ...": a pronoun right after a short opening phrase.
@@ -241,6 +242,8 @@ def _prior(sentence: str, title_terms: set[str]) -> float:
     factor = 1.0
     if title_terms and defines_subject(sentence, title_terms):
         factor *= 1.0 + DEFINITION_BONUS
+    if _DIGIT.search(sentence) is None:  # no figure, and no amount (each has a digit)
+        return factor
     figures = len(_FIGURE.findall(sentence))
     if figures > MAX_FIGURES:
         factor *= FIGURE_LIST_FACTOR
