@@ -16,7 +16,7 @@ import re
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -24,6 +24,7 @@ from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, Duplica
 from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, MAX_QUERY_CHARS, KnowledgeBase
 from retrieval.models import (
+    AddResult,
     Answer,
     Caller,
     DirectAnswer,
@@ -417,6 +418,32 @@ def _is_url(item: str) -> bool:
     return "://" in item
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """`sorted(p for p in folder.rglob("*") if p.is_file())`, reading each folder once with
+    os.scandir (whose entries know whether they are files) instead of twice and a stat per
+    file: the folders inside it, not those behind a symbolic link, and files or links to them.
+    """
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        here = pending.pop()
+        try:
+            with os.scandir(here) as scan:
+                entries = list(scan)
+        except PermissionError:
+            continue
+        for entry in entries:
+            path = here / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif entry.is_file():
+                    found.append(path)
+            except OSError:
+                continue
+    return sorted(found, key=lambda p: p.parts)
+
+
 def expand(items: Sequence[str]) -> tuple[list[str], int]:
     """URLs and files to add, folders expanded to the article files inside them (recursively);
     also how many other files the folders held."""
@@ -425,7 +452,7 @@ def expand(items: Sequence[str]) -> tuple[list[str], int]:
     for item in items:
         path = Path(item)
         if not _is_url(item) and path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            for child in _files_under(path):
                 if child.name.startswith(".") or child.suffix.lower() not in ARTICLE_SUFFIXES:
                     ignored += 1
                     continue
@@ -439,6 +466,29 @@ async def _add_one(kb: KnowledgeBase, item: str, title: str | None, guild: int |
     if _is_url(item):
         return await kb.add_url(item, title=title, guild_id=guild, added_by="cli")
     return await kb.add_file(Path(item), title=title, guild_id=guild, added_by="cli")
+
+
+async def _outcomes(
+    kb: KnowledgeBase, items: Sequence[str], guild: int | None
+) -> AsyncIterator[tuple[str, AddResult | CitebotError]]:
+    """Each item's result or refusal, in order: web pages one at a time, each run of files
+    together (read in batches by parallel parser processes, written a batch at a time)."""
+    files: list[str] = []
+    for item in [*items, None]:  # None: the end, after the last run of files
+        if item is not None and not _is_url(item):
+            files.append(item)
+            continue
+        if files:
+            async for path, outcome in kb.add_files(
+                [Path(f) for f in files], guild_id=guild, added_by="cli"
+            ):
+                yield str(path), outcome
+            files = []
+        if item is not None:
+            try:
+                yield item, await _add_one(kb, item, None, guild)
+            except CitebotError as exc:
+                yield item, exc
 
 
 async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
@@ -455,19 +505,17 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
         return
     added = skipped = failed = 0
     with _progress(len(items)) as advance:
-        for item in items:
-            try:
-                result = await _add_one(kb, item, None, args.guild)
-            except DuplicateSource as exc:
+        async for item, outcome in _outcomes(kb, items, args.guild):
+            if isinstance(outcome, DuplicateSource):
                 skipped += 1
-                print(f"skipped {item}: {exc}")
-            except CitebotError as exc:
+                print(f"skipped {item}: {outcome}")
+            elif isinstance(outcome, CitebotError):
                 failed += 1
-                print(f"failed {item}: {exc}")
+                print(f"failed {item}: {outcome}")
             else:
                 added += 1
-                s = result.source
-                print(f"added [{s.doc_id}] {s.title} ({result.passages} passages)")
+                s = outcome.source
+                print(f"added [{s.doc_id}] {s.title} ({outcome.passages} passages)")
             advance()
     summary = f"{added} added, {skipped} skipped as duplicates, {failed} failed"
     if ignored:

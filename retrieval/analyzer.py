@@ -93,7 +93,7 @@ _DOT_OR_SLASH = re.compile(r"[./]")
 _VERSION = re.compile(r"^v\d+(?:\.\d+)*$")
 
 # No cache of its own (PyStemmer keeps 10,000 words by default, whatever their length):
-# `_stem` caches the short words, and a giant "word" is stemmed and forgotten.
+# `stem` caches the short words, and a giant "word" is stemmed and forgotten.
 _stemmer = Stemmer.Stemmer("english", 0)
 
 # Snowball leaves irregular verb forms alone ("spent" never meets "spend"); questions and articles
@@ -198,7 +198,10 @@ def normalize(text: str) -> str:
 MAX_CACHED_CHARS = 64
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """Snowball's English stem of a word, cached for words of real length. The summarizer
+    stems with it too: one cache for both, so a word the passages have stemmed already costs
+    the summary a lookup."""
     return _stem_cached(word) if len(word) <= MAX_CACHED_CHARS else _stemmer.stemWord(word)
 
 
@@ -243,6 +246,9 @@ def _token_terms(token: str) -> tuple[str, ...]:
     raw = raw.strip("'")
     if not raw:
         return ()
+    if raw.isalpha():  # most tokens: one word of letters, without digits or parts to split
+        term = _letter_terms(raw)
+        return (term,) if term else ()
     if _HAS_DIGIT.search(raw):
         whole = raw.rstrip(".").replace(",", "")
         m = _MODEL_PLURAL.match(whole)
@@ -272,13 +278,18 @@ def _word_terms(word: str) -> str:
     word = word.strip("'_")
     if _HAS_DIGIT.search(word):
         return word
+    return _letter_terms(word)
+
+
+def _letter_terms(word: str) -> str:
+    """`_word_terms` of a word without digits."""
     if len(word) < 2 or word in STOP_WORDS:
         return ""
     word = _CLIPPED.get(word) or _AMERICAN.get(word, word)
     country = _DEMONYMS.get(word)
     if country is not None:
-        return country if country == "us" else _stem(country)
-    return _stem(_IRREGULAR.get(word, word))
+        return country if country == "us" else stem(country)
+    return stem(_IRREGULAR.get(word, word))
 
 
 def is_rewritten(word: str) -> bool:

@@ -51,7 +51,9 @@ class Article:
 
 
 _BULLET = re.compile(r"^(?:[•·▪●◦‣∙*+\-–]|\d{1,3}[.)])\s+")
-_TERMINAL = re.compile(r"""[.!?…]["'”’)\]]*$""")
+# A sentence's end: one of these, then only closing quotes and brackets to the end of the line.
+_TERMINALS = (".", "!", "?", "…")
+_CLOSERS = "\"'”’)]"
 _WORD = re.compile(r"\w+")
 
 # Icon names, shop and social-network words that page chrome leaves as a run of words.
@@ -123,12 +125,16 @@ _TRAILERS = frozenset(
 _GENERATED_NOTICE = re.compile(
     r"automatically generated|auto-generated|machine[- ]translated", re.I
 )
+# Every match of _GENERATED_NOTICE holds one of these in lower case (its letters have no other
+# case forms), so a line without them is not searched.
+_NOTICE_WORDS = ("generated", "lated")
 _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
 _SECTION_KEY_WORDS = max(len(k.split()) for k in _TRAILERS | _TOC_HEADINGS)
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _BLANK_LINES = re.compile(r"\n(?:[^\S\n]*+\n)+")
 
 MAX_TITLE_WORDS = 20
+_KEY_HEAD_CHARS = 200  # a line's start, enough for the first words of a key (see _line_key)
 TITLE_SCAN_CHARS = 5000
 MAX_ICON_RUN_WORDS = 300  # a header's icons and shop links; a longer line is not one
 MAX_HEADING_WORDS = 14
@@ -152,9 +158,20 @@ def _line_key(line: str, max_words: int) -> str | None:
     """title_key of text that is already normalised, as every line `_logical_lines` returns
     is (the same key, without normalising each line again); None past `max_words` words,
     when it can equal none of the keys it is compared with (a line of a million words is
-    not made into a key of a million words)."""
+    not made into a key of a million words).
+
+    Only the line's start is case-folded when its first words decide: folding goes character
+    by character, so the start's words are the whole line's first words."""
+    head = line[:_KEY_HEAD_CHARS]
+    key = _head_key(head, max_words)
+    if key is None or len(head) == len(line):
+        return key
+    return _head_key(line, max_words)
+
+
+def _head_key(text: str, max_words: int) -> str | None:
     words: list[str] = []
-    for m in _WORD.finditer(line.casefold()):
+    for m in _WORD.finditer(text.casefold()):
         if len(words) == max_words:
             return None
         words.append(m.group())
@@ -163,6 +180,19 @@ def _line_key(line: str, max_words: int) -> str | None:
 
 def _word_count(text: str) -> int:
     return len(text.split())
+
+
+def _terminal(line: str) -> bool:
+    """Whether the line ends as a sentence does: a full stop, "!", "?" or "…", then nothing but
+    closing quotes and brackets (read from the end, not tried at every position of a long
+    paragraph as a pattern anchored at "$" would be)."""
+    return line.rstrip(_CLOSERS).endswith(_TERMINALS)
+
+
+def _generated_notice(line: str) -> bool:
+    """Whether the line says the article was generated or machine-translated."""
+    low = line.lower()
+    return any(w in low for w in _NOTICE_WORDS) and _GENERATED_NOTICE.search(line) is not None
 
 
 def is_faq_heading(text: str) -> bool:
@@ -196,10 +226,10 @@ def _classify(line: str, markdown_heading: bool) -> Block:
     if line.endswith(":") and words <= 4:
         return Block("heading", line.rstrip(":").strip())
     if (
-        not _TERMINAL.search(line)
-        and not line.endswith((":", ",", ";", "-"))
-        and words <= MAX_HEADING_WORDS
+        words <= MAX_HEADING_WORDS
         and len(line) <= 140
+        and not line.endswith((":", ",", ";", "-"))
+        and not _terminal(line)
     ):
         return Block("heading", line)
     if _is_dotted_heading(line, words):
@@ -252,7 +282,7 @@ def _logical_lines(raw: str) -> list[tuple[str, bool]]:
                 or last.endswith((",", "-", "—"))
                 or last.rsplit(" ", 1)[-1].casefold() in STOP_WORDS
             )
-            and not _TERMINAL.search(last)
+            and not _terminal(last)
         )
         if wrapped:
             out[-1][0].append(("" if last.endswith("-") else " ") + line)
@@ -302,7 +332,7 @@ def clean_article(raw: str, title: str | None = None) -> Article:
         key = _line_key(line, _SECTION_KEY_WORDS)
         if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
             break
-        if _GENERATED_NOTICE.search(line) and _word_count(line) <= 60:
+        if _generated_notice(line) and _word_count(line) <= 60:
             skip_next = line.endswith(":")
             continue
         if key in _TOC_HEADINGS:

@@ -5,24 +5,45 @@ ingestion has its own small pool, apart from the threads that answer questions, 
 queue per server: a server's second upload waits for its first (and is told so), and a server
 cannot queue more than `MAX_WAITING` behind it. Every document is read by a limited child
 process (retrieval.sandbox), so even the running ones cannot take more than their budget.
+
+A folder from the command line is read in batches (`read_files`): one limited process reads a
+few hundred of its files, with one document's budget for all of them, and as many batches run at
+once as the queue has workers. A batch that needs more than that budget is read again one file
+at a time, each with a budget of its own, so every file ends exactly as it would alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from retrieval.errors import Busy
-from retrieval.sandbox import Budget, run_limited, shared_pool
+from retrieval.errors import Busy, CitebotError
+from retrieval.files import read_file_bytes
+from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
+
+if TYPE_CHECKING:  # the ingest pipeline loads when sources are added, not on the ask path
+    from retrieval.ingest_jobs import ReadDocument
 
 T = TypeVar("T")
 
 MAX_WAITING = 5  # per server, behind the one running
+# A batch of files read by one limited process: at most this many files, and at most this many
+# bytes per CPU second of one document's budget (1 MB with the default 20 s, a few seconds of
+# reading). Hundreds of short articles share the process's start and its warm caches (stems,
+# terms), while the batch stays a small part of the budget it has, and one that must be read
+# again file by file is not a long one.
+BATCH_FILES = 512
+FIRST_BATCH_FILES = 16
+BATCH_BYTES_PER_CPU_SECOND = 50 * 1024
 OnQueued = Callable[[int], Awaitable[None]]
 
 
@@ -40,12 +61,19 @@ class IngestQueue:
     """Per-scope serial, globally bounded execution of ingest jobs."""
 
     def __init__(
-        self, budget: Budget | None = None, workers: int | None = None, *, limited: bool = True
+        self,
+        budget: Budget | None = None,
+        workers: int | None = None,
+        *,
+        limited: bool = True,
+        batch_files: int = BATCH_FILES,
     ) -> None:
         """`limited=False` reads documents in-process (trusted input only: tests of parsing
-        itself, benchmarks of ingest speed)."""
+        itself, benchmarks of ingest speed). `batch_files`: the most files of a folder one
+        parser process reads (see `read_files`)."""
         self.budget = budget or Budget()
         self.workers = workers or _default_workers()
+        self.batch_files = batch_files
         self._hosts = shared_pool() if limited else None
         self._slots = asyncio.Semaphore(self.workers)
         self._scopes: dict[int | None, asyncio.Lock] = {}
@@ -141,3 +169,126 @@ class IngestQueue:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """One file of a batch: where it is (`path` as given, `source` resolved) and what reading
+    it gave: a document, or the refusal `add_file` would have raised."""
+
+    path: Path
+    source: str
+    outcome: ReadDocument | CitebotError
+
+
+ReadAlone = Callable[[bytes, str], Awaitable["ReadDocument"]]
+
+
+def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | CitebotError:
+    """The file's absolute path and bytes, or why it cannot be read (as add_file says it)."""
+    try:
+        data = read_file_bytes(path)
+    except CitebotError as exc:
+        return exc
+    return _resolved(path, folders), data
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """`path.resolve()`, each folder resolved once: a file that is no symbolic link is where
+    its folder resolves to (resolving walks every part of the path, a system call each)."""
+    if os.path.islink(path):
+        return path.resolve()
+    folder = folders.get(path.parent)
+    if folder is None:
+        folder = folders[path.parent] = path.parent.resolve()
+    return folder / path.name
+
+
+def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) -> list[list[Path]]:
+    """The files in order, cut into batches of at most `most` files and `most_bytes`. The
+    first batches are small and double up to `most`, so every worker has work within a moment;
+    the last ones shrink to an even share of what is left, so the workers finish together."""
+    out: list[list[Path]] = []
+    size = 0
+    limit = 0
+    for left, path in zip(range(len(paths), 0, -1), paths, strict=True):
+        try:
+            length = os.stat(path).st_size
+        except OSError:
+            length = 0  # reading it says why
+        if not out or len(out[-1]) >= limit or size + length > most_bytes:
+            share = -(-left // (2 * workers))
+            limit = min(most, FIRST_BATCH_FILES << len(out), max(share, FIRST_BATCH_FILES))
+            out.append([])
+            size = 0
+        out[-1].append(path)
+        size += length
+    return out
+
+
+async def _read_batch(
+    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[Path, Path]
+) -> list[FileRead]:
+    loaded = await asyncio.to_thread(lambda: [_load(p, folders) for p in paths])
+    readable = [(p, got) for p, got in zip(paths, loaded, strict=True) if isinstance(got, tuple)]
+    answers: list[dict[str, Any]] = []
+    if readable:
+        items = [(data, real.name, None, None, None) for _, (real, data) in readable]
+        try:
+            from retrieval.ingest_jobs import read_documents
+
+            answers = await queue.run(read_documents, items, name=f"{len(items)} files")
+        except CitebotError:  # over one document's budget, or the process failed: one by one
+            answers = [{"again": True}] * len(items)
+    replies = iter(answers)
+    out: list[FileRead] = []
+    for path, got in zip(paths, loaded, strict=True):
+        if not isinstance(got, tuple):
+            out.append(FileRead(path, str(path), got))
+            continue
+        real, data = got
+        answer = next(replies)
+        outcome: ReadDocument | CitebotError
+        if "ok" in answer:
+            from retrieval.ingest_jobs import decode_read
+
+            outcome = decode_read(answer["ok"])
+        elif "refused" in answer:
+            outcome = _refusal(str(answer["refused"]), str(answer["message"]))
+        else:
+            try:
+                outcome = await alone(data, real.name)
+            except CitebotError as exc:
+                outcome = exc
+        out.append(FileRead(path, str(real), outcome))
+    return out
+
+
+async def read_files(
+    queue: IngestQueue, paths: Sequence[Path], alone: ReadAlone
+) -> AsyncIterator[list[FileRead]]:
+    """The files read in batches, each batch in its own limited process, as many at once as
+    the queue has workers; batches come back in the files' order. `alone(data, name)` reads
+    one document in a process of its own (for a batch that needed more than its budget)."""
+    most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
+    batches = deque(_batches(paths, queue.batch_files, most_bytes, queue.workers))
+    folders: dict[Path, Path] = {}
+    running: deque[asyncio.Task[list[FileRead]]] = deque()
+    try:
+        while batches or running:
+            while batches and len(running) < queue.workers:
+                running.append(
+                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
+                )
+            done = await running.popleft()
+            if batches:  # the next one starts now, not after the caller has written this one
+                running.append(
+                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
+                )
+            yield done
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

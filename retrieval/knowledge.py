@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -35,7 +36,7 @@ from retrieval.errors import (
 )
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored
-from retrieval.ingest import IngestQueue, OnQueued
+from retrieval.ingest import FileRead, IngestQueue, OnQueued, read_files
 from retrieval.live_index import LiveIndex
 from retrieval.models import (
     AddResult,
@@ -54,7 +55,7 @@ from retrieval.reanalysis import reanalyse_if_needed
 from retrieval.rerank import Candidate, Question, rerank
 from retrieval.seeds import seed_files
 from retrieval.spelling import english_corrections, english_share, may_be_typo
-from retrieval.store import Store
+from retrieval.store import NewDocument, Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
 from retrieval.verdict import Verdict, judge
 
@@ -98,6 +99,14 @@ def _scope_note(existing: Source, guild_id: int | None) -> str:
     if guild_id is None and existing.guild_id is not None:
         return f" in server {existing.guild_id}; a copy for every server would show there twice"
     return ""
+
+
+def _duplicate(existing: Source, guild_id: int | None) -> DuplicateSource:
+    """The refusal of content that is already source `existing`."""
+    return DuplicateSource(
+        f"this content is already source [{existing.doc_id}] "
+        f"{existing.title!r} ({existing.source}){_scope_note(existing, guild_id)}"
+    )
 
 
 def validate_query(query: str) -> str:
@@ -662,6 +671,127 @@ class KnowledgeBase:
             data, path.name, str(path), title, guild_id, added_by, on_queued, wait_limit
         )
 
+    async def add_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        guild_id: int | None = None,
+        added_by: str | None = None,
+    ) -> AsyncIterator[tuple[Path, AddResult | CitebotError]]:
+        """Ingest files on this machine (a folder from the command line): for each path in
+        order, what `add_file` would return or raise for it, with the same rows written, as
+        if they were added one after the other.
+
+        Faster than that: the files are read in batches by limited parser processes, several
+        at once (retrieval.ingest.read_files), and each batch is written in one transaction
+        (`_store_batch`). When that transaction fails it leaves nothing, and the batch is
+        written again one file at a time, each in a transaction of its own, so the files before
+        the one that fails are added and that one raises, as they would one by one.
+        """
+        async with self.ingest.turn(guild_id):
+            async for batch in read_files(self.ingest, paths, self._read_alone):
+                try:
+                    outcomes = await self._store_batch(batch, guild_id, added_by)
+                except sqlite3.Error as exc:
+                    log.warning(
+                        "writing %d files together failed (%s); one at a time", len(batch), exc
+                    )
+                    for read in batch:
+                        yield read.path, await self._store_read(read, guild_id, added_by)
+                    continue
+                for outcome in outcomes:
+                    yield outcome
+
+    async def _store_read(
+        self, read: FileRead, guild_id: int | None, added_by: str | None
+    ) -> AddResult | CitebotError:
+        """One file of a batch written alone, as `add_file` writes it."""
+        if isinstance(read.outcome, CitebotError):
+            return read.outcome
+        try:
+            return await self._store_new(
+                read.outcome.doc,
+                source=read.source,
+                kind="file",
+                guild_id=guild_id,
+                added_by=added_by,
+                published_at=read.outcome.published,
+            )
+        except CitebotError as exc:
+            return exc
+
+    async def _read_alone(self, data: bytes, name: str) -> ReadDocument:
+        return await self._read(data, name, None)
+
+    async def _store_batch(
+        self, batch: Sequence[FileRead], guild_id: int | None, added_by: str | None
+    ) -> list[tuple[Path, AddResult | CitebotError]]:
+        """Write a batch of read files in one transaction; each file's outcome as `_store_new`
+        would give it in turn (a duplicate of a document already here, or of one earlier in
+        the batch, is refused with the same message)."""
+        outcomes: dict[int, AddResult | CitebotError] = {
+            i: f.outcome for i, f in enumerate(batch) if isinstance(f.outcome, CitebotError)
+        }
+        todo = [(i, f, f.outcome) for i, f in enumerate(batch) if i not in outcomes]
+        async with self.store.transaction() as db:
+            owners = await self.store.content_owners(db, [r.doc.content_hash for _, _, r in todo])
+            known: dict[int, Source] = {}  # the duplicates' originals, by id
+            new: list[tuple[int, FileRead, ReadDocument]] = []
+            twins: list[tuple[int, int]] = []  # (file, the earlier file of this batch it repeats)
+            for i, f, read in todo:
+                held = owners[read.doc.content_hash]
+                visible = [o for o in held if o[1] is None or o[1] == guild_id]
+                if visible or (held and guild_id is None):
+                    doc_id = (visible or held)[0][0]
+                    if doc_id < 0:
+                        twins.append((i, -doc_id - 1))
+                        continue
+                    if doc_id not in known:
+                        found = await self.store.get_source(doc_id, db)
+                        assert found is not None
+                        known[doc_id] = found
+                    outcomes[i] = _duplicate(known[doc_id], guild_id)
+                    continue
+                held.append((-len(new) - 1, guild_id))  # an id to come: its place in `new`
+                new.append((i, f, read))
+            stored = await self.store.insert_documents(
+                db,
+                [
+                    NewDocument(
+                        guild_id=guild_id,
+                        title=read.doc.title,
+                        source=f.source,
+                        kind="file",
+                        content_hash=read.doc.content_hash,
+                        summary=read.doc.summary,
+                        word_count=read.doc.word_count,
+                        added_by=added_by,
+                        passages=read.doc.passages,
+                        published_at=read.published,
+                    )
+                    for _, f, read in new
+                ],
+            )
+        added = []
+        for (i, f, read), (doc_id, added_at) in zip(new, stored, strict=True):
+            doc = read.doc
+            source = Source(
+                doc_id=doc_id,
+                title=doc.title,
+                source=f.source,
+                kind="file",
+                guild_id=guild_id,
+                passages=len(doc.passages),
+                added_at=added_at,
+                added_by=added_by,
+                summary=doc.summary,
+            )
+            added.append(source)
+            outcomes[i] = AddResult(source, len(doc.passages), doc.summary)
+        for i, earlier in twins:
+            outcomes[i] = _duplicate(added[earlier], guild_id)
+        return [(f.path, outcomes[i]) for i, f in enumerate(batch)]
+
     async def add_upload(
         self,
         filename: str,
@@ -891,10 +1021,7 @@ class KnowledgeBase:
             if existing is None and guild_id is None:
                 existing = await self.store.find_by_hash_anywhere(doc.content_hash, db)
             if existing is not None:
-                raise DuplicateSource(
-                    f"this content is already source [{existing.doc_id}] "
-                    f"{existing.title!r} ({existing.source}){_scope_note(existing, guild_id)}"
-                )
+                raise _duplicate(existing, guild_id)
             doc_id = await self._insert(
                 db,
                 doc,

@@ -25,11 +25,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 
-import Stemmer
-
-from retrieval.analyzer import analyze
+from retrieval.analyzer import analyze, stem
 from retrieval.cleaning import Article, is_faq_heading
 from retrieval.sentences import iter_sentences
 from retrieval.stopwords import STOP_WORDS
@@ -86,11 +84,11 @@ _POINTING_PHRASES = (
 )
 _FIRST_WORD = re.compile(r"\w+")  # "He's" opens with "he"
 _WORD = re.compile(r"[^\W_]+")
-_stemmer = Stemmer.Stemmer("english")
 _AMOUNT = re.compile(
     r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|million\b|billion\b|trillion\b)", re.IGNORECASE
 )
 _FIGURE = re.compile(r"\d[\d,.]*")
+_DIGIT = re.compile(r"\d")
 # "... impacted this movement": a demonstrative noun phrase anywhere ("to this day" is none).
 _DEMONSTRATIVE = re.compile(r"\b(?:this|these)\s+(?!day\b)[^\W\d_]", re.IGNORECASE)
 # "In 1990, he moved ...": a pronoun right after a short opening phrase.
@@ -217,25 +215,23 @@ def _clip(text: str) -> str:
 
 def _words(text: str) -> list[str]:
     """A reader's words: lower case, stemmed, stop words kept (they are most of any text)."""
-    return [_stem(w) for w in _WORD.findall(text.casefold())]
+    return list(map(_stem, _WORD.findall(text.casefold())))
 
 
 @lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
-    return word if len(word) <= 3 or len(word) > 40 else _stemmer.stemWord(word)
+    return word if len(word) <= 3 or len(word) > 40 else stem(word)
 
 
-def _expected(counts: list[Counter[str]], title: set[str]) -> dict[str, float]:
+def _expected(words: list[list[str]], title: set[str]) -> dict[str, float]:
     """How often each word would occur in a reader's summary of REFERENCE_WORDS words: its
-    share of the article, title words up and stop words down."""
-    weights: Counter[str] = Counter()
-    for c in counts:
-        weights.update(c)
-    for word in weights:
-        if word in title:
-            weights[word] *= TITLE_WEIGHT
-        elif word in STOP_WORDS:
-            weights[word] *= STOP_WORD_WEIGHT
+    share of the article (`words`: each sentence's words), title words up and stop words
+    down."""
+    weights: dict[str, float] = Counter(chain.from_iterable(words))
+    for word in title & weights.keys():
+        weights[word] *= TITLE_WEIGHT
+    for word in (STOP_WORDS & weights.keys()) - title:
+        weights[word] *= STOP_WORD_WEIGHT
     total = sum(weights.values())
     return {w: REFERENCE_WORDS * v / total for w, v in weights.items()}
 
@@ -246,12 +242,75 @@ def _prior(sentence: str, title_terms: set[str]) -> float:
     factor = 1.0
     if title_terms and defines_subject(sentence, title_terms):
         factor *= 1.0 + DEFINITION_BONUS
+    if _DIGIT.search(sentence) is None:  # no figure, and no amount (each has a digit)
+        return factor
     figures = len(_FIGURE.findall(sentence))
     if figures > MAX_FIGURES:
         factor *= FIGURE_LIST_FACTOR
     elif _AMOUNT.search(sentence):
         factor *= 1.0 + AMOUNT_BONUS
     return factor
+
+
+def _alone(n: int, e: float) -> float:
+    """min(0 + n, e) - min(0, e): a word's overlap when the summary lacks it (e > 0)."""
+    return e if e < n else n
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """A unit the summary could take next: its words with their counts and expected counts
+    (in the order the words first occur), the words it adds, and its prior.
+
+    Built once per unit and kept while none of its sentences is chosen; the greedy loop then
+    only asks it for its clipped overlap with what the summary has (`overlap`)."""
+
+    words: list[tuple[str, int, float, float]]  # word, count, expected, overlap alone
+    alone: float  # the overlap with an empty summary
+    size: int
+    weight: float
+
+    @classmethod
+    def of(
+        cls,
+        new: tuple[int, ...],
+        words: list[list[tuple[str, int, float, float]]],
+        lengths: list[int],
+        prior: list[float],
+    ) -> _Option:
+        """The option of taking sentences `new` together; `words` holds each sentence's
+        (word, count, expected, overlap alone)."""
+        if len(new) == 1:
+            (i,) = new
+            merged = words[i]
+        else:
+            added: dict[str, tuple[int, float]] = {}
+            for i in new:
+                for w, n, e, _ in words[i]:
+                    had = added.get(w)
+                    added[w] = (n if had is None else had[0] + n, e)
+            merged = [(w, n, e, _alone(n, e)) for w, (n, e) in added.items()]
+        return cls(
+            merged,
+            sum([alone for _, _, _, alone in merged]),
+            sum(lengths[i] for i in new),
+            max(prior[i] for i in new),
+        )
+
+    def overlap(self, have: dict[str, int]) -> float:
+        """How much the unit adds to the summary's overlap with the expected one: each word's
+        min(have + n, expected) - min(have, expected), summed in the words' order."""
+        if not have:
+            return self.alone
+        get = have.get
+        return sum(
+            [
+                alone
+                if (h := get(w)) is None
+                else (e if e < (t := h + n) else t) - (e if e < h else h)
+                for w, n, e, alone in self.words
+            ]
+        )
 
 
 def summarize(article: Article) -> str:
@@ -270,14 +329,17 @@ def summarize(article: Article) -> str:
     sentences = [c.text for c in candidates]
     want = min(summary_length(len(article.text.split())), usable)
     most = min(want + 1, MAX_SUMMARY_SENTENCES, usable) if want > 2 else want
-    counts = [Counter(_words(s)) for s in sentences]
+    said = [_words(s) for s in sentences]
+    counts = [Counter(w) for w in said]
     lengths = [sum(c.values()) for c in counts]
     title = set() if article.title_derived else set(_words(article.title))
     title_terms = set() if article.title_derived else set(analyze(article.title))
-    expected = _expected(counts, title)
+    expected = _expected(said, title)
     prior = [_prior(s, title_terms) for s in sentences]
+    words = [[(w, n, (e := expected[w]), e if e < n else n) for w, n in c.items()] for c in counts]
+    options: dict[tuple[int, ...], _Option] = {}
     chosen: set[int] = set()
-    have: Counter[str] = Counter()
+    have: dict[str, int] = {}
     overlap, length = 0.0, 0
     while len(chosen) < want or (length < MIN_SUMMARY_WORDS and len(chosen) < most):
         best: tuple[int, ...] = ()
@@ -285,27 +347,26 @@ def summarize(article: Article) -> str:
         before = 2 * overlap / (length + REFERENCE_WORDS)
         room = (want if len(chosen) < want else most) - len(chosen)
         for unit in units:
-            new = [i for i in unit if i not in chosen]
+            new = tuple(i for i in unit if i not in chosen) if chosen else unit
             if not new or len(new) > room:
                 continue
-            added: Counter[str] = Counter()
-            for i in new:
-                added.update(counts[i])
-            more = sum(
-                min(have[w] + n, expected[w]) - min(have[w], expected[w]) for w, n in added.items()
-            )
-            size = length + sum(lengths[i] for i in new)
+            option = options.get(new)
+            if option is None:
+                option = options[new] = _Option.of(new, words, lengths, prior)
+            more = option.overlap(have)
+            size = length + option.size
             gain = (2 * (overlap + more) / (size + REFERENCE_WORDS) - before) / len(new)
-            weight = max(prior[i] for i in new)
+            weight = option.weight
             gain = gain * weight if gain > 0 else gain / weight
             if gain > best_gain:
-                best, best_gain, best_overlap = tuple(new), gain, overlap + more
+                best, best_gain, best_overlap = new, gain, overlap + more
         if not best:
             break
         chosen.update(best)
         overlap = best_overlap
         for i in best:
-            have.update(counts[i])
+            for w, n in counts[i].items():
+                have[w] = have.get(w, 0) + n
             length += lengths[i]
     return " ".join(sentences[i] for i in sorted(chosen))
 

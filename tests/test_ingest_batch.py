@@ -1,0 +1,217 @@
+"""A folder added together (KnowledgeBase.add_files, what `citebot sources add DIR` uses) ends
+exactly as the same files added one by one through `add_file`: the same outcome for each file
+(added, duplicate, refused, with the same messages) and the same rows, ids and corpus state."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import CitebotError
+from retrieval.ingest import IngestQueue
+from retrieval.knowledge import KnowledgeBase
+from retrieval.models import AddResult
+from retrieval.sandbox import Budget
+from tests import hostile
+from tests.conftest import table_dump
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+WORDS = (
+    "harbor ferry council river bridge museum festival railway station engineer mayor "
+    "village castle garden library orchestra season island factory market school church "
+    "tower canal mill farmer painter novel treaty battle regiment province cathedral "
+    "lighthouse vineyard monastery observatory"
+).split()
+
+
+def _article(number: int) -> str:
+    """A made-up article: a title, a few sections of sentences, a list now and then."""
+    rng = random.Random(number)
+    lines = [f"# The {rng.choice(WORDS).title()} of Place {number}", ""]
+    for section in range(rng.randint(1, 4)):
+        if section:
+            lines += [f"## Part {section}", ""]
+        for _ in range(rng.randint(1, 5)):
+            sentences = []
+            for _ in range(rng.randint(1, 9)):
+                words = [rng.choice(WORDS) for _ in range(rng.randint(5, 30))]
+                sentences.append(f"In {1800 + number} the {' '.join(words)}.".capitalize())
+            lines += [" ".join(sentences), ""]
+        if rng.random() < 0.3:
+            lines += [f"- {rng.choice(WORDS)} and {rng.choice(WORDS)}" for _ in range(3)] + [""]
+    return "\n".join(lines)
+
+
+def _folder(root: Path, count: int) -> list[Path]:
+    """Articles enough for several batches, with what a real folder holds besides: the seeds,
+    copies of two files, an empty file, a binary one, one whose text is already in the
+    database (added before, as pasted text), one that is gone, and symbolic links."""
+    root.mkdir()
+    paths = []
+    for number in range(count):
+        path = root / f"{number:03d}.md"
+        path.write_text(_article(number), encoding="utf-8")
+        paths.append(path)
+    for seed in sorted(SEEDS.glob("*.txt"))[:3]:
+        paths.append(root / seed.name)
+        paths[-1].write_bytes(seed.read_bytes())
+    paths.insert(7, root / "copy.md")
+    paths[7].write_text(_article(3), encoding="utf-8")
+    paths.insert(20, root / "empty.txt")
+    paths[20].write_text("")
+    paths.insert(30, root / "photo.txt")
+    paths[30].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    paths.append(root / "late-copy.md")  # a copy of a file of an earlier batch
+    paths[-1].write_text(_article(1), encoding="utf-8")
+    paths.append(root / "known.md")
+    paths[-1].write_text(_article(1000), encoding="utf-8")
+    paths.append(root / "missing.md")  # listed, but gone by the time it is read
+    # Symbolic links: to a file elsewhere (its source is the file it points at), and a folder
+    # seen through a link.
+    elsewhere = root.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "real.txt").write_text(_article(2000), encoding="utf-8")
+    (root / "link.md").symlink_to(elsewhere / "real.txt")
+    (root / "linked").symlink_to(elsewhere)
+    (elsewhere / "inside.md").write_text(_article(2001), encoding="utf-8")
+    paths[12:12] = [root / "link.md", root / "linked" / "inside.md"]
+    return paths
+
+
+def _seen(outcome: AddResult | CitebotError) -> tuple:
+    """What a user is shown of an outcome (everything but the time it was added)."""
+    if isinstance(outcome, CitebotError):
+        return (type(outcome).__name__, str(outcome))
+    s = outcome.source
+    return (s.doc_id, s.title, s.source, s.kind, s.guild_id, s.passages, s.added_by,
+            s.summary, outcome.passages, outcome.summary)  # fmt: skip
+
+
+def _rows(db: Path) -> dict[str, list[tuple]]:
+    """Every row of every table, the documents without the time they were added."""
+    rows = table_dump(db)
+    with sqlite3.connect(db) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(documents)")]
+    at = columns.index("added_at")
+    rows["documents"] = [r[:at] + r[at + 1 :] for r in rows["documents"]]
+    rows["meta"] = [r for r in rows["meta"] if r[0] != "database_id"]
+    return rows
+
+
+async def _base(tmp_path: Path, guild: int | None, elsewhere: str = "") -> tuple[Path, Path]:
+    """Two copies of one database (the corpus state starts from a random value of its own)
+    holding an article of the folder, and maybe another server's."""
+    base = tmp_path / "base.db"
+    async with await KnowledgeBase.open(base) as kb:
+        await kb.add_text(_article(1000), title="Known", guild_id=guild)
+        if elsewhere:
+            await kb.add_text(elsewhere, title="Elsewhere", guild_id=5)
+    copies = tmp_path / "alone.db", tmp_path / "together.db"
+    for copy in copies:
+        copy.write_bytes(base.read_bytes())
+    return copies
+
+
+async def _one_by_one(db: Path, paths: list[Path], guild: int | None, **queue) -> list[tuple]:
+    async with await KnowledgeBase.open(db, ingest=IngestQueue(**queue)) as kb:
+        seen = []
+        for path in paths:
+            try:
+                seen.append(_seen(await kb.add_file(path, guild_id=guild, added_by="cli")))
+            except CitebotError as exc:
+                seen.append(_seen(exc))
+        return seen
+
+
+async def _together(db: Path, paths: list[Path], guild: int | None, **queue) -> list[tuple]:
+    async with await KnowledgeBase.open(db, ingest=IngestQueue(**queue)) as kb:
+        seen = []
+        async for path, outcome in kb.add_files(paths, guild_id=guild, added_by="cli"):
+            seen.append((path, _seen(outcome)))
+        assert [p for p, _ in seen] == paths  # every file, in order
+        return [s for _, s in seen]
+
+
+@pytest.mark.parametrize("guild", [None, 77])
+async def test_a_folder_added_together_ends_as_one_file_at_a_time(
+    tmp_path: Path, guild: int | None
+) -> None:
+    paths = _folder(tmp_path / "articles", 40)
+    # Another server already holds one of the files: the global corpus refuses it, a server
+    # does not see it.
+    alone, together = await _base(tmp_path, guild, paths[40].read_text(encoding="utf-8"))
+    expected = await _one_by_one(alone, paths, guild, workers=2)
+    # Batches of 8: several of them, two read at once.
+    got = await _together(together, paths, guild, workers=2, batch_files=8)
+    assert got == expected
+    kinds = [s[0] for s in got]
+    # the two copies, the known one, the three seeds (bundled already), and for the global
+    # corpus the one another server holds
+    assert kinds.count("DuplicateSource") == (7 if guild is None else 6)
+    assert kinds.count("BadSource") == 3  # empty, binary, missing
+    sources = {s[2] for s in got if isinstance(s[0], int)}
+    elsewhere = (tmp_path / "elsewhere").resolve()
+    assert {str(elsewhere / "real.txt"), str(elsewhere / "inside.md")} <= sources
+    assert _rows(together) == _rows(alone)
+
+
+async def test_a_batch_over_its_budget_is_read_again_one_file_at_a_time(tmp_path: Path) -> None:
+    """One document's budget covers a whole batch; a batch that needs more is read again, each
+    file with a budget of its own: the articles are added, the hostile PDF is refused as it
+    would be alone."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    paths = [folder / "a.md", folder / "report.pdf", folder / "b.md"]
+    paths[0].write_text(_article(1), encoding="utf-8")
+    paths[1].write_bytes(hostile.shared_stream_pdf())
+    paths[2].write_text(_article(2), encoding="utf-8")
+    budget = Budget(cpu_seconds=1, wall_seconds=120)
+    alone, together = await _base(tmp_path, None)
+    expected = await _one_by_one(alone, paths, None, budget=budget)
+    got = await _together(together, paths, None, budget=budget)
+    assert got == expected
+    assert got[1] == (
+        "OverBudget",
+        "report.pdf needs more than 1 s of processing to read; it is refused as too complex "
+        "(a document built to exhaust the parser?)",
+    )
+    assert isinstance(got[0][0], int) and isinstance(got[2][0], int)
+    assert _rows(together) == _rows(alone)
+
+
+async def test_a_batch_that_cannot_be_written_is_written_one_file_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """The batch's transaction fails and leaves nothing; written again file by file, the files
+    before the bad one are added and the bad one raises, as one at a time."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    paths = []
+    for number in range(5):
+        paths.append(folder / f"{number}.md")
+        text = _article(number) + ("\n\nThe EXPLODE paragraph.\n" if number == 3 else "")
+        paths[-1].write_text(text, encoding="utf-8")
+    results = {}
+    for name, db in zip(("alone", "together"), await _base(tmp_path, None), strict=True):
+        with sqlite3.connect(db) as con:
+            con.execute(
+                "CREATE TRIGGER explode BEFORE INSERT ON passages WHEN NEW.text LIKE "
+                "'%EXPLODE%' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            )
+        seen = []
+        async with await KnowledgeBase.open(db) as kb:
+            with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+                if name == "alone":
+                    for path in paths:
+                        seen.append(_seen(await kb.add_file(path, added_by="cli")))
+                else:
+                    async for _, outcome in kb.add_files(paths, added_by="cli"):
+                        seen.append(_seen(outcome))
+        results[name] = (seen, _rows(db))
+    assert results["together"] == results["alone"]
+    seen, rows = results["together"]
+    assert [s[2] for s in seen] == [str(p.resolve()) for p in paths[:3]]
+    assert len(rows["documents"]) == 5 + 1 + 3  # the seeds, the known one and three files
