@@ -155,6 +155,7 @@ class Bm25Index:
         self._hashes_file: Path | None = None
         self._views: dict[int, _View] = {}
         self._lengths_cache: dict[int, dict[int, list[str]]] = {}
+        self._norm_cache: dict[tuple[str, float], np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.size
@@ -301,7 +302,7 @@ class Bm25Index:
         one dense pass is cheaper (SKIPPABLE).
         """
         k1, b = self._k1, self._b
-        lengths = segment.lengths
+        norms = self._norms(segment, avgdl)
         items = []
         for idf, term_id in terms:
             top = float(segment.maxtf[term_id])
@@ -321,7 +322,7 @@ class Bm25Index:
             if found.any():
                 tf = segment.tf[span][at[found]].astype(np.float64)
                 held = positions[found]
-                norm = k1 * (1 - b + b * lengths[held].astype(np.float64) / avgdl)
+                norm = norms[held]
                 out[found] = idf * tf * (k1 + 1) / (tf + norm)
             return out
 
@@ -333,7 +334,7 @@ class Bm25Index:
             for _, idf, span in items:
                 docs = segment.docs[span]
                 tf = segment.tf[span].astype(np.float64)
-                norm = k1 * (1 - b + b * lengths[docs].astype(np.float64) / avgdl)
+                norm = norms[docs]
                 buffer[docs] += idf * tf * (k1 + 1) / (tf + norm)
             positions = np.flatnonzero(buffer > 0)
             if mask is not None:
@@ -361,6 +362,19 @@ class Bm25Index:
             found = np.concatenate((found, new))[order]
             totals = np.concatenate((totals, full))[order]
         return found, totals
+
+    def _norms(self, segment: Segment, avgdl: float) -> np.ndarray:
+        """Each passage's BM25 length normalisation, k1 (1 - b + b len / avgdl), for one
+        view's average length: computed once per segment and view, not per posting read."""
+        key = (segment.name, avgdl)
+        norms = self._norm_cache.get(key)
+        if norms is None:
+            lengths = np.asarray(segment.lengths, dtype=np.float64)
+            norms = self._k1 * (1 - self._b + self._b * lengths / avgdl)
+            if len(self._norm_cache) >= 64:
+                self._norm_cache.clear()
+            self._norm_cache[key] = norms
+        return norms
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """Scores of every global passage for these query terms, in passage id order (for
