@@ -347,7 +347,7 @@ def summarize(article: Article) -> str:
         before = 2 * overlap / (length + REFERENCE_WORDS)
         room = (want if len(chosen) < want else most) - len(chosen)
         for unit in units:
-            new = tuple(i for i in unit if i not in chosen) if chosen else unit
+            new = unit if chosen.isdisjoint(unit) else tuple(i for i in unit if i not in chosen)
             if not new or len(new) > room:
                 continue
             option = options.get(new)
