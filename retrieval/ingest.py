@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from retrieval.errors import Busy, CitebotError
-from retrieval.files import read_file_bytes
+from retrieval.files import MAX_FILE_BYTES, read_file_bytes
 from retrieval.ingest_jobs import ReadDocument, decode_read, read_documents
 from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
 
@@ -183,7 +184,17 @@ ReadAlone = Callable[[bytes, str], Awaitable[ReadDocument]]
 
 
 def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | CitebotError:
-    """The file's absolute path and bytes, or why it cannot be read (as add_file says it)."""
+    """The file's absolute path and bytes, or why it cannot be read (as add_file says it).
+
+    A regular file within the size limit is read after one stat; anything else is left to
+    `read_file_bytes`, which checks it step by step and says what is wrong."""
+    try:
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_FILE_BYTES:
+            with open(path, "rb") as file:
+                return _resolved(path, folders), file.read()
+    except OSError:
+        pass
     try:
         data = read_file_bytes(path)
     except CitebotError as exc:
@@ -265,7 +276,8 @@ async def read_files(
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
     one document in a process of its own (for a batch that needed more than its budget)."""
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
-    batches = deque(_batches(paths, queue.batch_files, most_bytes, queue.workers))
+    cut = partial(_batches, paths, queue.batch_files, most_bytes, queue.workers)
+    batches = deque(await asyncio.to_thread(cut))  # a stat per file: off the event loop
     folders: dict[Path, Path] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
