@@ -183,8 +183,9 @@ class FileRead:
 ReadAlone = Callable[[bytes, str], Awaitable[ReadDocument]]
 
 
-def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | CitebotError:
-    """The file's absolute path and bytes, or why it cannot be read (as add_file says it).
+def _load(path: Path, folders: dict[str, str]) -> tuple[str, bytes] | CitebotError:
+    """The file's absolute path (as `Path.resolve` gives it) and bytes, or why it cannot be
+    read (as add_file says it).
 
     A regular file within the size limit is read after one stat; anything else is left to
     `read_file_bytes`, which checks it step by step and says what is wrong."""
@@ -202,15 +203,18 @@ def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | Citebot
     return _resolved(path, folders), data
 
 
-def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
-    """`path.resolve()`, each folder resolved once: a file that is no symbolic link is where
-    its folder resolves to (resolving walks every part of the path, a system call each)."""
-    if os.path.islink(path):
-        return path.resolve()
-    folder = folders.get(path.parent)
-    if folder is None:
-        folder = folders[path.parent] = path.parent.resolve()
-    return folder / path.name
+def _resolved(path: Path, folders: dict[str, str]) -> str:
+    """`str(path.resolve())`, each folder resolved once: a file that is no symbolic link is
+    where its folder resolves to (resolving walks every part of the path, a system call
+    each)."""
+    text = os.fspath(path)
+    if os.path.islink(text):
+        return str(path.resolve())
+    folder, name = os.path.split(text)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = str(Path(folder).resolve())
+    return os.path.join(real, name)
 
 
 def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) -> list[list[Path]]:
@@ -236,13 +240,13 @@ def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) ->
 
 
 async def _read_batch(
-    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[Path, Path]
+    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[str, str]
 ) -> list[FileRead]:
     loaded = await asyncio.to_thread(lambda: [_load(p, folders) for p in paths])
     readable = [(p, got) for p, got in zip(paths, loaded, strict=True) if isinstance(got, tuple)]
     answers: list[dict[str, Any]] = []
     if readable:
-        items = [(data, real.name, None, None, None) for _, (real, data) in readable]
+        items = [(data, os.path.basename(real), None, None, None) for _, (real, data) in readable]
         try:
             answers = await queue.run(read_documents, items, name=f"{len(items)} files")
         except CitebotError:  # over one document's budget, or the process failed: one by one
@@ -262,10 +266,10 @@ async def _read_batch(
             outcome = _refusal(str(answer["refused"]), str(answer["message"]))
         else:
             try:
-                outcome = await alone(data, real.name)
+                outcome = await alone(data, os.path.basename(real))
             except CitebotError as exc:
                 outcome = exc
-        out.append(FileRead(path, str(real), outcome))
+        out.append(FileRead(path, real, outcome))
     return out
 
 
@@ -278,7 +282,7 @@ async def read_files(
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
     cut = partial(_batches, paths, queue.batch_files, most_bytes, queue.workers)
     batches = deque(await asyncio.to_thread(cut))  # a stat per file: off the event loop
-    folders: dict[Path, Path] = {}
+    folders: dict[str, str] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
         while batches or running:
