@@ -153,7 +153,8 @@ def _acceptable(article: Article) -> Iterator[_Candidate]:
     for block in article.blocks:
         if block.kind == "heading" and is_faq_heading(block.text):
             return
-        if block.kind != "paragraph" or block.text.casefold().startswith(_CALLOUTS):
+        # (the start of the text folded: folding goes character by character)
+        if block.kind != "paragraph" or block.text[:32].casefold().startswith(_CALLOUTS):
             follows = False
             continue
         split = article.split.get(block.text)  # split already, by the passage splitter
