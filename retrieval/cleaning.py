@@ -36,10 +36,21 @@ class Article:
     # Sentences of the paragraphs split so far: the passage splitter and the summarizer read
     # the same long paragraphs, and splitting one of two million characters twice is waste.
     split: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # The body's words (`text.split()`), split once: its hash, its word count and the length of
+    # its summary all read them.
+    split_words: list[list[str]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
     @property
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks)
+
+    def words(self) -> list[str]:
+        """The body's words, as `text.split()` gives them."""
+        if not self.split_words:
+            self.split_words.append(self.text.split())
+        return self.split_words[0]
 
     def sentences(self, text: str) -> list[str]:
         """The sentences of `text` (a block's text), split once per article."""

@@ -328,7 +328,7 @@ def summarize(article: Article) -> str:
     if not usable:
         return _fallback(article)
     sentences = [c.text for c in candidates]
-    want = min(summary_length(len(article.text.split())), usable)
+    want = min(summary_length(len(article.words())), usable)
     most = min(want + 1, MAX_SUMMARY_SENTENCES, usable) if want > 2 else want
     said = [_words(s) for s in sentences]
     counts = [Counter(w) for w in said]
