@@ -215,3 +215,24 @@ async def test_a_batch_that_cannot_be_written_is_written_one_file_at_a_time(
     seen, rows = results["together"]
     assert [s[2] for s in seen] == [str(p.resolve()) for p in paths[:3]]
     assert len(rows["documents"]) == 5 + 1 + 3  # the seeds, the known one and three files
+
+
+def test_the_command_line_names_each_file_as_it_was_given(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text(_article(1), encoding="utf-8")
+    (notes / "copy.md").write_text(_article(1), encoding="utf-8")
+    (notes / "empty.txt").write_text("")
+    monkeypatch.chdir(tmp_path)
+    result = cli("sources", "add", "./notes/a.md", "./notes//copy.md", "./notes/empty.txt")
+    lines = result.out.splitlines()
+    assert result.code == 1
+    assert lines[0].startswith("added [6] The ") and lines[0].endswith(" passages)")
+    assert lines[1] == (
+        f"skipped ./notes//copy.md: this content is already source [6] "
+        f"{lines[0].split('] ', 1)[1].rsplit(' (', 1)[0]!r} ({(notes / 'a.md').resolve()})"
+    )
+    assert lines[2] == "failed ./notes/empty.txt: empty.txt is empty"
+    assert lines[3] == "1 added, 1 skipped as duplicates, 1 failed"
