@@ -141,6 +141,7 @@ _GENERATED_NOTICE = re.compile(
 _NOTICE_WORDS = ("generated", "lated")
 _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
 _SECTION_KEY_WORDS = max(len(k.split()) for k in _TRAILERS | _TOC_HEADINGS)
+_LONGEST_TRAILER = max(map(len, _TRAILERS))
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _BLANK_LINES = re.compile(r"\n(?:[^\S\n]*+\n)+")
 
@@ -341,9 +342,13 @@ def clean_article(raw: str, title: str | None = None) -> Article:
             skip_next = False
             continue
         key = _line_key(line, _SECTION_KEY_WORDS)
-        if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
+        # (folding never shortens a line: one longer than every trailer is none of them)
+        if key in _TRAILERS or (
+            len(line.rstrip(":")) <= _LONGEST_TRAILER and line.casefold().rstrip(":") in _TRAILERS
+        ):
             break
-        if _generated_notice(line) and _word_count(line) <= 60:
+        # (a logical line has single spaces: its words are its spaces plus one)
+        if line.count(" ") < 60 and _generated_notice(line):
             skip_next = line.endswith(":")
             continue
         if key in _TOC_HEADINGS:
