@@ -260,7 +260,7 @@ def _alone(n: int, e: float) -> float:
     return e if e < n else n
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Option:
     """A unit the summary could take next: its words with their counts and expected counts
     (in the order the words first occur), the words it adds, and its prior.
@@ -286,13 +286,13 @@ class _Option:
         if len(new) == 1:
             (i,) = new
             merged = words[i]
-        else:
-            added: dict[str, tuple[int, float]] = {}
-            for i in new:
-                for w, n, e, _ in words[i]:
-                    had = added.get(w)
-                    added[w] = (n if had is None else had[0] + n, e)
-            merged = [(w, n, e, _alone(n, e)) for w, (n, e) in added.items()]
+            return cls(merged, sum([alone for _, _, _, alone in merged]), lengths[i], prior[i])
+        added: dict[str, tuple[int, float]] = {}
+        for i in new:
+            for w, n, e, _ in words[i]:
+                had = added.get(w)
+                added[w] = (n if had is None else had[0] + n, e)
+        merged = [(w, n, e, _alone(n, e)) for w, (n, e) in added.items()]
         return cls(
             merged,
             sum([alone for _, _, _, alone in merged]),
