@@ -128,7 +128,7 @@ def defines_subject(sentence: str, title_terms: set[str]) -> bool:
     return m is not None and not title_terms.isdisjoint(analyze(m.group("subject")))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Candidate:
     text: str
     follows: bool  # the sentence just before it in the article is the previous candidate
@@ -334,7 +334,7 @@ def summarize(article: Article) -> str:
     most = min(want + 1, MAX_SUMMARY_SENTENCES, usable) if want > 2 else want
     said = [_words(s) for s in sentences]
     counts = [Counter(w) for w in said]
-    lengths = [sum(c.values()) for c in counts]
+    lengths = [len(w) for w in said]
     title = set() if article.title_derived else set(_words(article.title))
     title_terms = set() if article.title_derived else set(analyze(article.title))
     expected = _expected(said, title)
