@@ -2,7 +2,8 @@
 
 The folder holds one Markdown file per article (`# Title`, a blank line, the article's text),
 written from `<data>/scale/enwiki2021_sample.jsonl.gz` in the sample's order: the first
-`--articles` of them (22,067 by default, the folder issue 10 measured). The command runs in a
+`--articles` of them (22,067 by default, as many as the folder issue 10 measured).
+`--source 2015` writes the long articles of enwiki2015_AA_AB instead. The command runs in a
 subprocess on a fresh database, as an operator would run it, and is timed from start to exit.
 
 bm25s is timed on the same article texts (the files' contents), tokenizing and indexing them in
@@ -31,17 +32,20 @@ from pathlib import Path
 
 from bench.common import ROOT
 
-SOURCE = Path("scale") / "enwiki2021_sample.jsonl.gz"
+SOURCES = {
+    "2021": Path("scale") / "enwiki2021_sample.jsonl.gz",  # short articles (~250 words)
+    "2015": Path("scale") / "enwiki2015_AA_AB.jsonl.gz",  # long ones (~2,500 words)
+}
 DEFAULT_DATA = Path("/work/shared/bench-data")
 ARTICLES = 22_067
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 
-def write_folder(data_dir: Path, folder: Path, count: int) -> list[str]:
+def write_folder(data_dir: Path, folder: Path, count: int, source: str = "2021") -> list[str]:
     """The first `count` articles of the sample as `folder/NNNNN-title.md`; their texts."""
     folder.mkdir(parents=True, exist_ok=True)
     texts: list[str] = []
-    with gzip.open(data_dir / SOURCE, "rt", encoding="utf-8") as lines:
+    with gzip.open(data_dir / SOURCES[source], "rt", encoding="utf-8") as lines:
         for number, line in enumerate(lines):
             if number >= count:
                 break
@@ -106,16 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--articles", type=int, default=ARTICLES)
+    parser.add_argument(
+        "--source", choices=sorted(SOURCES), default="2021", help="which sample (default 2021)"
+    )
     parser.add_argument("--folder", type=Path, help="write the articles here (default: a temp)")
     parser.add_argument("--keep", action="store_true", help="keep the database and folder")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    if not (args.data / SOURCE).is_file():
-        print(f"no {SOURCE} under {args.data}", file=sys.stderr)
+    if not (args.data / SOURCES[args.source]).is_file():
+        print(f"no {SOURCES[args.source]} under {args.data}", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="citebot-ingest-"))
     folder = args.folder or work / "articles"
-    texts = write_folder(args.data, folder, args.articles)
+    texts = write_folder(args.data, folder, args.articles, args.source)
     db = work / "ingest.db"
     seconds, cpu, status, last = time_citebot(folder, db)
     docs, passages = counts(db)

@@ -479,10 +479,11 @@ async def _outcomes(
             files.append(item)
             continue
         if files:
-            async for path, outcome in kb.add_files(
+            given = iter(files)  # each outcome is named as its item was given
+            async for _, outcome in kb.add_files(
                 [Path(f) for f in files], guild_id=guild, added_by="cli"
             ):
-                yield str(path), outcome
+                yield next(given), outcome
             files = []
         if item is not None:
             try:

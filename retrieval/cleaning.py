@@ -36,10 +36,21 @@ class Article:
     # Sentences of the paragraphs split so far: the passage splitter and the summarizer read
     # the same long paragraphs, and splitting one of two million characters twice is waste.
     split: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # The body's words (`text.split()`), split once: its hash, its word count and the length of
+    # its summary all read them.
+    split_words: list[list[str]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
     @property
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks)
+
+    def words(self) -> list[str]:
+        """The body's words, as `text.split()` gives them."""
+        if not self.split_words:
+            self.split_words.append(self.text.split())
+        return self.split_words[0]
 
     def sentences(self, text: str) -> list[str]:
         """The sentences of `text` (a block's text), split once per article."""
@@ -130,6 +141,7 @@ _GENERATED_NOTICE = re.compile(
 _NOTICE_WORDS = ("generated", "lated")
 _FAQ_HEADINGS = frozenset(("faq", "faqs", "frequently asked questions"))
 _SECTION_KEY_WORDS = max(len(k.split()) for k in _TRAILERS | _TOC_HEADINGS)
+_LONGEST_TRAILER = max(map(len, _TRAILERS))
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _BLANK_LINES = re.compile(r"\n(?:[^\S\n]*+\n)+")
 
@@ -330,9 +342,13 @@ def clean_article(raw: str, title: str | None = None) -> Article:
             skip_next = False
             continue
         key = _line_key(line, _SECTION_KEY_WORDS)
-        if key in _TRAILERS or line.casefold().rstrip(":") in _TRAILERS:
+        # (folding never shortens a line: one longer than every trailer is none of them)
+        if key in _TRAILERS or (
+            len(line.rstrip(":")) <= _LONGEST_TRAILER and line.casefold().rstrip(":") in _TRAILERS
+        ):
             break
-        if _generated_notice(line) and _word_count(line) <= 60:
+        # (a logical line has single spaces: its words are its spaces plus one)
+        if line.count(" ") < 60 and _generated_notice(line):
             skip_next = line.endswith(":")
             continue
         if key in _TOC_HEADINGS:

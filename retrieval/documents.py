@@ -34,7 +34,12 @@ class PreparedDocument:
 def content_hash(body: str) -> str:
     """Hash of the cleaned body, whitespace collapsed: the same article pasted twice, or with
     different line endings or page chrome, is recognised as the same content."""
-    return hashlib.sha256(" ".join(body.split()).casefold().encode()).hexdigest()
+    return words_hash(body.split())
+
+
+def words_hash(words: list[str]) -> str:
+    """`content_hash` of a body split into its words already."""
+    return hashlib.sha256(" ".join(words).casefold().encode()).hexdigest()
 
 
 def _too_long(name: str, count: str) -> BadSource:
@@ -93,6 +98,6 @@ def prepare(raw: str, *, title: str | None = None, name: str = "the text") -> Pr
         title=chosen,
         passages=passages,
         summary=summarize(article),
-        content_hash=content_hash(article.text),
-        word_count=len(article.text.split()),
+        content_hash=words_hash(article.words()),
+        word_count=len(article.words()),
     )

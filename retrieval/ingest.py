@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from retrieval.errors import Busy, CitebotError
-from retrieval.files import read_file_bytes
+from retrieval.files import MAX_FILE_BYTES, read_file_bytes
 from retrieval.sandbox import Budget, _refusal, run_limited, shared_pool
 
 if TYPE_CHECKING:  # the ingest pipeline loads when sources are added, not on the ask path
@@ -184,8 +185,19 @@ class FileRead:
 ReadAlone = Callable[[bytes, str], Awaitable["ReadDocument"]]
 
 
-def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | CitebotError:
-    """The file's absolute path and bytes, or why it cannot be read (as add_file says it)."""
+def _load(path: Path, folders: dict[str, str]) -> tuple[str, bytes] | CitebotError:
+    """The file's absolute path (as `Path.resolve` gives it) and bytes, or why it cannot be
+    read (as add_file says it).
+
+    A regular file within the size limit is read after one stat; anything else is left to
+    `read_file_bytes`, which checks it step by step and says what is wrong."""
+    try:
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_FILE_BYTES:
+            with open(path, "rb") as file:
+                return _resolved(path, folders), file.read()
+    except OSError:
+        pass
     try:
         data = read_file_bytes(path)
     except CitebotError as exc:
@@ -193,15 +205,18 @@ def _load(path: Path, folders: dict[Path, Path]) -> tuple[Path, bytes] | Citebot
     return _resolved(path, folders), data
 
 
-def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
-    """`path.resolve()`, each folder resolved once: a file that is no symbolic link is where
-    its folder resolves to (resolving walks every part of the path, a system call each)."""
-    if os.path.islink(path):
-        return path.resolve()
-    folder = folders.get(path.parent)
-    if folder is None:
-        folder = folders[path.parent] = path.parent.resolve()
-    return folder / path.name
+def _resolved(path: Path, folders: dict[str, str]) -> str:
+    """`str(path.resolve())`, each folder resolved once: a file that is no symbolic link is
+    where its folder resolves to (resolving walks every part of the path, a system call
+    each)."""
+    text = os.fspath(path)
+    if os.path.islink(text):
+        return str(path.resolve())
+    folder, name = os.path.split(text)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = str(Path(folder).resolve())
+    return os.path.join(real, name)
 
 
 def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) -> list[list[Path]]:
@@ -227,13 +242,13 @@ def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) ->
 
 
 async def _read_batch(
-    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[Path, Path]
+    queue: IngestQueue, paths: list[Path], alone: ReadAlone, folders: dict[str, str]
 ) -> list[FileRead]:
     loaded = await asyncio.to_thread(lambda: [_load(p, folders) for p in paths])
     readable = [(p, got) for p, got in zip(paths, loaded, strict=True) if isinstance(got, tuple)]
     answers: list[dict[str, Any]] = []
     if readable:
-        items = [(data, real.name, None, None, None) for _, (real, data) in readable]
+        items = [(data, os.path.basename(real), None, None, None) for _, (real, data) in readable]
         try:
             from retrieval.ingest_jobs import read_documents
 
@@ -257,10 +272,10 @@ async def _read_batch(
             outcome = _refusal(str(answer["refused"]), str(answer["message"]))
         else:
             try:
-                outcome = await alone(data, real.name)
+                outcome = await alone(data, os.path.basename(real))
             except CitebotError as exc:
                 outcome = exc
-        out.append(FileRead(path, str(real), outcome))
+        out.append(FileRead(path, real, outcome))
     return out
 
 
@@ -271,8 +286,9 @@ async def read_files(
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
     one document in a process of its own (for a batch that needed more than its budget)."""
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
-    batches = deque(_batches(paths, queue.batch_files, most_bytes, queue.workers))
-    folders: dict[Path, Path] = {}
+    cut = partial(_batches, paths, queue.batch_files, most_bytes, queue.workers)
+    batches = deque(await asyncio.to_thread(cut))  # a stat per file: off the event loop
+    folders: dict[str, str] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
     try:
         while batches or running:

@@ -547,10 +547,17 @@ class Store:
         owners: dict[str, list[tuple[int, int | None]]] = {h: [] for h in wanted}
         if not wanted:
             return owners
+        # By scope, through the (scope, content hash) index: the scopes are found one after the
+        # other as the next larger one there (a search each), not by reading every document.
         marks = ",".join("?" * len(wanted))
         sql = (
-            "SELECT id, guild_id, content_hash FROM documents "
-            f"WHERE content_hash IN ({marks}) ORDER BY id"
+            "WITH RECURSIVE scopes(scope) AS ("
+            " SELECT min(ifnull(guild_id, 0)) FROM documents"
+            " UNION ALL SELECT (SELECT min(ifnull(guild_id, 0)) FROM documents"
+            "  WHERE ifnull(guild_id, 0) > scope) FROM scopes WHERE scope IS NOT NULL) "
+            "SELECT d.id, d.guild_id, d.content_hash FROM scopes JOIN documents d "
+            f"ON ifnull(d.guild_id, 0) = scopes.scope AND d.content_hash IN ({marks}) "
+            "ORDER BY d.id"
         )
         async with db.execute(sql, wanted) as cur:
             for doc_id, guild_id, content_hash in await cur.fetchall():

@@ -90,7 +90,9 @@ _AMOUNT = re.compile(
 _FIGURE = re.compile(r"\d[\d,.]*")
 _DIGIT = re.compile(r"\d")
 # "... impacted this movement": a demonstrative noun phrase anywhere ("to this day" is none).
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these)\s+(?!day\b)[^\W\d_]", re.IGNORECASE)
+# The word starts the pattern ("th" where no letter goes before it: a word boundary there), so
+# the search looks for "th" rather than trying every position of the sentence.
+_DEMONSTRATIVE = re.compile(r"th(?<!\wth)(?:is|ese)\s+(?!day\b)[^\W\d_]", re.IGNORECASE)
 # "In 1990, he moved ...": a pronoun right after a short opening phrase.
 _PRONOUN_AFTER_PHRASE = re.compile(
     r"^[^,]{1,60},\s+(?:he|she|it|they|his|her|its|their)\b", re.IGNORECASE
@@ -126,7 +128,7 @@ def defines_subject(sentence: str, title_terms: set[str]) -> bool:
     return m is not None and not title_terms.isdisjoint(analyze(m.group("subject")))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Candidate:
     text: str
     follows: bool  # the sentence just before it in the article is the previous candidate
@@ -153,7 +155,8 @@ def _acceptable(article: Article) -> Iterator[_Candidate]:
     for block in article.blocks:
         if block.kind == "heading" and is_faq_heading(block.text):
             return
-        if block.kind != "paragraph" or block.text.casefold().startswith(_CALLOUTS):
+        # (the start of the text folded: folding goes character by character)
+        if block.kind != "paragraph" or block.text[:32].casefold().startswith(_CALLOUTS):
             follows = False
             continue
         split = article.split.get(block.text)  # split already, by the passage splitter
@@ -257,7 +260,7 @@ def _alone(n: int, e: float) -> float:
     return e if e < n else n
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Option:
     """A unit the summary could take next: its words with their counts and expected counts
     (in the order the words first occur), the words it adds, and its prior.
@@ -283,13 +286,13 @@ class _Option:
         if len(new) == 1:
             (i,) = new
             merged = words[i]
-        else:
-            added: dict[str, tuple[int, float]] = {}
-            for i in new:
-                for w, n, e, _ in words[i]:
-                    had = added.get(w)
-                    added[w] = (n if had is None else had[0] + n, e)
-            merged = [(w, n, e, _alone(n, e)) for w, (n, e) in added.items()]
+            return cls(merged, sum([alone for _, _, _, alone in merged]), lengths[i], prior[i])
+        added: dict[str, tuple[int, float]] = {}
+        for i in new:
+            for w, n, e, _ in words[i]:
+                had = added.get(w)
+                added[w] = (n if had is None else had[0] + n, e)
+        merged = [(w, n, e, _alone(n, e)) for w, (n, e) in added.items()]
         return cls(
             merged,
             sum([alone for _, _, _, alone in merged]),
@@ -327,11 +330,11 @@ def summarize(article: Article) -> str:
     if not usable:
         return _fallback(article)
     sentences = [c.text for c in candidates]
-    want = min(summary_length(len(article.text.split())), usable)
+    want = min(summary_length(len(article.words())), usable)
     most = min(want + 1, MAX_SUMMARY_SENTENCES, usable) if want > 2 else want
     said = [_words(s) for s in sentences]
     counts = [Counter(w) for w in said]
-    lengths = [sum(c.values()) for c in counts]
+    lengths = [len(w) for w in said]
     title = set() if article.title_derived else set(_words(article.title))
     title_terms = set() if article.title_derived else set(analyze(article.title))
     expected = _expected(said, title)
@@ -347,7 +350,7 @@ def summarize(article: Article) -> str:
         before = 2 * overlap / (length + REFERENCE_WORDS)
         room = (want if len(chosen) < want else most) - len(chosen)
         for unit in units:
-            new = tuple(i for i in unit if i not in chosen) if chosen else unit
+            new = unit if chosen.isdisjoint(unit) else tuple(i for i in unit if i not in chosen)
             if not new or len(new) > room:
                 continue
             option = options.get(new)

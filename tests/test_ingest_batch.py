@@ -215,3 +215,58 @@ async def test_a_batch_that_cannot_be_written_is_written_one_file_at_a_time(
     seen, rows = results["together"]
     assert [s[2] for s in seen] == [str(p.resolve()) for p in paths[:3]]
     assert len(rows["documents"]) == 5 + 1 + 3  # the seeds, the known one and three files
+
+
+def test_the_command_line_names_each_file_as_it_was_given(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text(_article(1), encoding="utf-8")
+    (notes / "copy.md").write_text(_article(1), encoding="utf-8")
+    (notes / "empty.txt").write_text("")
+    monkeypatch.chdir(tmp_path)
+    result = cli("sources", "add", "./notes/a.md", "./notes//copy.md", "./notes/empty.txt")
+    lines = result.out.splitlines()
+    assert result.code == 1
+    assert lines[0].startswith("added [6] The ") and lines[0].endswith(" passages)")
+    assert lines[1] == (
+        f"skipped ./notes//copy.md: this content is already source [6] "
+        f"{lines[0].split('] ', 1)[1].rsplit(' (', 1)[0]!r} ({(notes / 'a.md').resolve()})"
+    )
+    assert lines[2] == "failed ./notes/empty.txt: empty.txt is empty"
+    assert lines[3] == "1 added, 1 skipped as duplicates, 1 failed"
+
+
+async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
+    tmp_path: Path,
+) -> None:
+    """SQLite gives a new row the largest id plus one, until there is none larger; a batch
+    then inserts its documents one at a time and lets SQLite choose, as one by one would."""
+    db = tmp_path / "full.db"
+    async with await KnowledgeBase.open(db) as kb:
+        pass
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "INSERT INTO documents (id, title, source, kind, content_hash, summary, word_count, "
+            "added_at) VALUES (?, 'Last', 'x', 'text', 'h', '', 0, '')",
+            (2**63 - 2,),
+        )
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    paths = []
+    for number in range(3):
+        paths.append(folder / f"{number}.md")
+        paths[-1].write_text(_article(number), encoding="utf-8")
+    async with await KnowledgeBase.open(db) as kb:
+        seen = [outcome async for _, outcome in kb.add_files(paths, added_by="cli")]
+    assert all(isinstance(s, AddResult) for s in seen)
+    ids = [s.source.doc_id for s in seen if isinstance(s, AddResult)]
+    assert 2**63 - 1 in ids and len(set(ids)) == 3
+    with sqlite3.connect(db) as con:
+        for outcome in seen:
+            assert isinstance(outcome, AddResult)
+            (count,) = con.execute(
+                "SELECT count(*) FROM passages WHERE document_id = ?", (outcome.source.doc_id,)
+            ).fetchone()
+            assert count == outcome.passages > 0
