@@ -53,6 +53,27 @@ class LiveIndex:
             self._schedule_merge()
             return current
 
+    async def settle(self) -> Bm25Index:
+        """The index brought up to the database, its fragmented scopes merged, and saved.
+
+        For a process that changed the corpus and is about to exit (a terminal command): a
+        background merge would be cancelled at exit, so without this every `citebot sources
+        add` left one more segment for every later process to open and search; and the next
+        process would sync the change itself. Settled, the next process opens the saved index
+        as it is. Merges run one scope at a time; one that fails or finds the corpus moved on
+        ends the loop (a later update merges it)."""
+        await self.update()
+        if self._merging is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._merging
+        while self.current is not None and (scopes := self.current.merge_candidates()):
+            before = self.current
+            await self._merge(scopes[0])
+            if self.current is before:
+                break
+        assert self.current is not None
+        return self.current
+
     async def _identity(self, state: str) -> str:
         database_id = await self.store.meta("database_id") or "unknown"
         return f"{database_id} {state}"
