@@ -533,7 +533,9 @@ def test_each_terminal_change_leaves_the_saved_index_current_and_merged(cli, db_
 
     def version() -> int:
         with sqlite3.connect(db_path) as con:
-            return int(con.execute("SELECT value FROM meta WHERE key = 'corpus_version'").fetchone()[0])
+            return int(
+                con.execute("SELECT value FROM meta WHERE key = 'corpus_version'").fetchone()[0]
+            )
 
     added = []
     for i in range(MAX_SEGMENTS + 2):
