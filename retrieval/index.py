@@ -352,9 +352,9 @@ class Bm25Index:
         if postings <= FEW_POSTINGS or len(items) == 1:
             # Reading every posting costs less than the bookkeeping that would skip some.
             read_all = self._read(segment, items, norms, mask)
-            return read_all if len(items) == 1 else _summed(*read_all)
+            return _best(*(read_all if len(items) == 1 else _summed(*read_all)), k)
         if postings * DENSE_SHARE >= segment.size:
-            return _merged(*self._read(segment, items, norms, mask), segment.size)
+            return _best(*_merged(*self._read(segment, items, norms, mask), segment.size), k)
         docs_of, tf_of = segment.docs, segment.tf
 
         def probe(idf: float, span: slice, positions: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -798,6 +798,15 @@ def _below(bound: float, theta: float) -> bool:
 
 def _below_each(bounds: np.ndarray, theta: float) -> np.ndarray:
     return bounds * (1 + SLACK) < theta
+
+
+def _best(found: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of these passages, with every one tied with the k-th (ties resolve in
+    passage order, later)."""
+    if found.size <= k:
+        return found, totals
+    keep = totals >= np.partition(totals, found.size - k)[found.size - k]
+    return found[keep], totals[keep]
 
 
 def _merged(docs: np.ndarray, values: np.ndarray, passages: int) -> tuple[np.ndarray, np.ndarray]:
