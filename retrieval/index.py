@@ -323,17 +323,22 @@ class Bm25Index:
         floor: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(positions, scores) of the segment's live passages that can be among the k best for
-        these terms ((idf times boost, term id in this segment)), the scores exact; `floor` is
-        a score k passages of the view's other segments already reach.
+        these terms ((idf times boost, postings, largest frequency) in this segment), the
+        scores exact and the same floats whichever way they were computed; `floor` is a score
+        k passages of the view's other segments already reach.
 
-        MaxScore, vectorised: each term has a bound on what it can add to a passage (its idf,
-        its largest frequency, the shortest length), and the terms go rarest (highest bound)
-        first. The best passages of the rarest term, scored whole, give a threshold that the
-        k-th best score reaches; the terms whose bounds together stay below it cannot lift a
-        passage holding none of the others to the k best, so only the others' postings are
-        read, and the rest are probed (binary search) for the passages found, dropping after
-        each term those that even the remaining bounds cannot bring to the threshold. Work
-        follows the postings read and the passages kept: nothing per passage of the segment.
+        Few postings are all read and merged by passage; a large share of the segment's
+        passages (DENSE_SHARE) is summed into a slot per passage; in between, MaxScore,
+        vectorised: each term has a bound on what it can add to a passage (its idf and largest
+        frequency, at length 0), and the terms go highest bound (rarest) first. The rarest
+        term's best passages, scored with every term, give a threshold that the k-th best
+        score reaches. The terms after which the remaining bounds could still lift a passage
+        to it are read whole; each other term only adds to the passages found (whichever of
+        them and its postings is the smaller is looked up in the other), and brings in a
+        passage of its own only where what it adds could, with the remaining bounds, reach
+        the threshold (found from its frequencies first: most postings are never scored).
+        After each term, the passages that even the remaining bounds cannot bring to the
+        threshold are dropped. Work follows the postings read and the passages kept.
         """
         k1 = self._k1
         norms, least_norm = self._normalisation(segment, avgdl)
@@ -345,9 +350,8 @@ class Bm25Index:
         # a passage's score so far, plus this, is a score it reaches.
         low = [0.0, *itertools.accumulate(min(i, 0.0) * (k1 + 1) for _, i, _ in reversed(items))]
         low.reverse()
-        empty = segment.docs[:0], np.zeros(0)
         if _below(rest[0], floor):
-            return empty  # no passage here can reach the other segments' k best
+            return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
         postings = sum(span.stop - span.start for _, _, span in items)
         if postings <= FEW_POSTINGS or len(items) == 1:
             # Reading every posting costs less than the bookkeeping that would skip some.
@@ -816,8 +820,10 @@ def _merged(docs: np.ndarray, values: np.ndarray, passages: int) -> tuple[np.nda
     if docs.size * DENSE_SHARE < passages:
         return _summed(docs, values)
     sums = np.bincount(docs, weights=values, minlength=passages)
-    found = np.flatnonzero(sums != 0)  # a bool array: far quicker to scan than floats
-    return found.astype(docs.dtype), sums[found]
+    held = np.zeros(passages, dtype=bool)  # (a score may sum to 0 and still be one)
+    held[docs] = True
+    found = np.flatnonzero(held).astype(docs.dtype)  # bools: far quicker to scan than floats
+    return found, sums[found]
 
 
 def _summed(docs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
