@@ -57,11 +57,11 @@ MAX_DELETED_SHARE = 0.2
 
 # How a search scores one segment, by how many postings its terms have there (enwiki, 100k
 # passages, 300 short and 300 long questions, bench/README.md):
-# - at most FEW_POSTINGS: every posting read, and merged by passage (a sort that finds each
-#   term's run): a few numpy calls, fewer than the bookkeeping that would skip some postings;
 # - at least 1/DENSE_SHARE of the segment's passages: every posting read and summed into one
 #   slot per passage (a large share of them: the slots cost no more than DENSE_SHARE times the
-#   postings);
+#   postings, and per posting it is the cheapest way);
+# - else at most FEW_POSTINGS: every posting read, and merged by passage (a sort that finds
+#   each term's run): a few numpy calls, fewer than the bookkeeping that would skip some;
 # - between them: MaxScore (`_segment_scores`), reading only the postings that can matter.
 FEW_POSTINGS = 16_384
 DENSE_SHARE = 8
@@ -353,12 +353,13 @@ class Bm25Index:
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
         postings = sum(span.stop - span.start for _, _, span in items)
-        if postings <= FEW_POSTINGS or len(items) == 1:
+        positive = all(idf > 0 for _, idf, _ in items)  # then every posting adds above 0
+        if len(items) == 1:
+            return _best(*self._read(segment, items, norms, mask), k)
+        if postings <= FEW_POSTINGS or postings * DENSE_SHARE >= segment.size:
             # Reading every posting costs less than the bookkeeping that would skip some.
             read_all = self._read(segment, items, norms, mask)
-            return _best(*(read_all if len(items) == 1 else _summed(*read_all)), k)
-        if postings * DENSE_SHARE >= segment.size:
-            return _best(*_merged(*self._read(segment, items, norms, mask), segment.size), k)
+            return _best(*_merged(*read_all, segment.size, positive), k)
         docs_of, tf_of = segment.docs, segment.tf
 
         def probe(idf: float, span: slice, positions: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -391,7 +392,7 @@ class Bm25Index:
             more = self._read(segment, items[1:read], norms, mask)
             docs = np.concatenate((found, more[0]))
             add = np.concatenate((totals, more[1]))
-            found, totals = _merged(docs, add, segment.size)
+            found, totals = _merged(docs, add, segment.size, positive)
         # Each other term adds to the passages found; a passage it alone holds so far joins
         # only if what the term adds there could, with the remaining bounds, reach the k-th
         # best. After each term, the passages that even the remaining bounds cannot bring to
@@ -813,15 +814,21 @@ def _best(found: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np
     return found[keep], totals[keep]
 
 
-def _merged(docs: np.ndarray, values: np.ndarray, passages: int) -> tuple[np.ndarray, np.ndarray]:
+def _merged(
+    docs: np.ndarray, values: np.ndarray, passages: int, positive: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """`_summed` of postings in a segment of this many passages: when they are a large share
     of them (DENSE_SHARE), summed into one slot per passage instead of sorted (as cheap per
-    posting as it gets); the same floats either way."""
+    posting as it gets); the same floats either way. `positive`: every value is above 0, so
+    a slot above 0 is a passage a posting names."""
     if docs.size * DENSE_SHARE < passages:
         return _summed(docs, values)
     sums = np.bincount(docs, weights=values, minlength=passages)
-    held = np.zeros(passages, dtype=bool)  # (a score may sum to 0 and still be one)
-    held[docs] = True
+    if positive:
+        held = sums > 0
+    else:  # a passage's values may sum to 0 (a negative idf cancelling a positive one)
+        held = np.zeros(passages, dtype=bool)
+        held[docs] = True
     found = np.flatnonzero(held).astype(docs.dtype)  # bools: far quicker to scan than floats
     return found, sums[found]
 
