@@ -6,6 +6,7 @@ import json
 import math
 import random
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -422,29 +423,102 @@ async def test_a_merge_takes_the_small_segments_and_leaves_the_large_one(tmp_pat
         assert "13 tonnes" in after.hits[0].text
 
 
+def _reference_top(
+    counts: list[Counter],
+    visible: list[int],
+    live: set[int],
+    query: list[str],
+    boosts: dict[str, float],
+    k: int,
+) -> list[tuple[int, float]]:
+    """The k best (passage id, score) by BM25 written out term by term (`counts`: each
+    passage's term counts): N and the average length over the live passages a server sees,
+    document frequencies over every passage of its segments (a deleted one's leave only when
+    its scope is merged); ties in id order."""
+    n = len(live)
+    avgdl = sum(counts[i].total() for i in live) / n
+    df = {term: sum(term in counts[j] for j in visible) for term in query}
+    scored = []
+    for i in sorted(live):
+        score = 0.0
+        length = counts[i].total()
+        for term in dict.fromkeys(query):
+            tf = counts[i][term]
+            if not tf:
+                continue
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) * boosts.get(term, 1.0)
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avgdl))
+        if score > 0:
+            scored.append((-score, i + 100))
+    return [(i, -s) for s, i in sorted(scored)[:k]]
+
+
+# Each way a segment can be scored, forced by the thresholds that choose between them.
+PATHS = {
+    "every posting, merged": {"FEW_POSTINGS": 10**9},
+    "every posting, one slot per passage": {"FEW_POSTINGS": 0, "DENSE_SHARE": 10**9},
+    "MaxScore, passages looked up in postings": {
+        "FEW_POSTINGS": 0,
+        "DENSE_SHARE": 0,
+        "LOOKUP_SHARE": 10**9,
+    },
+    "MaxScore, postings looked up among passages": {
+        "FEW_POSTINGS": 0,
+        "DENSE_SHARE": 0,
+        "LOOKUP_SHARE": 0,
+    },
+}
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_walking_postings_finds_the_same_best_passages_as_a_dense_pass(
+def test_every_way_of_scoring_finds_the_reference_best_passages(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # MaxScore stops early and only probes the common terms' postings; its k best (ties
-    # included) must be exactly the dense pass's, for the global scope and for a server.
+    # A global scope of three segments and a server's own, with removed sources, searched
+    # with boosts: whichever way a segment is scored (pruned or not), the k best passages and
+    # their scores are those of BM25 written out, ties in passage order, and the scores are
+    # the same floats whichever way computed them.
     import retrieval.index as index_module
+    from retrieval.segments import Segment
 
-    corpus = _corpus(seed, 600, vocabulary=2000)
-    index = _index(corpus, [None, None, 4] * 200)
+    corpus = _corpus(seed, 900, vocabulary=600)
+    counts = [Counter(doc) for doc in corpus]
     rng = random.Random(seed)
-    queries = [[f"w{rng.randint(0, 1999)}" for _ in range(rng.randint(1, 6))] for _ in range(80)]
-    dense = {}
-    monkeypatch.setattr(index_module, "SKIPPABLE", 10**9)  # every search dense
+    scopes = [rng.choice([None, None, 4]) for _ in corpus]
+    parts = [range(0, 500), range(500, 700), range(700, 900)]
+
+    def rows(part: range) -> list[PassageRow]:
+        return [PassageRow(i + 100, i, scopes[i], " ".join(corpus[i])) for i in part]
+
+    index = Bm25Index(rows(parts[0]), version=1)
+    for version, part in enumerate(parts[1:], start=2):
+        added = [
+            Segment.build(f"seg-{seed}-{version}-{scope}", scope or 0, chunk, 0.0)
+            for scope in (None, 4)
+            if (chunk := [r for r in rows(part) if r.guild_id == scope])
+        ]
+        index = index.changed(added, [], version)
+    removed = set(rng.sample(range(900), 60))
+    index = index.changed([], removed, 4)
+    assert len([s for s in index.segments if s.scope == 0]) == 3
+    queries = [rng.sample([f"w{i}" for i in range(600)], rng.randint(1, 14)) for _ in range(30)]
+    # The commonest words: in more passages than are left, so their idf is below 0.
+    queries += [["w0", "w1", "w2", "w3", "w4"], ["w0", "w599"], ["w1", "nothing"]]
     for query in queries:
-        for guild in (None, 4):
-            dense[tuple(query), guild] = index.search(query, 10, guild)
-    monkeypatch.setattr(index_module, "SKIPPABLE", 0)  # every search walks postings
-    for query in queries:
-        for guild in (None, 4):
-            walked = index.search(query, 10, guild)
-            expected = dense[tuple(query), guild]
-            assert [h.passage_id for h in walked.hits] == [h.passage_id for h in expected.hits]
-            assert [h.score for h in walked.hits] == pytest.approx(
-                [h.score for h in expected.hits], rel=1e-12
-            )
+        boosts = {query[-1]: 0.8} if len(query) > 1 else {}
+        for guild, k in ((None, 10), (4, 10), (4, 3), (None, 200)):
+            visible = [i for i in range(900) if scopes[i] in (None, guild)]
+            live = set(visible) - removed
+            expected = _reference_top(counts, visible, live, query, boosts, k)
+            every = dict(zip(*index._scored(query, index._view(guild), boosts), strict=True))
+            for path, settings in PATHS.items():
+                with monkeypatch.context() as patched:
+                    for name, value in settings.items():
+                        patched.setattr(index_module, name, value)
+                    hits = index.search(query, k, guild, boosts).hits
+                assert [h.passage_id for h in hits] == [i for i, _ in expected], (path, query)
+                assert [h.score for h in hits] == pytest.approx(
+                    [score for _, score in expected], rel=1e-12
+                )
+                # The same floats as the reference path that reads every posting.
+                assert all(every[h.passage_id] == h.score for h in hits), (path, query)
