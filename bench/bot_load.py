@@ -70,6 +70,7 @@ from bot.settings import Settings  # noqa: E402
 from retrieval.analyzer import analyze  # noqa: E402
 from retrieval.knowledge import KnowledgeBase  # noqa: E402
 from retrieval.seeds import seed_files  # noqa: E402
+from retrieval.term_offsets import stored_form  # noqa: E402
 from tests.discord_emulator import (  # noqa: E402
     DiscordEmulator,
     Interaction,
@@ -205,7 +206,8 @@ class CorpusGenerator:
 
 def _fill(db: Path, gen: CorpusGenerator, total: int, keep: int = 3000) -> dict[str, Any]:
     """Insert generated documents until the corpus holds `total` passages; sample some passages
-    (their word ids) for questions. Runs after KnowledgeBase.open created the schema."""
+    (their word ids) for questions. Runs after KnowledgeBase.open created the schema. Each
+    passage gets its layout (`retrieval.term_offsets`) as ingest stores it."""
     started = time.perf_counter()
     samples: list[np.ndarray] = []
     with contextlib.closing(sqlite3.connect(db)) as con:
@@ -237,10 +239,10 @@ def _fill(db: Path, gen: CorpusGenerator, total: int, keep: int = 3000) -> dict[
                     ),
                 )
                 con.executemany(
-                    "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
-                    "VALUES (?, ?, ?, NULL, ?, ?)",
+                    "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms, "
+                    "layout) VALUES (?, ?, ?, NULL, ?, ?, ?)",
                     [
-                        (cur.lastrowid, n, n + 1, text, terms)
+                        (cur.lastrowid, n, n + 1, text, terms, stored_form(text, terms))
                         for n, (_, text, terms) in enumerate(doc)
                     ],
                 )

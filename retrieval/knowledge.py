@@ -56,6 +56,7 @@ from retrieval.rerank import Candidate, Question, rerank
 from retrieval.seeds import seed_files
 from retrieval.spelling import english_corrections, english_share, may_be_typo
 from retrieval.store import NewDocument, Store
+from retrieval.term_offsets import layout_of_row
 from retrieval.urls import FetchPolicy, canonical_url, check_url
 from retrieval.verdict import Verdict, judge
 
@@ -238,10 +239,22 @@ def _judged(
     their highlights, and the direct answer; synchronous, for a worker thread."""
     text, searched, hints = asked.text, asked.searched, asked.hints
     fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
-    candidates = [
-        Candidate(h.passage_id, h.score, row["text"], row["title"], row["terms"])
+    layouts = {
+        h.passage_id: layout_of_row(row)
         for h in found
         if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
+    }
+    candidates = [
+        Candidate(
+            h.passage_id,
+            h.score,
+            row["text"],
+            row["title"],
+            row["terms"],
+            layouts[h.passage_id].sentences,
+        )
+        for h in found
+        if (row := rows.get(h.passage_id)) is not None
     ]
     weights = {t: index.weight(t, guild_id) * boosts.get(t, 1.0) for t in set(searched)}
     # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
@@ -274,7 +287,6 @@ def _judged(
     query_terms = set(searched)
     for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
         row = rows[scored.passage_id]
-        spans = tuple((s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms)
         hits.append(
             Hit(
                 rank=rank,
@@ -285,13 +297,23 @@ def _judged(
                 paragraph=row["paragraph"],
                 text=row["text"],
                 score=scored.score,
-                highlights=tuple(dict.fromkeys(spans)),
+                highlights=layouts[scored.passage_id].highlights(query_terms),
             )
         )
     searched_for = _searched_for(text, fixes, hits)
     # The direct answer is the first page's: a later page shows more evidence, and a
     # sentence from its passages would be a different "answer" on every page.
-    direct = direct_answer(text, question.terms, hits, question.weights) if offset == 0 else None
+    direct = (
+        direct_answer(
+            text,
+            question.terms,
+            hits,
+            question.weights,
+            {h.passage_id: layouts[h.passage_id].sentences for h in hits},
+        )
+        if offset == 0
+        else None
+    )
     return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
 
 

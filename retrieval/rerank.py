@@ -76,6 +76,9 @@ class Candidate:
     text: str
     title: str
     terms: str = ""  # its stored terms (heading and text), space-separated
+    # Its sentences with their terms, as `sentence_terms(text)` gives them, when they were
+    # stored (`retrieval.term_offsets`); None: read from the text.
+    sentences: tuple[tuple[int, int, frozenset[str]], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +202,10 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
-            proximity, typed_share = _best_sentence(question, c.text, wanted | hints, total)
+            sentences = c.sentences if c.sentences is not None else sentence_terms(c.text)
+            proximity, typed_share = _best_sentence(
+                question, c.text, sentences, wanted | hints, total
+            )
         typed = typed_share > 0.0
         # The bonus goes to the passage whose best sentence itself gives the answer.
         score += PROXIMITY_WEIGHT * proximity + (
@@ -241,14 +247,17 @@ def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
 
 
 def _best_sentence(
-    question: Question, text: str, wanted: set[str], total: float
+    question: Question,
+    text: str,
+    sentences: Sequence[tuple[int, int, frozenset[str]]],
+    wanted: set[str],
+    total: float,
 ) -> tuple[float, float]:
     """The best sentence's share of the content weight, and the share of the best sentence
     among those holding at least TYPED_SHARE of it that gives an answer of the asked kind (0.0
     when none does; for "how tall", "how old", "how much ... cost": a number with its unit).
     Not only the best sentence: an answer often follows the sentence that names what it is
     about ("The daisy family ... . It has 23,000 species")."""
-    sentences = sentence_terms(text)
     shares = []
     for i, (_, _, terms) in enumerate(sentences):
         inside = terms & wanted
