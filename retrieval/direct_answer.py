@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from retrieval.analyzer import analyze, analyze_spans
 from retrieval.answer_types import DATE, NUMBER, answer_spans, counted_words, question_kind
 from retrieval.models import DirectAnswer, Hit
+from retrieval.rerank import HasSentences
 from retrieval.sentences import sentence_offsets
 
 MAX_PASSAGES = 5  # sentences come from the best few passages only
@@ -70,15 +71,15 @@ def direct_answer(
     terms: Sequence[str],
     hits: Sequence[Hit],
     weights: Mapping[str, float] | None = None,
-    sentences: Mapping[int, Sequence[tuple[int, int, frozenset[str]]]] | None = None,
+    sentences: Mapping[int, HasSentences] | None = None,
 ) -> DirectAnswer | None:
     """The sentence of `hits` (best first) that best answers `question`, or None when no
     sentence shares a term with it.
 
     `terms` are the question's analysed terms (`retrieval.analyzer.analyze`); `weights` maps a
     term to its importance (an idf); a term missing from it weighs 1.0. `sentences` may give,
-    by passage id, a hit's sentences with their terms as they were stored
-    (`retrieval.term_offsets`): those are not read from the text again.
+    by passage id, what holds a hit's sentences with their terms as they were stored
+    (`retrieval.term_offsets.Layout`): those are not read from the text again.
     """
     wanted = dict.fromkeys(terms)
     if not hits:
@@ -124,13 +125,13 @@ def direct_answer(
 
 
 def _sentences(
-    hit: Hit, stored: Mapping[int, Sequence[tuple[int, int, frozenset[str]]]] | None
+    hit: Hit, stored: Mapping[int, HasSentences] | None
 ) -> Iterable[tuple[int, int, frozenset[str]]]:
     """The sentences of a hit's first MAX_SCAN_CHARS characters with their terms: as stored
     when the whole passage is that short, else read from the text."""
     known = stored.get(hit.passage_id) if stored and len(hit.text) <= MAX_SCAN_CHARS else None
     if known is not None:
-        return known
+        return known.sentences
     text = hit.text[:MAX_SCAN_CHARS]
     return ((a, b, frozenset(analyze(text[a:b]))) for a, b in sentence_offsets(text))
 

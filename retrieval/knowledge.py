@@ -251,7 +251,7 @@ def _judged(
             row["text"],
             row["title"],
             row["terms"],
-            layouts[h.passage_id].sentences,
+            layouts[h.passage_id],
         )
         for h in found
         if (row := rows.get(h.passage_id)) is not None
@@ -309,7 +309,7 @@ def _judged(
             question.terms,
             hits,
             question.weights,
-            {h.passage_id: layouts[h.passage_id].sentences for h in hits},
+            {h.passage_id: layouts[h.passage_id] for h in hits},
         )
         if offset == 0
         else None

@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from retrieval.analyzer import analyze
 from retrieval.answer_types import (
@@ -67,6 +68,11 @@ _REASON = re.compile(
 )
 
 
+class HasSentences(Protocol):
+    @property
+    def sentences(self) -> tuple[tuple[int, int, frozenset[str]], ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A passage BM25 found, with what reranking reads of it."""
@@ -76,9 +82,9 @@ class Candidate:
     text: str
     title: str
     terms: str = ""  # its stored terms (heading and text), space-separated
-    # Its sentences with their terms, as `sentence_terms(text)` gives them, when they were
-    # stored (`retrieval.term_offsets`); None: read from the text.
-    sentences: tuple[tuple[int, int, frozenset[str]], ...] | None = None
+    # Where its terms and sentences are (`retrieval.term_offsets.Layout`), when stored; None:
+    # its sentences are read from the text.
+    layout: HasSentences | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +208,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
-            sentences = c.sentences if c.sentences is not None else sentence_terms(c.text)
+            sentences = c.layout.sentences if c.layout is not None else sentence_terms(c.text)
             proximity, typed_share = _best_sentence(
                 question, c.text, sentences, wanted | hints, total
             )

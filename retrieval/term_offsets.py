@@ -23,7 +23,6 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
@@ -37,16 +36,59 @@ _HEADER = struct.Struct("<BBBI")  # format, spans' type code, sentences' type co
 _TYPES = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """A passage's terms with their offsets, and its sentences with the terms each holds."""
+Sentences = tuple[tuple[int, int, frozenset[str]], ...]
 
-    spans: tuple[Span, ...]
-    sentences: tuple[tuple[int, int, frozenset[str]], ...]
+
+class Layout:
+    """A passage's terms with their offsets, and its sentences with the terms each holds; from
+    what was stored (`decode`) or from its text, worked out when first asked for: of thirty
+    candidates, the rerank reads ten's sentences and the answer shows three's highlights."""
+
+    __slots__ = ("_blob", "_parts", "_sentences", "_terms", "_text")
+
+    def __init__(self, *, blob: bytes | None = None, terms: str = "", text: str = "") -> None:
+        self._blob, self._terms, self._text = blob, terms, text
+        self._parts: tuple[list[str], list[int], list[int], list[int]] | None = None
+        self._sentences: Sentences | None = None
+
+    def _parsed(self) -> tuple[list[str], list[int], list[int], list[int]]:
+        """(terms, starts, ends) of the spans, and the sentences' stored values."""
+        if self._parts is None:
+            if self._blob is None:  # analysed: the spans of the text itself
+                spans = analyze_spans(self._text)
+                self._parts = (
+                    [s.term for s in spans],
+                    [s.start for s in spans],
+                    [s.end for s in spans],
+                    [],
+                )
+            else:
+                self._parts = _parts(self._blob, self._terms)
+        return self._parts
+
+    @property
+    def spans(self) -> tuple[Span, ...]:
+        """The spans `analyze_spans` gives for the passage's text."""
+        return tuple(map(Span._make, zip(*self._parsed()[:3], strict=True)))
+
+    @property
+    def sentences(self) -> Sentences:
+        """What `retrieval.rerank.sentence_terms` gives for the passage's text."""
+        if self._sentences is None:
+            if self._blob is None:
+                from retrieval.rerank import sentence_terms  # it imports this module's users
+
+                self._sentences = sentence_terms(self._text)
+            else:
+                self._sentences = _sentences(*self._parsed())
+        return self._sentences
 
     def highlights(self, terms: set[str] | frozenset[str]) -> tuple[tuple[int, int], ...]:
         """(start, end) of each token holding one of `terms`, in order, each once."""
-        return tuple(dict.fromkeys((s.start, s.end) for s in self.spans if s.term in terms))
+        own, starts, ends, _ = self._parsed()
+        return tuple(
+            dict.fromkeys((a, b) for t, a, b in zip(own, starts, ends, strict=True) if t in terms)
+        )
 
 
 def _packed(values: Sequence[int]) -> tuple[str, bytes]:
@@ -87,26 +129,32 @@ def decode(blob: bytes | None, terms: str) -> Layout | None:
     """The layout `encode` stored, given the same stored terms; None when there is none."""
     if not blob or blob[0] != FORMAT:
         return None
+    return Layout(blob=blob, terms=terms)
+
+
+def _parts(blob: bytes, terms: str) -> tuple[list[str], list[int], list[int], list[int]]:
     _, span_code, sentence_code, count = _HEADER.unpack_from(blob)
     span_type = chr(span_code)
     span_end = _HEADER.size + 2 * count * array(span_type).itemsize
     span_values = _unpacked(span_type, blob[_HEADER.size : span_end])
-    sentence_values = _unpacked(chr(sentence_code), blob[span_end:])
     words = terms.split()
     own = words[len(words) - count :] if count else []
     starts = list(accumulate(span_values[:count]))
     ends = [a + n for a, n in zip(starts, span_values[count:], strict=True)]
-    spans = tuple(map(Span._make, zip(own, starts, ends, strict=True)))
-    sentences = []
+    return own, starts, ends, _unpacked(chr(sentence_code), blob[span_end:])
+
+
+def _sentences(own: list[str], starts: list[int], _: list[int], values: list[int]) -> Sentences:
+    out = []
     position = 0
-    for i in range(0, len(sentence_values), 2):
-        start = position + sentence_values[i]
-        end = position = start + sentence_values[i + 1]
+    for i in range(0, len(values), 2):
+        start = position + values[i]
+        end = position = start + values[i + 1]
         # A token never crosses a sentence's bounds, so the tokens that start inside it are
         # the ones analysing the sentence alone would find.
         first, last = bisect_left(starts, start), bisect_left(starts, end)
-        sentences.append((start, end, frozenset(own[first:last])))
-    return Layout(spans, tuple(sentences))
+        out.append((start, end, frozenset(own[first:last])))
+    return tuple(out)
 
 
 def _unpacked(code: str, data: bytes) -> list[int]:
@@ -125,9 +173,7 @@ def stored_form(text: str, terms: str) -> bytes:
 def layout_of(text: str) -> Layout:
     """The layout of a passage that has none stored, by analysing it (as answering did before
     layouts were stored)."""
-    from retrieval.rerank import sentence_terms  # it imports this module's users
-
-    return Layout(analyze_spans(text), sentence_terms(text))
+    return Layout(text=text)
 
 
 def layout_of_row(row: Mapping[str, Any]) -> Layout:
