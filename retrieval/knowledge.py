@@ -493,16 +493,19 @@ class KnowledgeBase:
         text = formal(text)  # "put out" is "released": the rest reads what it asks
         terms = analyze(text)
         index = await self._current_index(guild_id)
-        # Off the loop: the English word list loads on first use, and each lookup scans the
-        # vocabulary.
-        fixes, shares = await asyncio.to_thread(
-            lambda: (
-                _corrections(text, terms, index, guild_id),
-                # Only words the corpus lacks are weighed by how common they are in English
-                # (see _judged): a question of known words never loads the word list.
-                english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
+        fixes: dict[str, tuple[str, ...]] = {}
+        shares: dict[str, float] = {}
+        if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
+            # Off the loop: the English word list loads on first use, and each lookup scans the
+            # vocabulary.
+            fixes, shares = await asyncio.to_thread(
+                lambda: (
+                    _corrections(text, terms, index, guild_id),
+                    # Only words the corpus lacks are weighed by how common they are in English
+                    # (see _judged): a question of known words never loads the word list.
+                    english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
+                )
             )
-        )
         searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):

@@ -271,6 +271,11 @@ class Store:
         )
 
     @property
+    def log_writes(self) -> int:
+        """Batches of query-log rows written so far (`retrieval.log_writer`)."""
+        return self._writer.batches
+
+    @property
     def in_memory(self) -> bool:
         return str(self.path) in (":memory:", "")
 
