@@ -39,19 +39,22 @@ class _Waiting(Generic[Row]):
 
 
 class BatchWriter(Generic[Row, Deferred]):
-    """Writes rows in batches through `write(rows, deferred) -> ids of the rows, in order`.
+    """Writes rows in batches through `write(rows) -> ids of the rows, in order`, and deferred
+    items through `write_deferred(items)` once the rows' askers have their ids.
 
     One write runs at a time; it gets up to `max_rows` rows and all deferred items queued so far.
     """
 
     def __init__(
         self,
-        write: Callable[[Sequence[Row], Sequence[Deferred]], Awaitable[Sequence[int]]],
+        write: Callable[[Sequence[Row]], Awaitable[Sequence[int]]],
+        write_deferred: Callable[[Sequence[Deferred]], Awaitable[None]],
         *,
         interval: float = INTERVAL_S,
         max_rows: int = MAX_ROWS,
     ) -> None:
         self._write = write
+        self._write_deferred = write_deferred
         self.interval = interval
         self.max_rows = max_rows
         self._rows: list[_Waiting[Row]] = []
@@ -100,22 +103,25 @@ class BatchWriter(Generic[Row, Deferred]):
         batch, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
         deferred, self._deferred = self._deferred, []
         try:
-            ids = await self._write([w.row for w in batch], deferred)
+            if batch:
+                ids = await self._write([w.row for w in batch])
+                self.batches += 1
+                for waiting, row_id in zip(batch, ids, strict=True):
+                    if not waiting.done.done():
+                        waiting.done.set_result(row_id)
+                batch = []
+            if deferred:
+                await self._write_deferred(deferred)
         except Exception as exc:
             if deferred:
                 log.warning("%d deferred writes were dropped: %s", len(deferred), exc)
             for waiting in batch:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc)
-            return
         except BaseException:
             self._rows[:0] = batch  # cancelled: close() writes them
             self._deferred[:0] = deferred
             raise
-        self.batches += 1
-        for waiting, row_id in zip(batch, ids, strict=True):
-            if not waiting.done.done():
-                waiting.done.set_result(row_id)
 
     async def close(self) -> None:
         """Write everything still waiting, then refuse new rows."""

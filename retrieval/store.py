@@ -267,7 +267,7 @@ class Store:
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
         self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
-            self._write_batch
+            self._write_log_rows, self._store_layouts
         )
 
     @property
@@ -861,11 +861,9 @@ class Store:
         # row is committed, so /logs right after the ask shows it.
         return await self._writer.add(row)
 
-    async def _write_batch(
-        self, rows: Sequence[tuple[object, ...]], layouts: Sequence[tuple[object, ...]]
-    ) -> list[int]:
+    async def _write_log_rows(self, rows: Sequence[tuple[object, ...]]) -> list[int]:
         """Log rows in one statement (its own transaction in autocommit mode, so one trip and
-        one commit); their ids, in order. Then the layouts of passages shown without one."""
+        one commit); their ids, in order."""
         ids: list[int] = []
         if rows:
             marks = ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * len(rows))
@@ -888,8 +886,6 @@ class Store:
             # One statement holds the write lock from its first row to its last: the rows
             # take the ids after the largest, one after the other.
             ids = list(range(last - len(rows) + 1, last + 1))
-        if layouts:
-            await self._store_layouts(layouts)
         return ids
 
     async def _store_layouts(self, passages: Sequence[tuple[object, ...]]) -> None:
