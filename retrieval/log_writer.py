@@ -1,11 +1,12 @@
 """Query-log rows written together: one statement and one commit for every ask that arrived
-while the previous write was under way (or within a few milliseconds of each other).
+while the previous write was under way (or, with an `interval`, within it of each other).
 
 Every question leaves a row in the query log. Written one by one, each row costs a trip to the
-database thread and a commit of its own, which at fifty people asking at once was a tenth of the
-bot's time. Here an ask hands its row to the writer and waits for the write that carries it:
-the first row waits at most `interval` for company (or until `max_rows` have gathered), rows
-arriving while a write is under way go together in the next one.
+database thread and a commit of its own. Here an ask hands its row to the writer and waits for
+the write that carries it: a write starts as soon as the loop is free (or after `interval`, or
+once `max_rows` have gathered), and the rows arriving while it is under way go together in the
+next one, so the busier the bot, the more rows share a write (measured: 0.2 ms of CPU per row
+alone, 0.04 ms with 500 asking at once).
 
 The ask still returns only once its row is committed, so the row's id is the real one (it goes
 into the answer's buttons) and the log shown by /logs right after the ask holds it; no read has
@@ -20,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -28,21 +28,20 @@ log = logging.getLogger(__name__)
 Row = TypeVar("Row")
 Deferred = TypeVar("Deferred")
 
-INTERVAL_S = 0.002
+# How long the first row of a batch waits for others. None: no timer, the write starts as soon
+# as the loop is free, and the rows that arrive while it is under way make the next batch (a
+# timer of even 2 ms cost more CPU per row than a batch of a few rows saves, measured at 1
+# and at 50 users).
+INTERVAL_S: float | None = None
 MAX_ROWS = 64
-
-
-@dataclass(slots=True)
-class _Waiting(Generic[Row]):
-    row: Row
-    done: asyncio.Future[int] = field(repr=False)
 
 
 class BatchWriter(Generic[Row, Deferred]):
     """Writes rows in batches through `write(rows) -> ids of the rows, in order`, and deferred
     items through `write_deferred(items)` once the rows' askers have their ids.
 
-    One write runs at a time; it gets up to `max_rows` rows and all deferred items queued so far.
+    One write runs at a time; it takes up to `max_rows` rows and every deferred item queued so
+    far. Cheap per row when nothing is to be shared: a timer and a future, no task per row.
     """
 
     def __init__(
@@ -50,53 +49,64 @@ class BatchWriter(Generic[Row, Deferred]):
         write: Callable[[Sequence[Row]], Awaitable[Sequence[int]]],
         write_deferred: Callable[[Sequence[Deferred]], Awaitable[None]],
         *,
-        interval: float = INTERVAL_S,
+        interval: float | None = INTERVAL_S,
         max_rows: int = MAX_ROWS,
     ) -> None:
         self._write = write
         self._write_deferred = write_deferred
         self.interval = interval
         self.max_rows = max_rows
-        self._rows: list[_Waiting[Row]] = []
+        self._rows: list[tuple[Row, asyncio.Future[int]]] = []
         self._deferred: list[Deferred] = []
-        self._task: asyncio.Task[None] | None = None
-        self._full = asyncio.Event()
+        self._timer: asyncio.Handle | None = None
+        self._writing: asyncio.Task[None] | None = None
         self._closed = False
-        self.batches = 0  # writes made, for tests and benchmarks: rows per write
+        self.batches = 0  # writes of rows made, for tests and benchmarks: rows per write
 
     async def add(self, row: Row) -> int:
-        """Write `row` with the next batch; its id once that batch is committed."""
+        """Write `row` with the next batch; its id once that batch is committed. An asker
+        cancelled meanwhile leaves its row to be written all the same."""
         if self._closed:
             raise RuntimeError("the log writer is closed")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._rows.append(_Waiting(row, done))
-        if len(self._rows) >= self.max_rows:
-            self._full.set()
-        self._start()
-        # The write goes on when the asker is cancelled (its row is still logged).
-        return await asyncio.shield(done)
+        self._rows.append((row, done))
+        self._wake(now=len(self._rows) >= self.max_rows)
+        return await done
 
     def defer(self, item: Deferred) -> None:
         """Write `item` with the next batch; nobody waits for it."""
-        if self._closed:
-            return
-        self._deferred.append(item)
-        self._start()
+        if not self._closed:
+            self._deferred.append(item)
+            self._wake()
 
     @property
     def pending(self) -> int:
         return len(self._rows) + len(self._deferred)
 
-    def _start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+    def _wake(self, now: bool = False) -> None:
+        """Start a write after `interval` (at once when a batch is full); a write under way
+        takes what gathered meanwhile when it is done."""
+        if self._writing is not None and not self._writing.done():
+            return
+        if now:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._start()
+        elif self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = (
+                loop.call_soon(self._start)
+                if self.interval is None
+                else loop.call_later(self.interval, self._start)
+            )
 
-    async def _run(self) -> None:
+    def _start(self) -> None:
+        self._timer = None
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
         while self._rows or self._deferred:
-            if len(self._rows) < self.max_rows and not self._closed:
-                self._full.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self.interval)
             await self._write_some()
 
     async def _write_some(self) -> None:
@@ -104,20 +114,20 @@ class BatchWriter(Generic[Row, Deferred]):
         deferred, self._deferred = self._deferred, []
         try:
             if batch:
-                ids = await self._write([w.row for w in batch])
+                ids = await self._write([row for row, _ in batch])
                 self.batches += 1
-                for waiting, row_id in zip(batch, ids, strict=True):
-                    if not waiting.done.done():
-                        waiting.done.set_result(row_id)
+                for (_, done), row_id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(row_id)
                 batch = []
             if deferred:
                 await self._write_deferred(deferred)
         except Exception as exc:
             if deferred:
                 log.warning("%d deferred writes were dropped: %s", len(deferred), exc)
-            for waiting in batch:
-                if not waiting.done.done():
-                    waiting.done.set_exception(exc)
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
         except BaseException:
             self._rows[:0] = batch  # cancelled: close() writes them
             self._deferred[:0] = deferred
@@ -126,9 +136,11 @@ class BatchWriter(Generic[Row, Deferred]):
     async def close(self) -> None:
         """Write everything still waiting, then refuse new rows."""
         self._closed = True
-        self._full.set()
-        if self._task is not None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self._writing
         while self._rows or self._deferred:
             await self._write_some()
