@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import render, replies
 from bot.views import answer_view
 from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
 from retrieval.models import Caller
@@ -46,7 +46,6 @@ class Ask(commands.Cog):
     ) -> None:
         """Ask a question; get the best passages with citations."""
         validate_query(question)  # cheap: a blank question is refused before deferring
-        await interaction.response.defer(thinking=True)
         caller = Caller(
             surface="discord",
             guild_id=interaction.guild_id,
@@ -54,9 +53,17 @@ class Ask(commands.Cog):
             user_id=interaction.user.id,
             command="ask",
         )
-        answer = await self.bot.kb.ask(question, count, caller)
-        await interaction.followup.send(
-            embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
+        # Most answers are ready well within Discord's deadline: sent as the response itself,
+        # one request instead of a deferral and a follow-up (a third of the bot's HTTP work per
+        # ask). A slower one (an index being rebuilt, a busy bot) is deferred first.
+        answer = await replies.in_time(
+            interaction,
+            self.bot.kb.ask(question, count, caller),
+            ephemeral=False,
+            defer_after=replies.QUICK_ANSWER,
+        )
+        await replies.send(
+            interaction, embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
         )
 
 
