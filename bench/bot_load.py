@@ -5,8 +5,9 @@
 
 1. `/ask` response times with 1, 10 and 50 concurrent users (each a distinct member, each asking
    one question after another) on a 10k-passage corpus: from the emulator dispatching
-   INTERACTION_CREATE to the bot's first callback (the deferral, "citebot is thinking...") and
-   to the answer being visible (the follow-up that fills the deferral).
+   INTERACTION_CREATE to the bot's first callback (the answer itself when it is ready within
+   bot.replies.QUICK_ANSWER, else the deferral, "citebot is thinking...") and to the answer
+   being visible; and the bot process's CPU time per ask.
 2. The event loop's worst lag while a moderator runs `/source add text:` on a 100k-passage
    corpus and the next `/ask` rebuilds the index: a probe task in the bot's loop sleeps 5 ms
    again and again and records how late it wakes up.
@@ -487,6 +488,11 @@ class CpuMeter:
         self.own = time.process_time()
         self.wall = time.perf_counter()
 
+    def bot_seconds(self) -> float | None:
+        """CPU seconds the bot process used since the meter started."""
+        bot = _process_cpu_s(self.pid)
+        return None if bot is None or self.bot is None else bot - self.bot
+
     def shares(self) -> dict[str, float | None]:
         wall = max(1e-9, time.perf_counter() - self.wall)
         bot = _process_cpu_s(self.pid)
@@ -546,6 +552,7 @@ async def _measure_level(
         )
         wall = loop.time() - started
         cpu_share = cpu.shares()
+        bot_cpu_s = cpu.bot_seconds()
     done = [pair for results in per_person for pair in results]
     acked: list[float] = []
     shown: list[float] = []
@@ -568,6 +575,9 @@ async def _measure_level(
         "wall_s": round(wall, 2),
         "loop_lag": probe.worst(),
         "cpu_share": cpu_share,  # of one core: the bot process's and the bench's
+        "bot_cpu_ms_per_ask": (
+            None if bot_cpu_s is None else round(bot_cpu_s * 1000 / max(1, len(done)), 2)
+        ),
         "late_callbacks": late,
         "violations": _take_violations(session.emu),
     }, last_query
@@ -1001,6 +1011,7 @@ def _print_ask(ask: dict[str, Any]) -> None:
             f"{level['asks_per_s']:.1f}",
             f"{level['answered_share']:.0%}",
             _cpu(level.get("cpu_share", {})),
+            _ms(level.get("bot_cpu_ms_per_ask")),
             _ms(level["loop_lag"]["max_ms"]),
             _violations(level["violations"]),
         ]
@@ -1018,13 +1029,17 @@ def _print_ask(ask: dict[str, Any]) -> None:
             "asks/s",
             "answered",
             "CPU bot/bench",
+            "bot CPU ms/ask",
             f"{lag_of} max",
             "violations",
         ],
     )
     print(
-        "defer: INTERACTION_CREATE sent -> first callback; answer: -> follow-up visible; "
-        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core"
+        "defer: INTERACTION_CREATE sent -> first callback (a deferral, or the answer itself when "
+        "it is quick); answer: -> answer visible; "
+        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core; "
+        "bot CPU ms/ask: the bot process's CPU time per ask (what other work on the machine "
+        "changes least)"
     )
     if own:
         code = ask.get("bot_exit_code")
