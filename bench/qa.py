@@ -174,7 +174,7 @@ def _summarise(outcomes: Outcomes, questions: Sequence[Question]) -> dict:
 ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
     ("citebot, everything", {}),
     ("  without typo tolerance", {"retrieval.index": {"MAX_CORRECTIONS": 0}}),
-    ("  without answer words ('born' for 'from')", {"retrieval.knowledge": {"HINT_WEIGHT": 0.0}}),
+    ("  without answer words ('born' for 'from')", {"retrieval.answering": {"HINT_WEIGHT": 0.0}}),
     ("  without the answer-type bonus", {"retrieval.rerank": {"TYPE_WEIGHT": 0.0}}),
     (
         "  without the rerank (BM25F order)",
@@ -197,7 +197,7 @@ ABLATIONS: list[tuple[str, dict[str, dict[str, object]]]] = [
     ),
     (
         "  without discounting common words it lacks",
-        {"retrieval.knowledge": {"LACKING_COMMON_WEIGHT": 1.0}},
+        {"retrieval.answering": {"LACKING_COMMON_WEIGHT": 1.0}},
     ),
     (
         "  without the relevance floor",

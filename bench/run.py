@@ -17,10 +17,10 @@ from pathlib import Path
 # the retrieval/ package of this checkout, so the checkout goes first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bot_load, qa, quality, scale, startup, summaries
+from bench import bot_load, folder, qa, quality, scale, startup, summaries
 from bench.common import DEFAULT_DATA, RESULTS, ROOT, machine_info
 
-PARTS = ("quality", "qa", "summaries", "scale", "startup", "bot")
+PARTS = ("quality", "qa", "summaries", "scale", "startup", "bot", "folder")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": (lambda: scale.run(data, args.quick, args.sizes), scale.render),
         "startup": (lambda: startup.run(data, args.quick), startup.render),
         "bot": (lambda: bot_load.run_sync(args.quick), bot_load.render),
+        "folder": (lambda: folder.run(data, args.quick), folder.render),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     everything: dict[str, object] = {"machine": info, "quick": args.quick, "parts": {}}

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from retrieval.patterns import Lazy, lazy
+
 DATE = "date"
 NUMBER = "number"
 PERSON = "person"
@@ -47,10 +49,10 @@ _PLACE_NOUNS = (
 )
 
 # Each pattern's match start orders the cues: the earliest cue in a question decides its kind.
-_QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+_QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
     (
         DATE,
-        re.compile(
+        lazy(
             _LEAD + r"(?:since |until |till |from )?(?:when|whens)\b"
             r"|\bhow long ago\b"
             r"|\b(?:what|which|wat|wich)\s+(?:year|years|date|day|month|decade|century|era)\b"
@@ -62,7 +64,7 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         NUMBER,
-        re.compile(
+        lazy(
             r"\bhow\s+(?:many|much|long|old|big|tall|far|high|large|heavy|fast|deep|wide|"
             r"short|small|often|long\s+is|much\s+did)\b(?!\s+ago\b)"
             r"|\b(?:what|which)\s+(?:percentage|percent|proportion|fraction|share|number|"
@@ -80,7 +82,7 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         PERSON,
-        re.compile(
+        lazy(
             # "who is yann lecun" asks for a description, not a name: "who" + be + an article or
             # a participle ("who was the first", "who was elected") or any other verb.
             _LEAD + r"(?:who|whom|whose)\s+(?!(?:is|was|are|were|'s)\s+(?!the\b|a\b|an\b|"
@@ -99,7 +101,7 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         PLACE,
-        re.compile(
+        lazy(
             _LEAD + r"where\b"
             r"|\bwhere\s*$"
             r"|\b(?:in|from|to|at|near)\s+(?:what|which)\s+(?:" + _PLACE_NOUNS + r")\b"
@@ -108,8 +110,8 @@ _QUESTION_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-_SPACE = re.compile(r"\s+")
-_TRAILING_PUNCT = re.compile(r"[\s?!.]+$")
+_SPACE = lazy(r"\s+")
+_TRAILING_PUNCT = lazy(r"[\s?!.]+$")
 
 
 # Question words as chat spells them ("wen was it built", "hw many").
@@ -124,7 +126,7 @@ _CHAT_WORDS = {
     "wich": "which",
     "whos": "who is",
 }
-_CHAT = re.compile(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
+_CHAT = lazy(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
 
 
 def unchat(question: str) -> str:
@@ -171,7 +173,7 @@ _ORDINAL_WORDS = (
 _NOT_AFTER = r"(?<![\w.,$€£¥-])"
 _NOT_BEFORE = r"(?![\w%]|[.,]\d)"
 
-_DATE = re.compile(
+_DATE = lazy(
     # Monday, January 20, 2025 / January 20, 2025 / January 20 / January 2025
     rf"\b(?:(?:{_WEEKDAYS}),?\s+)?(?:{_MONTHS})\.?\s+{_DAY}\b(?:,?\s+{_YEAR}\b)?"
     rf"|\b(?:(?:early|mid|late)[-\s])?(?:{_MONTHS}|[Ss]pring|[Ss]ummer|[Aa]utumn|[Ff]all|"
@@ -221,7 +223,7 @@ _NUMBER_WORD = (
     r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
     r"eighty|ninety)(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?"
 )
-_NUMBER = re.compile(
+_NUMBER = lazy(
     # Money: $5.6 million, US$ 2bn, €300, £1.2 billion
     rf"(?:\b(?:US|USD|A|C|HK|NZ)\s?)?[$€£¥₹]\s?{_DIGITS}(?:\s?{_SCALE}\b)?"
     # Digits with an optional scale and unit: 2,500 km, 60%, 1.2 million people, 5 years
@@ -234,7 +236,7 @@ _NUMBER = re.compile(
     rf"|\b{_NUMBER_WORD}\b(?:\s+{_UNITS})?",
     re.IGNORECASE,
 )
-_LABEL_BEFORE = re.compile(
+_LABEL_BEFORE = lazy(
     r"\b(?:version|v|model|no|number|chapter|page|episode|season|phase|level|type|class|"
     r"grade|route|highway|section|article|part|book|volume|vol|step|round|game)\.?\s+$",
     re.IGNORECASE,
@@ -242,8 +244,8 @@ _LABEL_BEFORE = re.compile(
 
 # Digits that look like a year but count something: "1000 citizens", "2048 GPUs" (a plural, not
 # "census", "status" or "basis").
-_PLAIN_YEAR = re.compile(_YEAR)
-_COUNT_AFTER = re.compile(
+_PLAIN_YEAR = lazy(_YEAR)
+_COUNT_AFTER = lazy(
     r"\s+(?!(?:was|has|as|its|this|his|thus|whereas|unless|less|across|does|goes)\b)"
     r"(?:[A-Za-z]*[^\Wsui\d_]s|[A-Z]+s)\b"
 )
@@ -251,11 +253,11 @@ _COUNT_AFTER = re.compile(
 # Capitalised words: letters, inner apostrophes and hyphens ("O'Brien", "Jean-Paul"), or an
 # initial ("J."). Runs are joined in Python, so no pattern here can backtrack over a run.
 # The lookbehind follows the first letter so that `re` can skip ahead to capitals quickly.
-_CAP_WORD = re.compile(
+_CAP_WORD = lazy(
     r"[A-Z](?<![\w'’-].)(?>\.(?=\s)|[^\W\d_]*(?:['’][A-Z][^\W\d_]*|-[A-Za-z][^\W\d_]*)*)(?!\d)"
 )
 _PARTICLES = frozenset("de da di del della der den van von la le du bin ibn al dos das y".split())
-_SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s+|[\"“‘(\[]\s*|\n\s*)$")
+_SENTENCE_START = lazy(r"(?:^|[.!?…:;]\s+|[\"“‘(\[]\s*|\n\s*)$")
 _STARTERS = frozenset(
     """
     the a an this that these those in on at by for from with after before during when while
@@ -291,9 +293,9 @@ _PERSON_TITLES = frozenset(
 )
 # CamelCase names are products and companies (DeepSeek, OpenAI, YouTube), except for
 # surname prefixes (LeCun, McCartney, DiCaprio, MacArthur, O'Brien).
-_CAMEL = re.compile(r"[a-z][A-Z]")
-_SURNAME_PREFIX = re.compile(r"^(?:Mc|Mac|Le|La|De|Di|Da|Du|Van|Von)[A-Z][a-z]+$")
-_ACRONYM = re.compile(r"^[A-Z]{2,}s?$")
+_CAMEL = lazy(r"[a-z][A-Z]")
+_SURNAME_PREFIX = lazy(r"^(?:Mc|Mac|Le|La|De|Di|Da|Du|Van|Von)[A-Z][a-z]+$")
+_ACRONYM = lazy(r"^[A-Z]{2,}s?$")
 
 _COUNTRIES = frozenset(
     """
@@ -316,7 +318,7 @@ _COUNTRIES = frozenset(
     africa america antarctica asia europe oceania arctic
     """.split()
 )
-_COUNTRY_PHRASES = re.compile(
+_COUNTRY_PHRASES = lazy(
     r"(?:United\s+States(?:\s+of\s+America)?|United\s+Kingdom|Soviet\s+Union|"
     r"South\s+Africa|South\s+Korea|North\s+Korea|New\s+Zealand|Saudi\s+Arabia|Sri\s+Lanka|"
     r"Costa\s+Rica|Puerto\s+Rico|Hong\s+Kong|El\s+Salvador|Ivory\s+Coast|"
@@ -332,17 +334,17 @@ _PLACE_WORDS = frozenset(
     municipality canton oblast department republic kingdom
     """.split()
 )
-_PLACE_PREPOSITION = re.compile(
+_PLACE_PREPOSITION = lazy(
     r"(?:\b(?:in|at|near|from|outside|across|throughout|to|into|towards?|around)"
     r"|\b(?:capital|city|town|village|outskirts|north|south|east|west|province|state|region|"
     r"county|centre|center|part|coast|island|suburb|borough|municipality)\s+of)"
     r"\s+(?:the\s+)?$"
 )
 # "X of Y" names: a capitalised word, "of", maybe "the", then the run.
-_OF_NAME = re.compile(r"[A-Z][^\W\d_]*\s+of\s+(?:the\s+)?$")
-_POSSESSIVE_NAME = re.compile(r"['’]s\s+[A-Z]")
+_OF_NAME = lazy(r"[A-Z][^\W\d_]*\s+of\s+(?:the\s+)?$")
+_POSSESSIVE_NAME = lazy(r"['’]s\s+[A-Z]")
 _WEAK_PREPOSITIONS = frozenset({"at", "from", "to", "into", "toward", "towards", "around"})
-_PLACE_AFTER = re.compile(
+_PLACE_AFTER = lazy(
     r"^(?:,\s+(?P<country>[A-Z][^\W\d_]+(?:\s+[A-Z][^\W\d_]+)?)"
     r"|\s+(?:city|town|village|county|province|state|region|district|island|river|lake)\b)"
 )
@@ -351,7 +353,7 @@ _PLACE_AFTER = re.compile(
 # Where a date or an amount may begin: digit runs, currency signs and words. Matching the big
 # patterns only there, instead of trying a dozen alternatives at every character, makes a
 # scan several times faster (patterns that open with a lookbehind get no fast skip in `re`).
-_STARTS = re.compile(r"[0-9]+|[$€£¥₹]|[A-Za-z]+")
+_STARTS = lazy(r"[0-9]+|[$€£¥₹]|[A-Za-z]+")
 _DATE_WORDS = (
     frozenset(
         (_MONTHS + "|" + _WEEKDAYS + "|" + _ORDINAL_WORDS)
@@ -374,7 +376,7 @@ _NUMBER_WORDS = frozenset(
 _NUMBER_WORDS = _NUMBER_WORDS | frozenset(w.capitalize() for w in _NUMBER_WORDS)
 
 
-def _scan(text: str, pattern: re.Pattern[str], words: frozenset[str]) -> list[tuple[int, int]]:
+def _scan(text: str, pattern: Lazy, words: frozenset[str]) -> list[tuple[int, int]]:
     """Spans of `pattern` matched only where a digit run, a currency sign or one of `words`
     begins; a match hides the starts inside it."""
     found: list[tuple[int, int]] = []
@@ -603,42 +605,42 @@ _CURRENCY = (
     r"USD|EUR|GBP)\b)"
 )
 _MEASURES = {
-    "length": re.compile(rf"{_AMOUNT}\s*{_LENGTH_UNITS}\b|\b{_AMOUNT}-{_LENGTH_UNITS}\b", re.I),
-    "duration": re.compile(rf"{_AMOUNT}\s*{_TIME_UNITS}\b|\b{_AMOUNT}-{_TIME_UNITS}\b", re.I),
-    "weight": re.compile(rf"{_AMOUNT}\s*{_WEIGHT_UNITS}\b", re.I),
-    "money": re.compile(_CURRENCY, re.I),
-    "speed": re.compile(
+    "length": lazy(rf"{_AMOUNT}\s*{_LENGTH_UNITS}\b|\b{_AMOUNT}-{_LENGTH_UNITS}\b", re.I),
+    "duration": lazy(rf"{_AMOUNT}\s*{_TIME_UNITS}\b|\b{_AMOUNT}-{_TIME_UNITS}\b", re.I),
+    "weight": lazy(rf"{_AMOUNT}\s*{_WEIGHT_UNITS}\b", re.I),
+    "money": lazy(_CURRENCY, re.I),
+    "speed": lazy(
         rf"{_AMOUNT}\s*(?:mph|km/h|kph|kmh|knots?|kn|m/s|ft/s|"
         r"(?:miles|kilomet(?:re|er)s|km|met(?:re|er)s|feet)\s+(?:per|an|a)\s+(?:hour|second))\b"
         r"|\bmach\s+\d",
         re.I,
     ),
-    "temperature": re.compile(rf"{_AMOUNT}\s*(?:°\s?[CF]\b|degrees?\b)|-?\d+(?:\.\d+)?\s?°", re.I),
+    "temperature": lazy(rf"{_AMOUNT}\s*(?:°\s?[CF]\b|degrees?\b)|-?\d+(?:\.\d+)?\s?°", re.I),
     # "how high did it chart": a position, "#31", "number 5", "No. 1", "the 12th"
-    "rank": re.compile(r"#\s?\d+|\bno\.\s?\d+|\bnumber\s+\d+\b|\b\d+(?:st|nd|rd|th)\b", re.I),
+    "rank": lazy(r"#\s?\d+|\bno\.\s?\d+|\bnumber\s+\d+\b|\b\d+(?:st|nd|rd|th)\b", re.I),
 }
 _MEASURE_CUES = (
     # "how big was the loan": a sum of money, not a length.
     (
-        re.compile(
+        lazy(
             r"\bhow\s+(?:big|large|small)\b.*\b(?:loan|loans|budget|grant|debt|debts|deal|fund|"
             r"funds|investment|prize|salary|fine|donation|bailout|contract|fortune)\b",
             re.I,
         ),
         ("money",),
     ),
-    (re.compile(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I), ("length",)),
-    (re.compile(r"\bhow\s+high\b", re.I), ("length", "rank")),
-    (re.compile(r"\bhow\s+long\b", re.I), ("length", "duration")),
-    (re.compile(r"\bhow\s+old\b", re.I), ("duration",)),
-    (re.compile(r"\bhow\s+heavy\b", re.I), ("weight",)),
-    (re.compile(r"\bhow\s+fast\b|\b(?:top|maximum|max|cruising)\s+speed\b", re.I), ("speed",)),
+    (lazy(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I), ("length",)),
+    (lazy(r"\bhow\s+high\b", re.I), ("length", "rank")),
+    (lazy(r"\bhow\s+long\b", re.I), ("length", "duration")),
+    (lazy(r"\bhow\s+old\b", re.I), ("duration",)),
+    (lazy(r"\bhow\s+heavy\b", re.I), ("weight",)),
+    (lazy(r"\bhow\s+fast\b|\b(?:top|maximum|max|cruising)\s+speed\b", re.I), ("speed",)),
     (
-        re.compile(r"\b(?:hottest|coldest|warmest|how\s+hot|how\s+cold|temperature)\b", re.I),
+        lazy(r"\b(?:hottest|coldest|warmest|how\s+hot|how\s+cold|temperature)\b", re.I),
         ("temperature",),
     ),
     (
-        re.compile(
+        lazy(
             r"\bhow\s+much\b.*\b(?:cost|costs|paid|pay|pays|worth|price|spend|spent|earn|earns|"
             r"earned|salary|charge|charges|sell|sold|buy|bought|borrow|borrowed|lend|lent|"
             r"money|funding|funds|invest|invests|invested|investing|raise|raised|revenue|"
@@ -664,7 +666,7 @@ def measure_kinds(question: str) -> tuple[str, ...]:
 
 # What "how many" counts: the words after it, up to the verb or preposition that ends the noun
 # ("how many oscar nominations did ..." -> "oscar nominations").
-_HOW_MANY = re.compile(r"\bhow\s+many\s+", re.I)
+_HOW_MANY = lazy(r"\bhow\s+many\s+", re.I)
 _COUNT_ENDS = frozenset(
     """
     did does do is are was were has have had can could will would should may might must
@@ -765,10 +767,10 @@ _PHRASAL_VERBS = (
         "revisit returned",
     ),
 )
-_PHRASAL = tuple((re.compile(pattern, re.I), verb) for pattern, verb, _ in _PHRASAL_VERBS)
+_PHRASAL = tuple((lazy(pattern, re.I), verb) for pattern, verb, _ in _PHRASAL_VERBS)
 
 _ANSWER_WORDS = tuple(
-    (re.compile(pattern, re.I), words)
+    (lazy(pattern, re.I), words)
     for pattern, words in (
         *_ANSWER_WORD_PATTERNS,
         *((pattern, others) for pattern, _, others in _PHRASAL_VERBS if others),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from retrieval.analyzer import analyze, analyze_spans
 from retrieval.answer_types import DATE, NUMBER, answer_spans, counted_words, question_kind
 from retrieval.models import DirectAnswer, Hit
+from retrieval.patterns import lazy
 from retrieval.rerank import HasSentences
 from retrieval.sentences import sentence_offsets
 
@@ -43,16 +44,16 @@ RANK_BONUS = 0.1
 # of that one's coverage (when an answer of a kind is asked for: it must then give one).
 FOLLOW_SHARE = 0.6
 
-_MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars|euros|pounds|yen|yuan|million|billion|trillion)\b")
-_MONEY_QUESTION = re.compile(
+_MONEY = lazy(r"[$€£¥₹]|\b(?:dollars|euros|pounds|yen|yuan|million|billion|trillion)\b")
+_MONEY_QUESTION = lazy(
     r"\b(?:cost|costs|price|pay|paid|spend|spent|worth|invest|invested|earn|earned|budget|"
     r"revenue|raise|raised|sell|sold|fund|funding)\b"
 )
-_TIME_UNITS = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?)\b")
-_HOW_LONG = re.compile(r"\bhow long\b")
-_CENTURY = re.compile(r"centur", re.IGNORECASE)
-_DECADE = re.compile(r"\d0s\b")
-_DIGIT = re.compile(r"\d")
+_TIME_UNITS = lazy(r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?)\b")
+_HOW_LONG = lazy(r"\bhow long\b")
+_CENTURY = lazy(r"centur", re.IGNORECASE)
+_DECADE = lazy(r"\d0s\b")
+_DIGIT = lazy(r"\d")
 COUNTED_REACH = 30  # characters from a number to the thing a "how many" question counts
 _TERMINAL = ".!?…\"'”’)"
 

@@ -15,8 +15,9 @@ import pytest
 
 from retrieval.analyzer import ANALYZER_VERSION, analyze
 from retrieval.answer_types import answer_words, counted_words, formal, unchat
+from retrieval.answering import MAX_TYPOS, _possible_typos
 from retrieval.cleaning import clean_article
-from retrieval.knowledge import MAX_TYPOS, KnowledgeBase, _possible_typos
+from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
 from retrieval.passages import split_passages
 from retrieval.spelling import english_corrections

@@ -1,0 +1,455 @@
+"""Answering: a question searched in the live index, reranked, judged and logged.
+
+One job: from a question's text to an `Answer`. It reads the corpus through the live index (kept
+in step with the store, `retrieval.live_index`) and the passages' rows, and writes one query-log
+row per question (`retrieval.query_log`). Everything CPU-bound (corrections, BM25, reranking,
+highlights) runs in a worker thread, so an event loop that serves Discord is never blocked by it.
+Nothing here imports the ingest pipeline, the fetcher or discord.py: `citebot ask` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
+from retrieval.answer_types import answer_words, counted_words, formal
+from retrieval.direct_answer import direct_answer
+from retrieval.errors import InvalidQuery, NotFound
+from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored, SearchResult
+from retrieval.live_index import LiveIndex
+from retrieval.models import Answer, Caller, DirectAnswer, Hit
+from retrieval.query_log import QueryLog
+from retrieval.rerank import Candidate, Question, rerank
+from retrieval.spelling import english_corrections, english_share, may_be_typo
+from retrieval.store import Store
+from retrieval.term_offsets import layout_of_row
+from retrieval.verdict import Verdict, judge
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 20
+RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
+HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the question's own words
+# A word at least this common in English (about 30 in a million: "ban" and "pride" below it,
+# "putting" and "keep" above) may be missing from a corpus by chance; then it weighs this much.
+COMMON_SHARE = 3e-5
+LACKING_COMMON_WEIGHT = 0.5
+MAX_TYPOS = 4  # unknown words of one question searched for a correction
+
+
+def validate_query(query: str) -> str:
+    """The question as it will be searched and logged, or InvalidQuery."""
+    cleaned = " ".join(normalize(query or "").split())
+    cleaned = "".join(ch for ch in cleaned if ch.isprintable())
+    if not cleaned:
+        raise InvalidQuery(
+            "the question is empty; ask something, for example "
+            '"How much did DeepSeek spend to train its model?"'
+        )
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise InvalidQuery(
+            f"the question is {len(cleaned):,} characters long; the limit is {MAX_QUERY_CHARS:,}"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One search's outcome, before it is logged and returned as an Answer."""
+
+    verdict: Verdict
+    hits: list[Hit]
+    more: bool
+    searched_for: tuple[tuple[str, str], ...]
+    search_ms: float  # the index search alone (the rest of `latency_ms` is around it)
+    direct: DirectAnswer | None = None  # the first page's answer sentence, when answered
+
+
+def _possible_typos(
+    text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
+) -> list[str]:
+    """Query terms the corpus does not know whose typed word is not an English word; the
+    first MAX_TYPOS of them (each costs a scan of the vocabulary: a question of a thousand
+    characters of junk must not cost a thousand scans)."""
+    unknown = {t for t in terms if not index.knows(t, guild_id)}
+    if not unknown:
+        return []
+    return list(
+        dict.fromkeys(
+            s.term
+            for s in analyze_spans(text)
+            if s.term in unknown
+            and may_be_typo(word := text[s.start : s.end])
+            and not is_rewritten(word)
+        )
+    )[:MAX_TYPOS]
+
+
+def _corrections(
+    text: str, terms: Sequence[str], index: Bm25Index, guild_id: int | None
+) -> dict[str, tuple[str, ...]]:
+    """For each possible typo, what to search instead: the closest word of the corpus's own
+    vocabulary ("comission": "commission", or a name as the corpus spells it); nothing (an
+    empty tuple) when the closest English word is a stop word ("actualy")."""
+    typos = _possible_typos(text, terms, index, guild_id)
+    if not typos:
+        return {}
+    typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
+    out: dict[str, tuple[str, ...]] = {}
+    unknown = []
+    for term in typos:
+        closest = english_corrections(typed.get(term, term))
+        if closest and not analyze(closest[0]):
+            out[term] = ()  # a stop word mistyped: nothing to search
+        else:
+            unknown.append(term)
+    return out | index.corrections(unknown, guild_id)
+
+
+def english_shares(text: str, terms: Sequence[str]) -> dict[str, float]:
+    """For each term of the question, the English frequency of the word it was typed as (the
+    least of them when several words give one term)."""
+    shares: dict[str, float] = {}
+    normal = normalize(text)
+    wanted = set(terms)
+    for span in analyze_spans(text):
+        if span.term in wanted:
+            share = english_share(normal[span.start : span.end])
+            shares[span.term] = min(share, shares.get(span.term, share))
+    return shares
+
+
+def _searched_for(
+    text: str, fixes: dict[str, tuple[str, ...]], hits: Sequence[Hit]
+) -> tuple[tuple[str, str], ...]:
+    """(word as typed, word searched for) for each corrected word, both as people write them:
+    the typed word from the question, the searched one as a shown passage spells it. A
+    correction no shown passage holds is not mentioned (an index term is no word to show)."""
+    if not fixes:
+        return ()
+    typed = {s.term: text[s.start : s.end] for s in analyze_spans(text)}
+    out = []
+    for term, (used, *_) in ((t, found) for t, found in fixes.items() if found):
+        for hit in hits:
+            spelled = next(
+                (hit.text[s.start : s.end] for s in analyze_spans(hit.text) if s.term == used), None
+            )
+            if spelled:
+                out.append((typed.get(term, term), spelled.casefold()))
+                break
+    return tuple(out)
+
+
+def _timed_search(
+    index: Bm25Index,
+    terms: list[str],
+    k: int,
+    guild_id: int | None,
+    boosts: dict[str, float],
+) -> tuple[SearchResult, float]:
+    """The search and its milliseconds, timed in the worker thread: `search_ms` is the index
+    alone, comparable with another engine's search, without the hop to the thread and back
+    (which a loaded event loop stretches)."""
+    started = time.perf_counter()
+    result = index.search(terms, k, guild_id, boosts)
+    return result, (time.perf_counter() - started) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A question as searched: its formal text, terms, answer words and corrections."""
+
+    text: str
+    searched: list[str]
+    hints: list[str]
+    fixes: dict[str, tuple[str, ...]]
+    boosts: dict[str, float]
+    shares: dict[str, float]
+
+
+def _judged(
+    asked: _Asked,
+    index: Bm25Index,
+    guild_id: int | None,
+    found: Sequence[Scored],
+    rows: Mapping[int, Mapping],
+    k: int,
+    offset: int,
+    search_ms: float,
+) -> Found:
+    """What a search found, reranked and judged, its hits ranked offset+1 .. offset+k with
+    their highlights, and the direct answer; synchronous, for a worker thread."""
+    text, searched, hints = asked.text, asked.searched, asked.hints
+    fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
+    # Where each passage's terms and sentences are, stored at ingest or worked out the first
+    # time it is shown (`retrieval.term_offsets`); decoded only for what is read of it.
+    layouts = {
+        h.passage_id: layout_of_row(row)
+        for h in found
+        if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
+    }
+    candidates = [
+        Candidate(
+            h.passage_id, h.score, row["text"], row["title"], row["terms"], layouts[h.passage_id]
+        )
+        for h in found
+        if (row := rows.get(h.passage_id)) is not None
+    ]
+    weights = {t: index.weight(t, guild_id) * boosts.get(t, 1.0) for t in set(searched)}
+    # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
+    # half: a small corpus lacks most words, and missing one says less about whether it
+    # answers than missing a rare one ("headquartered"). It still counts: "population" is
+    # what "the population of X" asks.
+    lacking = {
+        t for t in weights if shares.get(t, 0.0) >= COMMON_SHARE and not index.knows(t, guild_id)
+    }
+    for t in lacking:
+        weights[t] *= LACKING_COMMON_WEIGHT
+    weights |= {t: index.weight(t, guild_id) * HINT_WEIGHT for t in hints}
+    # The most a passage could score with each term once: BM25 scores over it compare
+    # across questions and corpora (a small corpus has small idfs).
+    scale = sum(index.idf(t, guild_id) * boosts.get(t, 1.0) for t in set(searched))
+    # What "how many" counts matters when the corpus never names it ("parameters"): a
+    # paraphrase ("soldiers" for "troops") is left to coverage.
+    counted = frozenset(
+        fixes[t][0] if t in fixes else t for t in analyze(counted_words(text)) if fixes.get(t) != ()
+    )
+    if any(index.knows(t, guild_id) for t in counted):
+        counted = frozenset()
+    question = Question.of(text, searched, weights, scale, frozenset(hints), counted)
+    ranked = rerank(question, candidates)
+    verdict = judge(ranked, question.kind, question.measures)
+    if not verdict.answered:
+        return Found(verdict, [], False, (), search_ms)
+    kept = verdict.kept
+    hits: list[Hit] = []
+    query_terms = set(searched)
+    for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
+        row = rows[scored.passage_id]
+        hits.append(
+            Hit(
+                rank=rank,
+                passage_id=scored.passage_id,
+                doc_id=row["document_id"],
+                title=row["title"],
+                source=row["source"],
+                paragraph=row["paragraph"],
+                text=row["text"],
+                score=scored.score,
+                highlights=layouts[scored.passage_id].highlights(query_terms),
+            )
+        )
+    searched_for = _searched_for(text, fixes, hits)
+    # The direct answer is the first page's: a later page shows more evidence, and a
+    # sentence from its passages would be a different "answer" on every page.
+    direct = (
+        direct_answer(
+            text,
+            question.terms,
+            hits,
+            question.weights,
+            {h.passage_id: layouts[h.passage_id] for h in hits},
+        )
+        if offset == 0
+        else None
+    )
+    return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
+
+
+class Answering:
+    """Questions answered from one store's live index, each logged in its query log."""
+
+    def __init__(self, store: Store, live: LiveIndex, queries: QueryLog) -> None:
+        self.store = store
+        self.live = live
+        self.queries = queries
+        self._catching_up: asyncio.Task[None] | None = None
+        self._article_counts: dict[tuple[int, int | None], int] = {}
+
+    async def close(self) -> None:
+        """Stop a background rebuild and the live index's merges."""
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catching_up
+        await self.live.close()
+
+    async def _articles(self, guild_id: int | None) -> int:
+        """How many articles this server searches; counted once per corpus version."""
+        current = self.live.current
+        version = current.version if current is not None else -1
+        key = (version, guild_id)
+        count = self._article_counts.get(key)
+        if count is None:
+            count = await self.store.count_documents(guild_id)
+            if len(self._article_counts) > 1024:
+                self._article_counts.clear()
+            self._article_counts[key] = count
+        return count
+
+    async def warm_up(self) -> int:
+        """Load or build the index now (off the loop), so the first question is not the one
+        that waits for it. Returns the number of passages indexed."""
+        return len(await self.current_index())
+
+    async def current_index(self, guild_id: int | None = None) -> Bm25Index:
+        """An index that holds everything this server can see as it is now.
+
+        When only other servers' sources changed since the index was built, this server's
+        search needs nothing new: it keeps using the index it has while the new one is built
+        in the background, so one server adding sources never makes another server wait.
+        When this server's scopes (its own, or the global corpus) changed, it waits for the
+        rebuild, so a source it just added is found by its next question.
+        """
+        corpus, global_version, own_version = await self.store.versions(guild_id)
+        index = self.live.current
+        if index is not None:
+            if index.version == corpus:
+                return index
+            seen = index.scope_versions
+            if seen.get(0, 0) == global_version and seen.get(guild_id or 0, 0) == own_version:
+                self._catch_up_in_background()
+                return index
+        return await self._rebuild()
+
+    def _catch_up_in_background(self) -> None:
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        try:
+            await self._rebuild()
+        except Exception:
+            log.exception("rebuilding the index in the background failed")
+
+    async def _rebuild(self) -> Bm25Index:
+        """The index for the latest corpus version (`retrieval.live_index`)."""
+        return await self.live.update()
+
+    async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:
+        """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
+        there are more after them.
+
+        A word the corpus does not know is searched as its closest known word, weighted down.
+        BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
+        reranked list), `rerank` orders them by what answers the question, `judge` decides
+        whether the best of them answers it at all and drops the ones far below it.
+        """
+        asked = text  # as typed: answer words and hints read the chat phrasing
+        text = formal(text)  # "put out" is "released": the rest reads what it asks
+        terms = analyze(text)
+        index = await self.current_index(guild_id)
+        fixes: dict[str, tuple[str, ...]] = {}
+        shares: dict[str, float] = {}
+        if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
+            # Off the loop: the English word list loads on first use, and each lookup scans the
+            # vocabulary.
+            fixes, shares = await asyncio.to_thread(
+                lambda: (
+                    _corrections(text, terms, index, guild_id),
+                    # Only words the corpus lacks are weighed by how common they are in English
+                    # (see _judged): a question of known words never loads the word list.
+                    english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
+                )
+            )
+        searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
+        boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
+        # Words the answer uses that the question does not ("born" for "where is X from"):
+        # searched, and counted for proximity and coverage, at their lower weight.
+        hints = [t for t in analyze(answer_words(asked)) if t not in searched]
+        # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
+        # reranked list (and ends it at the same passage).
+        depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
+        result, search_ms = await asyncio.to_thread(
+            _timed_search,
+            index,
+            searched + hints,
+            depth,
+            guild_id,
+            boosts | dict.fromkeys(hints, HINT_WEIGHT),
+        )
+        rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
+        # Everything after the fetch reads text (weights, rerank, highlights, the direct
+        # answer): one trip off the loop.
+        return await asyncio.to_thread(
+            _judged,
+            _Asked(text, searched, hints, fixes, boosts, shares),
+            index,
+            guild_id,
+            result.hits,
+            rows,
+            k,
+            offset,
+            search_ms,
+        )
+
+    async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
+        """The top `k` passages for `query` visible to `caller`'s server, logged."""
+        caller = caller or Caller()
+        started = time.perf_counter()
+        text = validate_query(query)
+        if not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
+        found = await self._search(text, k, caller.guild_id)
+        hits, more, answered = found.hits, found.more, found.verdict.answered
+        articles = await self._articles(caller.guild_id)
+        latency_ms = (time.perf_counter() - started) * 1000
+        query_id = await self.queries.record(
+            caller,
+            text,
+            hits,
+            answered=answered,
+            confidence=found.verdict.confidence,
+            latency_ms=latency_ms,
+        )
+        return Answer(
+            query=text,
+            answered=answered,
+            hits=tuple(hits),
+            latency_ms=latency_ms,
+            confidence=found.verdict.confidence,
+            articles_searched=articles,
+            query_id=query_id,
+            has_more=more,
+            reason=found.verdict.reason,
+            searched_for=found.searched_for,
+            search_ms=found.search_ms,
+            direct=found.direct,
+        )
+
+    async def page(
+        self, query_id: int, page: int, k: int = 3, guild_id: int | None = None
+    ) -> Answer:
+        """Page `page` (0-based) of a logged question's results, searched again, not logged.
+
+        A page click is the same question, so it adds no log row; the corpus may have changed
+        since, which is why it is searched again rather than replayed.
+        """
+        record = await self.queries.question(query_id, guild_id)
+        if record is None:
+            raise NotFound("that question is no longer in the log; ask it again")
+        if not 0 <= page <= MAX_K or not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
+        started = time.perf_counter()
+        found = await self._search(record.query, k, guild_id, offset=page * k)
+        articles = await self._articles(guild_id)
+        return Answer(
+            query=record.query,
+            answered=found.verdict.answered,
+            hits=tuple(found.hits),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            confidence=found.verdict.confidence,
+            articles_searched=articles,
+            query_id=query_id,
+            has_more=found.more,
+            reason=found.verdict.reason,
+            searched_for=found.searched_for,
+            search_ms=found.search_ms,
+            direct=found.direct,
+        )

@@ -1,0 +1,91 @@
+"""The library: the sources each server can see, found by id or title, summarised, removed.
+
+One job: reading the catalogue of sources (and taking one out of it). What comes into it (added,
+refreshed, the bundled corpus) is `retrieval.intake`'s job; this part imports none of the
+ingest pipeline.
+"""
+
+from __future__ import annotations
+
+from retrieval.cleaning import title_key
+from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, Forbidden, NotFound
+from retrieval.models import Source, Summary
+from retrieval.store import Store
+
+
+class Library:
+    """The sources of one store, as each server (or the command line) sees them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def list_sources(self, guild_id: int | None = None) -> list[Source]:
+        return await self.store.list_sources(guild_id)
+
+    async def find_article(self, ref: str, guild_id: int | None = None) -> Source:
+        """An article by id or by a fragment of its title, among those visible here."""
+        ref = " ".join((ref or "").split())
+        if not ref:
+            raise NotFound("name an article: its id or a few words of its title")
+        visible = await self.store.list_sources(guild_id)
+        if ref.isascii() and ref.isdigit():  # not "²" or "①", which isdigit() also accepts
+            for source in visible:
+                if source.doc_id == int(ref):
+                    return source
+            raise NotFound(f"no article with id {ref}", hint=HINT_LIST_SOURCES)
+        key = title_key(ref)
+        if not key:
+            raise NotFound(f"no article matches {ref!r}", hint=HINT_LIST_SOURCES)
+        exact = [s for s in visible if title_key(s.title) == key]
+        if len(exact) == 1:
+            return exact[0]
+        matches = [s for s in visible if key in title_key(s.title)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFound(f"no article title contains {ref!r}", hint=HINT_LIST_SOURCES)
+        raise Ambiguous(
+            f"{ref!r} matches {len(matches)} articles; give the id or more of the title",
+            [(s.doc_id, s.title) for s in matches],
+        )
+
+    async def titles(
+        self, guild_id: int | None, fragment: str = "", limit: int = 25
+    ) -> list[tuple[int, str]]:
+        """Visible article titles containing `fragment` (case and punctuation ignored)."""
+        key = title_key(fragment)
+        sources = await self.store.list_sources(guild_id)
+        matches = [(s.doc_id, s.title) for s in sources if key in title_key(s.title)]
+        starts = [m for m in matches if title_key(m[1]).startswith(key)]
+        rest = [m for m in matches if m not in starts]
+        return (starts + rest)[:limit]
+
+    # -- summaries and sources ---------------------------------------------------------------
+
+    async def summary(self, ref: str, guild_id: int | None = None) -> Summary:
+        source = await self.find_article(ref, guild_id)
+        return Summary(source.doc_id, source.title, source.source, source.summary)
+
+    async def summaries(self, guild_id: int | None = None) -> list[Summary]:
+        return [
+            Summary(s.doc_id, s.title, s.source, s.summary)
+            for s in await self.store.list_sources(guild_id)
+        ]
+
+    async def remove_source(self, doc_id: int, guild_id: int | None = None) -> Source:
+        """Remove a source. A server may remove only its own; nobody removes bundled ones."""
+        source = await self.store.get_source(doc_id)
+        if source is None or (guild_id is not None and source.guild_id not in (None, guild_id)):
+            raise NotFound(f"no source with id {doc_id}")
+        if source.bundled:
+            raise Forbidden(
+                f"[{doc_id}] {source.title!r} is part of the bundled corpus and cannot be removed"
+            )
+        if guild_id is not None and source.guild_id != guild_id:
+            raise Forbidden(
+                f"[{doc_id}] {source.title!r} is shared by every server and can "
+                "only be removed from the command line"
+            )
+        async with self.store.transaction() as db:
+            await self.store.delete_document(db, doc_id)
+        return source

@@ -1,0 +1,83 @@
+"""The query log: every question asked, the votes on its answers, and the views moderators read.
+
+One job: the rows that say what people asked and what they thought of the answers. The answering
+part writes a row per question through `record`; a page click and a vote find their question
+through `question`, which shows a row only to the server (or the command line) that asked it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from retrieval.errors import InvalidQuery, NotFound
+from retrieval.models import Caller, FeedbackRow, Hit, QueryRecord, TopQuery
+from retrieval.store import Store
+
+MAX_LOG_ROWS = 100_000
+LogView = Literal["recent", "top", "unanswered", "feedback"]
+
+
+class QueryLog:
+    """The log of one store's questions and feedback."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(
+        self,
+        caller: Caller,
+        query: str,
+        hits: Sequence[Hit],
+        *,
+        answered: bool,
+        confidence: float,
+        latency_ms: float,
+    ) -> int:
+        """Log one question as `caller` asked it and the hits it was shown; its row id."""
+        return await self.store.log_query(
+            surface=caller.surface,
+            guild_id=caller.guild_id,
+            channel_id=caller.channel_id,
+            user_id=caller.user_id,
+            command=caller.command,
+            query=query,
+            hits=[(h.passage_id, h.score) for h in hits],
+            answered=answered,
+            confidence=confidence,
+            latency_ms=latency_ms,
+        )
+
+    async def question(self, query_id: int, guild_id: int | None) -> QueryRecord | None:
+        """The logged question `query_id` when it was asked where `guild_id` says (a server, or
+        None: the command line); None when it is gone or was asked elsewhere."""
+        record = await self.store.get_query(query_id)
+        if record is None or record.guild_id != guild_id:
+            return None
+        return record
+
+    async def record_feedback(
+        self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None
+    ) -> bool:
+        """One vote per user per answer; a second click changes the vote.
+
+        Returns True when this replaced an earlier vote by the same user.
+        """
+        if await self.question(query_id, guild_id) is None:
+            raise NotFound("that answer is no longer in the log")
+        return await self.store.upsert_feedback(query_id, user_id, helpful)
+
+    async def rows(
+        self, view: LogView = "recent", limit: int = 20, guild_id: int | None = None
+    ) -> list[QueryRecord] | list[TopQuery] | list[FeedbackRow]:
+        """One view of the log: recent questions, the unanswered ones, the most asked, or the
+        answers people voted on; a server sees only its own rows."""
+        if not 1 <= limit <= MAX_LOG_ROWS:
+            raise InvalidQuery(f"the limit must be between 1 and {MAX_LOG_ROWS:,}")
+        if view == "top":
+            return await self.store.top_queries(guild_id, limit)
+        if view == "feedback":
+            return await self.store.feedback_rows(guild_id, limit)
+        if view in ("recent", "unanswered"):
+            return await self.store.recent_queries(guild_id, limit, unanswered=view == "unanswered")
+        raise InvalidQuery(f"unknown log view {view!r}; use recent, top, unanswered or feedback")
