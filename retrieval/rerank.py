@@ -184,13 +184,16 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     # answer is in a passage that holds their names, whatever else matches elsewhere.
     asked = set(question.terms)
     named = {t for c in candidates if (t := _terms_of_line(c.title)) and t <= asked}
+    # Every term whose presence in a passage counts below: only these are looked for in its
+    # stored terms (a handful of searches, not a set of its hundred terms).
+    looked_for = asked | hints | question.counted
     first = []
     for c in candidates:
         content, subject, only_subject = _split_subject(question, c.title)
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
         # The stored terms are the heading's and the text's: what the passage holds.
-        held = set(c.terms.split())
+        held = _held(c.terms, looked_for)
         found = (wanted | hints) & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
@@ -242,6 +245,15 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         held = out[0][1].coverage
         out.sort(key=lambda item: (item[0], not (item[1].typed and item[1].coverage >= held)))
     return [ranked for _, ranked in out]
+
+
+def _held(terms: str, looked_for: set[str]) -> set[str]:
+    """Which of `looked_for` are among stored terms (space-separated, as the analyzer's terms
+    are joined at ingest; any other spacing is split as it comes)."""
+    if "  " in terms or not terms.isprintable():  # a newline or tab, say: not as stored
+        return looked_for & set(terms.split())
+    stored = f" {terms} "
+    return {t for t in looked_for if f" {t} " in stored}
 
 
 @lru_cache(maxsize=8192)
