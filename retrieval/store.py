@@ -115,7 +115,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 6: where each passage's terms and sentences sit (`retrieval.term_offsets`), so answering
     # a question needs no re-analysis of its hits. Passages stored before it have none: each is
-    # analysed when first shown and its layout stored then (`Store.store_layouts`).
+    # analysed when first shown and its layout stored then (`Store.passages_by_id`).
     """
     ALTER TABLE passages ADD COLUMN layout BLOB;
     """,
@@ -884,7 +884,8 @@ class Store:
 
             last = await _patiently("logging questions", insert)
             # One statement holds the write lock from its first row to its last: the rows
-            # take the ids after the largest, one after the other.
+            # take the ids after the largest, one after the other (SQLite picks ids at random
+            # only once the largest possible id is taken).
             ids = list(range(last - len(rows) + 1, last + 1))
         return ids
 
