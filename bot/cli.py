@@ -289,9 +289,7 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             if args.batch:
                 await _ask_batch(kb, args.k, guild)
                 return 0
-            answer = await kb.ask(
-                args.question, args.k, Caller(surface="cli", guild_id=guild, command="ask")
-            )
+            answer = await kb.ask(args.question, args.k, Caller.terminal(guild, "ask"))
             if args.json:
                 _emit_json(answer.to_json())
             else:
@@ -317,7 +315,7 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
         elif args.command == "logs":
             from retrieval.export import flat, log_csv  # csv and friends: not for every command
 
-            rows = await kb.query_log(args.view, args.limit, guild)
+            rows = await kb.query_log(args.view, args.limit, Caller.terminal(guild))
             if args.json:
                 _emit_json([flat(r) for r in rows])
             elif args.csv:
@@ -366,7 +364,7 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
     {"line": n, "error": why} and the batch goes on; each answer is logged like a single ask."""
     if sys.stdin is None:
         raise CitebotError("--batch reads questions from standard input, and there is none")
-    caller = Caller(surface="cli", guild_id=guild, command="ask")
+    caller = Caller.terminal(guild, "ask")
     lines = batch_questions(sys.stdin.buffer)
     # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
     while item := await asyncio.to_thread(next, lines, None):
@@ -395,10 +393,10 @@ async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     elif args.action == "add":
         await _add(kb, args)
     elif args.action == "remove":
-        removed = await kb.remove_source(args.id)
+        removed = await kb.remove_source(args.id, Caller.terminal())
         print(f"Removed [{removed.doc_id}] {removed.title}")
     elif args.action == "refresh":
-        results = await kb.refresh(None if args.all else args.id)
+        results = await kb.refresh(None if args.all else args.id, Caller.terminal())
         counts: dict[str, int] = {}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -462,14 +460,16 @@ def expand(items: Sequence[str]) -> tuple[list[str], int]:
     return out, ignored
 
 
-async def _add_one(kb: KnowledgeBase, item: str, title: str | None, guild: int | None):
+async def _add_one(kb: KnowledgeBase, item: str, title: str | None, caller: Caller) -> AddResult:
     if _is_url(item):
-        return await kb.add_url(item, title=title, guild_id=guild, added_by="cli")
-    return await kb.add_file(Path(item), title=title, guild_id=guild, added_by="cli")
+        return await kb.add_url(
+            item, title=title, guild_id=caller.guild_id, added_by=caller.added_by
+        )
+    return await kb.add_file(Path(item), caller=caller, title=title)
 
 
 async def _outcomes(
-    kb: KnowledgeBase, items: Sequence[str], guild: int | None
+    kb: KnowledgeBase, items: Sequence[str], caller: Caller
 ) -> AsyncIterator[tuple[str, AddResult | CitebotError]]:
     """Each item's result or refusal, in order: web pages one at a time, each run of files
     together (read in batches by parallel parser processes, written a batch at a time)."""
@@ -480,14 +480,12 @@ async def _outcomes(
             continue
         if files:
             given = iter(files)  # each outcome is named as its item was given
-            async for _, outcome in kb.add_files(
-                [Path(f) for f in files], guild_id=guild, added_by="cli"
-            ):
+            async for _, outcome in kb.add_files([Path(f) for f in files], caller=caller):
                 yield next(given), outcome
             files = []
         if item is not None:
             try:
-                yield item, await _add_one(kb, item, None, guild)
+                yield item, await _add_one(kb, item, None, caller)
             except CitebotError as exc:
                 yield item, exc
 
@@ -499,14 +497,14 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     if not items:
         raise CitebotError("nothing to add: the folder holds no .txt, .md, .html or .pdf files")
     if len(items) == 1:
-        result = await _add_one(kb, items[0], args.title, args.guild)
+        result = await _add_one(kb, items[0], args.title, Caller.terminal(args.guild))
         s = result.source
         print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
         print(_wrap(f"Summary: {result.summary}"))
         return
     added = skipped = failed = 0
     with _progress(len(items)) as advance:
-        async for item, outcome in _outcomes(kb, items, args.guild):
+        async for item, outcome in _outcomes(kb, items, Caller.terminal(args.guild)):
             if isinstance(outcome, DuplicateSource):
                 skipped += 1
                 print(f"skipped {item}: {outcome}")

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from retrieval.errors import CitebotError, DuplicateSource, NotFound
+from retrieval.errors import CitebotError, DuplicateSource, Forbidden, NotFound
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.ingest import FileRead, IngestQueue, OnQueued, read_files
-from retrieval.models import AddResult, RefreshResult, Source
+from retrieval.models import AddResult, Caller, RefreshResult, Source
 from retrieval.seeds import seed_files
 from retrieval.store import NewDocument, Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
@@ -48,6 +48,20 @@ def _resolved_bytes(path: Path) -> tuple[Path, bytes]:
 def _file_bytes_if_any(path: Path) -> bytes | None:
     """A file source's bytes when it is still where the command line read it from."""
     return read_file_bytes(path) if path.is_absolute() and path.is_file() else None
+
+
+def _check_operator(caller: Caller) -> None:
+    """Refuse to read this machine's files for anyone but the operator at its terminal."""
+    if not caller.operator:
+        raise Forbidden("only the operator, from the command line, adds files from this machine")
+
+
+def _may_refresh(caller: Caller, source: Source) -> bool:
+    """Whether `caller` may refresh `source`: in a server's scope, that server's own sources;
+    the operator in the global scope, any."""
+    if caller.guild_id is not None:
+        return source.guild_id == caller.guild_id
+    return caller.operator
 
 
 def _scope_note(existing: Source, guild_id: int | None) -> str:
@@ -124,24 +138,31 @@ class Intake:
         self,
         path: Path,
         *,
+        caller: Caller,
         title: str | None = None,
-        guild_id: int | None = None,
-        added_by: str | None = None,
         on_queued: OnQueued | None = None,
         wait_limit: float | None = None,
     ) -> AddResult:
-        """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
+        """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content) into
+        the caller's scope; only the operator reads this machine's files."""
+        _check_operator(caller)
         path, data = await asyncio.to_thread(_resolved_bytes, path)
         return await self._add_bytes(
-            data, path.name, str(path), title, guild_id, added_by, on_queued, wait_limit
+            data,
+            path.name,
+            str(path),
+            title,
+            caller.guild_id,
+            caller.added_by,
+            on_queued,
+            wait_limit,
         )
 
     async def add_files(
         self,
         paths: Sequence[Path],
         *,
-        guild_id: int | None = None,
-        added_by: str | None = None,
+        caller: Caller,
     ) -> AsyncIterator[tuple[Path, AddResult | CitebotError]]:
         """Ingest files on this machine (a folder from the command line): for each path in
         order, what `add_file` would return or raise for it, with the same rows written, as
@@ -153,6 +174,8 @@ class Intake:
         written again one file at a time, each in a transaction of its own, so the files before
         the one that fails are added and that one raises, as they would one by one.
         """
+        _check_operator(caller)
+        guild_id, added_by = caller.guild_id, caller.added_by
         async with self.ingest.turn(guild_id):
             async for batch in read_files(self.ingest, paths, self._read_alone):
                 try:
@@ -357,8 +380,8 @@ class Intake:
 
     async def refresh(
         self,
-        doc_id: int | None = None,
-        guild_id: int | None = None,
+        doc_id: int | None,
+        caller: Caller,
         *,
         deadline: float | None = None,
         on_queued: OnQueued | None = None,
@@ -366,23 +389,27 @@ class Intake:
     ) -> list[RefreshResult]:
         """Fetch or read sources again; replace passages and summary where the content changed.
 
-        `doc_id` None refreshes every source this caller may change (a server: its own; the
-        command line: all but the bundled ones). Pasted text and uploads have nothing to
-        refetch and are reported as skipped. No source is started after `deadline` (the event
+        `doc_id` None refreshes every source this caller may change (in a server's scope: that
+        server's own; the operator in the global scope: all but the bundled ones). Only the
+        operator's refresh reads files on this machine again, and only those the operator added
+        from a path (`Source.on_this_machine`). Pasted text and uploads have nothing to refetch
+        and are reported as skipped. No source is started after `deadline` (the event
         loop's clock): those are reported as skipped, so a Discord reply is never later than
         its interaction token allows.
         """
+        guild_id = caller.guild_id
         if doc_id is not None:
             source = await self.store.get_source(doc_id)
-            if source is None or (guild_id is not None and source.guild_id != guild_id):
+            if source is None or not _may_refresh(caller, source):
                 raise NotFound(f"no source with id {doc_id} that you can refresh")
             targets = [source]
-        elif guild_id is None:
+        elif guild_id is not None:
+            targets = [s for s in await self.store.list_sources(guild_id) if s.guild_id == guild_id]
+        elif caller.operator:
             targets = [s for s in await self.store.all_sources() if not s.bundled]
         else:
-            targets = [s for s in await self.store.list_sources(guild_id) if s.guild_id == guild_id]
-        # Only the operator's command line may make citebot read files on this machine again.
-        reread = guild_id is None
+            raise Forbidden("only the operator, from the command line, refreshes every source")
+        reread = caller.operator
         loop = asyncio.get_running_loop()
         results: list[RefreshResult] = []
         async with self.ingest.turn(guild_id, on_queued, wait_limit=wait_limit):
@@ -409,7 +436,7 @@ class Intake:
             elif (
                 source.kind == "file"
                 and reread_files
-                and source.added_by == "cli"  # a path on this machine, not an upload's name
+                and source.on_this_machine  # a path the operator gave, not an upload's name
                 and (data := await asyncio.to_thread(_file_bytes_if_any, Path(source.source)))
             ):
                 read = await self._read(data, Path(source.source).name, source.title)

@@ -9,34 +9,26 @@ one door are rooms with one job each, sharing one store:
 - `retrieval.intake.Intake`: sources added and refreshed, and the bundled corpus;
 - `retrieval.query_log.QueryLog`: the log of questions and the votes on their answers.
 
-The facade's methods only hand each call to its room: the surfaces (and the benchmarks) need
-one object, and none of them has to know how the rooms are divided.
+The facade's public methods are its rooms' own, bound in `__init__`: the surfaces (and the
+benchmarks) need one object, and none of them has to know how the rooms are divided.
+
+Who acts is said, not guessed: the methods whose rules depend on it (refresh, remove, the whole
+log, files read from this machine) take a `retrieval.models.Caller`, the operator at this
+machine's terminal (`Caller.terminal`) or a member of a server (`Caller.member`). Elsewhere a
+`guild_id` is only a scope: the corpus of that server (None: the global corpus alone).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.answering import MAX_K, MAX_QUERY_CHARS, Answering, validate_query
-from retrieval.errors import CitebotError
-from retrieval.ingest import IngestQueue, OnQueued
+from retrieval.ingest import IngestQueue
 from retrieval.intake import Intake
 from retrieval.library import Library
 from retrieval.live_index import LiveIndex
-from retrieval.models import (
-    AddResult,
-    Answer,
-    Caller,
-    FeedbackRow,
-    QueryRecord,
-    RefreshResult,
-    Source,
-    Summary,
-    TopQuery,
-)
 from retrieval.query_log import MAX_LOG_ROWS, LogView, QueryLog
 from retrieval.reanalysis import reanalyse_if_needed
 from retrieval.store import Store
@@ -76,6 +68,26 @@ class KnowledgeBase:
         policy = fetch_policy or FetchPolicy()
         self.intake = Intake(store, ingest or IngestQueue(), policy, resolver)
         self.answering = Answering(store, LiveIndex(store), self.queries)
+        # The door: each public call is its room's own method, so its signature and docstring
+        # live in one place.
+        self.warm_up = self.answering.warm_up
+        self.ask = self.answering.ask
+        self.page = self.answering.page
+        self.record_feedback = self.queries.record_feedback
+        self.query_log = self.queries.rows
+        self.list_sources = self.library.list_sources
+        self.find_article = self.library.find_article
+        self.titles = self.library.titles
+        self.summary = self.library.summary
+        self.summaries = self.library.summaries
+        self.remove_source = self.library.remove_source
+        self.ensure_seeds = self.intake.ensure_seeds
+        self.add_file = self.intake.add_file
+        self.add_files = self.intake.add_files
+        self.add_upload = self.intake.add_upload
+        self.add_url = self.intake.add_url
+        self.add_text = self.intake.add_text
+        self.refresh = self.intake.refresh
 
     @classmethod
     async def open(
@@ -144,181 +156,6 @@ class KnowledgeBase:
 
     async def _current_index(self, guild_id: int | None = None) -> Bm25Index:
         return await self.answering.current_index(guild_id)
-
-    # -- asking ---------------------------------------------------------------------------------
-
-    async def warm_up(self) -> int:
-        """Load or build the index now (off the loop), so the first question is not the one
-        that waits for it. Returns the number of passages indexed."""
-        return await self.answering.warm_up()
-
-    async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
-        """The top `k` passages for `query` visible to `caller`'s server, logged."""
-        return await self.answering.ask(query, k, caller)
-
-    async def page(
-        self, query_id: int, page: int, k: int = 3, guild_id: int | None = None
-    ) -> Answer:
-        """Page `page` (0-based) of a logged question's results, searched again, not logged."""
-        return await self.answering.page(query_id, page, k, guild_id)
-
-    # -- the query log --------------------------------------------------------------------------
-
-    async def record_feedback(
-        self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None
-    ) -> bool:
-        """One vote per user per answer; True when it replaced the user's earlier vote."""
-        return await self.queries.record_feedback(query_id, user_id, helpful, guild_id)
-
-    async def query_log(
-        self, view: LogView = "recent", limit: int = 20, guild_id: int | None = None
-    ) -> list[QueryRecord] | list[TopQuery] | list[FeedbackRow]:
-        return await self.queries.rows(view, limit, guild_id)
-
-    # -- the library ----------------------------------------------------------------------------
-
-    async def list_sources(self, guild_id: int | None = None) -> list[Source]:
-        return await self.library.list_sources(guild_id)
-
-    async def find_article(self, ref: str, guild_id: int | None = None) -> Source:
-        """An article by id or by a fragment of its title, among those visible here."""
-        return await self.library.find_article(ref, guild_id)
-
-    async def titles(
-        self, guild_id: int | None, fragment: str = "", limit: int = 25
-    ) -> list[tuple[int, str]]:
-        """Visible article titles containing `fragment` (case and punctuation ignored)."""
-        return await self.library.titles(guild_id, fragment, limit)
-
-    async def summary(self, ref: str, guild_id: int | None = None) -> Summary:
-        return await self.library.summary(ref, guild_id)
-
-    async def summaries(self, guild_id: int | None = None) -> list[Summary]:
-        return await self.library.summaries(guild_id)
-
-    async def remove_source(self, doc_id: int, guild_id: int | None = None) -> Source:
-        """Remove a source. A server may remove only its own; nobody removes bundled ones."""
-        return await self.library.remove_source(doc_id, guild_id)
-
-    # -- the intake -----------------------------------------------------------------------------
-
-    async def ensure_seeds(self) -> int:
-        """Make the database's bundled articles match `seeds/`; how many were (re)added."""
-        return await self.intake.ensure_seeds()
-
-    async def add_file(
-        self,
-        path: Path,
-        *,
-        title: str | None = None,
-        guild_id: int | None = None,
-        added_by: str | None = None,
-        on_queued: OnQueued | None = None,
-        wait_limit: float | None = None,
-    ) -> AddResult:
-        """Ingest a file on this machine (.txt, .md, .html, .pdf, recognised by content)."""
-        return await self.intake.add_file(
-            path,
-            title=title,
-            guild_id=guild_id,
-            added_by=added_by,
-            on_queued=on_queued,
-            wait_limit=wait_limit,
-        )
-
-    def add_files(
-        self,
-        paths: Sequence[Path],
-        *,
-        guild_id: int | None = None,
-        added_by: str | None = None,
-    ) -> AsyncIterator[tuple[Path, AddResult | CitebotError]]:
-        """Ingest files on this machine: for each path in order, what `add_file` would return
-        or raise for it (read and written in batches, see `Intake.add_files`)."""
-        return self.intake.add_files(paths, guild_id=guild_id, added_by=added_by)
-
-    async def add_upload(
-        self,
-        filename: str,
-        data: bytes,
-        *,
-        title: str | None = None,
-        guild_id: int | None = None,
-        added_by: str | None = None,
-        on_queued: OnQueued | None = None,
-        wait_limit: float | None = None,
-    ) -> AddResult:
-        """Ingest an uploaded file (a Discord attachment): checked like a file on disk."""
-        return await self.intake.add_upload(
-            filename,
-            data,
-            title=title,
-            guild_id=guild_id,
-            added_by=added_by,
-            on_queued=on_queued,
-            wait_limit=wait_limit,
-        )
-
-    async def add_url(
-        self,
-        url: str,
-        *,
-        title: str | None = None,
-        guild_id: int | None = None,
-        added_by: str | None = None,
-        on_queued: OnQueued | None = None,
-        wait_limit: float | None = None,
-    ) -> AddResult:
-        """Fetch a web page (safely, see retrieval.fetch), extract its article, ingest it."""
-        return await self.intake.add_url(
-            url,
-            title=title,
-            guild_id=guild_id,
-            added_by=added_by,
-            on_queued=on_queued,
-            wait_limit=wait_limit,
-        )
-
-    async def add_text(
-        self,
-        text: str,
-        *,
-        title: str | None = None,
-        source: str = "pasted text",
-        kind: str = "text",
-        guild_id: int | None = None,
-        added_by: str | None = None,
-        name: str = "the text",
-        on_queued: OnQueued | None = None,
-        wait_limit: float | None = None,
-    ) -> AddResult:
-        """Ingest one article. Refusals (BadSource, DuplicateSource) write nothing."""
-        return await self.intake.add_text(
-            text,
-            title=title,
-            source=source,
-            kind=kind,
-            guild_id=guild_id,
-            added_by=added_by,
-            name=name,
-            on_queued=on_queued,
-            wait_limit=wait_limit,
-        )
-
-    async def refresh(
-        self,
-        doc_id: int | None = None,
-        guild_id: int | None = None,
-        *,
-        deadline: float | None = None,
-        on_queued: OnQueued | None = None,
-        wait_limit: float | None = None,
-    ) -> list[RefreshResult]:
-        """Fetch or read sources again; replace passages and summary where the content changed
-        (see `Intake.refresh`)."""
-        return await self.intake.refresh(
-            doc_id, guild_id, deadline=deadline, on_queued=on_queued, wait_limit=wait_limit
-        )
 
     # -- the surfaces' own settings -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from retrieval.cleaning import title_key
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, Forbidden, NotFound
-from retrieval.models import Source, Summary
+from retrieval.models import Caller, Source, Summary
 from retrieval.store import Store
 
 
@@ -72,8 +72,10 @@ class Library:
             for s in await self.store.list_sources(guild_id)
         ]
 
-    async def remove_source(self, doc_id: int, guild_id: int | None = None) -> Source:
-        """Remove a source. A server may remove only its own; nobody removes bundled ones."""
+    async def remove_source(self, doc_id: int, caller: Caller) -> Source:
+        """Remove a source visible in the caller's scope. The operator may remove any but the
+        bundled ones; anyone else only their own server's."""
+        guild_id = caller.guild_id
         source = await self.store.get_source(doc_id)
         if source is None or (guild_id is not None and source.guild_id not in (None, guild_id)):
             raise NotFound(f"no source with id {doc_id}")
@@ -81,7 +83,9 @@ class Library:
             raise Forbidden(
                 f"[{doc_id}] {source.title!r} is part of the bundled corpus and cannot be removed"
             )
-        if guild_id is not None and source.guild_id != guild_id:
+        if not caller.operator and guild_id is None:
+            raise Forbidden("only the operator, from the command line, removes sources here")
+        if not caller.operator and source.guild_id != guild_id:
             raise Forbidden(
                 f"[{doc_id}] {source.title!r} is shared by every server and can "
                 "only be removed from the command line"

@@ -117,6 +117,12 @@ class Source:
     def bundled(self) -> bool:
         return self.kind == "seed"
 
+    @property
+    def on_this_machine(self) -> bool:
+        """A file the operator added from a path on this machine, which a refresh may read
+        again; not an upload, whose name is only what its sender called it."""
+        return self.kind == "file" and self.added_by == OPERATOR_MARK
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -146,15 +152,54 @@ class AddResult:
     summary: str
 
 
+# What `documents.added_by` holds for a source the operator added at this machine's terminal
+# (as it has since the first schema; a Discord member's sources hold their user id).
+OPERATOR_MARK = "cli"
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asks, from where: every log row carries it. Unknown parts stay None."""
+    """Who acts, in which scope, from where: every log row carries it, and the engine's rules
+    read it rather than guessing from other values.
+
+    `guild_id` is the scope: the server whose corpus is searched and changed (its own sources
+    and the global ones), or None for the global corpus alone. `operator` is the authority:
+    the person at this machine's terminal, who may read files on this machine, change the
+    global corpus and every server's sources, and read the whole query log. A Discord member
+    (or moderator) is never the operator, whatever scope they act in; the operator may act in
+    a server's scope (`citebot ask --guild ID`) and stays the operator. Unknown parts stay None.
+    """
 
     surface: str = "cli"
     guild_id: int | None = None
     channel_id: int | None = None
     user_id: int | None = None
     command: str | None = None
+    operator: bool = False
+
+    @classmethod
+    def terminal(cls, guild_id: int | None = None, command: str | None = None) -> Caller:
+        """The operator at this machine's terminal, in the global scope or a server's."""
+        return cls(surface="cli", guild_id=guild_id, command=command, operator=True)
+
+    @classmethod
+    def member(
+        cls,
+        guild_id: int | None,
+        user_id: int | None,
+        *,
+        channel_id: int | None = None,
+        command: str | None = None,
+    ) -> Caller:
+        """A member of a Discord server (moderators too): that server's scope, no more."""
+        return cls("discord", guild_id, channel_id, user_id, command, operator=False)
+
+    @property
+    def added_by(self) -> str | None:
+        """Who added a source, as the documents table records it."""
+        if self.operator:
+            return OPERATOR_MARK
+        return None if self.user_id is None else str(self.user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from retrieval.errors import InvalidQuery, NotFound
+from retrieval.errors import Forbidden, InvalidQuery, NotFound
 from retrieval.models import Caller, FeedbackRow, Hit, QueryRecord, TopQuery
 from retrieval.store import Store
 
@@ -68,12 +68,16 @@ class QueryLog:
         return await self.store.upsert_feedback(query_id, user_id, helpful)
 
     async def rows(
-        self, view: LogView = "recent", limit: int = 20, guild_id: int | None = None
+        self, view: LogView, limit: int, caller: Caller
     ) -> list[QueryRecord] | list[TopQuery] | list[FeedbackRow]:
         """One view of the log: recent questions, the unanswered ones, the most asked, or the
-        answers people voted on; a server sees only its own rows."""
+        answers people voted on. In a server's scope, that server's rows; the whole log is the
+        operator's alone."""
         if not 1 <= limit <= MAX_LOG_ROWS:
             raise InvalidQuery(f"the limit must be between 1 and {MAX_LOG_ROWS:,}")
+        guild_id = caller.guild_id  # None: every row (the store's view for the operator)
+        if guild_id is None and not caller.operator:
+            raise Forbidden("only the operator, from the command line, reads the whole log")
         if view == "top":
             return await self.store.top_queries(guild_id, limit)
         if view == "feedback":

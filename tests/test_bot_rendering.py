@@ -13,6 +13,7 @@ import io
 import re
 
 from bot.views import SourcesPageButton
+from retrieval.models import Caller
 from tests.test_bot import ROBOTS, World, _ask, _fields
 from tests.test_bot import world as world  # the running bot and emulator fixture
 
@@ -140,7 +141,7 @@ async def test_sources_buttons_stay_valid_after_the_list_shrinks(world: World) -
 
     # Two sources go: page 3 no longer exists when someone clicks Next on the old message.
     for result in added[:2]:
-        await world.kb.remove_source(result.source.doc_id, emu.guild.id)
+        await world.kb.remove_source(result.source.doc_id, Caller.member(emu.guild.id, 42))
     click = await emu.click(message, _button(message, "Next")["custom_id"], emu.member)
     await click.wait_callback()
     assert emu.take_violations() == []  # Discord refuses a message with two equal custom ids

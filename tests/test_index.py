@@ -343,7 +343,7 @@ async def test_a_removed_source_leaves_the_index_without_a_rebuild(tmp_path) -> 
         asker = Caller(guild_id=7)
         assert (await kb.ask("who built the corran lighthouse", 3, asker)).answered
         before = await kb._current_index(7)
-        await kb.remove_source(gone.source.doc_id, 7)
+        await kb.remove_source(gone.source.doc_id, asker)
         answer = await kb.ask("who built the corran lighthouse", 3, asker)
         assert not answer.answered and not answer.hits
         index = await kb._current_index(7)

@@ -13,7 +13,7 @@ import pytest
 from retrieval.errors import CitebotError
 from retrieval.ingest import IngestQueue
 from retrieval.knowledge import KnowledgeBase
-from retrieval.models import AddResult
+from retrieval.models import AddResult, Caller
 from retrieval.sandbox import Budget
 from tests import hostile
 from tests.conftest import table_dump
@@ -120,7 +120,7 @@ async def _one_by_one(db: Path, paths: list[Path], guild: int | None, **queue) -
         seen = []
         for path in paths:
             try:
-                seen.append(_seen(await kb.add_file(path, guild_id=guild, added_by="cli")))
+                seen.append(_seen(await kb.add_file(path, caller=Caller.terminal(guild))))
             except CitebotError as exc:
                 seen.append(_seen(exc))
         return seen
@@ -129,7 +129,7 @@ async def _one_by_one(db: Path, paths: list[Path], guild: int | None, **queue) -
 async def _together(db: Path, paths: list[Path], guild: int | None, **queue) -> list[tuple]:
     async with await KnowledgeBase.open(db, ingest=IngestQueue(**queue)) as kb:
         seen = []
-        async for path, outcome in kb.add_files(paths, guild_id=guild, added_by="cli"):
+        async for path, outcome in kb.add_files(paths, caller=Caller.terminal(guild)):
             seen.append((path, _seen(outcome)))
         assert [p for p, _ in seen] == paths  # every file, in order
         return [s for _, s in seen]
@@ -206,9 +206,9 @@ async def test_a_batch_that_cannot_be_written_is_written_one_file_at_a_time(
             with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
                 if name == "alone":
                     for path in paths:
-                        seen.append(_seen(await kb.add_file(path, added_by="cli")))
+                        seen.append(_seen(await kb.add_file(path, caller=Caller.terminal())))
                 else:
-                    async for _, outcome in kb.add_files(paths, added_by="cli"):
+                    async for _, outcome in kb.add_files(paths, caller=Caller.terminal()):
                         seen.append(_seen(outcome))
         results[name] = (seen, _rows(db))
     assert results["together"] == results["alone"]
@@ -259,7 +259,7 @@ async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
         paths.append(folder / f"{number}.md")
         paths[-1].write_text(_article(number), encoding="utf-8")
     async with await KnowledgeBase.open(db) as kb:
-        seen = [outcome async for _, outcome in kb.add_files(paths, added_by="cli")]
+        seen = [outcome async for _, outcome in kb.add_files(paths, caller=Caller.terminal())]
     assert all(isinstance(s, AddResult) for s in seen)
     ids = [s.source.doc_id for s in seen if isinstance(s, AddResult)]
     assert 2**63 - 1 in ids and len(set(ids)) == 3

@@ -214,9 +214,10 @@ async def test_a_refresh_racing_a_remove_reports_it_and_refreshes_the_rest(
         pages["/a"] = article_page(CHIPS_V2[::-1], title="Chips")
         pages["/b"] = article_page((*CHIPS_V2, "A fourth paragraph about H20 prices."), title="B")
         pages["gated"] = "yes"
-        refreshing = asyncio.create_task(kb.refresh(None, SERVER_A))
+        moderator = Caller.member(SERVER_A, 42)
+        refreshing = asyncio.create_task(kb.refresh(None, moderator))
         await asked.wait()  # the first page is being fetched ...
-        await kb.remove_source(first.source.doc_id, SERVER_A)  # ... when it is removed
+        await kb.remove_source(first.source.doc_id, moderator)  # ... when it is removed
         gate.set()
         results = await refreshing
     by_id = {r.source.doc_id: r for r in results}
@@ -236,13 +237,13 @@ async def test_a_refresh_starts_no_source_after_its_deadline(db_path: Path, gate
         added = await kb.add_url(f"{base}/b", guild_id=SERVER_A)
         pages["/b"] = article_page((*CHIPS_V2, "A fourth paragraph about H20 prices."), title="B")
         passed = asyncio.get_running_loop().time()
-        [result] = await kb.refresh(None, SERVER_A, deadline=passed)
+        [result] = await kb.refresh(None, Caller.member(SERVER_A, 42), deadline=passed)
         assert (result.source.doc_id, result.status, result.detail) == (
             added.source.doc_id,
             "skipped",
             "not reached in time; refresh again",
         )
-        [result] = await kb.refresh(None, SERVER_A)
+        [result] = await kb.refresh(None, Caller.member(SERVER_A, 42))
         assert result.status == "changed"
 
 

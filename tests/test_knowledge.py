@@ -58,7 +58,7 @@ async def test_a_server_sees_its_own_sources_and_the_bundled_corpus_only(kb):
         await kb.summary("Ferncliff", GUILD_B)
     assert (await kb.summary("Ferncliff", GUILD_A)).doc_id == added.source.doc_id
     with pytest.raises(NotFound):
-        await kb.remove_source(added.source.doc_id, GUILD_B)
+        await kb.remove_source(added.source.doc_id, Caller.member(GUILD_B, 7))
     bundled = await kb.ask("Stargate Project", caller=Caller(guild_id=GUILD_B))
     assert bundled.answered
 
@@ -77,11 +77,11 @@ async def test_duplicates_are_refused_per_server_and_against_the_bundled_corpus(
 async def test_servers_cannot_remove_global_or_bundled_sources(kb):
     shared = await kb.add_text(ROBOTICS)
     with pytest.raises(Forbidden, match="only be removed from the command line"):
-        await kb.remove_source(shared.source.doc_id, GUILD_A)
+        await kb.remove_source(shared.source.doc_id, Caller.member(GUILD_A, 7))
     with pytest.raises(Forbidden, match="bundled corpus"):
-        await kb.remove_source(1, GUILD_A)
+        await kb.remove_source(1, Caller.member(GUILD_A, 7))
     own = await kb.add_text(ROBOTICS.replace("Ferncliff", "Hollow Oak"), guild_id=GUILD_A)
-    removed = await kb.remove_source(own.source.doc_id, GUILD_A)
+    removed = await kb.remove_source(own.source.doc_id, Caller.member(GUILD_A, 7))
     assert removed.title == own.source.title
 
 
@@ -93,7 +93,7 @@ async def test_a_source_added_by_another_process_is_found_without_restart(db_pat
     second = await kb.ask("Ferncliff parcels per hour")
     assert second.answered and second.hits[0].title == "Ferncliff robots"
     async with await KnowledgeBase.open(db_path) as other:
-        await other.remove_source(second.hits[0].doc_id)
+        await other.remove_source(second.hits[0].doc_id, Caller.terminal())
     assert not (await kb.ask("Ferncliff parcels per hour")).answered
 
 
@@ -134,9 +134,9 @@ async def test_the_log_row_carries_who_asked_from_where(kb, db_path):
         ).fetchone()
     assert row[:6] == ("discord", GUILD_A, 42, 7, "ask", "What did Zuckerberg pledge to invest?")
     assert row[7] == 1 and row[6].startswith(f"[[{answer.hits[0].passage_id}, ")
-    rows = await kb.query_log("recent", 10, GUILD_A)
+    rows = await kb.query_log("recent", 10, Caller.member(GUILD_A, 7))
     assert [r.id for r in rows] == [answer.query_id]
-    assert await kb.query_log("recent", 10, GUILD_B) == []
+    assert await kb.query_log("recent", 10, Caller.member(GUILD_B, 7)) == []
 
 
 async def test_highlights_mark_the_query_terms_in_the_passage(kb):
@@ -166,11 +166,69 @@ async def test_refresh_never_reads_an_uploads_name_from_this_machine(
         "notes.txt", b"Ferncliff robots pick parcels with suction grippers.", guild_id=GUILD_A
     )
     (tmp_path / "notes.txt").write_text("SECRET host file: the database password is hunter2.")
-    [own] = await kb.refresh(None, GUILD_A)
+    [own] = await kb.refresh(None, Caller.member(GUILD_A, 7))
     assert own.status == "skipped"
-    everything = await kb.refresh(None)  # the operator's --all
+    everything = await kb.refresh(None, Caller.terminal())  # the operator's --all
     assert [r.status for r in everything if r.source.doc_id == upload.source.doc_id] == ["skipped"]
     assert not (await kb.ask("hunter2 password", caller=Caller(guild_id=GUILD_A))).answered
+
+
+CRANES = "The Ardle quay cranes lift {} containers an hour, the harbour master says."
+OPERATOR, MODERATOR = Caller.terminal(), Caller.member(GUILD_A, 7)
+
+
+async def test_who_refreshes_decides_what_is_read_from_this_machine(kb, db_path, tmp_path):
+    # The operator adds a file to server A from a path; a moderator of A uploads a file whose
+    # name is the absolute path of another file on this machine.
+    notes, host = tmp_path / "notes.md", tmp_path / "host.md"
+    notes.write_text(CRANES.format("forty"))
+    host.write_text("The Ardle quay cranes were sold; the vault code is 4471.")
+    from_path = await kb.add_file(notes, caller=Caller.terminal(GUILD_A))
+    upload = await kb.add_upload(
+        str(host), b"Ardle quay opening hours: six to six.", guild_id=GUILD_A, added_by="7"
+    )
+    with sqlite3.connect(db_path) as con:  # stored as before the Caller value: no migration
+        stored = dict(con.execute("SELECT id, added_by FROM documents WHERE guild_id IS NOT NULL"))
+    assert stored == {from_path.source.doc_id: "cli", upload.source.doc_id: "7"}
+    notes.write_text(CRANES.format("ninety"))
+
+    mine = {r.source.doc_id: r.status for r in await kb.refresh(None, MODERATOR)}
+    assert mine == {from_path.source.doc_id: "skipped", upload.source.doc_id: "skipped"}
+
+    every = {r.source.doc_id: r.status for r in await kb.refresh(None, OPERATOR)}
+    assert every[from_path.source.doc_id] == "changed"
+    assert every[upload.source.doc_id] == "skipped"
+    answer = await kb.ask("How many containers do the Ardle quay cranes lift?", 1, MODERATOR)
+    assert "ninety containers" in answer.hits[0].text
+    assert not (await kb.ask("vault code", caller=MODERATOR)).answered
+
+
+async def test_only_the_operator_reads_files_the_whole_log_or_removes_shared_sources(
+    kb, db_path, tmp_path
+):
+    notes = tmp_path / "notes.md"
+    notes.write_text(CRANES.format("forty"))
+    await kb.ask("Ardle quay cranes", caller=Caller(surface="discord", guild_id=GUILD_B))
+    shared = await kb.add_text(ROBOTICS, title="Ferncliff robots")
+    before = table_dump(db_path)
+    nowhere = Caller.member(None, 7)  # a member outside any server: no operator's rights
+    for member, refusal in (
+        (MODERATOR, "is shared by every server and can only be removed from the command line"),
+        (nowhere, "only the operator, from the command line, removes sources here"),
+    ):
+        with pytest.raises(Forbidden, match="only the operator, from the command line, adds"):
+            await kb.add_file(notes, caller=member)
+        with pytest.raises(Forbidden, match=refusal):
+            await kb.remove_source(shared.source.doc_id, member)
+    with pytest.raises(Forbidden, match="only the operator, from the command line, reads"):
+        await kb.query_log("recent", 10, nowhere)
+    with pytest.raises(Forbidden, match="only the operator, from the command line, refreshes"):
+        await kb.refresh(None, nowhere)
+    assert table_dump(db_path) == before
+    assert await kb.query_log("recent", 10, MODERATOR) == []  # server A asked nothing
+    [row] = await kb.query_log("recent", 10, OPERATOR)  # the whole log: server B's question
+    assert row.guild_id == GUILD_B
+    assert (await kb.remove_source(shared.source.doc_id, OPERATOR)).title == "Ferncliff robots"
 
 
 def test_a_damaged_saved_index_is_rebuilt(db_path, cli) -> None:

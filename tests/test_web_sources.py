@@ -19,6 +19,7 @@ from aiohttp import web
 from retrieval.errors import BadSource, DuplicateSource
 from retrieval.fetch import FetchPolicy, parse_networks
 from retrieval.knowledge import KnowledgeBase
+from retrieval.models import Caller
 from tests.conftest import table_dump
 from tests.test_extract import article_page, make_pdf
 
@@ -156,7 +157,7 @@ async def test_a_pdf_by_url_and_a_pdf_file(
     assert any("part 2" in h.text for h in answer.hits)
     other = tmp_path / "notes.pdf"
     other.write_bytes(make_pdf([["Ferncliff warehouse robots pick parcels with suction."]]))
-    from_file = await web_kb.add_file(other)
+    from_file = await web_kb.add_file(other, caller=Caller.terminal())
     assert from_file.source.kind == "file" and from_file.passages == 1
 
 
@@ -164,17 +165,17 @@ async def test_refresh_replaces_changed_pages_in_place(
     site: Site, web_kb: KnowledgeBase, db_path: Path
 ) -> None:
     added = await web_kb.add_url(site.url("/news/h20"))
-    [same] = await web_kb.refresh(added.source.doc_id)
+    [same] = await web_kb.refresh(added.source.doc_id, Caller.terminal())
     assert same.status == "unchanged"
     site.put("/news/h20", article_page(CHIPS_V2, title="Nvidia's China chip"))
-    [changed] = await web_kb.refresh(added.source.doc_id)
+    [changed] = await web_kb.refresh(added.source.doc_id, Caller.terminal())
     assert changed.status == "changed"
     hit = (await web_kb.ask("Hangzhou racks monthly")).hits[0]
     assert hit.doc_id == added.source.doc_id
     assert not (await web_kb.ask("Shenzhen startups rent by the hour")).answered
     del site.pages["/news/h20"]
     before = table_dump(db_path)
-    [failed] = await web_kb.refresh(added.source.doc_id)
+    [failed] = await web_kb.refresh(added.source.doc_id, Caller.terminal())
     assert failed.status == "failed" and "HTTP 404" in failed.detail
     assert table_dump(db_path) == before  # the old content stays when a refresh fails
 

@@ -14,6 +14,7 @@ from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from retrieval.export import log_csv_within
 from retrieval.knowledge import MAX_LOG_ROWS, LogView
+from retrieval.models import Caller
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -38,7 +39,9 @@ class Logs(commands.Cog):
         self, interaction: discord.Interaction[Citebot], view: LogView, limit: int
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        rows = await self.bot.kb.query_log(view, limit, interaction.guild_id)
+        rows = await self.bot.kb.query_log(
+            view, limit, Caller.member(interaction.guild_id, interaction.user.id)
+        )
         await interaction.followup.send(embed=render.log_embed(view, rows), ephemeral=True)
 
     @logs.command(name="recent")
@@ -76,7 +79,9 @@ class Logs(commands.Cog):
     async def export(self, interaction: discord.Interaction[Citebot]) -> None:
         """This server's whole query log as a CSV file."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        rows = await self.bot.kb.query_log("recent", MAX_LOG_ROWS, interaction.guild_id)
+        rows = await self.bot.kb.query_log(
+            "recent", MAX_LOG_ROWS, Caller.member(interaction.guild_id, interaction.user.id)
+        )
         data, kept = await asyncio.to_thread(log_csv_within, rows, interaction.filesize_limit)
         note = f"{kept} question{'s' * (kept != 1)} from this server's log."
         if kept < len(rows):

@@ -16,6 +16,7 @@ from bot.views import sources_view
 from retrieval.errors import BadSource
 from retrieval.files import MAX_FILE_BYTES
 from retrieval.ingest import OnQueued
+from retrieval.models import Caller
 from retrieval.urls import check_url
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
 TOKEN_SECONDS = 15 * 60
 ADD_WAIT_SECONDS = 8 * 60
 MARGIN_SECONDS = 60
+
+
+def _member(interaction: discord.Interaction[Citebot]) -> Caller:
+    """The moderator acting, in their server's scope (never the operator)."""
+    return Caller.member(interaction.guild_id, interaction.user.id)
 
 
 def _queued_note(interaction: discord.Interaction[Citebot]) -> OnQueued:
@@ -153,7 +159,7 @@ class Sources(commands.Cog):
         # Removing waits for the database's write lock, which another process may hold.
         await interaction.response.defer(ephemeral=True, thinking=True)
         article = await self.bot.kb.find_article(source, interaction.guild_id)
-        removed = await self.bot.kb.remove_source(article.doc_id, interaction.guild_id)
+        removed = await self.bot.kb.remove_source(article.doc_id, _member(interaction))
         await interaction.followup.send(embed=render.removed_embed(removed), ephemeral=True)
 
     @source.command(name="refresh")
@@ -175,7 +181,7 @@ class Sources(commands.Cog):
         deadline = asyncio.get_running_loop().time() + room
         results = await self.bot.kb.refresh(
             doc_id,
-            interaction.guild_id,
+            _member(interaction),
             deadline=deadline,
             on_queued=_queued_note(interaction),
             wait_limit=room,
