@@ -76,7 +76,7 @@ async def test_text_whose_offsets_would_not_be_exact_is_still_highlighted(kb):
     assert encode("Trains &amp; trams run late.", "train tram run late") is None
     added = await kb.add_text(TAKEN_HOME, title="Night train souvenirs", guild_id=GUILD)
     assert added.passages == 1
-    caller = Caller(guild_id=GUILD)
+    caller = Caller.member(GUILD, 1)
     for _ in range(2):  # analysed, then read from the stored offsets
         answer = await kb.ask("What did passengers take home from the night train?", caller=caller)
         text, bold = _shown(answer)[0]
@@ -87,9 +87,9 @@ async def test_text_whose_offsets_would_not_be_exact_is_still_highlighted(kb):
 async def test_concurrent_asks_each_show_their_row_in_the_log_at_once(kb):
     questions = [f"{SPEND} ({n})" for n in range(12)]
     answers = await asyncio.gather(
-        *(kb.ask(q, caller=Caller(guild_id=GUILD, user_id=n)) for n, q in enumerate(questions))
+        *(kb.ask(q, caller=Caller.member(GUILD, n)) for n, q in enumerate(questions))
     )
-    rows = await kb.query_log("recent", 20, GUILD)
+    rows = await kb.query_log("recent", 20, Caller.member(GUILD, 0))
     assert sorted((r.id, r.query, r.user_id) for r in rows) == sorted(
         (a.query_id, a.query, n) for n, a in enumerate(answers)
     )
