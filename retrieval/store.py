@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -41,6 +42,8 @@ T = TypeVar("T")
 # all a write keeps trying (with backoff) before it gives up. A bot on a busy machine shares the
 # file with a command line adding a folder: a write that has to wait, waits its turn.
 BUSY_TIMEOUT_MS = 5000
+# Passages of one fetch (`Store.passages_by_id`) whose missing layouts are worked out and kept.
+LAYOUTS_PER_FETCH = 3
 WRITE_PATIENCE_S = 120.0
 
 MIGRATIONS: tuple[str, ...] = (
@@ -497,10 +500,14 @@ class Store:
         )
         # One trip to the reader's thread (execute and fetch together), not three.
         rows = await self._reader.execute_fetchall(sql, (*ids, *args))
-        for r in rows:
-            if r["layout"] is None:  # stored before layouts were: worked out once, kept
-                self._writer.defer((r["id"], r["text"], r["terms"]))
-        return {r["id"]: r for r in rows}
+        found = {r["id"]: r for r in rows}
+        # Passages stored without a layout (before there were layouts, or added without one)
+        # get theirs worked out and kept: the best few of each fetch, which answering has just
+        # analysed (so the work is mostly cached), a bounded amount per ask.
+        missing = (r for i in ids if (r := found.get(i)) is not None and r["layout"] is None)
+        for r in itertools.islice(missing, LAYOUTS_PER_FETCH):
+            self._writer.defer((r["id"], r["text"], r["terms"]))
+        return found
 
     # Reads that decide a write (is it a duplicate? is the document still there?) take the
     # transaction's connection `db`, so they see exactly what the write will change.

@@ -7,8 +7,8 @@ itself; decoding these few bytes costs a fraction of it.
 
 The encoding is compact (a passage of 100 words takes about 130 bytes): for the passage's spans
 (`retrieval.analyzer.analyze_spans`, one per term, in order) the distance from the previous
-span's start and the token's length, and for its sentences (`retrieval.sentences
-.sentence_offsets`) the gap before each and its length; each part as an array of the smallest
+span's start and the token's length, and for its sentences (`retrieval.rerank.sentence_terms`'s
+bounds) the gap before each and its length; each part as an array of the smallest
 unsigned integers that hold its values. The terms themselves are not repeated: they are the last
 terms of the passage's stored terms (which begin with its heading's).
 
@@ -27,7 +27,6 @@ from itertools import accumulate
 from typing import Any
 
 from retrieval.analyzer import Span, analyze_spans, normalize
-from retrieval.sentences import sentence_offsets
 
 FORMAT = 1  # the first byte of every encoding; another value is read as "not stored"
 # Stored for a passage whose layout cannot be exact, so it is not worked out again and again.
@@ -76,9 +75,7 @@ class Layout:
         """What `retrieval.rerank.sentence_terms` gives for the passage's text."""
         if self._sentences is None:
             if self._blob is None:
-                from retrieval.rerank import sentence_terms  # it imports this module's users
-
-                self._sentences = sentence_terms(self._text)
+                self._sentences = _sentence_terms(self._text)
             else:
                 self._sentences = _sentences(*self._parsed())
         return self._sentences
@@ -116,7 +113,8 @@ def encode(text: str, terms: str) -> bytes | None:
     span_values += [s.end - s.start for s in spans]
     sentence_values: list[int] = []
     previous = 0
-    for start, end in sentence_offsets(text):
+    # The sentences as the rerank read them (cached when it has just read this passage).
+    for start, end, _ in _sentence_terms(text):
         sentence_values += (start - previous, end - start)
         previous = end
     span_code, span_bytes = _packed(span_values)
@@ -168,6 +166,12 @@ def _unpacked(code: str, data: bytes) -> list[int]:
 def stored_form(text: str, terms: str) -> bytes:
     """What to store as a passage's layout: its encoding, or UNFIT."""
     return encode(text, terms) or UNFIT
+
+
+def _sentence_terms(text: str) -> Sentences:
+    from retrieval.rerank import sentence_terms  # it imports this module's users
+
+    return sentence_terms(text)
 
 
 def layout_of(text: str) -> Layout:
