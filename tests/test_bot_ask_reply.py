@@ -9,7 +9,10 @@ from tests.test_bot import SPEND, World, _fields
 from tests.test_bot import world as world  # the bot against the emulator, two servers
 
 
-async def test_a_quick_answer_is_the_response_itself(world: World) -> None:
+async def test_a_quick_answer_is_the_response_itself(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replies, "QUICK_ANSWER", 60.0)  # a busy test machine is no slow bot
     interaction = await world.emu.run_command(world.emu.member, "ask", {"question": SPEND})
     assert await interaction.wait_callback() == 4  # the answer, with no "thinking" first
     message = await interaction.wait_message()
@@ -28,3 +31,17 @@ async def test_a_slow_answer_is_deferred_then_shown_in_its_place(
     assert not message.ephemeral
     assert _fields(message)[0]["name"] == "[1] China's AI Leap: DeepSeek Challenges US Dominance"
     assert interaction.original is message
+
+
+async def test_when_answers_have_been_slow_the_deferral_goes_out_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replies, "QUICK_ANSWER", 60.0)
+    cog = world.bot.get_cog("Ask")
+    assert cog is not None
+    cog.recent_ms = 120_000.0  # as after answers that took two minutes each
+    interaction = await world.emu.run_command(world.emu.member, "ask", {"question": SPEND})
+    assert await interaction.wait_callback() == 5  # deferred without waiting for the answer
+    message = await interaction.wait_message()
+    assert _fields(message)[0]["name"] == "[1] China's AI Leap: DeepSeek Challenges US Dominance"
+    assert cog.recent_ms < 120_000.0  # this quick answer counts too

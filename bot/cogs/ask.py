@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.client import Citebot
 
 MAX_COUNT = 10
+RECENT_WEIGHT = 0.2  # of the last answer's time in Ask.recent_ms
 
 
 def _within_limit(interaction: discord.Interaction[Citebot]) -> bool:
@@ -30,6 +31,9 @@ class Ask(commands.Cog):
 
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
+        # How long answers have lately taken (ms, smoothed): when they take longer than an
+        # answer may wait to go out as the response itself, the deferral goes out at once.
+        self.recent_ms = 0.0
 
     @app_commands.command(name="ask")
     @app_commands.guild_only()
@@ -55,13 +59,16 @@ class Ask(commands.Cog):
         )
         # Most answers are ready well within Discord's deadline: sent as the response itself,
         # one request instead of a deferral and a follow-up (a third of the bot's HTTP work per
-        # ask). A slower one (an index being rebuilt, a busy bot) is deferred first.
+        # ask). A slower one (an index being rebuilt) is deferred first; when answers have lately
+        # been slow (a busy bot), at once, so the first response is not held back.
+        quick = replies.QUICK_ANSWER
         answer = await replies.in_time(
             interaction,
             self.bot.kb.ask(question, count, caller),
             ephemeral=False,
-            defer_after=replies.QUICK_ANSWER,
+            defer_after=quick if self.recent_ms < quick * 1000 else 0.0,
         )
+        self.recent_ms += RECENT_WEIGHT * (answer.latency_ms - self.recent_ms)
         await replies.send(
             interaction, embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
         )
