@@ -298,6 +298,12 @@ class Answering:
         that waits for it. Returns the number of passages indexed."""
         return len(await self.current_index())
 
+    async def settle_index(self) -> int:
+        """Bring the saved index up to the database now, merged where fragmented (see
+        `LiveIndex.settle`): what a terminal command that changed the corpus does before it
+        exits. Returns the number of passages indexed."""
+        return len(await self.live.settle())
+
     async def current_index(self, guild_id: int | None = None) -> Bm25Index:
         """An index that holds everything this server can see as it is now.
 

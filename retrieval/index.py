@@ -12,7 +12,7 @@ summed over exactly those: another server's sources never change its scores or i
 answered/unanswered decision, and the CLI (no server) sees the global scope alone. A new source
 becomes a new segment; a removed one is a deletion mark (its passages are skipped and leave N
 and the average length at once; its document frequencies leave when its scope is merged, as in
-Lucene); `merge_candidates` says which scopes have become fragmented.
+Lucene); `merge_plan` says which segments of a fragmented scope to merge.
 
 Saved next to the database as a folder of segment folders and a manifest naming the database,
 the corpus state it holds, the format, analyzer version and BM25 parameters: opened
@@ -59,6 +59,9 @@ MAX_SEGMENTS = 6
 # within 10% of dense.
 SKIPPABLE = 4
 MAX_DELETED_SHARE = 0.2
+# A merge of a fragmented scope takes the segments this many times smaller than its largest
+# (or all of them, when fewer than two are): see `Bm25Index.merge_plan`.
+SMALL_SHARE = 10
 
 SAVED_FORMAT = "citebot-index 5"
 MANIFEST = "manifest.json"
@@ -458,9 +461,10 @@ class Bm25Index:
         kept = [s for s in self.segments if s.name not in alive or alive[s.name].any()]
         return self._with(kept + list(added), alive, version)
 
-    def replaced(self, scope: int, segment: Segment, version: int) -> Bm25Index:
-        """A new index with a scope's segments replaced by one (a merge)."""
-        kept = [s for s in self.segments if s.scope != scope]
+    def merged(self, names: Iterable[str], segment: Segment, version: int) -> Bm25Index:
+        """A new index with these segments replaced by one (built from their live passages)."""
+        gone = set(names)
+        kept = [s for s in self.segments if s.name not in gone]
         return self._with([*kept, segment] if segment.size else kept, self._alive, version)
 
     def _with(
@@ -481,15 +485,36 @@ class Bm25Index:
         )
         return index
 
-    def merge_candidates(self) -> list[int]:
-        """Scopes with too many segments or too many deleted passages."""
+    def merge_plan(self) -> list[tuple[int, tuple[str, ...]]]:
+        """Segments worth merging, as (scope, segment names), one entry per scope.
+
+        A scope with too many deleted passages is merged whole (the merge drops them). One with
+        too many segments merges its small ones (a tenth of its largest or less) when there are
+        at least two, leaving the large ones as they are: one added source must not rebuild a
+        scope of a million passages. When its segments are of a size, all are merged."""
         out = []
         for scope, segments in self._by_scope.items():
             total = sum(s.size for s in segments)
-            live = sum(self._live[s.name][0] for s in segments)
-            if len(segments) > MAX_SEGMENTS or (total and 1 - live / total > MAX_DELETED_SHARE):
-                out.append(scope)
+            live = {s.name: self._live[s.name][0] for s in segments}
+            every = tuple(s.name for s in segments)
+            if total and 1 - sum(live.values()) / total > MAX_DELETED_SHARE:
+                out.append((scope, every))
+            elif len(segments) > MAX_SEGMENTS:
+                largest = max(live.values())
+                small = tuple(n for n in every if live[n] * SMALL_SHARE <= largest)
+                out.append((scope, small if len(small) >= 2 else every))
         return out
+
+    def live_documents(self, names: Iterable[str]) -> list[int]:
+        """The documents with a passage not marked deleted in these segments."""
+        wanted = set(names)
+        found: set[int] = set()
+        for segment in self.segments:
+            if segment.name in wanted:
+                documents = np.asarray(segment.documents)
+                mask = self._alive.get(segment.name)
+                found.update(np.unique(documents if mask is None else documents[mask]).tolist())
+        return sorted(found)
 
     # -- a saved copy ----------------------------------------------------------------------------
 

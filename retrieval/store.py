@@ -415,6 +415,30 @@ class Store:
 
         return await self._read_snapshot(read)
 
+    async def documents_passages(
+        self, documents: Sequence[int]
+    ) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+        """The corpus version and these documents' passages (those still stored), in one read
+        transaction: what a merge of some segments rebuilds them from."""
+
+        async def read(db: aiosqlite.Connection) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+            version = await self.version_map(db)
+            rows: list[PassageRow] = []
+            for start in range(0, len(documents), 500):  # under SQLite's bound-parameter limit
+                part = list(documents[start : start + 500])
+                sql = (
+                    "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
+                    "JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
+                    f"({','.join('?' * len(part))})"
+                )
+                async with db.execute(sql, part) as cur:
+                    cur.row_factory = None
+                    rows += await cur.fetchall()  # type: ignore[arg-type]
+            rows.sort(key=lambda r: r[0])
+            return version, rows
+
+        return await self._read_snapshot(read)
+
     async def version_map(self, db: aiosqlite.Connection | None = None) -> CorpusVersion:
         """The corpus version, every scope's version (0: the global corpus) and the corpus
         state, in one read."""

@@ -386,6 +386,42 @@ async def test_a_fragmented_scope_is_merged_in_the_background(tmp_path) -> None:
         assert len([s for s in index.segments if s.scope == 7]) == 1
 
 
+async def test_a_merge_takes_the_small_segments_and_leaves_the_large_one(tmp_path) -> None:
+    # One source added to a large corpus must not rebuild the corpus: when a scope grows too
+    # many segments, the small ones are merged and the large one stays as it was.
+    from retrieval.index import MAX_SEGMENTS
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
+
+    async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
+        asker = Caller(guild_id=7)
+        for i in range(12):
+            await kb.add_text(
+                f"Ledger {i}: the Saltmarsh mill {i} grinds {100 + i} sacks of barley a week.",
+                title=f"Mill {i}",
+                guild_id=7,
+            )
+        await kb.ask("how much barley does the mill grind", 3, asker)
+        large = [s.name for s in (await kb._current_index(7)).segments if s.scope == 7]
+        assert len(large) == 1
+        for i in range(MAX_SEGMENTS):
+            await kb.add_text(
+                f"Memo {i}: the Ferncliff dock {i} crane lifts {10 + i} tonnes.",
+                title=f"Dock {i}",
+                guild_id=7,
+            )
+            before = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        await kb._live._merging  # the merge it scheduled
+        merged = [s for s in (await kb._current_index(7)).segments if s.scope == 7]
+        assert len(merged) == 2 and large[0] in {s.name for s in merged}
+        assert sorted(s.size for s in merged) == [MAX_SEGMENTS, 12]
+        after = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        assert [(h.passage_id, round(h.score, 9)) for h in after.hits] == [
+            (h.passage_id, round(h.score, 9)) for h in before.hits
+        ]
+        assert "13 tonnes" in after.hits[0].text
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_walking_postings_finds_the_same_best_passages_as_a_dense_pass(
     seed: int, monkeypatch: pytest.MonkeyPatch
