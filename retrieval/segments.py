@@ -28,19 +28,20 @@ import numpy as np
 
 from retrieval.analyzer import analyze
 
-FORMAT = "citebot-segment 2"
+FORMAT = "citebot-segment 3"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
-# Each array a segment keeps, with its dtype: checked on open, so a damaged or foreign file is
-# rejected rather than searched.
+_WHOLE = (np.uint8, np.uint16)
+# Each array a segment keeps on disk, with the dtypes it may have (the narrowest that holds its
+# values exactly): checked on open, so a damaged or foreign file is rejected rather than
+# searched. Each term's largest frequency and where its text starts in the vocabulary blob
+# are not stored: opening computes them in the pass that checks the arrays anyway.
 ARRAYS = (
-    ("ids", np.int64),  # passage ids, ascending
-    ("documents", np.int64),  # each passage's document id
-    ("lengths", np.float32),  # each passage's own term count
-    ("starts", np.int64),  # per term: where its postings start (one more entry than terms)
-    ("docs", np.int32),  # per posting: the passage (an index into ids)
-    ("tf", np.float32),  # per posting: the BM25F term frequency
-    ("maxtf", np.float32),  # per term: its largest frequency (a bound on its score)
-    ("offsets", np.int64),  # per term: where its text starts in the vocabulary blob
+    ("ids", (np.int64,)),  # passage ids, ascending
+    ("documents", (np.int64,)),  # each passage's document id
+    ("lengths", (np.float32,)),  # each passage's own term count
+    ("starts", (np.int32, np.int64)),  # per term: where its postings start (one more entry)
+    ("docs", (np.int32,)),  # per posting: the passage (an index into ids)
+    ("tf", (*_WHOLE, np.float32)),  # per posting: the BM25F term frequency
 )
 
 
@@ -49,8 +50,12 @@ class Vocabulary:
     a term's id is its rank. Found by bisection over the blob (UTF-8 byte order is code-point
     order), so opening one builds nothing."""
 
-    def __init__(self, blob: bytes | np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(self, blob: bytes | np.ndarray, offsets: np.ndarray | None = None) -> None:
+        """`offsets` of the terms in `blob`; found from its newlines when not given."""
         self._blob = blob if isinstance(blob, bytes) else memoryview(blob).cast("B")
+        if offsets is None:
+            ends = np.flatnonzero(np.frombuffer(self._blob, dtype=np.uint8) == 10)
+            offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
         self._offsets = offsets
         self.size = max(int(offsets.size) - 1, 0)
         self._words: list[str] | None = None
@@ -149,6 +154,88 @@ class _Numbering(dict[str, int]):
         return number
 
 
+def _postings(
+    terms: np.ndarray,
+    counts: np.ndarray,
+    title_counts: np.ndarray,
+    title_weight: float,
+    vocabulary: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(docs, tf, starts) of a token stream: `terms` holds each passage's own terms, then its
+    title's, passage after passage (`counts`, `title_counts` of each)."""
+    n = counts.size
+    width = max(n, 1)
+    per_passage = counts + title_counts
+    key = terms.astype(np.int64)
+    key *= width
+    key += np.repeat(np.arange(n, dtype=np.int32), per_passage)
+    titled = bool(title_counts.any())
+    if titled:  # one more bit: whether the occurrence is in the title
+        ends = np.cumsum(per_passage)
+        flag = np.zeros(key.size + 1, dtype=np.int8)
+        np.add.at(flag, ends - title_counts, 1)
+        np.add.at(flag, ends, -1)
+        key *= 2
+        key += np.cumsum(flag[:-1], dtype=np.int8)
+        del flag
+    key.sort()
+    in_title = None
+    if titled:
+        in_title = (key & 1).astype(np.int32)
+        key >>= 1
+    # Each run of equal keys is one posting; in place or into arrays made once (a build's
+    # peak memory is these arrays).
+    first = np.empty(key.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    at = np.flatnonzero(first)
+    occurrences = np.empty(at.size, dtype=np.int64)
+    np.subtract(at[1:], at[:-1], out=occurrences[:-1])
+    occurrences[-1:] = key.size - at[-1:]
+    if in_title is not None and at.size:
+        in_titles = np.add.reduceat(in_title, at)
+        tf = _narrow_frequencies((occurrences - in_titles) + title_weight * in_titles)
+        del in_title, in_titles
+    else:
+        tf = _narrow_frequencies(occurrences)
+    del occurrences, first
+    key = key[at]
+    del at
+    df = np.bincount(key // width, minlength=vocabulary)
+    np.remainder(key, width, out=key)
+    docs = key.astype(np.int32)
+    del key
+    starts = _narrow(np.concatenate(([0], np.cumsum(df))), signed=True)
+    return docs, tf, starts
+
+
+def _narrow(values: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Whole numbers in the narrowest of uint8/uint16/uint32 (int32/int64 when `signed`)
+    that holds them all: a segment's disk and memory are mostly such arrays."""
+    top = int(values.max()) if values.size else 0
+    kinds = (np.int32, np.int64) if signed else (np.uint8, np.uint16, np.uint32, np.uint64)
+    for kind in kinds:
+        if top <= np.iinfo(kind).max:
+            return values.astype(kind)
+    return values.astype(np.int64)
+
+
+def _narrow_frequencies(tf: np.ndarray) -> np.ndarray:
+    """Frequencies as whole numbers (uint8/uint16) when they all are (the title weight is a
+    whole number), else float32: the values a search reads are the same either way."""
+    whole = tf.dtype.kind in "iu" or bool((np.mod(tf, 1) == 0).all())
+    if whole and (not tf.size or int(tf.max()) <= np.iinfo(np.uint16).max):
+        return _narrow(tf.astype(np.int64))
+    return tf.astype(np.float32)
+
+
+def _maxima(tf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each term's largest frequency (a bound on its score), in tf's dtype."""
+    if not tf.size:
+        return np.zeros(0, dtype=tf.dtype)
+    return np.maximum.reduceat(tf, starts[:-1].astype(np.int64))
+
+
 @dataclass
 class Segment:
     """The passages of one scope (0: the global corpus) as postings arrays."""
@@ -183,23 +270,26 @@ class Segment:
     @classmethod
     def build(cls, name: str, scope: int, rows: Sequence[Sequence], title_weight: float) -> Segment:
         """A segment of these passage rows ((id, document id, guild id, terms, title), ids
-        ascending); each passage's title terms count `title_weight` times."""
+        ascending); each passage's title terms count `title_weight` times.
+
+        Terms are numbered as first seen (C-level dict look-ups; only a new term runs Python
+        code) into 32-bit arrays, one (term, passage) key per occurrence is sorted in place,
+        and each run of equal keys is one posting: its length is the frequency. The arrays
+        kept are the narrowest that hold their values exactly (see `_narrow`)."""
         n = len(rows)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
         documents = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-        lengths = np.empty(n, dtype=np.float32)
+        counts = np.zeros(n, dtype=np.int64)  # each passage's own terms
+        title_counts = np.zeros(n, dtype=np.int64)  # its title's terms, counted after its own
         numbers = _Numbering()
-        lookup = numbers.__getitem__  # C-level lookups; only new terms run Python code
+        lookup = numbers.__getitem__
         titles: dict[int, list[str]] = {}
-        tokens_of: list[np.ndarray] = []
+        chunks: list[np.ndarray] = []
         pending: list[int] = []
-        counts = np.zeros(n, dtype=np.int64)
-        title_counts = np.zeros(n, dtype=np.int64)
         for i, row in enumerate(rows):
             own = row[3].split()
-            lengths[i] = len(own)
-            pending += map(lookup, own)
             counts[i] = len(own)
+            pending += map(lookup, own)
             if title_weight and len(row) > 4 and row[4]:
                 title = titles.get(row[1])
                 if title is None:
@@ -207,32 +297,34 @@ class Segment:
                 pending += map(lookup, title)
                 title_counts[i] = len(title)
             if len(pending) >= 1 << 16:  # small chunks: each conversion holds the GIL
-                tokens_of.append(np.array(pending, dtype=np.int64))
+                chunks.append(np.array(pending, dtype=np.int32))
                 pending = []
-        tokens_of.append(np.array(pending, dtype=np.int64))
-        terms = np.concatenate(tokens_of)
-        per_passage = counts + title_counts
-        passage = np.repeat(np.arange(n, dtype=np.int64), per_passage)
-        starts_of = np.concatenate(([0], np.cumsum(per_passage)))[:-1]
-        in_title = np.arange(terms.size) - np.repeat(starts_of, per_passage) >= np.repeat(
-            counts, per_passage
-        )
-        weight = np.where(in_title, title_weight, 1.0)
+        chunks.append(np.array(pending, dtype=np.int32))
+        terms = np.concatenate(chunks)
+        del chunks, pending
         # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
         words = sorted(numbers, key=lambda w: w.encode())
-        rank = np.empty(len(numbers), dtype=np.int64)
-        rank[[numbers[w] for w in words]] = np.arange(len(words))
-        terms = rank[terms] if terms.size else terms
-        width = max(n, 1)
-        keys, inverse = np.unique(terms * width + passage, return_inverse=True)
-        tf = np.bincount(inverse, weights=weight, minlength=keys.size).astype(np.float32)
-        posting_terms = keys // width
-        docs = (keys % width).astype(np.int32)
-        df = np.bincount(posting_terms, minlength=len(words))
-        starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
-        maxtf = np.maximum.reduceat(tf, starts[:-1]) if tf.size else np.zeros(0, dtype=np.float32)
+        rank = np.empty(len(numbers), dtype=np.int32)
+        rank[np.fromiter(map(numbers.__getitem__, words), dtype=np.int64, count=len(words))] = (
+            np.arange(len(words), dtype=np.int32)
+        )
+        del numbers
+        np.take(rank, terms, out=terms, mode="clip")  # 'clip': in place, no buffer
+        del rank
+        docs, tf, starts = _postings(terms, counts, title_counts, title_weight, len(words))
+        del terms
+        maxtf = _maxima(tf, starts)
         return cls(
-            name, scope, ids, documents, lengths, starts, docs, tf, maxtf, Vocabulary.of(words)
+            name,
+            scope,
+            ids,
+            documents,
+            counts.astype(np.float32),
+            starts,
+            docs,
+            tf,
+            maxtf,
+            Vocabulary.of(words),
         )
 
     # -- on disk -------------------------------------------------------------------------------
@@ -242,9 +334,11 @@ class Segment:
         target = folder / self.name
         staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=folder))
         try:
-            for name, dtype in ARRAYS:
-                array = self.vocabulary.offsets() if name == "offsets" else getattr(self, name)
-                np.save(staging / f"{name}.npy", np.ascontiguousarray(array, dtype=dtype))
+            for name, dtypes in ARRAYS:
+                array = np.asarray(getattr(self, name))
+                if array.dtype not in dtypes:
+                    array = array.astype(dtypes[-1])
+                np.save(staging / f"{name}.npy", np.ascontiguousarray(array))
             (staging / "vocabulary.bin").write_bytes(self.vocabulary.blob())
             info = {"format": FORMAT, "scope": self.scope, "passages": self.size}
             (staging / "segment.json").write_text(json.dumps(info))
@@ -270,8 +364,13 @@ class Segment:
             blob = np.asarray(np.memmap(path / "vocabulary.bin", dtype=np.uint8, mode="r"))
         except Exception:  # missing, truncated, foreign: derived data, rebuilt by the caller
             return None
-        if any(arrays[n].dtype != t or arrays[n].ndim != 1 for n, t in ARRAYS):
+        if any(arrays[n].dtype not in t or arrays[n].ndim != 1 for n, t in ARRAYS):
             return None
+        starts, tf = arrays["starts"], arrays["tf"]
+        if starts.size < 1 or int(starts[0]) != 0 or int(starts[-1]) != tf.size:
+            return None
+        if (np.diff(starts) <= 0).any():
+            return None  # checked here too: the maxima below read within these bounds
         segment = cls(
             name,
             int(info.get("scope", 0)),
@@ -280,9 +379,9 @@ class Segment:
             arrays["lengths"],
             arrays["starts"],
             arrays["docs"],
-            arrays["tf"],
-            arrays["maxtf"],
-            Vocabulary(blob, arrays["offsets"]),
+            tf,
+            _maxima(tf, starts),
+            Vocabulary(blob),
         )
         return segment if segment.consistent() else None
 
@@ -296,7 +395,7 @@ class Segment:
             return False
         if self.vocabulary.size != terms or self.docs.size != self.tf.size:
             return False
-        if self.maxtf.size != terms:
+        if self.maxtf.size != terms:  # computed from tf (by the build, or on open)
             return False
         starts, docs, tf = np.asarray(self.starts), np.asarray(self.docs), np.asarray(self.tf)
         if int(starts[0]) != 0 or int(starts[-1]) != docs.size or (np.diff(starts) <= 0).any():
@@ -311,8 +410,6 @@ class Segment:
             if not ((docs[1:] > docs[:-1]) | first[1:]).all():
                 return False
         if not (np.isfinite(tf).all() and (tf > 0).all()):
-            return False
-        if terms and not np.array_equal(np.maximum.reduceat(tf, starts[:-1]), self.maxtf):
             return False
         lengths = np.asarray(self.lengths)
         if not (np.isfinite(lengths).all() and (lengths >= 0).all()):
