@@ -30,6 +30,10 @@ from retrieval.analyzer import analyze
 
 FORMAT = "citebot-segment 3"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
+# Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
+# postings are merged per term; memory grows with the postings, not with a corpus-wide sort.
+BLOCK_OCCURRENCES = 1 << 20
+CHUNK_OCCURRENCES = 1 << 16  # term numbers converted to an array at once (each holds the GIL)
 _WHOLE = (np.uint8, np.uint16)
 # Each array a segment keeps on disk, with the dtypes it may have (the narrowest that holds its
 # values exactly): checked on open, so a damaged or foreign file is rejected rather than
@@ -154,15 +158,16 @@ class _Numbering(dict[str, int]):
         return number
 
 
-def _postings(
+def _block_postings(
     terms: np.ndarray,
     counts: np.ndarray,
     title_counts: np.ndarray,
     title_weight: float,
-    vocabulary: int,
+    first_passage: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(docs, tf, starts) of a token stream: `terms` holds each passage's own terms, then its
-    title's, passage after passage (`counts`, `title_counts` of each)."""
+    """(term numbers, passages, frequencies) of one block's postings, grouped by term, each
+    term's passages ascending. `terms` holds each passage's own terms, then its title's,
+    passage after passage (`counts`, `title_counts` of each); the first is `first_passage`."""
     n = counts.size
     width = max(n, 1)
     per_passage = counts + title_counts
@@ -183,30 +188,54 @@ def _postings(
     if titled:
         in_title = (key & 1).astype(np.int32)
         key >>= 1
-    # Each run of equal keys is one posting; in place or into arrays made once (a build's
-    # peak memory is these arrays).
-    first = np.empty(key.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    at = np.flatnonzero(first)
-    occurrences = np.empty(at.size, dtype=np.int64)
-    np.subtract(at[1:], at[:-1], out=occurrences[:-1])
-    occurrences[-1:] = key.size - at[-1:]
+    at = _run_starts(key)  # each run of equal keys is one posting
+    occurrences = np.diff(at, append=key.size)
     if in_title is not None and at.size:
         in_titles = np.add.reduceat(in_title, at)
         tf = _narrow_frequencies((occurrences - in_titles) + title_weight * in_titles)
-        del in_title, in_titles
     else:
         tf = _narrow_frequencies(occurrences)
-    del occurrences, first
     key = key[at]
-    del at
-    df = np.bincount(key // width, minlength=vocabulary)
-    np.remainder(key, width, out=key)
-    docs = key.astype(np.int32)
-    del key
-    starts = _narrow(np.concatenate(([0], np.cumsum(df))), signed=True)
-    return docs, tf, starts
+    docs = (key % width).astype(np.int32)
+    docs += first_passage
+    return (key // width).astype(np.int32), docs, tf
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts, in a sorted (or grouped) array."""
+    first = np.empty(values.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+def _merge(
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(docs, tf, starts) of every block's postings, each term's in one span, ordered by the
+    term's rank: each block's runs are copied after what earlier blocks put in the same span
+    (blocks come in passage order, so each term's passages stay ascending). Blocks are freed
+    as they are copied."""
+    df = np.zeros(rank.size, dtype=np.int64)
+    for terms, _, _ in blocks:
+        df += np.bincount(rank[terms], minlength=rank.size)
+    starts = np.concatenate(([0], np.cumsum(df)))
+    kind = np.result_type(*[tf.dtype for _, _, tf in blocks]) if blocks else np.dtype(np.uint8)
+    docs = np.empty(int(starts[-1]), dtype=np.int32)
+    tf = np.empty(docs.size, dtype=kind)
+    cursor = starts[:-1].copy()
+    while blocks:
+        terms, block_docs, block_tf = blocks.pop(0)
+        at = _run_starts(terms)
+        lengths = np.diff(at, append=terms.size)
+        runs = rank[terms[at]]
+        # Each posting's place: its term's cursor, plus how far into its run it is.
+        place = np.arange(terms.size, dtype=np.int64)
+        place += np.repeat(cursor[runs] - at, lengths)
+        docs[place] = block_docs
+        tf[place] = block_tf
+        cursor[runs] += lengths
+    return docs, tf, _narrow(starts, signed=True)
 
 
 def _narrow(values: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -273,9 +302,10 @@ class Segment:
         ascending); each passage's title terms count `title_weight` times.
 
         Terms are numbered as first seen (C-level dict look-ups; only a new term runs Python
-        code) into 32-bit arrays, one (term, passage) key per occurrence is sorted in place,
-        and each run of equal keys is one posting: its length is the frequency. The arrays
-        kept are the narrowest that hold their values exactly (see `_narrow`)."""
+        code) into 32-bit arrays; in blocks of passages, one (term, passage) key per
+        occurrence is sorted in place, and each run of equal keys is one posting whose length
+        is the frequency; the blocks are then merged into each term's span. The arrays kept
+        are the narrowest that hold their values exactly (see `_narrow`)."""
         n = len(rows)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
         documents = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
@@ -284,8 +314,21 @@ class Segment:
         numbers = _Numbering()
         lookup = numbers.__getitem__
         titles: dict[int, list[str]] = {}
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         chunks: list[np.ndarray] = []
         pending: list[int] = []
+        held = block_start = 0  # occurrences in `chunks`; the block's first passage
+
+        def flush(end: int) -> None:
+            nonlocal chunks, held, block_start
+            terms = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+            chunks, held = [], 0
+            part = slice(block_start, end)
+            blocks.append(
+                _block_postings(terms, counts[part], title_counts[part], title_weight, block_start)
+            )
+            block_start = end
+
         for i, row in enumerate(rows):
             own = row[3].split()
             counts[i] = len(own)
@@ -296,12 +339,15 @@ class Segment:
                     title = titles[row[1]] = analyze(row[4])
                 pending += map(lookup, title)
                 title_counts[i] = len(title)
-            if len(pending) >= 1 << 16:  # small chunks: each conversion holds the GIL
+            if len(pending) >= CHUNK_OCCURRENCES:
                 chunks.append(np.array(pending, dtype=np.int32))
+                held += len(pending)
                 pending = []
+                if held >= BLOCK_OCCURRENCES:
+                    flush(i + 1)
         chunks.append(np.array(pending, dtype=np.int32))
-        terms = np.concatenate(chunks)
-        del chunks, pending
+        del pending
+        flush(n)
         # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
         words = sorted(numbers, key=lambda w: w.encode())
         rank = np.empty(len(numbers), dtype=np.int32)
@@ -309,10 +355,7 @@ class Segment:
             np.arange(len(words), dtype=np.int32)
         )
         del numbers
-        np.take(rank, terms, out=terms, mode="clip")  # 'clip': in place, no buffer
-        del rank
-        docs, tf, starts = _postings(terms, counts, title_counts, title_weight, len(words))
-        del terms
+        docs, tf, starts = _merge(blocks, rank)
         maxtf = _maxima(tf, starts)
         return cls(
             name,

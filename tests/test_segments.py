@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import segments
 from retrieval.analyzer import analyze
 from retrieval.index import Bm25Index
 from retrieval.segments import FORMAT, Segment
@@ -69,6 +70,20 @@ def test_postings_are_each_passages_term_counts(seed: int, title_weight: float) 
         assert float(segment.maxtf[term_id]) == max(expected[term].values())
     assert segment.ids.tolist() == [r[0] for r in rows]
     assert segment.documents.tolist() == [r[1] for r in rows]
+
+
+@pytest.mark.parametrize(("chunk", "block"), [(1, 1), (5, 12), (7, 40)])
+def test_postings_built_in_blocks_are_the_same(monkeypatch, chunk: int, block: int) -> None:
+    # A large corpus is sorted block by block, then merged per term: the same postings, each
+    # term's passages ascending across the blocks.
+    rows = _rows(8, 80)
+    whole = Segment.build("s", 0, rows, 2.0)
+    monkeypatch.setattr(segments, "CHUNK_OCCURRENCES", chunk)
+    monkeypatch.setattr(segments, "BLOCK_OCCURRENCES", block)
+    blocked = Segment.build("s", 0, rows, 2.0)
+    assert _postings(blocked) == _postings(whole) == _expected(rows, 2.0)
+    assert np.array_equal(blocked.starts, whole.starts)
+    assert np.array_equal(blocked.maxtf, whole.maxtf)
 
 
 def test_an_empty_segment_has_no_terms() -> None:
