@@ -26,6 +26,11 @@ class Engine(Protocol):
         """Passage numbers (0-based) of the best K passages."""
         ...
 
+    def add(self, passages: Sequence[str], first: int, folder: Path) -> None:
+        """Add passages numbered `first`, `first` + 1, ... and save them in `folder`, as a
+        source added to a running server: the next search finds them."""
+        ...
+
 
 class Citebot:
     """retrieval.index.Bm25Index, as KnowledgeBase builds it (every passage global, guild None),
@@ -56,6 +61,15 @@ class Citebot:
 
     def search(self, terms: Sequence[str]) -> list[int]:
         return [h.passage_id - 1 for h in self._index.search(terms, K, None).hits]
+
+    def add(self, passages: Sequence[str], first: int, folder: Path) -> None:
+        from retrieval.index import segments_of
+
+        document = first // 20 + 10**9  # a new document, after every other
+        rows = [(first + i + 1, document, None, t) for i, t in enumerate(passages)]
+        index = self._index
+        self._index = index.changed(segments_of(rows), [], index.version + 1)
+        self._index.save(folder, "bench")
 
 
 class Bm25s:
@@ -97,6 +111,9 @@ class Bm25s:
         docs, scores = self._model.retrieve([ids], k=min(K, self._n), show_progress=False)
         return [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
+    def add(self, passages: Sequence[str], first: int, folder: Path) -> None:
+        raise NotImplementedError("bm25s has no incremental add: it is rebuilt whole")
+
 
 # Terms keep their inner punctuation (gpt-4o, $5.6, o'neil): those characters are token chars.
 _FTS_TOKENIZE = "unicode61 remove_diacritics 0 tokenchars '-./''$_'"
@@ -136,6 +153,13 @@ class Fts5:
             "SELECT rowid FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT ?", (match, K)
         ).fetchall()
         return [r[0] - 1 for r in rows]
+
+    def add(self, passages: Sequence[str], first: int, folder: Path) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO p (rowid, terms) VALUES (?, ?)",
+                ((first + i + 1, t) for i, t in enumerate(passages)),
+            )
 
 
 def _quote(term: str) -> str:
@@ -196,6 +220,15 @@ class Tantivy:
             return []
         hits = self._searcher.search(t.Query.boolean_query(clauses), K).hits
         return [self._searcher.doc(address)["n"][0] for _, address in hits]
+
+    def add(self, passages: Sequence[str], first: int, folder: Path) -> None:
+        writer = self._index.writer()
+        for i, terms in enumerate(passages):
+            writer.add_document(self._tantivy.Document(n=first + i, terms=terms))
+        writer.commit()
+        writer.wait_merging_threads()
+        self._index.reload()
+        self._searcher = self._index.searcher()
 
 
 _CLASSES = {"citebot": Citebot, "bm25s": Bm25s, "fts5": Fts5, "tantivy": Tantivy}

@@ -107,7 +107,11 @@ def _measure(corpus: corpora.Corpus, plan: Plan, tmp: Path) -> dict[str, object]
         )
         if "skipped" not in built:
             built["reopened"] = _python(
-                "bench.scale_worker", *common, "--phase=reopen", timeout=plan.worker_timeout_s
+                "bench.scale_worker",
+                *common,
+                "--phase=reopen",
+                f"--size={built['size']}",
+                timeout=plan.worker_timeout_s,
             )
         engines[engine] = built
         shutil.rmtree(folder, ignore_errors=True)
@@ -299,8 +303,11 @@ def render(result: dict) -> str:
                     e.get("disk_mb"),
                     ro.get("open_s"),
                     ro.get("first_query_ms"),
+                    ro.get("add_s") if isinstance(ro.get("add_s"), float) else "-",
                 ]
             )
+            if isinstance(ro.get("add_s"), str):
+                notes.append(f"  {label} {name} add: {ro['add_s']}")
         cb = engines.get("citebot", {})
         for peer in ("tantivy", "bm25s", "fts5"):
             e = engines.get(peer, {})
@@ -367,13 +374,15 @@ def render(result: dict) -> str:
                 "disk MB",
                 "open s",
                 "1st query ms",
+                "add s",
             ],
             costs,
             "Build (input strings to an index saved on disk), memory and disk. peak: the build "
             "process's VmHWM, input strings included; build +MB: that peak above the process "
             "with its input loaded; resident: RSS above interpreter and imports, after the "
             "build with the input dropped, and in a fresh process that reopened the saved "
-            "index and answered every query; open s, 1st query: that fresh process",
+            "index and answered every query; open s, 1st query: that fresh process; add s: in it, "
+            "from adding one source (5 passages, saved) to a search that finds it",
         )
     )
     out.append(

@@ -142,7 +142,28 @@ def _reopen(args: argparse.Namespace, queries: dict) -> dict[str, object]:
         "resident_anon_mb": now["anon"],
         "resident_file_mb": now["file"],
         "peak_mb": peak_rss_mb(),
+        "add_s": _add_one_source(engine, args.folder, args.size),
     }
+
+
+# One new source: a few passages sharing a word no passage holds yet.
+NEW_WORD = "zzqnewsourcezz"
+NEW_SOURCE = [f"{NEW_WORD} passage {i} of the added source" for i in range(5)]
+
+
+def _add_one_source(engine, folder: Path, size: int) -> float | str:
+    """Seconds from adding one source (saved to disk) to a search that finds it, or why not
+    measured (an engine without incremental adds)."""
+    t0 = time.perf_counter()
+    try:
+        engine.add(NEW_SOURCE, size, folder)
+    except NotImplementedError as e:
+        return str(e)
+    found = engine.search([NEW_WORD])
+    took = time.perf_counter() - t0
+    if sorted(found) != list(range(size, size + len(NEW_SOURCE))):
+        return f"not found after the add: {found}"
+    return took
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phase", choices=("build", "reopen"), default="build")
     p.add_argument("--folder", type=Path, required=True, help="where the index is written")
     p.add_argument("--passages", help="terms file, one passage per line (build)")
-    p.add_argument("--size", type=int, default=0)
+    p.add_argument("--size", type=int, default=0, help="passages in the corpus")
     p.add_argument("--queries", required=True, help='JSON {"short": [[...]], "long": [[...]]}')
     p.add_argument("--budget", type=float, default=30.0, help="seconds of querying per kind")
     p.add_argument("--max-gb", type=float, default=0, help="address-space ceiling; 0: none")
