@@ -296,6 +296,7 @@ def render(result: dict) -> str:
                     label,
                     name,
                     e["build_s"],
+                    e.get("build_cpu_s"),
                     e["peak_mb"],
                     e["build_extra_mb"],
                     e.get("resident_mb"),
@@ -367,6 +368,7 @@ def render(result: dict) -> str:
                 "corpus",
                 "engine",
                 "build s",
+                "cpu s",
                 "peak MB",
                 "build +MB",
                 "resident MB",
@@ -377,7 +379,8 @@ def render(result: dict) -> str:
                 "add s",
             ],
             costs,
-            "Build (input strings to an index saved on disk), memory and disk. peak: the build "
+            "Build (input strings to an index saved on disk; cpu: its CPU time, all threads), "
+            "memory and disk. peak: the build "
             "process's VmHWM, input strings included; build +MB: that peak above the process "
             "with its input loaded; resident: RSS above interpreter and imports, after the "
             "build with the input dropped, and in a fresh process that reopened the saved "

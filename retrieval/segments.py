@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,8 @@ _WHOLE = (np.uint8, np.uint16)
 # searched. Each term's largest frequency and where its text starts in the vocabulary blob
 # are not stored: opening computes them in the pass that checks the arrays anyway.
 ARRAYS = (
-    ("ids", (np.int64,)),  # passage ids, ascending
-    ("documents", (np.int64,)),  # each passage's document id
+    ("ids", (np.int32, np.int64)),  # passage ids, ascending
+    ("documents", (np.int32, np.int64)),  # each passage's document id
     ("lengths", (np.float32,)),  # each passage's own term count
     ("starts", (np.int32, np.int64)),  # per term: where its postings start (one more entry)
     ("docs", (np.int32,)),  # per posting: the passage (an index into ids)
@@ -67,11 +68,9 @@ class Vocabulary:
 
     @classmethod
     def of(cls, words: Sequence[str]) -> Vocabulary:
-        """The vocabulary of these terms, already sorted by their UTF-8 bytes."""
-        encoded = [w.encode() for w in words]
-        sizes = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-        return cls(b"".join(e + b"\n" for e in encoded), offsets)
+        """The vocabulary of these terms (no whitespace in them: they come from `str.split`),
+        already sorted by their UTF-8 bytes; the offsets are found from the newlines."""
+        return cls(("\n".join(words) + "\n").encode() if words else b"")
 
     def __len__(self) -> int:
         return self.size
@@ -241,10 +240,10 @@ def _merge(
 def _narrow(values: np.ndarray, signed: bool = False) -> np.ndarray:
     """Whole numbers in the narrowest of uint8/uint16/uint32 (int32/int64 when `signed`)
     that holds them all: a segment's disk and memory are mostly such arrays."""
-    top = int(values.max()) if values.size else 0
+    low, top = (int(values.min()), int(values.max())) if values.size else (0, 0)
     kinds = (np.int32, np.int64) if signed else (np.uint8, np.uint16, np.uint32, np.uint64)
     for kind in kinds:
-        if top <= np.iinfo(kind).max:
+        if np.iinfo(kind).min <= low and top <= np.iinfo(kind).max:
             return values.astype(kind)
     return values.astype(np.int64)
 
@@ -307,8 +306,8 @@ class Segment:
         is the frequency; the blocks are then merged into each term's span. The arrays kept
         are the narrowest that hold their values exactly (see `_narrow`)."""
         n = len(rows)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-        documents = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
+        ids = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=n)
+        documents = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=n)
         counts = np.zeros(n, dtype=np.int64)  # each passage's own terms
         title_counts = np.zeros(n, dtype=np.int64)  # its title's terms, counted after its own
         numbers = _Numbering()
@@ -349,7 +348,8 @@ class Segment:
         del pending
         flush(n)
         # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
-        words = sorted(numbers, key=lambda w: w.encode())
+        # (Python orders strings by code point, as UTF-8 bytes sort: no encoding needed.)
+        words = sorted(numbers)
         rank = np.empty(len(numbers), dtype=np.int32)
         rank[np.fromiter(map(numbers.__getitem__, words), dtype=np.int64, count=len(words))] = (
             np.arange(len(words), dtype=np.int32)
@@ -360,8 +360,8 @@ class Segment:
         return cls(
             name,
             scope,
-            ids,
-            documents,
+            _narrow(ids, signed=True),
+            _narrow(documents, signed=True),
             counts.astype(np.float32),
             starts,
             docs,

@@ -86,6 +86,15 @@ def test_postings_built_in_blocks_are_the_same(monkeypatch, chunk: int, block: i
     assert np.array_equal(blocked.maxtf, whole.maxtf)
 
 
+def test_ids_beyond_32_bits_are_kept_whole(tmp_path: Path) -> None:
+    rows = [(2**40 + i, -(2**33) + i, None, "alpha beta", "") for i in range(3)]
+    Segment.build("seg-wide", 0, rows, 2.0).write(tmp_path)
+    opened = Segment.open(tmp_path, "seg-wide")
+    assert opened is not None
+    assert opened.ids.tolist() == [r[0] for r in rows]
+    assert opened.documents.tolist() == [r[1] for r in rows]
+
+
 def test_an_empty_segment_has_no_terms() -> None:
     segment = Segment.build("s", 0, [(1, 1, None, "", "")], 2.0)
     assert segment.size == 1 and segment.vocabulary.size == 0 and segment.docs.size == 0
