@@ -12,7 +12,7 @@ import pytest
 from retrieval import segments
 from retrieval.analyzer import analyze
 from retrieval.index import Bm25Index
-from retrieval.segments import FORMAT, Segment
+from retrieval.segments import FORMAT, Segment, Vocabulary
 
 WORDS = ["zebra", "apple", "éclair", "app", "naïve", "b", "beta", "ab", "ärger", "z", "ölbaum"]
 
@@ -93,6 +93,38 @@ def test_ids_beyond_32_bits_are_kept_whole(tmp_path: Path) -> None:
     assert opened is not None
     assert opened.ids.tolist() == [r[0] for r in rows]
     assert opened.documents.tolist() == [r[1] for r in rows]
+
+
+LONG_WORDS = [
+    "internationalisation",
+    "internationalised",
+    "internationalism",
+    "internationalist",
+    "internationalization",
+    "intern",
+    "internat",
+    "internationa",
+    "ab\x00",
+    "ab",
+    "ab\x00\x00\x00\x00\x00\x00\x00\x00x",
+    "straßenbahnhaltestelle",
+    "straßenbahn",
+    "ölbaumzweig",
+]
+
+
+@pytest.mark.parametrize("order", ["sorted", "swapped", "repeated", "prefix after"])
+def test_a_vocabulary_is_checked_to_be_strictly_sorted(order: str) -> None:
+    words = sorted(LONG_WORDS, key=str.encode)
+    if order == "swapped":  # two words sharing their first 16 bytes, out of order
+        i = words.index("internationalisation")
+        words[i], words[i + 1] = words[i + 1], words[i]
+    elif order == "repeated":
+        words.insert(words.index("internationalism"), "internationalism")
+    elif order == "prefix after":  # a word before its own prefix
+        i = words.index("ab")
+        words[i], words[i + 1] = words[i + 1], words[i]
+    assert Vocabulary.of(words).well_formed() == (order == "sorted")
 
 
 def test_an_empty_segment_has_no_terms() -> None:
