@@ -163,10 +163,10 @@ def _block_postings(
     title_counts: np.ndarray,
     title_weight: float,
     first_passage: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(term numbers, passages, frequencies) of one block's postings, grouped by term, each
-    term's passages ascending. `terms` holds each passage's own terms, then its title's,
-    passage after passage (`counts`, `title_counts` of each); the first is `first_passage`."""
+) -> _Block:
+    """One block's postings, grouped by term, each term's passages ascending. `terms` holds
+    each passage's own terms, then its title's, passage after passage (`counts`,
+    `title_counts` of each); the first is `first_passage`."""
     n = counts.size
     width = max(n, 1)
     per_passage = counts + title_counts
@@ -197,7 +197,10 @@ def _block_postings(
     key = key[at]
     docs = (key % width).astype(np.int32)
     docs += first_passage
-    return (key // width).astype(np.int32), docs, tf
+    key //= width  # each posting's term
+    runs = _run_starts(key)
+    lengths = np.diff(runs, append=key.size)
+    return _Block(key[runs].astype(np.int32), lengths.astype(np.int32), docs, tf)
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
@@ -208,32 +211,40 @@ def _run_starts(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first)
 
 
-def _merge(
-    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rank: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass
+class _Block:
+    """The postings of some consecutive passages: each term's run (its number as first seen,
+    how many postings), then every posting's passage and frequency, run after run."""
+
+    terms: np.ndarray
+    lengths: np.ndarray
+    docs: np.ndarray
+    tf: np.ndarray
+
+
+def _merge(blocks: list[_Block], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(docs, tf, starts) of every block's postings, each term's in one span, ordered by the
     term's rank: each block's runs are copied after what earlier blocks put in the same span
     (blocks come in passage order, so each term's passages stay ascending). Blocks are freed
     as they are copied."""
     df = np.zeros(rank.size, dtype=np.int64)
-    for terms, _, _ in blocks:
-        df += np.bincount(rank[terms], minlength=rank.size)
+    for block in blocks:
+        df[rank[block.terms]] += block.lengths  # a term has one run per block
     starts = np.concatenate(([0], np.cumsum(df)))
-    kind = np.result_type(*[tf.dtype for _, _, tf in blocks]) if blocks else np.dtype(np.uint8)
+    kind = np.result_type(*[b.tf.dtype for b in blocks]) if blocks else np.dtype(np.uint8)
     docs = np.empty(int(starts[-1]), dtype=np.int32)
     tf = np.empty(docs.size, dtype=kind)
     cursor = starts[:-1].copy()
     while blocks:
-        terms, block_docs, block_tf = blocks.pop(0)
-        at = _run_starts(terms)
-        lengths = np.diff(at, append=terms.size)
-        runs = rank[terms[at]]
+        block = blocks.pop(0)
+        runs = rank[block.terms]
+        at = np.cumsum(block.lengths, dtype=np.int64) - block.lengths  # each run's start
         # Each posting's place: its term's cursor, plus how far into its run it is.
-        place = np.arange(terms.size, dtype=np.int64)
-        place += np.repeat(cursor[runs] - at, lengths)
-        docs[place] = block_docs
-        tf[place] = block_tf
-        cursor[runs] += lengths
+        place = np.arange(block.docs.size, dtype=np.int64)
+        place += np.repeat(cursor[runs] - at, block.lengths)
+        docs[place] = block.docs
+        tf[place] = block.tf
+        cursor[runs] += block.lengths
     return docs, tf, _narrow(starts, signed=True)
 
 
@@ -313,7 +324,7 @@ class Segment:
         numbers = _Numbering()
         lookup = numbers.__getitem__
         titles: dict[int, list[str]] = {}
-        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        blocks: list[_Block] = []
         chunks: list[np.ndarray] = []
         pending: list[int] = []
         held = block_start = 0  # occurrences in `chunks`; the block's first passage
