@@ -34,6 +34,7 @@ MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
 # Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
 # postings are merged per term; memory grows with the postings, not with a corpus-wide sort.
 BLOCK_OCCURRENCES = 1 << 20
+BLOCK_PASSAGES = 1 << 16  # at most, so that a block's passages fit 16 bits
 CHUNK_OCCURRENCES = 1 << 16  # term numbers converted to an array at once (each holds the GIL)
 _WHOLE = (np.uint8, np.uint16)
 # Each array a segment keeps on disk, with the dtypes it may have (the narrowest that holds its
@@ -195,12 +196,11 @@ def _block_postings(
     else:
         tf = _narrow_frequencies(occurrences)
     key = key[at]
-    docs = (key % width).astype(np.int32)
-    docs += first_passage
+    docs = (key % width).astype(np.uint16)  # counted from the block's first passage
     key //= width  # each posting's term
     runs = _run_starts(key)
     lengths = np.diff(runs, append=key.size)
-    return _Block(key[runs].astype(np.int32), lengths.astype(np.int32), docs, tf)
+    return _Block(key[runs].astype(np.int32), lengths.astype(np.int32), first_passage, docs, tf)
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
@@ -214,10 +214,12 @@ def _run_starts(values: np.ndarray) -> np.ndarray:
 @dataclass
 class _Block:
     """The postings of some consecutive passages: each term's run (its number as first seen,
-    how many postings), then every posting's passage and frequency, run after run."""
+    how many postings), then every posting's passage (counted from `first`) and frequency,
+    run after run: 3 bytes a posting while the build holds it."""
 
     terms: np.ndarray
     lengths: np.ndarray
+    first: int
     docs: np.ndarray
     tf: np.ndarray
 
@@ -242,7 +244,7 @@ def _merge(blocks: list[_Block], rank: np.ndarray) -> tuple[np.ndarray, np.ndarr
         # Each posting's place: its term's cursor, plus how far into its run it is.
         place = np.arange(block.docs.size, dtype=np.int64)
         place += np.repeat(cursor[runs] - at, block.lengths)
-        docs[place] = block.docs
+        docs[place] = block.docs.astype(np.int32) + block.first
         tf[place] = block.tf
         cursor[runs] += block.lengths
     return docs, tf, _narrow(starts, signed=True)
@@ -331,7 +333,9 @@ class Segment:
 
         def flush(end: int) -> None:
             nonlocal chunks, held, block_start
-            terms = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+            chunks.append(np.array(pending, dtype=np.int32))
+            pending.clear()
+            terms = np.concatenate(chunks)
             chunks, held = [], 0
             part = slice(block_start, end)
             blocks.append(
@@ -352,11 +356,9 @@ class Segment:
             if len(pending) >= CHUNK_OCCURRENCES:
                 chunks.append(np.array(pending, dtype=np.int32))
                 held += len(pending)
-                pending = []
-                if held >= BLOCK_OCCURRENCES:
-                    flush(i + 1)
-        chunks.append(np.array(pending, dtype=np.int32))
-        del pending
+                pending.clear()
+            if held >= BLOCK_OCCURRENCES or i + 1 - block_start >= BLOCK_PASSAGES:
+                flush(i + 1)
         flush(n)
         # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
         # (Python orders strings by code point, as UTF-8 bytes sort: no encoding needed.)

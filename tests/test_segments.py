@@ -72,14 +72,19 @@ def test_postings_are_each_passages_term_counts(seed: int, title_weight: float) 
     assert segment.documents.tolist() == [r[1] for r in rows]
 
 
-@pytest.mark.parametrize(("chunk", "block"), [(1, 1), (5, 12), (7, 40)])
-def test_postings_built_in_blocks_are_the_same(monkeypatch, chunk: int, block: int) -> None:
+@pytest.mark.parametrize(
+    ("chunk", "block", "passages"), [(1, 1, 100), (5, 12, 100), (7, 40, 100), (100, 1000, 3)]
+)
+def test_postings_built_in_blocks_are_the_same(
+    monkeypatch, chunk: int, block: int, passages: int
+) -> None:
     # A large corpus is sorted block by block, then merged per term: the same postings, each
     # term's passages ascending across the blocks.
     rows = _rows(8, 80)
     whole = Segment.build("s", 0, rows, 2.0)
     monkeypatch.setattr(segments, "CHUNK_OCCURRENCES", chunk)
     monkeypatch.setattr(segments, "BLOCK_OCCURRENCES", block)
+    monkeypatch.setattr(segments, "BLOCK_PASSAGES", passages)
     blocked = Segment.build("s", 0, rows, 2.0)
     assert _postings(blocked) == _postings(whole) == _expected(rows, 2.0)
     assert np.array_equal(blocked.starts, whole.starts)
