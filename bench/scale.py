@@ -288,6 +288,8 @@ def render(result: dict) -> str:
                     s["p95_ms"],
                     lg["p50_ms"],
                     lg["p95_ms"],
+                    s.get("p95_cpu_ms"),
+                    lg.get("p95_cpu_ms"),
                     f"{s['queries']}+{lg['queries']}",
                 ]
             )
@@ -313,7 +315,7 @@ def render(result: dict) -> str:
         for peer in ("tantivy", "bm25s", "fts5"):
             e = engines.get(peer, {})
             if "skipped" in e or "skipped" in cb:
-                ratios.append([label, peer, *["-"] * 8])
+                ratios.append([label, peer, *["-"] * 10])
                 continue
             ratios.append(
                 [
@@ -326,6 +328,8 @@ def render(result: dict) -> str:
                     _ratio(cb.get("disk_mb"), e.get("disk_mb")),
                     _ratio(cb["short"]["p95_ms"], e["short"]["p95_ms"]),
                     _ratio(cb["long"]["p95_ms"], e["long"]["p95_ms"]),
+                    _ratio(_get(cb, "short", "p95_cpu_ms"), _get(e, "short", "p95_cpu_ms")),
+                    _ratio(_get(cb, "build_cpu_s"), _get(e, "build_cpu_s")),
                     _overlap(cb.get("top_short", []), e.get("top_short", [])),
                 ]
             )
@@ -355,10 +359,13 @@ def render(result: dict) -> str:
                 "short p95 ms",
                 "long p50 ms",
                 "long p95 ms",
+                "short p95 cpu",
+                "long p95 cpu",
                 "queries",
             ],
             speed,
-            "Scale: query latency at k=10, warm, in the build process",
+            "Scale: query latency at k=10, warm, in the build process (cpu: the searching "
+            "thread's CPU time per query, in ms: steadier than wall time on a loaded machine)",
         )
         + "".join(f"\n{n}" for n in notes)
     )
@@ -400,6 +407,8 @@ def render(result: dict) -> str:
                 "disk",
                 "short p95",
                 "long p95",
+                "short p95 cpu",
+                "build cpu",
                 "top-10 agree",
             ],
             ratios,
