@@ -29,7 +29,7 @@ import numpy as np
 
 from retrieval.analyzer import analyze
 
-FORMAT = "citebot-segment 3"
+FORMAT = "citebot-segment 4"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
 # Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
 # postings are merged per term; memory grows with the postings, not with a corpus-wide sort.
@@ -46,9 +46,98 @@ ARRAYS = (
     ("documents", (np.int32, np.int64)),  # each passage's document id
     ("lengths", (np.float32,)),  # each passage's own term count
     ("starts", (np.int32, np.int64)),  # per term: where its postings start (one more entry)
-    ("docs", (np.int32,)),  # per posting: the passage (an index into ids)
+    ("docs", (np.uint16,)),  # per posting: its passage's position, low 16 bits
+    ("run_starts", (np.int32, np.int64)),  # where each run of postings in one window starts
+    ("run_windows", (np.uint16, np.int32)),  # each run's window (the positions' high bits)
     ("tf", (*_WHOLE, np.float32)),  # per posting: the BM25F term frequency
 )
+
+
+WINDOW_BITS = 16  # a posting keeps its position's low bits; runs of postings keep the rest
+
+
+class Postings:
+    """Each posting's passage position, stored in 2 bytes: the low `WINDOW_BITS` bits per
+    posting, and the high bits (the position's window of 65,536 passages) once per run of
+    consecutive postings in the same window. A term's postings ascend, so a term has one run
+    per window it touches: at 100k passages most terms have one, at 1M a common word 16.
+    Slicing decodes (`postings[span]` is the positions as int32), so a search reads the same
+    values as from a plain array while the segment holds half the bytes on disk and in memory.
+    """
+
+    __slots__ = ("low", "run_starts", "run_windows")
+
+    def __init__(self, low: np.ndarray, run_starts: np.ndarray, run_windows: np.ndarray) -> None:
+        self.low = low
+        self.run_starts = run_starts
+        self.run_windows = run_windows
+
+    @classmethod
+    def of(cls, positions: np.ndarray) -> Postings:
+        """Postings of these positions (non-negative, below 2**31)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        high = positions >> WINDOW_BITS
+        if positions.size:
+            run_starts = np.concatenate(([0], np.flatnonzero(np.diff(high)) + 1))
+        else:
+            run_starts = np.zeros(0, dtype=np.int64)
+        windows = high[run_starts]
+        return cls(
+            (positions & ((1 << WINDOW_BITS) - 1)).astype(np.uint16),
+            run_starts.astype(np.int32 if positions.size < 2**31 else np.int64),
+            windows.astype(np.uint16 if not windows.size or windows.max() < 2**16 else np.int32),
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.low.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.low.nbytes + self.run_starts.nbytes + self.run_windows.nbytes)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, step = key.indices(self.low.size)
+        if step != 1:
+            raise ValueError("postings are sliced in order")
+        out = self.low[start:stop].astype(np.int32)
+        if stop <= start or not self.run_windows.size:
+            return out
+        starts = self.run_starts
+        first = int(starts.searchsorted(start, "right")) - 1
+        last = int(starts.searchsorted(stop, "left"))
+        if last - first == 1:  # one window: the common case
+            window = int(self.run_windows[first])
+            if window:
+                out += window << WINDOW_BITS
+            return out
+        bounds = np.maximum(np.asarray(starts[first:last], dtype=np.int64), start) - start
+        lengths = np.diff(np.append(bounds, stop - start))
+        out += np.repeat(np.asarray(self.run_windows[first:last], dtype=np.int32), lengths) << (
+            WINDOW_BITS
+        )
+        return out
+
+    def decoded(self) -> np.ndarray:
+        """Every position (for the checks on open)."""
+        return self[0 : self.low.size]
+
+    def well_formed(self) -> bool:
+        """Runs that start at 0, strictly ascend, stay within the postings and change window
+        at each start (the decoding relies on it)."""
+        starts, windows = np.asarray(self.run_starts), np.asarray(self.run_windows)
+        if starts.size != windows.size or (self.low.size == 0) != (starts.size == 0):
+            return False
+        if not starts.size:
+            return True
+        if int(starts[0]) != 0 or int(starts[-1]) >= self.low.size:
+            return False
+        if (np.diff(starts) <= 0).any() or (np.diff(windows.astype(np.int64)) == 0).any():
+            return False
+        return bool((windows >= 0).all())
 
 
 class Vocabulary:
@@ -287,7 +376,7 @@ class Segment:
     documents: np.ndarray
     lengths: np.ndarray
     starts: np.ndarray
-    docs: np.ndarray
+    docs: Postings
     tf: np.ndarray
     maxtf: np.ndarray
     vocabulary: Vocabulary
@@ -368,7 +457,9 @@ class Segment:
             np.arange(len(words), dtype=np.int32)
         )
         del numbers
-        docs, tf, starts = _merge(blocks, rank)
+        positions, tf, starts = _merge(blocks, rank)
+        docs = Postings.of(positions)
+        del positions
         maxtf = _maxima(tf, starts)
         return cls(
             name,
@@ -390,8 +481,13 @@ class Segment:
         target = folder / self.name
         staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=folder))
         try:
+            stored = {
+                "docs": self.docs.low,
+                "run_starts": self.docs.run_starts,
+                "run_windows": self.docs.run_windows,
+            }
             for name, dtypes in ARRAYS:
-                array = np.asarray(getattr(self, name))
+                array = np.asarray(stored[name] if name in stored else getattr(self, name))
                 if array.dtype not in dtypes:
                     array = array.astype(dtypes[-1])
                 np.save(staging / f"{name}.npy", np.ascontiguousarray(array))
@@ -434,7 +530,7 @@ class Segment:
             arrays["documents"],
             arrays["lengths"],
             arrays["starts"],
-            arrays["docs"],
+            Postings(arrays["docs"], arrays["run_starts"], arrays["run_windows"]),
             tf,
             _maxima(tf, starts),
             Vocabulary(blob),
@@ -453,7 +549,9 @@ class Segment:
             return False
         if self.maxtf.size != terms:  # computed from tf (by the build, or on open)
             return False
-        starts, docs, tf = np.asarray(self.starts), np.asarray(self.docs), np.asarray(self.tf)
+        if not self.docs.well_formed():
+            return False
+        starts, docs, tf = np.asarray(self.starts), self.docs.decoded(), np.asarray(self.tf)
         if int(starts[0]) != 0 or int(starts[-1]) != docs.size or (np.diff(starts) <= 0).any():
             return False
         if docs.size and (int(docs.min()) < 0 or int(docs.max()) >= n):

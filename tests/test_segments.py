@@ -153,17 +153,16 @@ def test_frequencies_are_kept_in_the_narrowest_exact_type(
     assert opened is not None
     assert opened.tf.dtype == dtype and _postings(opened) == _postings(built)
     assert np.array_equal(opened.maxtf, built.maxtf)
-    # On disk: 4 bytes of passage and 1 of frequency per posting when the counts fit a byte;
-    # the maxima and the vocabulary's offsets are computed on open, not stored.
+    # On disk: 2 bytes of passage (and a run per window) and 1 of frequency per posting when
+    # the counts fit a byte; the maxima and the vocabulary's offsets are computed on open.
     files = {p.name for p in (tmp_path / "seg-narrow").iterdir()}
-    assert files == {
-        f"{n}.npy" for n in ("ids", "documents", "lengths", "starts", "docs", "tf")
-    } | {
+    stored = ("ids", "documents", "lengths", "starts", "docs", "run_starts", "run_windows", "tf")
+    assert files == {f"{n}.npy" for n in stored} | {
         "vocabulary.bin",
         "segment.json",
     }
     postings = built.docs.size
-    assert np.load(tmp_path / "seg-narrow" / "docs.npy", mmap_mode="r").nbytes == 4 * postings
+    assert np.load(tmp_path / "seg-narrow" / "docs.npy", mmap_mode="r").nbytes == 2 * postings
     size = np.dtype(dtype).itemsize
     assert np.load(tmp_path / "seg-narrow" / "tf.npy", mmap_mode="r").nbytes == size * postings
 
@@ -219,3 +218,30 @@ async def test_a_segment_saved_in_the_previous_format_is_rebuilt(tmp_path: Path)
     assert new["name"] != old["name"]
     assert json.loads((saved / new["name"] / "segment.json").read_text())["format"] == FORMAT
     assert Bm25Index.open_saved(saved) is not None
+
+
+@pytest.mark.parametrize("bits", [16, 2])
+def test_postings_decode_to_their_positions_from_any_slice(
+    bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Positions are kept as 16 low bits per posting and one window per run; every slice a
+    # search takes (a term's span, part of it, empty) decodes to the positions themselves,
+    # including runs that start and end inside it.
+    import random
+
+    import retrieval.segments as segments_module
+    from retrieval.segments import Postings
+
+    monkeypatch.setattr(segments_module, "WINDOW_BITS", bits)
+    rng = random.Random(bits)
+    terms = [sorted(rng.sample(range(200_000), rng.randint(1, 60))) for _ in range(40)]
+    positions = np.array([p for term in terms for p in term], dtype=np.int64)
+    postings = Postings.of(positions)
+    assert postings.well_formed() and postings.size == positions.size
+    assert postings.low.dtype == np.uint16 and postings.low.nbytes == 2 * positions.size
+    for _ in range(300):
+        a = rng.randint(0, positions.size)
+        b = rng.randint(a, positions.size)
+        got = postings[slice(a, b)]
+        assert got.dtype == np.int32 and got.tolist() == positions[a:b].tolist()
+    assert postings.decoded().tolist() == positions.tolist()
