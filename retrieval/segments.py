@@ -15,6 +15,7 @@ at query time with the statistics of whichever scopes a search combines.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
@@ -31,6 +32,7 @@ from retrieval.analyzer import analyze
 
 FORMAT = "citebot-segment 4"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
+STRIDE = 64  # a vocabulary look-up bisects every STRIDE-th term, then one block of them
 # Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
 # postings are merged per term; memory grows with the postings, not with a corpus-wide sort.
 BLOCK_OCCURRENCES = 1 << 20
@@ -167,6 +169,7 @@ class Vocabulary:
         self.size = max(int(offsets.size) - 1, 0)
         self._words: list[str] | None = None
         self._found: dict[str, int] = {}
+        self._samples: list[bytes] | None = None  # every STRIDE-th term (see _bisect)
 
     @classmethod
     def of(cls, words: Sequence[str]) -> Vocabulary:
@@ -191,15 +194,22 @@ class Vocabulary:
         return found
 
     def _bisect(self, term: str) -> int:
+        """Bisection in two steps, both in C: over every STRIDE-th term (sampled on the first
+        look-up), then within that block of terms, split out of the blob at once. A bisection
+        over the whole blob cut one key out of it per step in Python (17 steps at 100k terms:
+        about a tenth of a short question's search)."""
         key = term.encode()
-        low, high = 0, self.size
-        while low < high:
-            mid = (low + high) // 2
-            if self._key(mid) < key:
-                low = mid + 1
-            else:
-                high = mid
-        return low if low < self.size and self._key(low) == key else -1
+        if self._samples is None:
+            self._samples = [self._key(i) for i in range(0, self.size, STRIDE)]
+        block = bisect.bisect_right(self._samples, key) - 1
+        if block < 0:
+            return -1
+        first = block * STRIDE
+        last = min(first + STRIDE, self.size)
+        start, end = int(self._offsets[first]), int(self._offsets[last]) - 1
+        words = bytes(self._blob[start:end]).split(b"\n")
+        at = bisect.bisect_left(words, key)
+        return first + at if at < len(words) and words[at] == key else -1
 
     def words(self) -> list[str]:
         """Every term, decoded once on first use (only typo corrections need them all)."""

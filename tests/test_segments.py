@@ -245,3 +245,16 @@ def test_postings_decode_to_their_positions_from_any_slice(
         got = postings[slice(a, b)]
         assert got.dtype == np.int32 and got.tolist() == positions[a:b].tolist()
     assert postings.decoded().tolist() == positions.tolist()
+
+
+def test_every_word_of_a_vocabulary_is_found_at_its_rank_and_no_other():
+    # Look-ups bisect every 64th word, then one block: each word, the first and last of
+    # every block, and words between, before and after them all.
+    from retrieval.segments import Vocabulary
+
+    words = sorted({f"w{i:05d}" for i in range(0, 2000, 3)} | {"ä", "zz", "a"})
+    vocabulary = Vocabulary.of(words)
+    for rank, word in enumerate(words):
+        assert vocabulary.lookup(word) == rank
+    for absent in ("", "0", "w00001", "w01999x", "w2", "zzz", "b", "é"):
+        assert vocabulary.lookup(absent) == -1
