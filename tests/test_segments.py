@@ -258,3 +258,24 @@ def test_every_word_of_a_vocabulary_is_found_at_its_rank_and_no_other():
         assert vocabulary.lookup(word) == rank
     for absent in ("", "0", "w00001", "w01999x", "w2", "zzz", "b", "é"):
         assert vocabulary.lookup(absent) == -1
+
+
+def test_postings_over_many_windows_open_and_a_wrong_window_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checks on open read the stored form: with 4-passage windows, a built segment's
+    # postings cross many windows and open as built; windows out of order (a term's passages
+    # no longer ascending) or past the last passage are caught, not searched.
+    import retrieval.segments as segments_module
+
+    monkeypatch.setattr(segments_module, "WINDOW_BITS", 2)
+    rows = _rows(40, 30)
+    built = Segment.build("seg-win", 0, rows, 2.0)
+    assert built.docs.run_windows.size > 10
+    built.write(tmp_path)
+    opened = Segment.open(tmp_path, "seg-win")
+    assert opened is not None and _postings(opened) == _postings(built)
+    windows = np.load(tmp_path / "seg-win" / "run_windows.npy")
+    for damaged in (windows[::-1].copy(), windows + windows.max()):
+        np.save(tmp_path / "seg-win" / "run_windows.npy", damaged)
+        assert Segment.open(tmp_path, "seg-win") is None
