@@ -1,12 +1,13 @@
 """The bot under load, end to end: the real Citebot against the Discord-protocol emulator.
 
     python bench/bot_load.py [--quick] [--json PATH] [--phases ask,rebuild,attack]
-                             [--ingest-cpu-seconds N]
+                             [--ingest-cpu-seconds N] [--layouts-on-first-show]
 
 1. `/ask` response times with 1, 10 and 50 concurrent users (each a distinct member, each asking
    one question after another) on a 10k-passage corpus: from the emulator dispatching
-   INTERACTION_CREATE to the bot's first callback (the deferral, "citebot is thinking...") and
-   to the answer being visible (the follow-up that fills the deferral).
+   INTERACTION_CREATE to the bot's first callback (the answer itself when it is ready within
+   bot.replies.QUICK_ANSWER, else the deferral, "citebot is thinking...") and to the answer
+   being visible; and the bot process's CPU time per ask.
 2. The event loop's worst lag while a moderator runs `/source add text:` on a 100k-passage
    corpus and the next `/ask` rebuilds the index: a probe task in the bot's loop sleeps 5 ms
    again and again and records how late it wakes up.
@@ -70,6 +71,7 @@ from bot.settings import Settings  # noqa: E402
 from retrieval.analyzer import analyze  # noqa: E402
 from retrieval.knowledge import KnowledgeBase  # noqa: E402
 from retrieval.seeds import seed_files  # noqa: E402
+from retrieval.term_offsets import stored_form  # noqa: E402
 from tests.discord_emulator import (  # noqa: E402
     DiscordEmulator,
     Interaction,
@@ -203,9 +205,13 @@ class CorpusGenerator:
         return "Bench pasted report\n\n" + "\n\n".join(paragraphs)
 
 
-def _fill(db: Path, gen: CorpusGenerator, total: int, keep: int = 3000) -> dict[str, Any]:
+def _fill(
+    db: Path, gen: CorpusGenerator, total: int, keep: int = 3000, *, layouts: bool = True
+) -> dict[str, Any]:
     """Insert generated documents until the corpus holds `total` passages; sample some passages
-    (their word ids) for questions. Runs after KnowledgeBase.open created the schema."""
+    (their word ids) for questions. Runs after KnowledgeBase.open created the schema. With
+    `layouts`, each passage gets its layout (`retrieval.term_offsets`) as if ingest stored it;
+    without, the bot works each out the first time the passage is shown, and keeps it."""
     started = time.perf_counter()
     samples: list[np.ndarray] = []
     with contextlib.closing(sqlite3.connect(db)) as con:
@@ -237,10 +243,17 @@ def _fill(db: Path, gen: CorpusGenerator, total: int, keep: int = 3000) -> dict[
                     ),
                 )
                 con.executemany(
-                    "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
-                    "VALUES (?, ?, ?, NULL, ?, ?)",
+                    "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms, "
+                    "layout) VALUES (?, ?, ?, NULL, ?, ?, ?)",
                     [
-                        (cur.lastrowid, n, n + 1, text, terms)
+                        (
+                            cur.lastrowid,
+                            n,
+                            n + 1,
+                            text,
+                            terms,
+                            stored_form(text, terms) if layouts else None,
+                        )
                         for n, (_, text, terms) in enumerate(doc)
                     ],
                 )
@@ -265,12 +278,15 @@ def _fill(db: Path, gen: CorpusGenerator, total: int, keep: int = 3000) -> dict[
     }
 
 
-async def build_database(db: Path, gen: CorpusGenerator, total: int) -> dict[str, Any]:
+async def build_database(
+    db: Path, gen: CorpusGenerator, total: int, *, layouts: bool = True
+) -> dict[str, Any]:
     """The bundled corpus and schema through KnowledgeBase.open, then generated rows."""
     started = time.perf_counter()
     kb = await KnowledgeBase.open(db, seed=True)
     await kb.close()
-    info = await asyncio.to_thread(_fill, db, gen, total)
+    info = await asyncio.to_thread(lambda: _fill(db, gen, total, layouts=layouts))
+    info["layouts"] = "stored" if layouts else "on first show"
     info["setup_s"] = round(time.perf_counter() - started, 2)
     return info
 
@@ -485,6 +501,11 @@ class CpuMeter:
         self.own = time.process_time()
         self.wall = time.perf_counter()
 
+    def bot_seconds(self) -> float | None:
+        """CPU seconds the bot process used since the meter started."""
+        bot = _process_cpu_s(self.pid)
+        return None if bot is None or self.bot is None else bot - self.bot
+
     def shares(self) -> dict[str, float | None]:
         wall = max(1e-9, time.perf_counter() - self.wall)
         bot = _process_cpu_s(self.pid)
@@ -544,6 +565,7 @@ async def _measure_level(
         )
         wall = loop.time() - started
         cpu_share = cpu.shares()
+        bot_cpu_s = cpu.bot_seconds()
     done = [pair for results in per_person for pair in results]
     acked: list[float] = []
     shown: list[float] = []
@@ -566,6 +588,9 @@ async def _measure_level(
         "wall_s": round(wall, 2),
         "loop_lag": probe.worst(),
         "cpu_share": cpu_share,  # of one core: the bot process's and the bench's
+        "bot_cpu_ms_per_ask": (
+            None if bot_cpu_s is None else round(bot_cpu_s * 1000 / max(1, len(done)), 2)
+        ),
         "late_callbacks": late,
         "violations": _take_violations(session.emu),
     }, last_query
@@ -583,9 +608,12 @@ def _questions(gen: CorpusGenerator, samples: list[np.ndarray], count: int) -> l
     return out
 
 
-async def ask_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[str, Any]:
+async def ask_phase(
+    plan: Plan, gen: CorpusGenerator, folder: Path, *, layouts: bool = True
+) -> dict[str, Any]:
     db = folder / "ask.db"
-    corpus = await build_database(db, gen, plan.ask_passages)  # before the bot opens it
+    # Before the bot opens it.
+    corpus = await build_database(db, gen, plan.ask_passages, layouts=layouts)
     samples = corpus.pop("samples")
     most = max(users for users, _ in plan.levels)
     async with bot_process_session(db, most, folder / "bot-cwd") as session:
@@ -674,7 +702,8 @@ async def _breakdown(kb: KnowledgeBase) -> dict[str, Any]:
 
 async def rebuild_phase(plan: Plan, gen: CorpusGenerator, folder: Path) -> dict[str, Any]:
     db = folder / "rebuild.db"
-    corpus = await build_database(db, gen, plan.rebuild_passages)
+    # No layouts: this phase times a rebuild, and its few asks work them out as they go.
+    corpus = await build_database(db, gen, plan.rebuild_passages, layouts=False)
     samples = corpus.pop("samples")
     questions = _questions(gen, samples, 4)
     pasted = gen.pasted_source()
@@ -857,11 +886,13 @@ async def run(
     *,
     phases: Sequence[str] = PHASES,
     ingest_cpu_seconds: int | None = None,
+    layouts: bool = True,
 ) -> dict[str, Any]:
     """Run the measurements; JSON-serialisable results (see print_table).
 
     `ingest_cpu_seconds`: also measure the attack with CITEBOT_INGEST_CPU_SECONDS set to this
-    for the bot (the default budget is always measured).
+    for the bot (the default budget is always measured). `layouts`: the ask phase's passages
+    have their layouts stored (else they are worked out when first shown).
     """
     # Imported here: bench.hostile_load builds on this module's emulator and corpus.
     from bench import hostile_load
@@ -881,7 +912,7 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
         folder = Path(tmp)
         if "ask" in phases:
-            results["ask"] = await ask_phase(plan, gen, folder)
+            results["ask"] = await ask_phase(plan, gen, folder, layouts=layouts)
         if "rebuild" in phases:
             results["rebuild"] = await rebuild_phase(plan, gen, folder)
         if "attack" in phases:
@@ -983,7 +1014,8 @@ def _print_ask(ask: dict[str, Any]) -> None:
     print(
         f"\n/ask through the Discord emulator ({ask.get('mode', SAME_PROCESS)}"
         f"{': citebot run' if own else ''}): {corpus['passages']:,} passages in "
-        f"{corpus['documents']:,} documents; bot start "
+        f"{corpus['documents']:,} documents (layouts {corpus.get('layouts', 'stored')}); "
+        "bot start "
         f"({'process start, ' if own else ''}login, index, sync) "
         f"{ask['bot_start_s']:.1f} s; first /ask {_ms(ask['first_ask_ms'])} ms, worst "
         f"{lag_of} then {_ms(ask['first_ask_loop_lag']['max_ms'])} ms"
@@ -999,6 +1031,7 @@ def _print_ask(ask: dict[str, Any]) -> None:
             f"{level['asks_per_s']:.1f}",
             f"{level['answered_share']:.0%}",
             _cpu(level.get("cpu_share", {})),
+            _ms(level.get("bot_cpu_ms_per_ask")),
             _ms(level["loop_lag"]["max_ms"]),
             _violations(level["violations"]),
         ]
@@ -1016,13 +1049,17 @@ def _print_ask(ask: dict[str, Any]) -> None:
             "asks/s",
             "answered",
             "CPU bot/bench",
+            "bot CPU ms/ask",
             f"{lag_of} max",
             "violations",
         ],
     )
     print(
-        "defer: INTERACTION_CREATE sent -> first callback; answer: -> follow-up visible; "
-        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core"
+        "defer: INTERACTION_CREATE sent -> first callback (a deferral, or the answer itself when "
+        "it is quick); answer: -> answer visible; "
+        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core; "
+        "bot CPU ms/ask: the bot process's CPU time per ask (what other work on the machine "
+        "changes least)"
     )
     if own:
         code = ask.get("bot_exit_code")
@@ -1133,6 +1170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--phases", type=_phases, default=PHASES, help="some of ask,rebuild,attack (default all)"
     )
     parser.add_argument(
+        "--layouts-on-first-show",
+        action="store_true",
+        help="store no passage layouts with the ask phase's corpus: the bot works each out "
+        "when it first shows the passage (a database from before layouts were stored)",
+    )
+    parser.add_argument(
         "--ingest-cpu-seconds",
         type=int,
         default=None,
@@ -1140,7 +1183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = asyncio.run(
-        run(quick=args.quick, phases=args.phases, ingest_cpu_seconds=args.ingest_cpu_seconds)
+        run(
+            quick=args.quick,
+            phases=args.phases,
+            ingest_cpu_seconds=args.ingest_cpu_seconds,
+            layouts=not args.layouts_on_first_show,
+        )
     )
     print_table(results)
     if args.json:

@@ -93,16 +93,28 @@ def _measure(corpus: corpora.Corpus, plan: Plan, tmp: Path) -> dict[str, object]
         if reason:
             engines[engine] = {"skipped": reason}
             continue
-        engines[engine] = _python(
+        folder = tmp / f"index-{engine}-{corpus.kind}-{corpus.size}"
+        shutil.rmtree(folder, ignore_errors=True)
+        common = (f"--engine={engine}", f"--folder={folder}", f"--queries={qfile}")
+        built = _python(
             "bench.scale_worker",
-            f"--engine={engine}",
+            *common,
             f"--passages={corpus.terms_path}",
             f"--size={corpus.size}",
-            f"--queries={qfile}",
             f"--budget={plan.query_budget_s}",
             f"--max-gb={plan.max_gb}",
             timeout=plan.worker_timeout_s,
         )
+        if "skipped" not in built:
+            built["reopened"] = _python(
+                "bench.scale_worker",
+                *common,
+                "--phase=reopen",
+                f"--size={built['size']}",
+                timeout=plan.worker_timeout_s,
+            )
+        engines[engine] = built
+        shutil.rmtree(folder, ignore_errors=True)
     return {"engines": engines, "start": _start(corpus, short[0], plan, tmp)}
 
 
@@ -157,6 +169,7 @@ def run(data_dir: Path | None, quick: bool, sizes: tuple[int, ...] | None = None
         "targets": TARGETS,
         "runs": runs,
         "verdicts": _verdicts(runs),
+        "peer_verdicts": _peer_verdicts(runs),
     }
 
 
@@ -189,6 +202,44 @@ def _verdicts(runs: list[dict]) -> list[dict[str, object]]:
     return out
 
 
+# Issue 10: citebot against tantivy measured in the same run, at 100k and 1M passages.
+PEER = "tantivy"
+PEER_SIZES = (100_000, 1_000_000)
+PEER_TARGETS = {  # metric: (how to read it from a worker's result, the largest ratio allowed)
+    "short p95": (lambda e: e["short"]["p95_ms"], 1.5),
+    "long p95": (lambda e: e["long"]["p95_ms"], 1.5),
+    "build s": (lambda e: e["build_s"], 1.5),
+    "resident MB (reopened)": (lambda e: e["reopened"]["resident_mb"], 2.0),
+    "resident MB (after build)": (lambda e: e["resident_mb"], 2.0),
+    "disk MB": (lambda e: e["disk_mb"], 2.0),
+}
+
+
+def _peer_verdicts(runs: list[dict]) -> list[dict[str, object]]:
+    """Issue 10's targets: citebot / tantivy ratios, each from the same run."""
+    out = []
+    for r in runs:
+        if r["size"] not in PEER_SIZES or "skipped" in r:
+            continue
+        cb, peer = r["engines"].get("citebot", {}), r["engines"].get(PEER, {})
+        for metric, (read, limit) in PEER_TARGETS.items():
+            try:
+                ratio = read(cb) / read(peer)
+            except (KeyError, TypeError, ZeroDivisionError):
+                ratio = None
+            verdict = "n/a" if ratio is None else ("PASS" if ratio <= limit else "FAIL")
+            out.append(
+                {
+                    "corpus": f"{r['corpus']} {r['size']:,}",
+                    "metric": metric,
+                    "ratio": ratio,
+                    "limit": limit,
+                    "verdict": verdict,
+                }
+            )
+    return out
+
+
 def _overlap(a: list[list[int]], b: list[list[int]]) -> str:
     """Mean share of citebot's top 10 that the peer also returns: a check that the engines index
     the same passages and answer alike (bm25s uses Lucene's idf, FTS5 k1=1.2, so not 100%)."""
@@ -203,51 +254,82 @@ def _ratio(a: object, b: object) -> str:
     return f"{a / b:.2f}x"
 
 
+def _get(e: dict, *path: str) -> object:
+    for key in path:
+        if not isinstance(e, dict) or key not in e:
+            return None
+        e = e[key]
+    return e
+
+
 def render(result: dict) -> str:
     out = []
-    rows, ratios, starts = [], [], []
+    speed, costs, ratios, starts = [], [], [], []
     notes: list[str] = []
     for r in result["runs"]:
         label = f"{r['corpus']} {r['size']:,}"
         if "skipped" in r:
-            rows.append([label, "all", "skipped", *[""] * 6])
             notes.append(f"  {label}: skipped ({r['skipped']})")
             continue
         engines = r["engines"]
         for name, e in engines.items():
             if "skipped" in e:
-                rows.append([label, name, "skipped", *[""] * 6])
+                speed.append([label, name, "skipped", *[""] * 4])
                 notes.append(f"  {label} {name}: skipped ({e['skipped']})")
                 continue
-            s, lg = e["short"], e["long"]
-            rows.append(
+            s, lg, ro = e["short"], e["long"], e.get("reopened", {})
+            if "skipped" in ro:
+                notes.append(f"  {label} {name} reopened: skipped ({ro['skipped']})")
+            speed.append(
                 [
                     label,
                     name,
-                    e["build_s"],
-                    e["peak_mb"],
                     s["p50_ms"],
                     s["p95_ms"],
                     lg["p50_ms"],
                     lg["p95_ms"],
+                    s.get("p95_cpu_ms"),
+                    lg.get("p95_cpu_ms"),
                     f"{s['queries']}+{lg['queries']}",
                 ]
             )
+            costs.append(
+                [
+                    label,
+                    name,
+                    e["build_s"],
+                    e.get("build_cpu_s"),
+                    e["peak_mb"],
+                    e["build_extra_mb"],
+                    e.get("resident_mb"),
+                    ro.get("resident_mb"),
+                    e.get("disk_mb"),
+                    ro.get("open_s"),
+                    ro.get("first_query_ms"),
+                    ro.get("add_s") if isinstance(ro.get("add_s"), float) else "-",
+                ]
+            )
+            if isinstance(ro.get("add_s"), str):
+                notes.append(f"  {label} {name} add: {ro['add_s']}")
         cb = engines.get("citebot", {})
         for peer in ("tantivy", "bm25s", "fts5"):
             e = engines.get(peer, {})
             if "skipped" in e or "skipped" in cb:
-                ratios.append([label, peer, "-", "-", "-", "-", "-", "-"])
+                ratios.append([label, peer, *["-"] * 10])
                 continue
             ratios.append(
                 [
                     label,
                     peer,
                     _ratio(cb["build_s"], e["build_s"]),
-                    _ratio(cb["peak_mb"], e["peak_mb"]),
-                    _ratio(cb["short"]["p50_ms"], e["short"]["p50_ms"]),
+                    _ratio(cb["build_extra_mb"], e["build_extra_mb"]),
+                    _ratio(cb.get("resident_mb"), e.get("resident_mb")),
+                    _ratio(_get(cb, "reopened", "resident_mb"), _get(e, "reopened", "resident_mb")),
+                    _ratio(cb.get("disk_mb"), e.get("disk_mb")),
                     _ratio(cb["short"]["p95_ms"], e["short"]["p95_ms"]),
                     _ratio(cb["long"]["p95_ms"], e["long"]["p95_ms"]),
+                    _ratio(_get(cb, "short", "p95_cpu_ms"), _get(e, "short", "p95_cpu_ms")),
+                    _ratio(_get(cb, "build_cpu_s"), _get(e, "build_cpu_s")),
                     _overlap(cb.get("top_short", []), e.get("top_short", [])),
                 ]
             )
@@ -273,16 +355,17 @@ def render(result: dict) -> str:
             [
                 "corpus",
                 "engine",
-                "build s",
-                "peak MB",
                 "short p50 ms",
                 "short p95 ms",
                 "long p50 ms",
                 "long p95 ms",
+                "short p95 cpu",
+                "long p95 cpu",
                 "queries",
             ],
-            rows,
-            "Scale: build, peak RSS of the build process (input included), query latency at k=10",
+            speed,
+            "Scale: query latency at k=10, warm, in the build process (cpu: the searching "
+            "thread's CPU time per query, in ms: steadier than wall time on a loaded machine)",
         )
         + "".join(f"\n{n}" for n in notes)
     )
@@ -290,12 +373,42 @@ def render(result: dict) -> str:
         table(
             [
                 "corpus",
+                "engine",
+                "build s",
+                "cpu s",
+                "peak MB",
+                "build +MB",
+                "resident MB",
+                "reopened MB",
+                "disk MB",
+                "open s",
+                "1st query ms",
+                "add s",
+            ],
+            costs,
+            "Build (input strings to an index saved on disk; cpu: its CPU time, all threads), "
+            "memory and disk. peak: the build "
+            "process's VmHWM, input strings included; build +MB: that peak above the process "
+            "with its input loaded; resident: RSS above interpreter and imports, after the "
+            "build with the input dropped, and in a fresh process that reopened the saved "
+            "index and answered every query; open s, 1st query: that fresh process; add s: in it, "
+            "from adding one source (5 passages, saved) to a search that finds it",
+        )
+    )
+    out.append(
+        table(
+            [
+                "corpus",
                 "peer",
                 "build",
-                "peak MB",
-                "short p50",
+                "build +MB",
+                "resident",
+                "reopened",
+                "disk",
                 "short p95",
                 "long p95",
+                "short p95 cpu",
+                "build cpu",
                 "top-10 agree",
             ],
             ratios,
@@ -320,6 +433,24 @@ def render(result: dict) -> str:
             "imports)",
         )
     )
+    peer_verdicts = result.get("peer_verdicts", [])
+    if peer_verdicts:
+        out.append(
+            table(
+                ["corpus", "citebot / tantivy", "ratio", "limit", "PASS/FAIL"],
+                [
+                    [
+                        v["corpus"],
+                        v["metric"],
+                        "-" if v["ratio"] is None else f"{v['ratio']:.2f}x",
+                        f"{v['limit']:.1f}x",
+                        v["verdict"],
+                    ]
+                    for v in peer_verdicts
+                ],
+                "Targets (issue 10), same run",
+            )
+        )
     verdicts = result["verdicts"]
     if verdicts:
         out.append(

@@ -390,7 +390,20 @@ async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
             scope = "bundled" if s.bundled else (f"guild {s.guild_id}" if s.guild_id else "global")
             print(f"[{s.doc_id}] {s.title}\n    {s.source} · {s.passages} passages · {scope}")
         print(f"{len(sources)} source(s)")
-    elif args.action == "add":
+    else:
+        try:
+            await _change(kb, args)
+        except (CitebotError, _Failed):
+            await kb.settle_index()  # what did change (a folder's other files) is indexed too
+            raise
+        await kb.settle_index()
+
+
+async def _change(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    """`sources add`, `remove` or `refresh`. The caller then settles the index (brought up to
+    date, merged, saved), so the next `citebot ask` opens it as it is, and segments do not pile
+    up across terminal commands that each exit before a background merge would end."""
+    if args.action == "add":
         await _add(kb, args)
     elif args.action == "remove":
         removed = await kb.remove_source(args.id, Caller.terminal())

@@ -27,6 +27,7 @@ from retrieval.query_log import QueryLog
 from retrieval.rerank import Candidate, Question, rerank
 from retrieval.spelling import english_corrections, english_share, may_be_typo
 from retrieval.store import Store
+from retrieval.term_offsets import layout_of_row
 from retrieval.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,19 @@ def _judged(
     their highlights, and the direct answer; synchronous, for a worker thread."""
     text, searched, hints = asked.text, asked.searched, asked.hints
     fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
-    candidates = [
-        Candidate(h.passage_id, h.score, row["text"], row["title"], row["terms"])
+    # Where each passage's terms and sentences are, stored at ingest or worked out the first
+    # time it is shown (`retrieval.term_offsets`); decoded only for what is read of it.
+    layouts = {
+        h.passage_id: layout_of_row(row)
         for h in found
         if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
+    }
+    candidates = [
+        Candidate(
+            h.passage_id, h.score, row["text"], row["title"], row["terms"], layouts[h.passage_id]
+        )
+        for h in found
+        if (row := rows.get(h.passage_id)) is not None
     ]
     weights = {t: index.weight(t, guild_id) * boosts.get(t, 1.0) for t in set(searched)}
     # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
@@ -222,7 +232,6 @@ def _judged(
     query_terms = set(searched)
     for rank, scored in enumerate(kept[offset : offset + k], start=offset + 1):
         row = rows[scored.passage_id]
-        spans = tuple((s.start, s.end) for s in analyze_spans(row["text"]) if s.term in query_terms)
         hits.append(
             Hit(
                 rank=rank,
@@ -233,13 +242,23 @@ def _judged(
                 paragraph=row["paragraph"],
                 text=row["text"],
                 score=scored.score,
-                highlights=tuple(dict.fromkeys(spans)),
+                highlights=layouts[scored.passage_id].highlights(query_terms),
             )
         )
     searched_for = _searched_for(text, fixes, hits)
     # The direct answer is the first page's: a later page shows more evidence, and a
     # sentence from its passages would be a different "answer" on every page.
-    direct = direct_answer(text, question.terms, hits, question.weights) if offset == 0 else None
+    direct = (
+        direct_answer(
+            text,
+            question.terms,
+            hits,
+            question.weights,
+            {h.passage_id: layouts[h.passage_id] for h in hits},
+        )
+        if offset == 0
+        else None
+    )
     return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
 
 
@@ -278,6 +297,12 @@ class Answering:
         """Load or build the index now (off the loop), so the first question is not the one
         that waits for it. Returns the number of passages indexed."""
         return len(await self.current_index())
+
+    async def settle_index(self) -> int:
+        """Bring the saved index up to the database now, merged where fragmented (see
+        `LiveIndex.settle`): what a terminal command that changed the corpus does before it
+        exits. Returns the number of passages indexed."""
+        return len(await self.live.settle())
 
     async def current_index(self, guild_id: int | None = None) -> Bm25Index:
         """An index that holds everything this server can see as it is now.
@@ -326,16 +351,19 @@ class Answering:
         text = formal(text)  # "put out" is "released": the rest reads what it asks
         terms = analyze(text)
         index = await self.current_index(guild_id)
-        # Off the loop: the English word list loads on first use, and each lookup scans the
-        # vocabulary.
-        fixes, shares = await asyncio.to_thread(
-            lambda: (
-                _corrections(text, terms, index, guild_id),
-                # Only words the corpus lacks are weighed by how common they are in English
-                # (see _judged): a question of known words never loads the word list.
-                english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
+        fixes: dict[str, tuple[str, ...]] = {}
+        shares: dict[str, float] = {}
+        if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
+            # Off the loop: the English word list loads on first use, and each lookup scans the
+            # vocabulary.
+            fixes, shares = await asyncio.to_thread(
+                lambda: (
+                    _corrections(text, terms, index, guild_id),
+                    # Only words the corpus lacks are weighed by how common they are in English
+                    # (see _judged): a question of known words never loads the word list.
+                    english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
+                )
             )
-        )
         searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):

@@ -14,13 +14,14 @@ sentences that can still win.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.analyzer import analyze, analyze_spans
 from retrieval.answer_types import DATE, NUMBER, answer_spans, counted_words, question_kind
 from retrieval.models import DirectAnswer, Hit
 from retrieval.patterns import lazy
+from retrieval.rerank import HasSentences
 from retrieval.sentences import sentence_offsets
 
 MAX_PASSAGES = 5  # sentences come from the best few passages only
@@ -71,12 +72,15 @@ def direct_answer(
     terms: Sequence[str],
     hits: Sequence[Hit],
     weights: Mapping[str, float] | None = None,
+    sentences: Mapping[int, HasSentences] | None = None,
 ) -> DirectAnswer | None:
     """The sentence of `hits` (best first) that best answers `question`, or None when no
     sentence shares a term with it.
 
     `terms` are the question's analysed terms (`retrieval.analyzer.analyze`); `weights` maps a
-    term to its importance (an idf); a term missing from it weighs 1.0.
+    term to its importance (an idf); a term missing from it weighs 1.0. `sentences` may give,
+    by passage id, what holds a hit's sentences with their terms as they were stored
+    (`retrieval.term_offsets.Layout`): those are not read from the text again.
     """
     wanted = dict.fromkeys(terms)
     if not hits:
@@ -88,9 +92,9 @@ def direct_answer(
     for hit in hits[:MAX_PASSAGES]:
         title_terms = set(analyze(hit.title)) & weight.keys()
         before = 0.0  # the coverage of the sentence before, which this one may go on with
-        for start, end in sentence_offsets(hit.text[:MAX_SCAN_CHARS]):
+        for start, end, terms in _sentences(hit, sentences):
             text = hit.text[start:end]
-            found = set(analyze(text)) & weight.keys()
+            found = terms & weight.keys()
             covered = sum(weight[t] for t in found)
             from_title = sum(weight[t] for t in title_terms - found)
             coverage = (covered + TITLE_SHARE * from_title) / total if total else 0.0
@@ -119,6 +123,18 @@ def direct_answer(
             best_score, best, chosen = score, candidate, found[0] if found else None
     assert best is not None  # the first candidate always sets it
     return _answer(best, chosen, kind)
+
+
+def _sentences(
+    hit: Hit, stored: Mapping[int, HasSentences] | None
+) -> Iterable[tuple[int, int, frozenset[str]]]:
+    """The sentences of a hit's first MAX_SCAN_CHARS characters with their terms: as stored
+    when the whole passage is that short, else read from the text."""
+    known = stored.get(hit.passage_id) if stored and len(hit.text) <= MAX_SCAN_CHARS else None
+    if known is not None:
+        return known.sentences
+    text = hit.text[:MAX_SCAN_CHARS]
+    return ((a, b, frozenset(analyze(text[a:b]))) for a, b in sentence_offsets(text))
 
 
 def _answer(c: _Candidate, span: tuple[int, int] | None, kind: str | None) -> DirectAnswer:

@@ -12,7 +12,7 @@ summed over exactly those: another server's sources never change its scores or i
 answered/unanswered decision, and the CLI (no server) sees the global scope alone. A new source
 becomes a new segment; a removed one is a deletion mark (its passages are skipped and leave N
 and the average length at once; its document frequencies leave when its scope is merged, as in
-Lucene); `merge_candidates` says which scopes have become fragmented.
+Lucene); `merge_plan` says which segments of a fragmented scope to merge.
 
 Saved next to the database as a folder of segment folders and a manifest naming the database,
 the corpus state it holds, the format, analyzer version and BM25 parameters: opened
@@ -22,6 +22,7 @@ memory-mapped, so a large corpus starts without reading its postings into memory
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,24 @@ TITLE_WEIGHT = 2.0
 # A scope with more segments than this, or with this share of its passages deleted, is worth
 # merging (rebuilding as one segment).
 MAX_SEGMENTS = 6
-# A search walks the postings (MaxScore) when one term's list is at least SKIPPABLE times all
-# the others together: a common word beside rare ones, whose list the walk can skip. Otherwise
-# one dense pass over a slot per passage is cheaper. Measured on 300k synthetic passages: a
-# common word with rare ones, p50 0.64 ms against 1.56 dense (p95 1.32 against 4.73); others
-# within 10% of dense.
-SKIPPABLE = 4
 MAX_DELETED_SHARE = 0.2
+# A merge of a fragmented scope takes the segments this many times smaller than its largest
+# (or all of them, when fewer than two are): see `Bm25Index.merge_plan`.
+SMALL_SHARE = 10
+
+# How a search scores one segment, by how many postings its terms have there (enwiki, 100k
+# passages, 300 short and 300 long questions, bench/README.md):
+# - at least 1/DENSE_SHARE of the segment's passages: every posting read and summed into one
+#   slot per passage (a large share of them: the slots cost no more than DENSE_SHARE times the
+#   postings, and per posting it is the cheapest way);
+# - else at most FEW_POSTINGS: every posting read, and merged by passage (a sort that finds
+#   each term's run): a few numpy calls, fewer than the bookkeeping that would skip some;
+# - between them: MaxScore (`_segment_scores`), reading only the postings that can matter.
+FEW_POSTINGS = 16_384
+DENSE_SHARE = 8
+# A term's postings are looked up among the passages found (rather than each passage in its
+# postings) once there are more than 1/LOOKUP_SHARE of them per posting.
+LOOKUP_SHARE = 4
 
 SAVED_FORMAT = "citebot-index 5"
 MANIFEST = "manifest.json"
@@ -82,6 +94,15 @@ class _View:
     segments: tuple[Segment, ...]
     passages: int
     avgdl: float
+    # Each term looked up so far: its document frequency over the view, and its postings and
+    # largest frequency in each segment holding it (questions repeat their words).
+    terms: dict[str, _Term] = field(default_factory=dict, compare=False)
+
+
+# A term in a view: (document frequency, ((segment, postings, largest frequency), ...)).
+_Term = tuple[int, tuple[tuple[Segment, slice, float], ...]]
+# Terms a view remembers (about 200 bytes each).
+MAX_REMEMBERED_TERMS = 50_000
 
 
 class Bm25Index:
@@ -155,7 +176,7 @@ class Bm25Index:
         self._hashes_file: Path | None = None
         self._views: dict[int, _View] = {}
         self._lengths_cache: dict[int, dict[int, list[str]]] = {}
-        self._norm_cache: dict[tuple[str, float], np.ndarray] = {}
+        self._norm_cache: dict[tuple[str, float], tuple[np.ndarray, float]] = {}
 
     def __len__(self) -> int:
         return self.size
@@ -181,22 +202,31 @@ class Bm25Index:
             segments = tuple(self._by_scope.get(0, [])) + (
                 tuple(self._by_scope.get(scope, [])) if scope else ()
             )
+            # Largest first: a search's k best from it are a floor the smaller ones must beat.
+            segments = tuple(sorted(segments, key=lambda s: -s.size))
             n = sum(self._live[s.name][0] for s in segments)
             length = sum(self._live[s.name][1] for s in segments)
             view = _View(segments, n, length / n if n else 1.0)
             self._views[scope] = view
         return view
 
-    def _df(self, term: str, view: _View) -> tuple[int, list[tuple[Segment, int]]]:
-        """The term's document frequency over a view, and its id in each segment holding it."""
-        found = []
-        df = 0
-        for segment in view.segments:
-            term_id = segment.vocabulary.lookup(term)
-            if term_id >= 0:
-                found.append((segment, term_id))
-                df += segment.df(term_id)
-        return df, found
+    def _df(self, term: str, view: _View) -> _Term:
+        """The term's document frequency over a view, and its postings and largest frequency
+        in each segment holding it."""
+        known = view.terms.get(term)
+        if known is None:
+            found = []
+            df = 0
+            for segment in view.segments:
+                term_id = segment.vocabulary.lookup(term)
+                if term_id >= 0:
+                    span = segment.postings(term_id)
+                    found.append((segment, span, float(segment.maxtf[term_id])))
+                    df += span.stop - span.start
+            if len(view.terms) >= MAX_REMEMBERED_TERMS:
+                view.terms.clear()
+            known = view.terms[term] = (df, tuple(found))
+        return known
 
     def _idf(self, n: int, df: int, view: _View) -> float:
         if not n:
@@ -288,93 +318,215 @@ class Bm25Index:
     # -- scoring -------------------------------------------------------------------------------
 
     def _segment_scores(
-        self, segment: Segment, terms: Sequence[tuple[float, int]], avgdl: float, k: int | None
+        self,
+        segment: Segment,
+        terms: Sequence[tuple[float, slice, float]],
+        avgdl: float,
+        k: int,
+        floor: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, scores) of the segment's live passages that can be among its k best for
-        these terms ((idf times boost, term id in this segment)); every passage holding a term
-        when k is None.
+        """(positions, scores) of the segment's live passages that can be among the k best for
+        these terms ((idf times boost, postings, largest frequency) in this segment), the
+        scores exact and the same floats whichever way they were computed; `floor` is a score
+        k passages of the view's other segments already reach.
 
-        Rare terms first, MaxScore-style: each term has an upper bound on what it can add (its
-        idf, its largest frequency, the shortest length); once the k-th best score so far beats
-        the bounds of the terms not yet walked, no passage holding only those can enter the k
-        best, and their postings are only probed (binary search) for the passages already
-        found: a common word beside rare ones is probed, not read. When no list dominates,
-        one dense pass is cheaper (SKIPPABLE).
+        Few postings are all read and merged by passage; a large share of the segment's
+        passages (DENSE_SHARE) is summed into a slot per passage; in between, MaxScore,
+        vectorised: each term has a bound on what it can add to a passage (its idf and largest
+        frequency, at length 0), and the terms go highest bound (rarest) first. The rarest
+        term's best passages, scored with every term, give a threshold that the k-th best
+        score reaches. The terms after which the remaining bounds could still lift a passage
+        to it are read whole; each other term only adds to the passages found (whichever of
+        them and its postings is the smaller is looked up in the other), and brings in a
+        passage of its own only where what it adds could, with the remaining bounds, reach
+        the threshold (found from its frequencies first: most postings are never scored).
+        After each term, the passages that even the remaining bounds cannot bring to the
+        threshold are dropped. Work follows the postings read and the passages kept.
         """
-        k1, b = self._k1, self._b
-        norms = self._norms(segment, avgdl)
-        items = []
-        for idf, term_id in terms:
-            top = float(segment.maxtf[term_id])
-            bound = idf * top * (k1 + 1) / (top + k1 * (1 - b))
-            items.append((bound, idf, segment.postings(term_id)))
-        items.sort(key=lambda item: -item[0])
+        k1 = self._k1
+        norms, least_norm = self._normalisation(segment, avgdl)
         mask = self._alive.get(segment.name)
+        items = self._items(terms)
+        # rest[i]: the most that terms i, i+1, ... can add to one passage together.
+        rest = [0.0, *itertools.accumulate(bound for bound, _, _ in reversed(items))][::-1]
+        # low[i]: the least they can add (below 0 only for a term of negative idf, see _items):
+        # a passage's score so far, plus this, is a score it reaches.
+        low = [0.0, *itertools.accumulate(min(i, 0.0) * (k1 + 1) for _, i, _ in reversed(items))]
+        low.reverse()
+        if _below(rest[0], floor):
+            return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
+        postings = sum(span.stop - span.start for _, _, span in items)
+        positive = all(idf > 0 for _, idf, _ in items)  # then every posting adds above 0
+        if len(items) == 1:
+            return _best(*self._read(segment, items, norms, mask), k)
+        if postings <= FEW_POSTINGS or postings * DENSE_SHARE >= segment.size:
+            # Reading every posting costs less than the bookkeeping that would skip some.
+            read_all = self._read(segment, items, norms, mask)
+            return _best(*_merged(*read_all, segment.size, positive), k)
+        docs_of, tf_of = segment.docs, segment.tf
 
-        def score(idf: float, span: slice, positions: np.ndarray) -> np.ndarray:
-            """The term's contribution to each of these (sorted) positions; 0 where absent."""
-            docs = segment.docs[span]
-            at = np.searchsorted(docs, positions)
-            inside = at < docs.size
-            found = np.zeros(positions.size, dtype=bool)
-            found[inside] = docs[at[inside]] == positions[inside]
-            out = np.zeros(positions.size, dtype=np.float64)
-            if found.any():
-                tf = segment.tf[span][at[found]].astype(np.float64)
-                held = positions[found]
-                norm = norms[held]
-                out[found] = idf * tf * (k1 + 1) / (tf + norm)
-            return out
+        def probe(idf: float, span: slice, positions: np.ndarray, held: np.ndarray) -> np.ndarray:
+            """What the term adds to each of these (sorted) positions, whose length
+            normalisations are `held`; 0 where it is absent."""
+            docs = docs_of[span]
+            at = docs.searchsorted(positions)
+            np.minimum(at, docs.size - 1, out=at)
+            tf = tf_of[span][at].astype(np.float64)
+            add = idf * tf * (k1 + 1) / (tf + held)
+            add[docs[at] != positions] = 0.0
+            return add
 
-        sizes = [span.stop - span.start for _, _, span in items]
-        largest = max(sizes, default=0)
-        if k is None or largest < SKIPPABLE * (sum(sizes) - largest) or largest < k:
-            # Dense: one buffer slot per passage (calloc'd, so untouched pages cost nothing).
-            buffer = np.zeros(segment.size, dtype=np.float64)
-            for _, idf, span in items:
-                docs = segment.docs[span]
-                tf = segment.tf[span].astype(np.float64)
-                norm = norms[docs]
-                buffer[docs] += idf * tf * (k1 + 1) / (tf + norm)
-            positions = np.flatnonzero(buffer > 0)
-            if mask is not None:
-                positions = positions[mask[positions]]
-            return positions, buffer[positions]
-        found = np.zeros(0, dtype=np.int64)
-        totals = np.zeros(0, dtype=np.float64)
-        bounds = [bound for bound, _, _ in items]
-        for walked, (_, _, span) in enumerate(items):
-            if found.size >= k:
+        # The rarest term read whole; its k best passages, scored with every term, give a
+        # threshold the k-th best score reaches.
+        found, totals = self._read(segment, items[:1], norms, mask)
+        theta = floor
+        if found.size >= k:
+            best = np.sort(np.argpartition(totals, found.size - k)[found.size - k :])
+            exact = totals[best]
+            for _, idf, span in items[1:]:
+                exact += probe(idf, span, found[best], norms[found[best]])
+            theta = max(theta, float(exact.min()))
+        # Read whole too: the terms after which the remaining bounds could still lift a
+        # passage holding none of the terms read to the threshold (every posting may count).
+        read = 1
+        while read < len(items) and not _below(rest[read + 1], theta):
+            read += 1
+        if read > 1:
+            more = self._read(segment, items[1:read], norms, mask)
+            docs = np.concatenate((found, more[0]))
+            add = np.concatenate((totals, more[1]))
+            found, totals = _merged(docs, add, segment.size, positive)
+        # Each other term adds to the passages found; a passage it alone holds so far joins
+        # only if what the term adds there could, with the remaining bounds, reach the k-th
+        # best. After each term, the passages that even the remaining bounds cannot bring to
+        # it are dropped.
+        for i in range(read, len(items) + 1):
+            if found.size > k:
                 kth = float(np.partition(totals, found.size - k)[found.size - k])
-                if sum(bounds[walked:]) < kth:
-                    break  # no passage outside `found` can reach the k-th score
-            new = np.setdiff1d(
-                np.asarray(segment.docs[span], dtype=np.int64), found, assume_unique=True
-            )
-            if mask is not None:
-                new = new[mask[new]]
-            if not new.size:
+                theta = max(theta, kth + low[i])
+            keep = ~_below_each(totals + rest[i], theta)
+            if not keep.all():
+                found, totals = found[keep], totals[keep]
+            if i == len(items):
+                break
+            _, idf, span = items[i]
+            docs = docs_of[span]
+            held: np.ndarray | None = None  # for each posting, whether its passage is found
+            if found.size and found.size * LOOKUP_SHARE < docs.size:
+                # Few passages: each is looked up in the term's postings.
+                totals = totals + probe(idf, span, found, norms[found])
+            elif found.size:
+                # Many: the term's postings are looked up among them.
+                at = found.searchsorted(docs)
+                np.minimum(at, found.size - 1, out=at)
+                held = found[at] == docs
+                hit = np.flatnonzero(held)
+                tf = tf_of[span][hit].astype(np.float64)
+                totals = totals.copy()
+                totals[at[hit]] += idf * tf * (k1 + 1) / (tf + norms[docs[hit]])
+            if _below(rest[i], theta):
+                continue  # no passage outside those found can reach the k best any more
+            if idf <= 0:
+                continue  # the term adds nothing to a passage: it brings in none
+            needed = theta / (1 + SLACK) - rest[i + 1]
+            # The least frequency that can add `needed` (at the shortest length here).
+            share = needed / (idf * (k1 + 1))
+            if share >= 1:
                 continue
-            full = np.zeros(new.size, dtype=np.float64)
-            for _, idf, other in items:
-                full += score(idf, other, new)
-            order = np.argsort(np.concatenate((found, new)), kind="stable")
-            found = np.concatenate((found, new))[order]
-            totals = np.concatenate((totals, full))[order]
+            least = share * least_norm / (1 - share) / (1 + SLACK)
+            at = np.flatnonzero(tf_of[span] >= least)
+            if held is not None:
+                at = at[~held[at]]
+            elif found.size and at.size:
+                where = np.minimum(found.searchsorted(docs[at]), found.size - 1)
+                at = at[found[where] != docs[at]]
+            if not at.size:
+                continue
+            new = docs[at]
+            tf = tf_of[span][at].astype(np.float64)
+            add = idf * tf * (k1 + 1) / (tf + norms[new])
+            join = add >= needed
+            if mask is not None:
+                join &= mask[new]
+            if join.any():
+                found = np.concatenate((found, new[join]))
+                totals = np.concatenate((totals, add[join]))
+                order = np.argsort(found, kind="stable")
+                found, totals = found[order], totals[order]
         return found, totals
+
+    def _read(
+        self,
+        segment: Segment,
+        items: Sequence[tuple[float, float, slice]],
+        norms: np.ndarray,
+        mask: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting of these terms (live passages only), one term after another (each
+        term's positions ascending), with what it adds to its passage's score. The terms'
+        postings are joined first, so the arithmetic is a few passes whatever their number."""
+        spans = [span for _, _, span in items]
+        if len(spans) == 1:
+            docs, tf = segment.docs[spans[0]], segment.tf[spans[0]].astype(np.float64)
+            add = items[0][1] * tf
+        else:
+            docs = np.concatenate([segment.docs[span] for span in spans])
+            tf = np.concatenate([segment.tf[span] for span in spans]).astype(np.float64)
+            sizes = [span.stop - span.start for span in spans]
+            add = np.repeat([idf for _, idf, _ in items], sizes) * tf
+        # idf * tf * (k1 + 1) / (tf + norm), in that order: the floats of the reference.
+        add *= self._k1 + 1
+        held = norms[docs]
+        held += tf
+        add /= held
+        if mask is not None:
+            live = mask[docs]
+            docs, add = docs[live], add[live]
+        return docs, add
+
+    def _items(
+        self, terms: Sequence[tuple[float, slice, float]]
+    ) -> list[tuple[float, float, slice]]:
+        """(bound, idf, postings) per term ((idf, postings, largest frequency) in one segment),
+        highest bound first: the order every score sums its terms in, so a passage's score is
+        the same float whichever path computed it. The bound is the most the term can add to
+        a passage: its largest frequency at length 0."""
+        k1, b = self._k1, self._b
+        # Never below 0: with deleted passages still counted in the document frequency, a
+        # term in nearly every passage has a (slightly) negative idf, and adds at most 0.
+        items = [
+            (max(idf * top * (k1 + 1) / (top + k1 * (1 - b)), 0.0), idf, span)
+            for idf, span, top in terms
+        ]
+        items.sort(key=lambda item: -item[0])
+        return items
+
+    def _every_score(
+        self, segment: Segment, terms: Sequence[tuple[float, slice, float]], avgdl: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores) of every live passage holding a term (the reference `scores`
+        gives tests; a search never reads every posting)."""
+        norms = self._norms(segment, avgdl)
+        items = self._items(terms)
+        return _summed(*self._read(segment, items, norms, self._alive.get(segment.name)))
 
     def _norms(self, segment: Segment, avgdl: float) -> np.ndarray:
         """Each passage's BM25 length normalisation, k1 (1 - b + b len / avgdl), for one
         view's average length: computed once per segment and view, not per posting read."""
+        return self._normalisation(segment, avgdl)[0]
+
+    def _normalisation(self, segment: Segment, avgdl: float) -> tuple[np.ndarray, float]:
+        """The segment's length normalisations for this average length, and the least of
+        them (at the shortest passage: where one occurrence of a term adds the most)."""
         key = (segment.name, avgdl)
-        norms = self._norm_cache.get(key)
-        if norms is None:
+        cached = self._norm_cache.get(key)
+        if cached is None:
             lengths = np.asarray(segment.lengths, dtype=np.float64)
             norms = self._k1 * (1 - self._b + self._b * lengths / avgdl)
             if len(self._norm_cache) >= 64:
                 self._norm_cache.clear()
-            self._norm_cache[key] = norms
-        return norms
+            cached = self._norm_cache[key] = (norms, float(norms.min(initial=self._k1)))
+        return cached
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """Scores of every global passage for these query terms, in passage id order (for
@@ -394,21 +546,34 @@ class Bm25Index:
         boosts: Mapping[str, float],
         k: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        per_segment: dict[str, list[tuple[float, int]]] = {}
+        """(ids, scores) of the view's passages that can be among its k best (every passage
+        holding a term when k is None), the scores exact."""
+        per_segment: dict[str, list[tuple[float, slice, float]]] = {}
         for term in dict.fromkeys(terms):
             df, found = self._df(term, view)
             if not found:
                 continue
             idf = self._idf(view.passages, df, view) * boosts.get(term, 1.0)
-            for segment, term_id in found:
-                per_segment.setdefault(segment.name, []).append((idf, term_id))
-        ids, scores = [], []
+            for segment, span, top in found:
+                per_segment.setdefault(segment.name, []).append((idf, span, top))
+        ids: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        floor = 0.0
+        # Largest segment first (see _view): the k best so far are a floor for the others.
         for segment in view.segments:
             mine = per_segment.get(segment.name)
-            if mine:
-                positions, values = self._segment_scores(segment, mine, view.avgdl, k)
-                ids.append(np.asarray(segment.ids)[positions])
-                scores.append(values)
+            if not mine:
+                continue
+            if k is None:
+                positions, values = self._every_score(segment, mine, view.avgdl)
+            else:
+                positions, values = self._segment_scores(segment, mine, view.avgdl, k, floor)
+            ids.append(np.asarray(segment.ids)[positions])
+            scores.append(values)
+            if k is not None and len(per_segment) > len(ids):
+                pooled = np.concatenate(scores)
+                if pooled.size >= k:
+                    floor = float(np.partition(pooled, pooled.size - k)[pooled.size - k])
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(ids), np.concatenate(scores)
@@ -426,6 +591,11 @@ class Bm25Index:
         if not view.passages:
             return SearchResult([])
         ids, scores = self._scored(terms, view, boosts or {}, k)
+        if ids.size and scores.min() <= 0:
+            # Only with rank-bm25's idf, which is negative for common terms: a passage
+            # scoring nothing is no hit.
+            positive = scores > 0
+            ids, scores = ids[positive], scores[positive]
         if ids.size == 0:
             return SearchResult([])
         if ids.size > k:
@@ -458,9 +628,10 @@ class Bm25Index:
         kept = [s for s in self.segments if s.name not in alive or alive[s.name].any()]
         return self._with(kept + list(added), alive, version)
 
-    def replaced(self, scope: int, segment: Segment, version: int) -> Bm25Index:
-        """A new index with a scope's segments replaced by one (a merge)."""
-        kept = [s for s in self.segments if s.scope != scope]
+    def merged(self, names: Iterable[str], segment: Segment, version: int) -> Bm25Index:
+        """A new index with these segments replaced by one (built from their live passages)."""
+        gone = set(names)
+        kept = [s for s in self.segments if s.name not in gone]
         return self._with([*kept, segment] if segment.size else kept, self._alive, version)
 
     def _with(
@@ -481,15 +652,36 @@ class Bm25Index:
         )
         return index
 
-    def merge_candidates(self) -> list[int]:
-        """Scopes with too many segments or too many deleted passages."""
+    def merge_plan(self) -> list[tuple[int, tuple[str, ...]]]:
+        """Segments worth merging, as (scope, segment names), one entry per scope.
+
+        A scope with too many deleted passages is merged whole (the merge drops them). One with
+        too many segments merges its small ones (a tenth of its largest or less) when there are
+        at least two, leaving the large ones as they are: one added source must not rebuild a
+        scope of a million passages. When its segments are of a size, all are merged."""
         out = []
         for scope, segments in self._by_scope.items():
             total = sum(s.size for s in segments)
-            live = sum(self._live[s.name][0] for s in segments)
-            if len(segments) > MAX_SEGMENTS or (total and 1 - live / total > MAX_DELETED_SHARE):
-                out.append(scope)
+            live = {s.name: self._live[s.name][0] for s in segments}
+            every = tuple(s.name for s in segments)
+            if total and 1 - sum(live.values()) / total > MAX_DELETED_SHARE:
+                out.append((scope, every))
+            elif len(segments) > MAX_SEGMENTS:
+                largest = max(live.values())
+                small = tuple(n for n in every if live[n] * SMALL_SHARE <= largest)
+                out.append((scope, small if len(small) >= 2 else every))
         return out
+
+    def live_documents(self, names: Iterable[str]) -> list[int]:
+        """The documents with a passage not marked deleted in these segments."""
+        wanted = set(names)
+        found: set[int] = set()
+        for segment in self.segments:
+            if segment.name in wanted:
+                documents = np.asarray(segment.documents)
+                mask = self._alive.get(segment.name)
+                found.update(np.unique(documents if mask is None else documents[mask]).tolist())
+        return sorted(found)
 
     # -- a saved copy ----------------------------------------------------------------------------
 
@@ -622,3 +814,60 @@ def _parameters(
         f"title={TITLE_WEIGHT if title_weight is None else title_weight} "
         f"idf={IDF if idf_kind is None else idf_kind} analyzer={ANALYZER_VERSION}"
     )
+
+
+# Relative slack on every pruning comparison: a bound sums its floats in another order than the
+# score it bounds, so it may round a few ulps below it; a passage is dropped only when clearly
+# below (ties with the k-th score stay, and resolve in passage order).
+SLACK = 1e-9
+
+
+def _below(bound: float, theta: float) -> bool:
+    return bound * (1 + SLACK) < theta
+
+
+def _below_each(bounds: np.ndarray, theta: float) -> np.ndarray:
+    return bounds * (1 + SLACK) < theta
+
+
+def _best(found: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of these passages, with every one tied with the k-th (ties resolve in
+    passage order, later)."""
+    if found.size <= k:
+        return found, totals
+    keep = totals >= np.partition(totals, found.size - k)[found.size - k]
+    return found[keep], totals[keep]
+
+
+def _merged(
+    docs: np.ndarray, values: np.ndarray, passages: int, positive: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_summed` of postings in a segment of this many passages: when they are a large share
+    of them (DENSE_SHARE), summed into one slot per passage instead of sorted (as cheap per
+    posting as it gets); the same floats either way. `positive`: every value is above 0, so
+    a slot above 0 is a passage a posting names."""
+    if docs.size * DENSE_SHARE < passages:
+        return _summed(docs, values)
+    sums = np.bincount(docs, weights=values, minlength=passages)
+    if positive:
+        held = sums > 0
+    else:  # a passage's values may sum to 0 (a negative idf cancelling a positive one)
+        held = np.zeros(passages, dtype=bool)
+        held[docs] = True
+    found = np.flatnonzero(held).astype(docs.dtype)  # bools: far quicker to scan than floats
+    return found, sums[found]
+
+
+def _summed(docs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each position once, ascending, with its values summed in the order given: positions
+    that are sorted runs (one per term, one after another) give the same floats as adding the
+    terms one by one. A stable sort merges the runs (timsort finds them) rather than sorting
+    from scratch, and bincount sums in that order."""
+    if not docs.size:
+        return docs, values
+    order = np.argsort(docs, kind="stable")
+    merged = docs[order]
+    new = np.empty(merged.size, dtype=bool)
+    new[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=new[1:])
+    return merged[new], np.bincount(np.cumsum(new) - 1, weights=values[order])

@@ -71,6 +71,7 @@ class KnowledgeBase:
         # The door: each public call is its room's own method, so its signature and docstring
         # live in one place.
         self.warm_up = self.answering.warm_up
+        self.settle_index = self.answering.settle_index
         self.ask = self.answering.ask
         self.page = self.answering.page
         self.record_feedback = self.queries.record_feedback

@@ -53,6 +53,27 @@ class LiveIndex:
             self._schedule_merge()
             return current
 
+    async def settle(self) -> Bm25Index:
+        """The index brought up to the database, its fragmented scopes merged, and saved.
+
+        For a process that changed the corpus and is about to exit (a terminal command): a
+        background merge would be cancelled at exit, so without this every `citebot sources
+        add` left one more segment for every later process to open and search; and the next
+        process would sync the change itself. Settled, the next process opens the saved index
+        as it is. Merges run one scope at a time; one that fails or finds the corpus moved on
+        ends the loop (a later update merges it)."""
+        await self.update()
+        if self._merging is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._merging
+        while self.current is not None and (plan := self.current.merge_plan()):
+            before = self.current
+            await self._merge(*plan[0])
+            if self.current is before:
+                break
+        assert self.current is not None
+        return self.current
+
     async def _identity(self, state: str) -> str:
         database_id = await self.store.meta("database_id") or "unknown"
         return f"{database_id} {state}"
@@ -116,13 +137,23 @@ class LiveIndex:
     def _schedule_merge(self) -> None:
         if self.current is None or (self._merging is not None and not self._merging.done()):
             return
-        scopes = self.current.merge_candidates()
-        if scopes:
-            self._merging = asyncio.create_task(self._merge(scopes[0]))
+        plan = self.current.merge_plan()
+        if plan:
+            self._merging = asyncio.create_task(self._merge(*plan[0]))
 
-    async def _merge(self, scope: int) -> None:
+    async def _merge(self, scope: int, names: tuple[str, ...]) -> None:
+        """These segments of one scope replaced by one built again from the database (their
+        documents' passages now: removed ones leave, and their document frequencies with
+        them). The merged index replaces the current one only if the corpus has not moved on
+        meanwhile; otherwise a later update merges."""
         try:
-            version, rows = await self.store.scope_passages(scope)
+            current = self.current
+            if current is None:
+                return
+            documents = await asyncio.to_thread(current.live_documents, names)
+            version, rows = await self.store.documents_passages(documents)
+            if version.number != current.version:
+                return
             segment = await asyncio.to_thread(
                 Segment.build, new_segment_name(), scope, rows, TITLE_WEIGHT
             )
@@ -131,12 +162,19 @@ class LiveIndex:
                 current = self.current
                 if current is None or current.version != version.number:
                     return  # the corpus moved on meanwhile: merged on a later update
-                merged = current.replaced(scope, segment, version.number)
+                if not set(names) <= {s.name for s in current.segments}:
+                    return
+                merged = current.merged(names, segment, version.number)
                 merged.hashes = current.hashes
                 merged.scope_versions = current.scope_versions
                 await asyncio.to_thread(self._save, merged, identity)
                 self.current = merged
-            log.info("index scope %d merged into one segment (%d passages)", scope, len(rows))
+            log.info(
+                "index scope %d: %d segments merged into one (%d passages)",
+                scope,
+                len(names),
+                len(rows),
+            )
         except asyncio.CancelledError:
             raise
         except Exception:

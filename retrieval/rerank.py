@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from retrieval.analyzer import analyze
 from retrieval.answer_types import (
@@ -67,6 +68,11 @@ _REASON = re.compile(
 )
 
 
+class HasSentences(Protocol):
+    @property
+    def sentences(self) -> tuple[tuple[int, int, frozenset[str]], ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A passage BM25 found, with what reranking reads of it."""
@@ -76,6 +82,9 @@ class Candidate:
     text: str
     title: str
     terms: str = ""  # its stored terms (heading and text), space-separated
+    # Where its terms and sentences are (`retrieval.term_offsets.Layout`), when stored; None:
+    # its sentences are read from the text.
+    layout: HasSentences | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +184,16 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     # answer is in a passage that holds their names, whatever else matches elsewhere.
     asked = set(question.terms)
     named = {t for c in candidates if (t := _terms_of_line(c.title)) and t <= asked}
+    # Every term whose presence in a passage counts below: only these are looked for in its
+    # stored terms (a handful of searches, not a set of its hundred terms).
+    looked_for = asked | hints | question.counted
     first = []
     for c in candidates:
         content, subject, only_subject = _split_subject(question, c.title)
         total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
         wanted = set(content)
         # The stored terms are the heading's and the text's: what the passage holds.
-        held = set(c.terms.split())
+        held = _held(c.terms, looked_for)
         found = (wanted | hints) & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
@@ -199,7 +211,10 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
-            proximity, typed_share = _best_sentence(question, c.text, wanted | hints, total)
+            sentences = c.layout.sentences if c.layout is not None else sentence_terms(c.text)
+            proximity, typed_share = _best_sentence(
+                question, c.text, sentences, wanted | hints, total
+            )
         typed = typed_share > 0.0
         # The bonus goes to the passage whose best sentence itself gives the answer.
         score += PROXIMITY_WEIGHT * proximity + (
@@ -232,6 +247,15 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     return [ranked for _, ranked in out]
 
 
+def _held(terms: str, looked_for: set[str]) -> set[str]:
+    """Which of `looked_for` are among stored terms (space-separated, as the analyzer's terms
+    are joined at ingest; any other spacing is split as it comes)."""
+    if "  " in terms or not terms.isprintable():  # a newline or tab, say: not as stored
+        return looked_for & set(terms.split())
+    stored = f" {terms} "
+    return {t for t in looked_for if f" {t} " in stored}
+
+
 @lru_cache(maxsize=8192)
 def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
     """Each sentence of a passage with its terms. Analysing sentence by sentence runs at the
@@ -241,14 +265,17 @@ def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
 
 
 def _best_sentence(
-    question: Question, text: str, wanted: set[str], total: float
+    question: Question,
+    text: str,
+    sentences: Sequence[tuple[int, int, frozenset[str]]],
+    wanted: set[str],
+    total: float,
 ) -> tuple[float, float]:
     """The best sentence's share of the content weight, and the share of the best sentence
     among those holding at least TYPED_SHARE of it that gives an answer of the asked kind (0.0
     when none does; for "how tall", "how old", "how much ... cost": a number with its unit).
     Not only the best sentence: an answer often follows the sentence that names what it is
     about ("The daisy family ... . It has 23,000 species")."""
-    sentences = sentence_terms(text)
     shares = []
     for i, (_, _, terms) in enumerate(sentences):
         inside = terms & wanted

@@ -22,26 +22,134 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.analyzer import analyze
 
-FORMAT = "citebot-segment 2"
+FORMAT = "citebot-segment 4"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
-# Each array a segment keeps, with its dtype: checked on open, so a damaged or foreign file is
-# rejected rather than searched.
+# Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
+# postings are merged per term; memory grows with the postings, not with a corpus-wide sort.
+BLOCK_OCCURRENCES = 1 << 20
+BLOCK_PASSAGES = 1 << 16  # at most, so that a block's passages fit 16 bits
+CHUNK_OCCURRENCES = 1 << 16  # term numbers converted to an array at once (each holds the GIL)
+_WHOLE = (np.uint8, np.uint16)
+# Each array a segment keeps on disk, with the dtypes it may have (the narrowest that holds its
+# values exactly): checked on open, so a damaged or foreign file is rejected rather than
+# searched. Each term's largest frequency and where its text starts in the vocabulary blob
+# are not stored: opening computes them in the pass that checks the arrays anyway.
 ARRAYS = (
-    ("ids", np.int64),  # passage ids, ascending
-    ("documents", np.int64),  # each passage's document id
-    ("lengths", np.float32),  # each passage's own term count
-    ("starts", np.int64),  # per term: where its postings start (one more entry than terms)
-    ("docs", np.int32),  # per posting: the passage (an index into ids)
-    ("tf", np.float32),  # per posting: the BM25F term frequency
-    ("maxtf", np.float32),  # per term: its largest frequency (a bound on its score)
-    ("offsets", np.int64),  # per term: where its text starts in the vocabulary blob
+    ("ids", (np.int32, np.int64)),  # passage ids, ascending
+    ("documents", (np.int32, np.int64)),  # each passage's document id
+    ("lengths", (np.float32,)),  # each passage's own term count
+    ("starts", (np.int32, np.int64)),  # per term: where its postings start (one more entry)
+    ("docs", (np.uint16,)),  # per posting: its passage's position, low 16 bits
+    ("run_starts", (np.int32, np.int64)),  # where each run of postings in one window starts
+    ("run_windows", (np.uint16, np.int32)),  # each run's window (the positions' high bits)
+    ("tf", (*_WHOLE, np.float32)),  # per posting: the BM25F term frequency
 )
+
+
+WINDOW_BITS = 16  # a posting keeps its position's low bits; runs of postings keep the rest
+
+
+class Postings:
+    """Each posting's passage position, stored in 2 bytes: the low `WINDOW_BITS` bits per
+    posting, and the high bits (the position's window of 65,536 passages) once per run of
+    consecutive postings in the same window. A term's postings ascend, so a term has one run
+    per window it touches: at 100k passages most terms have one, at 1M a common word 16.
+    Slicing decodes (`postings[span]` is the positions as int32), so a search reads the same
+    values as from a plain array while the segment holds half the bytes on disk and in memory.
+    """
+
+    __slots__ = ("low", "run_starts", "run_windows")
+
+    def __init__(self, low: np.ndarray, run_starts: np.ndarray, run_windows: np.ndarray) -> None:
+        self.low = low
+        self.run_starts = run_starts
+        self.run_windows = run_windows
+
+    @classmethod
+    def of(cls, positions: np.ndarray) -> Postings:
+        """Postings of these positions (non-negative, below 2**31)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        high = positions >> WINDOW_BITS
+        if positions.size:
+            run_starts = np.concatenate(([0], np.flatnonzero(np.diff(high)) + 1))
+        else:
+            run_starts = np.zeros(0, dtype=np.int64)
+        windows = high[run_starts]
+        return cls(
+            (positions & ((1 << WINDOW_BITS) - 1)).astype(np.uint16),
+            run_starts.astype(np.int32 if positions.size < 2**31 else np.int64),
+            windows.astype(np.uint16 if not windows.size or windows.max() < 2**16 else np.int32),
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.low.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.low.nbytes + self.run_starts.nbytes + self.run_windows.nbytes)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, step = key.indices(self.low.size)
+        if step != 1:
+            raise ValueError("postings are sliced in order")
+        out = self.low[start:stop].astype(np.int32)
+        if stop <= start or not self.run_windows.size:
+            return out
+        starts = self.run_starts
+        # Bounds of the array's own type: searching for a Python int would cast every run
+        # start first (30 us a slice at 100k passages).
+        kind = starts.dtype.type
+        first = int(starts.searchsorted(kind(start), "right")) - 1
+        last = int(starts.searchsorted(kind(stop), "left"))
+        if last - first == 1:  # one window (most terms below 1M passages)
+            window = int(self.run_windows[first])
+            if window:
+                out += window << WINDOW_BITS
+            return out
+        # Each run's part of the slice gets its window (a term has one run per window it
+        # touches: one at 100k passages, at most 16 at 1M), each posting touched once.
+        bounds = starts[first:last].tolist()
+        windows = self.run_windows[first:last].tolist()
+        bounds[0] = start
+        bounds.append(stop)
+        for at, window in enumerate(windows):
+            if window:
+                out[bounds[at] - start : bounds[at + 1] - start] += window << WINDOW_BITS
+        return out
+
+    def decoded(self) -> np.ndarray:
+        """Every position (for the checks on open): one vectorised pass, however many runs."""
+        out = self.low.astype(np.int32)
+        if self.run_windows.size:
+            lengths = np.diff(np.append(np.asarray(self.run_starts, dtype=np.int64), out.size))
+            high = np.repeat(np.asarray(self.run_windows, dtype=np.int32), lengths)
+            out += high << WINDOW_BITS
+        return out
+
+    def well_formed(self) -> bool:
+        """Runs that start at 0, strictly ascend, stay within the postings and change window
+        at each start (the decoding relies on it)."""
+        starts, windows = np.asarray(self.run_starts), np.asarray(self.run_windows)
+        if starts.size != windows.size or (self.low.size == 0) != (starts.size == 0):
+            return False
+        if not starts.size:
+            return True
+        if int(starts[0]) != 0 or int(starts[-1]) >= self.low.size:
+            return False
+        if (np.diff(starts) <= 0).any() or (np.diff(windows.astype(np.int64)) == 0).any():
+            return False
+        return bool((windows >= 0).all())
 
 
 class Vocabulary:
@@ -49,8 +157,12 @@ class Vocabulary:
     a term's id is its rank. Found by bisection over the blob (UTF-8 byte order is code-point
     order), so opening one builds nothing."""
 
-    def __init__(self, blob: bytes | np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(self, blob: bytes | np.ndarray, offsets: np.ndarray | None = None) -> None:
+        """`offsets` of the terms in `blob`; found from its newlines when not given."""
         self._blob = blob if isinstance(blob, bytes) else memoryview(blob).cast("B")
+        if offsets is None:
+            ends = np.flatnonzero(np.frombuffer(self._blob, dtype=np.uint8) == 10)
+            offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
         self._offsets = offsets
         self.size = max(int(offsets.size) - 1, 0)
         self._words: list[str] | None = None
@@ -58,11 +170,9 @@ class Vocabulary:
 
     @classmethod
     def of(cls, words: Sequence[str]) -> Vocabulary:
-        """The vocabulary of these terms, already sorted by their UTF-8 bytes."""
-        encoded = [w.encode() for w in words]
-        sizes = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-        return cls(b"".join(e + b"\n" for e in encoded), offsets)
+        """The vocabulary of these terms (no whitespace in them: they come from `str.split`),
+        already sorted by their UTF-8 bytes; the offsets are found from the newlines."""
+        return cls(("\n".join(words) + "\n").encode() if words else b"")
 
     def __len__(self) -> int:
         return self.size
@@ -149,6 +259,125 @@ class _Numbering(dict[str, int]):
         return number
 
 
+def _block_postings(
+    terms: np.ndarray,
+    counts: np.ndarray,
+    title_counts: np.ndarray,
+    title_weight: float,
+    first_passage: int,
+) -> _Block:
+    """One block's postings, grouped by term, each term's passages ascending. `terms` holds
+    each passage's own terms, then its title's, passage after passage (`counts`,
+    `title_counts` of each); the first is `first_passage`."""
+    n = counts.size
+    width = max(n, 1)
+    per_passage = counts + title_counts
+    key = terms.astype(np.int64)
+    key *= width
+    key += np.repeat(np.arange(n, dtype=np.int32), per_passage)
+    titled = bool(title_counts.any())
+    if titled:  # one more bit: whether the occurrence is in the title
+        ends = np.cumsum(per_passage)
+        flag = np.zeros(key.size + 1, dtype=np.int8)
+        np.add.at(flag, ends - title_counts, 1)
+        np.add.at(flag, ends, -1)
+        key *= 2
+        key += np.cumsum(flag[:-1], dtype=np.int8)
+        del flag
+    key.sort()
+    in_title = None
+    if titled:
+        in_title = (key & 1).astype(np.int32)
+        key >>= 1
+    at = _run_starts(key)  # each run of equal keys is one posting
+    occurrences = np.diff(at, append=key.size)
+    if in_title is not None and at.size:
+        in_titles = np.add.reduceat(in_title, at)
+        tf = _narrow_frequencies((occurrences - in_titles) + title_weight * in_titles)
+    else:
+        tf = _narrow_frequencies(occurrences)
+    key = key[at]
+    docs = (key % width).astype(np.uint16)  # counted from the block's first passage
+    key //= width  # each posting's term
+    runs = _run_starts(key)
+    lengths = np.diff(runs, append=key.size)
+    return _Block(key[runs].astype(np.int32), lengths.astype(np.int32), first_passage, docs, tf)
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts, in a sorted (or grouped) array."""
+    first = np.empty(values.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+@dataclass
+class _Block:
+    """The postings of some consecutive passages: each term's run (its number as first seen,
+    how many postings), then every posting's passage (counted from `first`) and frequency,
+    run after run: 3 bytes a posting while the build holds it."""
+
+    terms: np.ndarray
+    lengths: np.ndarray
+    first: int
+    docs: np.ndarray
+    tf: np.ndarray
+
+
+def _merge(blocks: list[_Block], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(docs, tf, starts) of every block's postings, each term's in one span, ordered by the
+    term's rank: each block's runs are copied after what earlier blocks put in the same span
+    (blocks come in passage order, so each term's passages stay ascending). Blocks are freed
+    as they are copied."""
+    df = np.zeros(rank.size, dtype=np.int64)
+    for block in blocks:
+        df[rank[block.terms]] += block.lengths  # a term has one run per block
+    starts = np.concatenate(([0], np.cumsum(df)))
+    kind = np.result_type(*[b.tf.dtype for b in blocks]) if blocks else np.dtype(np.uint8)
+    docs = np.empty(int(starts[-1]), dtype=np.int32)
+    tf = np.empty(docs.size, dtype=kind)
+    cursor = starts[:-1].copy()
+    while blocks:
+        block = blocks.pop(0)
+        runs = rank[block.terms]
+        at = np.cumsum(block.lengths, dtype=np.int64) - block.lengths  # each run's start
+        # Each posting's place: its term's cursor, plus how far into its run it is.
+        place = np.arange(block.docs.size, dtype=np.int64)
+        place += np.repeat(cursor[runs] - at, block.lengths)
+        docs[place] = block.docs.astype(np.int32) + block.first
+        tf[place] = block.tf
+        cursor[runs] += block.lengths
+    return docs, tf, _narrow(starts, signed=True)
+
+
+def _narrow(values: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Whole numbers in the narrowest of uint8/uint16/uint32 (int32/int64 when `signed`)
+    that holds them all: a segment's disk and memory are mostly such arrays."""
+    low, top = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    kinds = (np.int32, np.int64) if signed else (np.uint8, np.uint16, np.uint32, np.uint64)
+    for kind in kinds:
+        if np.iinfo(kind).min <= low and top <= np.iinfo(kind).max:
+            return values.astype(kind)
+    return values.astype(np.int64)
+
+
+def _narrow_frequencies(tf: np.ndarray) -> np.ndarray:
+    """Frequencies as whole numbers (uint8/uint16) when they all are (the title weight is a
+    whole number), else float32: the values a search reads are the same either way."""
+    whole = tf.dtype.kind in "iu" or bool((np.mod(tf, 1) == 0).all())
+    if whole and (not tf.size or int(tf.max()) <= np.iinfo(np.uint16).max):
+        return _narrow(tf.astype(np.int64))
+    return tf.astype(np.float32)
+
+
+def _maxima(tf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each term's largest frequency (a bound on its score), in tf's dtype."""
+    if not tf.size:
+        return np.zeros(0, dtype=tf.dtype)
+    return np.maximum.reduceat(tf, starts[:-1].astype(np.int64))
+
+
 @dataclass
 class Segment:
     """The passages of one scope (0: the global corpus) as postings arrays."""
@@ -159,7 +388,7 @@ class Segment:
     documents: np.ndarray
     lengths: np.ndarray
     starts: np.ndarray
-    docs: np.ndarray
+    docs: Postings
     tf: np.ndarray
     maxtf: np.ndarray
     vocabulary: Vocabulary
@@ -183,56 +412,78 @@ class Segment:
     @classmethod
     def build(cls, name: str, scope: int, rows: Sequence[Sequence], title_weight: float) -> Segment:
         """A segment of these passage rows ((id, document id, guild id, terms, title), ids
-        ascending); each passage's title terms count `title_weight` times."""
+        ascending); each passage's title terms count `title_weight` times.
+
+        Terms are numbered as first seen (C-level dict look-ups; only a new term runs Python
+        code) into 32-bit arrays; in blocks of passages, one (term, passage) key per
+        occurrence is sorted in place, and each run of equal keys is one posting whose length
+        is the frequency; the blocks are then merged into each term's span. The arrays kept
+        are the narrowest that hold their values exactly (see `_narrow`)."""
         n = len(rows)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-        documents = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-        lengths = np.empty(n, dtype=np.float32)
+        ids = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=n)
+        documents = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=n)
+        counts = np.zeros(n, dtype=np.int64)  # each passage's own terms
+        title_counts = np.zeros(n, dtype=np.int64)  # its title's terms, counted after its own
         numbers = _Numbering()
-        lookup = numbers.__getitem__  # C-level lookups; only new terms run Python code
+        lookup = numbers.__getitem__
         titles: dict[int, list[str]] = {}
-        tokens_of: list[np.ndarray] = []
+        blocks: list[_Block] = []
+        chunks: list[np.ndarray] = []
         pending: list[int] = []
-        counts = np.zeros(n, dtype=np.int64)
-        title_counts = np.zeros(n, dtype=np.int64)
+        held = block_start = 0  # occurrences in `chunks`; the block's first passage
+
+        def flush(end: int) -> None:
+            nonlocal chunks, held, block_start
+            chunks.append(np.array(pending, dtype=np.int32))
+            pending.clear()
+            terms = np.concatenate(chunks)
+            chunks, held = [], 0
+            part = slice(block_start, end)
+            blocks.append(
+                _block_postings(terms, counts[part], title_counts[part], title_weight, block_start)
+            )
+            block_start = end
+
         for i, row in enumerate(rows):
             own = row[3].split()
-            lengths[i] = len(own)
-            pending += map(lookup, own)
             counts[i] = len(own)
+            pending += map(lookup, own)
             if title_weight and len(row) > 4 and row[4]:
                 title = titles.get(row[1])
                 if title is None:
                     title = titles[row[1]] = analyze(row[4])
                 pending += map(lookup, title)
                 title_counts[i] = len(title)
-            if len(pending) >= 1 << 16:  # small chunks: each conversion holds the GIL
-                tokens_of.append(np.array(pending, dtype=np.int64))
-                pending = []
-        tokens_of.append(np.array(pending, dtype=np.int64))
-        terms = np.concatenate(tokens_of)
-        per_passage = counts + title_counts
-        passage = np.repeat(np.arange(n, dtype=np.int64), per_passage)
-        starts_of = np.concatenate(([0], np.cumsum(per_passage)))[:-1]
-        in_title = np.arange(terms.size) - np.repeat(starts_of, per_passage) >= np.repeat(
-            counts, per_passage
-        )
-        weight = np.where(in_title, title_weight, 1.0)
+            if len(pending) >= CHUNK_OCCURRENCES:
+                chunks.append(np.array(pending, dtype=np.int32))
+                held += len(pending)
+                pending.clear()
+            if held >= BLOCK_OCCURRENCES or i + 1 - block_start >= BLOCK_PASSAGES:
+                flush(i + 1)
+        flush(n)
         # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
-        words = sorted(numbers, key=lambda w: w.encode())
-        rank = np.empty(len(numbers), dtype=np.int64)
-        rank[[numbers[w] for w in words]] = np.arange(len(words))
-        terms = rank[terms] if terms.size else terms
-        width = max(n, 1)
-        keys, inverse = np.unique(terms * width + passage, return_inverse=True)
-        tf = np.bincount(inverse, weights=weight, minlength=keys.size).astype(np.float32)
-        posting_terms = keys // width
-        docs = (keys % width).astype(np.int32)
-        df = np.bincount(posting_terms, minlength=len(words))
-        starts = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
-        maxtf = np.maximum.reduceat(tf, starts[:-1]) if tf.size else np.zeros(0, dtype=np.float32)
+        # (Python orders strings by code point, as UTF-8 bytes sort: no encoding needed.)
+        words = sorted(numbers)
+        rank = np.empty(len(numbers), dtype=np.int32)
+        rank[np.fromiter(map(numbers.__getitem__, words), dtype=np.int64, count=len(words))] = (
+            np.arange(len(words), dtype=np.int32)
+        )
+        del numbers
+        positions, tf, starts = _merge(blocks, rank)
+        docs = Postings.of(positions)
+        del positions
+        maxtf = _maxima(tf, starts)
         return cls(
-            name, scope, ids, documents, lengths, starts, docs, tf, maxtf, Vocabulary.of(words)
+            name,
+            scope,
+            _narrow(ids, signed=True),
+            _narrow(documents, signed=True),
+            counts.astype(np.float32),
+            starts,
+            docs,
+            tf,
+            maxtf,
+            Vocabulary.of(words),
         )
 
     # -- on disk -------------------------------------------------------------------------------
@@ -242,9 +493,16 @@ class Segment:
         target = folder / self.name
         staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=folder))
         try:
-            for name, dtype in ARRAYS:
-                array = self.vocabulary.offsets() if name == "offsets" else getattr(self, name)
-                np.save(staging / f"{name}.npy", np.ascontiguousarray(array, dtype=dtype))
+            stored = {
+                "docs": self.docs.low,
+                "run_starts": self.docs.run_starts,
+                "run_windows": self.docs.run_windows,
+            }
+            for name, dtypes in ARRAYS:
+                array = np.asarray(stored[name] if name in stored else getattr(self, name))
+                if array.dtype not in dtypes:
+                    array = array.astype(dtypes[-1])
+                np.save(staging / f"{name}.npy", np.ascontiguousarray(array))
             (staging / "vocabulary.bin").write_bytes(self.vocabulary.blob())
             info = {"format": FORMAT, "scope": self.scope, "passages": self.size}
             (staging / "segment.json").write_text(json.dumps(info))
@@ -270,8 +528,13 @@ class Segment:
             blob = np.asarray(np.memmap(path / "vocabulary.bin", dtype=np.uint8, mode="r"))
         except Exception:  # missing, truncated, foreign: derived data, rebuilt by the caller
             return None
-        if any(arrays[n].dtype != t or arrays[n].ndim != 1 for n, t in ARRAYS):
+        if any(arrays[n].dtype not in t or arrays[n].ndim != 1 for n, t in ARRAYS):
             return None
+        starts, tf = arrays["starts"], arrays["tf"]
+        if starts.size < 1 or int(starts[0]) != 0 or int(starts[-1]) != tf.size:
+            return None
+        if (np.diff(starts) <= 0).any():
+            return None  # checked here too: the maxima below read within these bounds
         segment = cls(
             name,
             int(info.get("scope", 0)),
@@ -279,10 +542,10 @@ class Segment:
             arrays["documents"],
             arrays["lengths"],
             arrays["starts"],
-            arrays["docs"],
-            arrays["tf"],
-            arrays["maxtf"],
-            Vocabulary(blob, arrays["offsets"]),
+            Postings(arrays["docs"], arrays["run_starts"], arrays["run_windows"]),
+            tf,
+            _maxima(tf, starts),
+            Vocabulary(blob),
         )
         return segment if segment.consistent() else None
 
@@ -296,9 +559,11 @@ class Segment:
             return False
         if self.vocabulary.size != terms or self.docs.size != self.tf.size:
             return False
-        if self.maxtf.size != terms:
+        if self.maxtf.size != terms:  # computed from tf (by the build, or on open)
             return False
-        starts, docs, tf = np.asarray(self.starts), np.asarray(self.docs), np.asarray(self.tf)
+        if not self.docs.well_formed():
+            return False
+        starts, docs, tf = np.asarray(self.starts), self.docs.decoded(), np.asarray(self.tf)
         if int(starts[0]) != 0 or int(starts[-1]) != docs.size or (np.diff(starts) <= 0).any():
             return False
         if docs.size and (int(docs.min()) < 0 or int(docs.max()) >= n):
@@ -311,8 +576,6 @@ class Segment:
             if not ((docs[1:] > docs[:-1]) | first[1:]).all():
                 return False
         if not (np.isfinite(tf).all() and (tf > 0).all()):
-            return False
-        if terms and not np.array_equal(np.maximum.reduceat(tf, starts[:-1]), self.maxtf):
             return False
         lengths = np.asarray(self.lengths)
         if not (np.isfinite(lengths).all() and (lengths >= 0).all()):

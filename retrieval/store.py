@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -30,6 +31,7 @@ from typing import NamedTuple, TypeVar
 
 import aiosqlite
 
+from retrieval.log_writer import BatchWriter
 from retrieval.models import FeedbackRow, QueryRecord, Source, TopQuery
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ T = TypeVar("T")
 # all a write keeps trying (with backoff) before it gives up. A bot on a busy machine shares the
 # file with a command line adding a folder: a write that has to wait, waits its turn.
 BUSY_TIMEOUT_MS = 5000
+# Passages of one fetch (`Store.passages_by_id`) whose missing layouts are worked out and kept.
+LAYOUTS_PER_FETCH = 3
 WRITE_PATIENCE_S = 120.0
 
 MIGRATIONS: tuple[str, ...] = (
@@ -112,6 +116,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO meta (key, value) VALUES ('corpus_state', lower(hex(randomblob(16))));
     """,
+    # 6: where each passage's terms and sentences sit (`retrieval.term_offsets`), so answering
+    # a question needs no re-analysis of its hits. Passages stored before it have none: each is
+    # analysed when first shown and its layout stored then (`Store.passages_by_id`).
+    """
+    ALTER TABLE passages ADD COLUMN layout BLOB;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -158,6 +168,20 @@ class NewPassage:
     heading: str | None
     text: str
     terms: str
+    # `retrieval.term_offsets.encode(text, terms)`, made where the terms are made (None: none
+    # yet; the passage is analysed when first shown and its layout stored then).
+    layout: bytes | None = None
+
+
+def _passage_row(doc_id: int, p: NewPassage) -> tuple[object, ...]:
+    """A passage's values for _INSERT_PASSAGE."""
+    return (doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms, p.layout)
+
+
+_INSERT_PASSAGE = (
+    "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms, layout) "
+    "VALUES (?,?,?,?,?,?,?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +269,14 @@ class Store:
         self.path = path
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
+        self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
+            self._write_log_rows, self._store_layouts
+        )
+
+    @property
+    def log_writes(self) -> int:
+        """Batches of query-log rows written so far (`retrieval.log_writer`)."""
+        return self._writer.batches
 
     @property
     def in_memory(self) -> bool:
@@ -274,9 +306,12 @@ class Store:
         return store
 
     async def close(self) -> None:
-        if self._reader is not self._db:
-            await self._reader.close()
-        await self._db.close()
+        try:
+            await self._writer.close()  # the log rows and layouts still waiting
+        finally:
+            if self._reader is not self._db:
+                await self._reader.close()
+            await self._db.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -380,6 +415,30 @@ class Store:
 
         return await self._read_snapshot(read)
 
+    async def documents_passages(
+        self, documents: Sequence[int]
+    ) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+        """The corpus version and these documents' passages (those still stored), in one read
+        transaction: what a merge of some segments rebuilds them from."""
+
+        async def read(db: aiosqlite.Connection) -> tuple[CorpusVersion, Sequence[PassageRow]]:
+            version = await self.version_map(db)
+            rows: list[PassageRow] = []
+            for start in range(0, len(documents), 500):  # under SQLite's bound-parameter limit
+                part = list(documents[start : start + 500])
+                sql = (
+                    "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
+                    "JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
+                    f"({','.join('?' * len(part))})"
+                )
+                async with db.execute(sql, part) as cur:
+                    cur.row_factory = None
+                    rows += await cur.fetchall()  # type: ignore[arg-type]
+            rows.sort(key=lambda r: r[0])
+            return version, rows
+
+        return await self._read_snapshot(read)
+
     async def version_map(self, db: aiosqlite.Connection | None = None) -> CorpusVersion:
         """The corpus version, every scope's version (0: the global corpus) and the corpus
         state, in one read."""
@@ -459,12 +518,20 @@ class Store:
         marks = ",".join("?" * len(ids))
         cond, args = _visible(guild_id)
         sql = (
-            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, d.title, "
-            "d.source FROM passages p JOIN documents d ON d.id = p.document_id "
+            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, p.layout, "
+            "d.title, d.source FROM passages p JOIN documents d ON d.id = p.document_id "
             f"WHERE p.id IN ({marks}) AND {cond}"
         )
-        async with self._reader.execute(sql, (*ids, *args)) as cur:
-            return {r["id"]: r for r in await cur.fetchall()}
+        # One trip to the reader's thread (execute and fetch together), not three.
+        rows = await self._reader.execute_fetchall(sql, (*ids, *args))
+        found = {r["id"]: r for r in rows}
+        # Passages stored without a layout (before there were layouts, or added without one)
+        # get theirs worked out and kept: the best few of each fetch, which answering has just
+        # analysed (so the work is mostly cached), a bounded amount per ask.
+        missing = (r for i in ids if (r := found.get(i)) is not None and r["layout"] is None)
+        for r in itertools.islice(missing, LAYOUTS_PER_FETCH):
+            self._writer.defer((r["id"], r["text"], r["terms"]))
+        return found
 
     # Reads that decide a write (is it a duplicate? is the document still there?) take the
     # transaction's connection `db`, so they see exactly what the write will change.
@@ -530,9 +597,8 @@ class Store:
         doc_id = cur.lastrowid
         assert doc_id is not None
         await db.executemany(
-            "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
-            "VALUES (?,?,?,?,?,?)",
-            [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
+            _INSERT_PASSAGE,
+            [_passage_row(doc_id, p) for p in passages],
         )
         await self._bump(db, guild_id, f"add {doc_id} {guild_id or 0} {content_hash}")
         return doc_id
@@ -605,13 +671,8 @@ class Store:
             ],
         )
         await db.executemany(
-            "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
-            "VALUES (?,?,?,?,?,?)",
-            [
-                (doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms)
-                for doc_id, _, d in stamped
-                for p in d.passages
-            ],
+            _INSERT_PASSAGE,
+            [_passage_row(doc_id, p) for doc_id, _, d in stamped for p in d.passages],
         )
         (scope,) = scopes
         await self._bump_many(
@@ -659,9 +720,8 @@ class Store:
             (content_hash, summary, word_count, published_at, doc_id),
         )
         await db.executemany(
-            "INSERT INTO passages (document_id, ordinal, paragraph, heading, text, terms) "
-            "VALUES (?,?,?,?,?,?)",
-            [(doc_id, p.ordinal, p.paragraph, p.heading, p.text, p.terms) for p in passages],
+            _INSERT_PASSAGE,
+            [_passage_row(doc_id, p) for p in passages],
         )
         async with db.execute("SELECT guild_id FROM documents WHERE id = ?", (doc_id,)) as cur:
             row = await cur.fetchone()
@@ -733,8 +793,10 @@ class Store:
     ) -> None:
         """New (text, terms) for passages whose text is still the old one, the analyzer
         version that made them, and a new version of every scope (the index is stale)."""
+        # The layouts were made from the old text and terms: analysed again when next shown.
         await db.executemany(
-            "UPDATE passages SET text = ?, terms = ? WHERE id = ? AND text = ?", rows
+            "UPDATE passages SET text = ?, terms = ?, layout = NULL WHERE id = ? AND text = ?",
+            rows,
         )
         await self.set_meta(db, "analyzer_version", str(analyzer_version))
         async with db.execute("SELECT DISTINCT ifnull(guild_id, 0) FROM documents") as cur:
@@ -745,10 +807,10 @@ class Store:
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
         """(corpus version, global scope version, this server's scope version), in one read."""
         keys = ("corpus_version", "scope_version:0", f"scope_version:{guild_id or 0}")
-        async with self._reader.execute(
+        rows = await self._reader.execute_fetchall(
             "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", keys
-        ) as cur:
-            found = {k: int(v) for k, v in await cur.fetchall()}
+        )
+        found = {k: int(v) for k, v in rows}
         return found.get(keys[0], 0), found.get(keys[1], 0), found.get(keys[2], 0)
 
     async def _sources(
@@ -813,8 +875,6 @@ class Store:
         confidence: float,
         latency_ms: float,
     ) -> int:
-        # One statement is its own transaction in autocommit mode: one round trip, not three.
-        # The lock keeps it out of another coroutine's open transaction on this connection.
         row = (
             now(),
             surface,
@@ -828,21 +888,56 @@ class Store:
             round(confidence, 4),
             round(latency_ms, 2),
         )
+        # Written with the other asks of the moment (`retrieval.log_writer`); returns once the
+        # row is committed, so /logs right after the ask shows it.
+        return await self._writer.add(row)
 
-        async def insert() -> aiosqlite.Cursor:
-            async with self._transaction_lock:
-                return await self._db.execute(
-                    "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, "
-                    "command, query, hits, answered, confidence, latency_ms) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    row,
-                )
+    async def _write_log_rows(self, rows: Sequence[tuple[object, ...]]) -> list[int]:
+        """Log rows in one statement (its own transaction in autocommit mode, so one trip and
+        one commit); their ids, in order."""
+        ids: list[int] = []
+        if rows:
+            marks = ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * len(rows))
+            sql = (
+                "INSERT INTO queries (asked_at, surface, guild_id, channel_id, user_id, "
+                f"command, query, hits, answered, confidence, latency_ms) VALUES {marks}"
+            )
+            values = [value for row in rows for value in row]
 
-        # The lock is released between tries, so this process's other writes are not held up
-        # while another process keeps the file locked.
-        cur = await _patiently("logging a question", insert)
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+            async def insert() -> int:
+                # The lock keeps it out of another coroutine's open transaction on this
+                # connection; it is released between tries, so this process's other writes
+                # are not held up while another process keeps the file locked.
+                async with self._transaction_lock:
+                    found = await self._db.execute_insert(sql, values)
+                assert found is not None
+                return int(found[0])
+
+            last = await _patiently("logging questions", insert)
+            # One statement holds the write lock from its first row to its last: the rows
+            # take the ids after the largest, one after the other (SQLite picks ids at random
+            # only once the largest possible id is taken).
+            ids = list(range(last - len(rows) + 1, last + 1))
+        return ids
+
+    async def _store_layouts(self, passages: Sequence[tuple[object, ...]]) -> None:
+        """Store the layouts of passages (id, text, terms) that had none, worked out off the
+        loop; only where the passage still has that text and those terms."""
+        from retrieval.term_offsets import stored_form
+
+        unique = {p[0]: p for p in passages}
+        values = await asyncio.to_thread(
+            lambda: [
+                (stored_form(str(text), str(terms)), pid, text, terms)
+                for pid, text, terms in unique.values()
+            ]
+        )
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE passages SET layout = ? WHERE id = ? AND layout IS NULL "
+                "AND text = ? AND terms = ?",
+                values,
+            )
 
     def _log_scope(
         self, guild_id: int | None, column: str = "guild_id"

@@ -518,3 +518,36 @@ def test_ask_batch_with_a_question_argument_is_a_usage_error(cli, stdin):
     )
     bad_k = cli("ask", "--batch", "-k", "500")
     assert bad_k.code == 1 and bad_k.err == "citebot: error: -k must be at most 20\n"
+
+
+def test_each_terminal_change_leaves_the_saved_index_current_and_merged(cli, db_path, tmp_path):
+    # A terminal command exits before a background merge would end: without settling, every
+    # `sources add` left one more segment for every later process to open and search, and the
+    # next `ask` synced the change itself. Now the saved index is the corpus as the command
+    # left it, and a scope's segments stay few however many adds there were.
+    from retrieval.index import MAX_SEGMENTS
+
+    def saved() -> tuple[int, int]:
+        manifest = json.loads((Path(f"{db_path}.segments") / "manifest.json").read_text())
+        return manifest["version"], len(manifest["segments"])
+
+    def version() -> int:
+        with sqlite3.connect(db_path) as con:
+            return int(
+                con.execute("SELECT value FROM meta WHERE key = 'corpus_version'").fetchone()[0]
+            )
+
+    added = []
+    for i in range(MAX_SEGMENTS + 2):
+        note = tmp_path / f"dock-{i}.md"
+        note.write_text(f"# Dock {i}\n\nThe Ferncliff crane {i} lifts {20 + i} tonnes of slate.\n")
+        done = cli("sources", "add", str(note))
+        assert done.code == 0
+        added.append(done.out.split("[", 1)[1].split("]", 1)[0])
+        saved_version, segments = saved()
+        assert saved_version == version()
+        assert segments <= MAX_SEGMENTS
+    assert cli("sources", "remove", added[0]).code == 0
+    assert saved()[0] == version()
+    asked = cli("ask", "which crane lifts 25 tonnes")
+    assert "crane 5 lifts 25 tonnes" in asked.out.replace("**", "")

@@ -6,6 +6,7 @@ import json
 import math
 import random
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_a_saved_index_is_the_same_index(tmp_path) -> None:
     loaded = Bm25Index.load(path, "db-1", version=1)
     assert loaded is not None and len(loaded) == 200
     # Opened memory-mapped: the postings are not read into memory.
-    assert all(isinstance(s.docs.base, np.memmap) for s in loaded.segments)
+    assert all(isinstance(s.docs.low.base, np.memmap) for s in loaded.segments)
     for query in (["w1", "w7"], ["w3", "w50", "w200", "nothing"]):
         assert np.array_equal(loaded.scores(query), built.scores(query))
         assert loaded.search(query, 5, 5) == built.search(query, 5, 5)
@@ -211,7 +212,8 @@ DAMAGES = {
     "offsets shifted": _replace("starts", lambda a: np.concatenate(([0], a[1:-1] + 1, a[-1:]))),
     "offsets past the postings": _replace("starts", lambda a: a + np.arange(len(a))),
     "documents out of range": _replace("docs", lambda a: a + a.max() + 1),
-    "negative documents": _replace("docs", lambda a: -1 - a),
+    "documents in another window": _replace("run_windows", lambda a: a + 1),
+    "runs out of order": _replace("run_starts", lambda a: np.concatenate((a, a))),
     "postings out of order": _reverse_every_term,
     "vocabulary one word short": _words(lambda words: words[1:]),
     "vocabulary with a repeated word": _words(lambda words: [words[1], *words[1:]]),
@@ -386,29 +388,143 @@ async def test_a_fragmented_scope_is_merged_in_the_background(tmp_path) -> None:
         assert len([s for s in index.segments if s.scope == 7]) == 1
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_walking_postings_finds_the_same_best_passages_as_a_dense_pass(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # MaxScore stops early and only probes the common terms' postings; its k best (ties
-    # included) must be exactly the dense pass's, for the global scope and for a server.
-    import retrieval.index as index_module
+async def test_a_merge_takes_the_small_segments_and_leaves_the_large_one(tmp_path) -> None:
+    # One source added to a large corpus must not rebuild the corpus: when a scope grows too
+    # many segments, the small ones are merged and the large one stays as it was.
+    from retrieval.index import MAX_SEGMENTS
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
 
-    corpus = _corpus(seed, 600, vocabulary=2000)
-    index = _index(corpus, [None, None, 4] * 200)
-    rng = random.Random(seed)
-    queries = [[f"w{rng.randint(0, 1999)}" for _ in range(rng.randint(1, 6))] for _ in range(80)]
-    dense = {}
-    monkeypatch.setattr(index_module, "SKIPPABLE", 10**9)  # every search dense
-    for query in queries:
-        for guild in (None, 4):
-            dense[tuple(query), guild] = index.search(query, 10, guild)
-    monkeypatch.setattr(index_module, "SKIPPABLE", 0)  # every search walks postings
-    for query in queries:
-        for guild in (None, 4):
-            walked = index.search(query, 10, guild)
-            expected = dense[tuple(query), guild]
-            assert [h.passage_id for h in walked.hits] == [h.passage_id for h in expected.hits]
-            assert [h.score for h in walked.hits] == pytest.approx(
-                [h.score for h in expected.hits], rel=1e-12
+    async with await KnowledgeBase.open(tmp_path / "kb.db", seed=False) as kb:
+        asker = Caller(guild_id=7)
+        for i in range(12):
+            await kb.add_text(
+                f"Ledger {i}: the Saltmarsh mill {i} grinds {100 + i} sacks of barley a week.",
+                title=f"Mill {i}",
+                guild_id=7,
             )
+        await kb.ask("how much barley does the mill grind", 3, asker)
+        large = [s.name for s in (await kb._current_index(7)).segments if s.scope == 7]
+        assert len(large) == 1
+        for i in range(MAX_SEGMENTS):
+            await kb.add_text(
+                f"Memo {i}: the Ferncliff dock {i} crane lifts {10 + i} tonnes.",
+                title=f"Dock {i}",
+                guild_id=7,
+            )
+            before = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        await kb._live._merging  # the merge it scheduled
+        merged = [s for s in (await kb._current_index(7)).segments if s.scope == 7]
+        assert len(merged) == 2 and large[0] in {s.name for s in merged}
+        assert sorted(s.size for s in merged) == [MAX_SEGMENTS, 12]
+        after = await kb.ask("which crane lifts 13 tonnes", 3, asker)
+        assert [(h.passage_id, round(h.score, 9)) for h in after.hits] == [
+            (h.passage_id, round(h.score, 9)) for h in before.hits
+        ]
+        assert "13 tonnes" in after.hits[0].text
+
+
+def _reference_top(
+    counts: list[Counter],
+    visible: list[int],
+    live: set[int],
+    query: list[str],
+    boosts: dict[str, float],
+    k: int,
+) -> list[tuple[int, float]]:
+    """The k best (passage id, score) by BM25 written out term by term (`counts`: each
+    passage's term counts): N and the average length over the live passages a server sees,
+    document frequencies over every passage of its segments (a deleted one's leave only when
+    its scope is merged); ties in id order."""
+    n = len(live)
+    avgdl = sum(counts[i].total() for i in live) / n
+    df = {term: sum(term in counts[j] for j in visible) for term in query}
+    scored = []
+    for i in sorted(live):
+        score = 0.0
+        length = counts[i].total()
+        for term in dict.fromkeys(query):
+            tf = counts[i][term]
+            if not tf:
+                continue
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) * boosts.get(term, 1.0)
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avgdl))
+        if score > 0:
+            scored.append((-score, i + 100))
+    return [(i, -s) for s, i in sorted(scored)[:k]]
+
+
+# Each way a segment can be scored, forced by the thresholds that choose between them.
+PATHS = {
+    "every posting, merged": {"FEW_POSTINGS": 10**9},
+    "every posting, one slot per passage": {"FEW_POSTINGS": 0, "DENSE_SHARE": 10**9},
+    "MaxScore, passages looked up in postings": {
+        "FEW_POSTINGS": 0,
+        "DENSE_SHARE": 0,
+        "LOOKUP_SHARE": 10**9,
+    },
+    "MaxScore, postings looked up among passages": {
+        "FEW_POSTINGS": 0,
+        "DENSE_SHARE": 0,
+        "LOOKUP_SHARE": 0,
+    },
+}
+
+
+@pytest.mark.parametrize("window_bits", [16, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_way_of_scoring_finds_the_reference_best_passages(
+    seed: int, window_bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A global scope of three segments and a server's own, with removed sources, searched
+    # with boosts: whichever way a segment is scored (pruned or not), the k best passages and
+    # their scores are those of BM25 written out, ties in passage order, and the scores are
+    # the same floats whichever way computed them. With windows of 8 passages (3 bits) instead
+    # of 65,536, every term's postings span many windows, as a common word's do at 1M.
+    import retrieval.index as index_module
+    import retrieval.segments as segments_module
+    from retrieval.segments import Segment
+
+    monkeypatch.setattr(segments_module, "WINDOW_BITS", window_bits)
+
+    corpus = _corpus(seed, 900, vocabulary=600)
+    counts = [Counter(doc) for doc in corpus]
+    rng = random.Random(seed)
+    scopes = [rng.choice([None, None, 4]) for _ in corpus]
+    parts = [range(0, 500), range(500, 700), range(700, 900)]
+
+    def rows(part: range) -> list[PassageRow]:
+        return [PassageRow(i + 100, i, scopes[i], " ".join(corpus[i])) for i in part]
+
+    index = Bm25Index(rows(parts[0]), version=1)
+    for version, part in enumerate(parts[1:], start=2):
+        added = [
+            Segment.build(f"seg-{seed}-{version}-{scope}", scope or 0, chunk, 0.0)
+            for scope in (None, 4)
+            if (chunk := [r for r in rows(part) if r.guild_id == scope])
+        ]
+        index = index.changed(added, [], version)
+    removed = set(rng.sample(range(900), 60))
+    index = index.changed([], removed, 4)
+    assert len([s for s in index.segments if s.scope == 0]) == 3
+    queries = [rng.sample([f"w{i}" for i in range(600)], rng.randint(1, 14)) for _ in range(30)]
+    # The commonest words: in more passages than are left, so their idf is below 0.
+    queries += [["w0", "w1", "w2", "w3", "w4"], ["w0", "w599"], ["w1", "nothing"]]
+    for query in queries:
+        boosts = {query[-1]: 0.8} if len(query) > 1 else {}
+        for guild, k in ((None, 10), (4, 10), (4, 3), (None, 200)):
+            visible = [i for i in range(900) if scopes[i] in (None, guild)]
+            live = set(visible) - removed
+            expected = _reference_top(counts, visible, live, query, boosts, k)
+            every = dict(zip(*index._scored(query, index._view(guild), boosts), strict=True))
+            for path, settings in PATHS.items():
+                with monkeypatch.context() as patched:
+                    for name, value in settings.items():
+                        patched.setattr(index_module, name, value)
+                    hits = index.search(query, k, guild, boosts).hits
+                assert [h.passage_id for h in hits] == [i for i, _ in expected], (path, query)
+                assert [h.score for h in hits] == pytest.approx(
+                    [score for _, score in expected], rel=1e-12
+                )
+                # The same floats as the reference path that reads every posting.
+                assert all(every[h.passage_id] == h.score for h in hits), (path, query)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import render, replies
 from bot.views import answer_view
 from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
 from retrieval.models import Caller
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from bot.client import Citebot
 
 MAX_COUNT = 10
+RECENT_WEIGHT = 0.2  # of the last answer's time in Ask.recent_ms
 
 
 def _within_limit(interaction: discord.Interaction[Citebot]) -> bool:
@@ -30,6 +32,9 @@ class Ask(commands.Cog):
 
     def __init__(self, bot: Citebot) -> None:
         self.bot = bot
+        # How long answers have lately taken (ms, smoothed): when they take longer than an
+        # answer may wait to go out as the response itself, the deferral goes out at once.
+        self.recent_ms = 0.0
 
     @app_commands.command(name="ask")
     @app_commands.guild_only()
@@ -46,7 +51,6 @@ class Ask(commands.Cog):
     ) -> None:
         """Ask a question; get the best passages with citations."""
         validate_query(question)  # cheap: a blank question is refused before deferring
-        await interaction.response.defer(thinking=True)
         caller = Caller(
             surface="discord",
             guild_id=interaction.guild_id,
@@ -54,9 +58,22 @@ class Ask(commands.Cog):
             user_id=interaction.user.id,
             command="ask",
         )
-        answer = await self.bot.kb.ask(question, count, caller)
-        await interaction.followup.send(
-            embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
+        # Most answers are ready well within Discord's deadline: sent as the response itself,
+        # one request instead of a deferral and a follow-up (a third of the bot's HTTP work per
+        # ask). A slower one (an index being rebuilt) is deferred first; when answers have lately
+        # been slow (a busy bot), at once, so the first response is not held back.
+        quick = replies.QUICK_ANSWER
+        started = time.perf_counter()
+        answer = await replies.in_time(
+            interaction,
+            self.bot.kb.ask(question, count, caller),
+            ephemeral=False,
+            defer_after=quick if self.recent_ms < quick * 1000 else 0.0,
+        )
+        took_ms = (time.perf_counter() - started) * 1000  # with the waits of a busy bot
+        self.recent_ms += RECENT_WEIGHT * (took_ms - self.recent_ms)
+        await replies.send(
+            interaction, embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
         )
 
 

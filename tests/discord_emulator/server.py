@@ -197,13 +197,15 @@ class DiscordEmulator:
         ack_deadline: float = 3.0,
         token_lifetime: float = 15 * 60.0,
         attachment_size_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
-        wait_timeout: float = 5.0,
+        wait_timeout: float = 30.0,
     ) -> None:
         self.token = token
         self.ack_deadline = ack_deadline
         self.token_lifetime = token_lifetime
         self.attachment_size_limit = attachment_size_limit
         # Upper bound for every wait_* helper, so a bot that never answers fails, not hangs.
+        # Only a hang guard (every wait ends on an event): generous, since a bot process that
+        # starts on a loaded machine took over 5 s to exit.
         self.wait_timeout = wait_timeout
         self.application_id = snowflake()
         # A bot user's id is its application's id, as on Discord.

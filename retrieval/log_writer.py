@@ -1,0 +1,146 @@
+"""Query-log rows written together: one statement and one commit for every ask that arrived
+while the previous write was under way (or, with an `interval`, within it of each other).
+
+Every question leaves a row in the query log. Written one by one, each row costs a trip to the
+database thread and a commit of its own. Here an ask hands its row to the writer and waits for
+the write that carries it: a write starts as soon as the loop is free (or after `interval`, or
+once `max_rows` have gathered), and the rows arriving while it is under way go together in the
+next one, so the busier the bot, the more rows share a write (measured: 0.2 ms of CPU per row
+alone, 0.04 ms with 500 asking at once).
+
+The ask still returns only once its row is committed, so the row's id is the real one (it goes
+into the answer's buttons) and the log shown by /logs right after the ask holds it; no read has
+to flush anything first. Closing writes whatever is still waiting, so no row is lost when the bot
+is stopped. Other work that needs no answer (a passage's layout stored the first time it is
+shown) is queued with `defer` and written with the next batch, or on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+Deferred = TypeVar("Deferred")
+
+# How long the first row of a batch waits for others. None: no timer, the write starts as soon
+# as the loop is free, and the rows that arrive while it is under way make the next batch (a
+# timer of even 2 ms cost more CPU per row than a batch of a few rows saves, measured at 1
+# and at 50 users).
+INTERVAL_S: float | None = None
+MAX_ROWS = 64
+
+
+class BatchWriter(Generic[Row, Deferred]):
+    """Writes rows in batches through `write(rows) -> ids of the rows, in order`, and deferred
+    items through `write_deferred(items)` once the rows' askers have their ids.
+
+    One write runs at a time; it takes up to `max_rows` rows and every deferred item queued so
+    far. Cheap per row when nothing is to be shared: a timer and a future, no task per row.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[Row]], Awaitable[Sequence[int]]],
+        write_deferred: Callable[[Sequence[Deferred]], Awaitable[None]],
+        *,
+        interval: float | None = INTERVAL_S,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
+        self._write = write
+        self._write_deferred = write_deferred
+        self.interval = interval
+        self.max_rows = max_rows
+        self._rows: list[tuple[Row, asyncio.Future[int]]] = []
+        self._deferred: list[Deferred] = []
+        self._timer: asyncio.Handle | None = None
+        self._writing: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0  # writes of rows made, for tests and benchmarks: rows per write
+
+    async def add(self, row: Row) -> int:
+        """Write `row` with the next batch; its id once that batch is committed. An asker
+        cancelled meanwhile leaves its row to be written all the same."""
+        if self._closed:
+            raise RuntimeError("the log writer is closed")
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._rows.append((row, done))
+        self._wake(now=len(self._rows) >= self.max_rows)
+        return await done
+
+    def defer(self, item: Deferred) -> None:
+        """Write `item` with the next batch; nobody waits for it."""
+        if not self._closed:
+            self._deferred.append(item)
+            self._wake()
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows) + len(self._deferred)
+
+    def _wake(self, now: bool = False) -> None:
+        """Start a write after `interval` (at once when a batch is full); a write under way
+        takes what gathered meanwhile when it is done."""
+        if self._writing is not None and not self._writing.done():
+            return
+        if now:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._start()
+        elif self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = (
+                loop.call_soon(self._start)
+                if self.interval is None
+                else loop.call_later(self.interval, self._start)
+            )
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._rows or self._deferred:
+            await self._write_some()
+
+    async def _write_some(self) -> None:
+        batch, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
+        deferred, self._deferred = self._deferred, []
+        try:
+            if batch:
+                ids = await self._write([row for row, _ in batch])
+                self.batches += 1
+                for (_, done), row_id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(row_id)
+                batch = []
+            if deferred:
+                await self._write_deferred(deferred)
+        except Exception as exc:
+            if deferred:
+                log.warning("%d deferred writes were dropped: %s", len(deferred), exc)
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+        except BaseException:
+            self._rows[:0] = batch  # cancelled: close() writes them
+            self._deferred[:0] = deferred
+            raise
+
+    async def close(self) -> None:
+        """Write everything still waiting, then refuse new rows."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writing
+        while self._rows or self._deferred:
+            await self._write_some()

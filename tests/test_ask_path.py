@@ -1,0 +1,146 @@
+"""What answering reads and writes per ask: stored term offsets instead of re-analysis, and the
+query log written in batches that still show every row as soon as its ask returns."""
+
+import asyncio
+import sqlite3
+
+from retrieval.analyzer import analyze_spans
+from retrieval.documents import prepare
+from retrieval.knowledge import KnowledgeBase
+from retrieval.models import Answer, Caller
+from retrieval.rerank import sentence_terms
+from retrieval.seeds import seed_files
+from retrieval.store import LAYOUTS_PER_FETCH, Store
+from retrieval.term_offsets import decode, encode
+
+GUILD = 333333333333333333
+SPEND = "How much did DeepSeek spend to train its model?"
+TAKEN_HOME = (
+    "The night train from Vienna reached Zurich at 6:40. Passengers took home a souvenir "
+    "ticket printed on recycled card, and the railway said the card costs less than plastic."
+)
+
+
+def _shown(answer: Answer) -> list[tuple[str, list[str]]]:
+    """Each hit as a reader sees it: its text and the words set in bold."""
+    return [(h.text, [h.text[a:b] for a, b in h.highlights]) for h in answer.hits]
+
+
+def _layouts(db_path) -> int:
+    with sqlite3.connect(db_path) as con:
+        return con.execute("SELECT count(*) FROM passages WHERE layout IS NOT NULL").fetchone()[0]
+
+
+def _with_layout(db_path, passage_ids) -> set[int]:
+    with sqlite3.connect(db_path) as con:
+        marks = ",".join("?" * len(passage_ids))
+        sql = f"SELECT id FROM passages WHERE layout IS NOT NULL AND id IN ({marks})"
+        return {row[0] for row in con.execute(sql, list(passage_ids))}
+
+
+async def test_the_words_in_bold_are_the_same_from_stored_offsets(kb, db_path):
+    """A passage stored without offsets is analysed when shown, and its offsets are kept (a
+    few passages per ask, each written before the next ask's log row); once they are, the
+    answer shows the same passages with the same words in bold."""
+    assert _layouts(db_path) == 0
+    first = await kb.ask(SPEND)
+    shown = {h.passage_id for h in first.hits}
+    answers = [first]
+    while _with_layout(db_path, shown) != shown:
+        answers.append(await kb.ask(SPEND))
+        assert _layouts(db_path) <= LAYOUTS_PER_FETCH * len(answers)  # a few per ask
+        assert len(answers) <= 10  # 30 candidates, 3 a time
+    answers.append(await kb.ask(SPEND))  # read from the stored offsets
+    assert all(_shown(a) == _shown(first) for a in answers)
+    text, bold = _shown(answers[-1])[0]
+    assert "$5.6 million" in text and "spent" in bold
+    assert answers[-1].direct == first.direct and first.direct is not None
+
+
+async def test_an_old_database_gains_offsets_and_answers_as_before(db_path):
+    async with await KnowledgeBase.open(db_path) as kb:
+        before = await kb.ask(SPEND)
+    with sqlite3.connect(db_path) as con:  # as a database from before the offsets were stored
+        con.execute("ALTER TABLE passages DROP COLUMN layout")
+        con.execute("PRAGMA user_version = 5")
+    async with await KnowledgeBase.open(db_path) as kb:
+        after = await kb.ask(SPEND)
+        stored = await kb.ask(SPEND)
+    assert _shown(after) == _shown(before) == _shown(stored)
+    assert _layouts(db_path) >= len(after.hits)
+
+
+async def test_offsets_decode_to_what_analysing_the_text_gives():
+    for source, path in seed_files():
+        for passage in prepare(path.read_text(encoding="utf-8"), name=source).passages:
+            layout = decode(encode(passage.text, passage.terms), passage.terms)
+            assert layout is not None
+            assert layout.spans == analyze_spans(passage.text)
+            assert layout.sentences == sentence_terms(passage.text)
+
+
+async def test_text_whose_offsets_would_not_be_exact_is_still_highlighted(kb):
+    # "&amp;" is decoded by the analyzer: offsets into the analysed text would not index this
+    # text, so none are stored for it and it is analysed whenever it is shown.
+    assert encode("Trains &amp; trams run late.", "train tram run late") is None
+    added = await kb.add_text(TAKEN_HOME, title="Night train souvenirs", guild_id=GUILD)
+    assert added.passages == 1
+    caller = Caller.member(GUILD, 1)
+    for _ in range(2):  # analysed, then read from the stored offsets
+        answer = await kb.ask("What did passengers take home from the night train?", caller=caller)
+        text, bold = _shown(answer)[0]
+        assert text == TAKEN_HOME
+        assert bold == ["night", "train", "Passengers", "took", "home"]
+
+
+async def test_concurrent_asks_each_show_their_row_in_the_log_at_once(kb):
+    questions = [f"{SPEND} ({n})" for n in range(12)]
+    answers = await asyncio.gather(
+        *(kb.ask(q, caller=Caller.member(GUILD, n)) for n, q in enumerate(questions))
+    )
+    rows = await kb.query_log("recent", 20, Caller.member(GUILD, 0))
+    assert sorted((r.id, r.query, r.user_id) for r in rows) == sorted(
+        (a.query_id, a.query, n) for n, a in enumerate(answers)
+    )
+
+
+def _log(store: Store, n: int) -> "asyncio.Future[int]":
+    return asyncio.ensure_future(
+        store.log_query(
+            surface="cli",
+            guild_id=None,
+            channel_id=None,
+            user_id=None,
+            command="ask",
+            query=f"question {n}",
+            hits=[],
+            answered=False,
+            confidence=0.0,
+            latency_ms=1.0,
+        )
+    )
+
+
+def _logged(db_path) -> list[tuple[int, str]]:
+    with sqlite3.connect(db_path) as con:
+        return con.execute("SELECT id, query FROM queries ORDER BY id").fetchall()
+
+
+async def test_rows_logged_together_share_one_write(db_path):
+    store = await Store.open(db_path)
+    try:
+        ids = await asyncio.gather(*(_log(store, n) for n in range(12)))
+        assert store.log_writes == 1
+        assert _logged(db_path) == [(i, f"question {n}") for n, i in enumerate(ids)]
+    finally:
+        await store.close()
+
+
+async def test_rows_still_waiting_are_written_when_the_store_closes(db_path):
+    store = await Store.open(db_path)
+    logging = [_log(store, n) for n in range(5)]
+    await asyncio.sleep(0)  # every row handed to the writer, none written yet
+    assert _logged(db_path) == []
+    await store.close()
+    ids = [await task for task in logging]
+    assert _logged(db_path) == [(i, f"question {n}") for n, i in enumerate(ids)]
