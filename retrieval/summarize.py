@@ -24,7 +24,6 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import chain, islice
 
 from retrieval.analyzer import analyze, stem
@@ -87,8 +86,9 @@ _WORD = re.compile(r"[^\W_]+")
 _AMOUNT = re.compile(
     r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|million\b|billion\b|trillion\b)", re.IGNORECASE
 )
+# In a plain sentence (see `_plain`) an amount has one of these.
+_AMOUNT_WORDS = ("$", "%", "percent", "illion")
 _FIGURE = re.compile(r"\d[\d,.]*")
-_DIGIT = re.compile(r"\d")
 # "... impacted this movement": a demonstrative noun phrase anywhere ("to this day" is none).
 # The word starts the pattern ("th" where no letter goes before it: a word boundary there), so
 # the search looks for "th" rather than trying every position of the sentence.
@@ -104,34 +104,69 @@ _DEFINING = re.compile(
     r"|,\s(?:a|an)\s[^,]{3,80},)",
     re.IGNORECASE,
 )
+# _DEFINING's parts, as they read in a plain sentence (see `_plain_subject_end`).
+_MAX_SUBJECT_CHARS = 80
+_MAX_APPOSITIVE_CHARS = 80
+_PLAIN_DEFINING = re.compile(
+    r" (?:(?:is|was|are|were) (?:a|an|the|one)|refers to|(?:i|wa)s known as) "
+)
+_LONGEST_DEFINING = len(" was known as ")
+_APPOSITIVES = (", a ", ", an ")
 
 
-def points_back(sentence: str) -> bool:
+def _plain(sentence: str) -> str | None:
+    """The sentence in lower case when it is printable ASCII (most are), else None.
+
+    In such a sentence a case-insensitive pattern's letters match only their two ASCII cases
+    and its whitespace only the space, so a word the pattern needs ("this ", "million") can be
+    looked for in the lower-cased text first, much quicker than the pattern is tried at every
+    position; the pattern runs only where the word is."""
+    return sentence.lower() if sentence.isascii() and sentence.isprintable() else None
+
+
+def points_back(sentence: str, plain: str | None = None) -> bool:
     """Does the sentence open by pointing at something said before it (This, He, However,
-    "In 1990, she"), or name "this X" anywhere?"""
+    "In 1990, she"), or name "this X" anywhere? (`plain`: `_plain(sentence)`, when known.)"""
     head = sentence[:80].casefold()
     first = _FIRST_WORD.search(head)
     if first is None:
         return False
-    return (
-        first.group() in _POINTING
-        or head[first.start() :].startswith(_POINTING_PHRASES)
-        or _DEMONSTRATIVE.search(sentence) is not None
-        or _PRONOUN_AFTER_PHRASE.match(sentence) is not None
-    )
+    if first.group() in _POINTING or head[first.start() :].startswith(_POINTING_PHRASES):
+        return True
+    if plain is None:
+        plain = _plain(sentence)
+    if (plain is None or "this " in plain or "these " in plain) and _DEMONSTRATIVE.search(sentence):
+        return True
+    return _PRONOUN_AFTER_PHRASE.match(sentence) is not None
 
 
-def defines_subject(sentence: str, title_terms: set[str]) -> bool:
+def defines_subject(sentence: str, title_terms: set[str], plain: str | None = None) -> bool:
     """Does the sentence say what the title's subject is ("DeepSeek, a Chinese AI company,
-    is...", "The Acropolis is an ancient citadel")?"""
+    is...", "The Acropolis is an ancient citadel")? (`plain`: `_plain(sentence)`, when known.)"""
+    if plain is None:
+        plain = _plain(sentence)
+    if plain is not None:
+        end = _plain_subject_end(plain)
+        return end > 0 and not title_terms.isdisjoint(analyze(sentence[:end]))
     m = _DEFINING.match(sentence)
     return m is not None and not title_terms.isdisjoint(analyze(m.group("subject")))
 
 
-@dataclass(slots=True)
-class _Candidate:
-    text: str
-    follows: bool  # the sentence just before it in the article is the previous candidate
+def _plain_subject_end(plain: str) -> int:
+    """Where `_DEFINING`'s subject ends in a plain sentence (`_plain`), 0 without a match: the
+    first place, after 1-80 characters without a comma, where one of its phrases follows (the
+    pattern's lazy subject stops at the first). A search for the phrases, which starts only
+    at spaces, instead of the pattern's tries of its three branches at each of those places."""
+    comma = plain.find(",")
+    last = _MAX_SUBJECT_CHARS if comma < 0 else min(comma, _MAX_SUBJECT_CHARS)
+    m = _PLAIN_DEFINING.search(plain, 1, last + _LONGEST_DEFINING)
+    if m is not None and m.start() <= last:
+        return m.start()
+    if 0 < comma <= _MAX_SUBJECT_CHARS and plain.startswith(_APPOSITIVES, comma):
+        rest = plain.find(" ", comma + 2) + 1  # after ", a " or ", an "
+        if 3 <= plain.find(",", rest) - rest <= _MAX_APPOSITIVE_CHARS:
+            return comma
+    return 0
 
 
 def summary_length(word_count: int) -> int:
@@ -143,44 +178,49 @@ def summary_length(word_count: int) -> int:
     return 4
 
 
-def _candidates(article: Article) -> list[_Candidate]:
+def _candidates(article: Article) -> tuple[list[str], list[bool]]:
     """Body sentences a reader would accept in a summary (no headings, FAQ, callouts), the
-    first MAX_CANDIDATES of them."""
-    return list(islice(_acceptable(article), MAX_CANDIDATES))
-
-
-def _acceptable(article: Article) -> Iterator[_Candidate]:
+    first MAX_CANDIDATES of them; and for each, whether the sentence just before it in the
+    article is the candidate before it. Two plain lists: a candidate is read a dozen times."""
+    texts: list[str] = []
+    follows: list[bool] = []
     read = 0
-    follows = False  # was the sentence read last a candidate?
+    after = False  # was the sentence read last a candidate?
     for block in article.blocks:
         if block.kind == "heading" and is_faq_heading(block.text):
-            return
+            break
         # (the start of the text folded: folding goes character by character)
         if block.kind != "paragraph" or block.text[:32].casefold().startswith(_CALLOUTS):
-            follows = False
+            after = False
             continue
         split = article.split.get(block.text)  # split already, by the passage splitter
         for sentence in iter_sentences(block.text) if split is None else split:
             read += 1
             if read > MAX_SENTENCES_READ:
-                return
+                return texts, follows
             n = sentence.count(" ") + 1  # its words: a sentence comes with single spaces
             if MIN_SENTENCE_WORDS <= n <= MAX_SENTENCE_WORDS and not sentence.endswith("?"):
-                yield _Candidate(sentence, follows)
-                follows = True
+                texts.append(sentence)
+                follows.append(after)
+                if len(texts) == MAX_CANDIDATES:
+                    return texts, follows
+                after = True
             else:
-                follows = False
+                after = False
+    return texts, follows
 
 
-def _units(candidates: list[_Candidate]) -> list[tuple[int, ...]]:
+def _units(
+    texts: list[str], follows: list[bool], plains: list[str | None]
+) -> list[tuple[int, ...]]:
     """For each candidate, the sentences it needs to be read: itself, and the ones before it
     while it points back (at most MAX_CHAIN in all). Empty when it points back at a sentence
     that cannot be taken."""
     units: list[tuple[int, ...]] = []
-    for i, c in enumerate(candidates):
-        if not points_back(c.text):
+    for i, text in enumerate(texts):
+        if not points_back(text, plains[i]):
             units.append((i,))
-        elif c.follows and units[i - 1] and len(units[i - 1]) < MAX_CHAIN:
+        elif follows[i] and units[i - 1] and len(units[i - 1]) < MAX_CHAIN:
             units.append((*units[i - 1], i))
         else:
             units.append(())
@@ -217,13 +257,40 @@ def _clip(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    """A reader's words: lower case, stemmed, stop words kept (they are most of any text)."""
-    return list(map(_stem, _WORD.findall(text.casefold())))
+    """A reader's words: lower case, stemmed, stop words kept (they are most of any text).
+
+    An ASCII sentence (most of them) is cut by str.translate and str.split, several times
+    quicker than the pattern and with the same words: its word characters are the letters and
+    digits, which the table keeps (lower-cased), and everything else becomes a space."""
+    if text.isascii():
+        return list(map(_STEMS.__getitem__, text.translate(_ASCII_WORDS).split()))
+    return list(map(_STEMS.__getitem__, _WORD.findall(text.casefold())))
 
 
-@lru_cache(maxsize=50_000)
+# ASCII letters and digits as `_WORD` finds them in folded text; anything else separates.
+_ASCII_WORDS = str.maketrans(
+    {c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128) if not chr(c).islower()}
+)
+MAX_STEMS = 50_000
+
+
+class _Stems(dict[str, str]):
+    """Each word met so far with its stem (`_stem`): a dict whose misses stem, so a known word
+    costs map() one C-level lookup. Emptied when full: a text of random words keeps no more
+    than MAX_STEMS of them."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= MAX_STEMS:
+            self.clear()
+        stemmed = self[word] = _stem(word)
+        return stemmed
+
+
 def _stem(word: str) -> str:
     return word if len(word) <= 3 or len(word) > 40 else stem(word)
+
+
+_STEMS = _Stems()
 
 
 def _expected(words: list[list[str]], title: set[str]) -> dict[str, float]:
@@ -239,18 +306,20 @@ def _expected(words: list[list[str]], title: set[str]) -> dict[str, float]:
     return {w: REFERENCE_WORDS * v / total for w, v in weights.items()}
 
 
-def _prior(sentence: str, title_terms: set[str]) -> float:
+def _prior(sentence: str, title_terms: set[str], plain: str | None) -> float:
     """What the words alone miss: a sentence that says what the subject is, or that gives an
-    amount, is what a reader wants; a run of figures is not."""
+    amount, is what a reader wants; a run of figures is not. (`plain`: `_plain(sentence)`.)"""
     factor = 1.0
-    if title_terms and defines_subject(sentence, title_terms):
+    if title_terms and defines_subject(sentence, title_terms, plain):
         factor *= 1.0 + DEFINITION_BONUS
-    if _DIGIT.search(sentence) is None:  # no figure, and no amount (each has a digit)
-        return factor
     figures = len(_FIGURE.findall(sentence))
+    if not figures:  # no amount either (each has a digit)
+        return factor
     if figures > MAX_FIGURES:
         factor *= FIGURE_LIST_FACTOR
-    elif _AMOUNT.search(sentence):
+    elif (plain is None or any(word in plain for word in _AMOUNT_WORDS)) and _AMOUNT.search(
+        sentence
+    ):
         factor *= 1.0 + AMOUNT_BONUS
     return factor
 
@@ -324,22 +393,33 @@ def summarize(article: Article) -> str:
     summary (`_expected`), per sentence it adds, weighed by `_prior`. Overlap is clipped at
     each word's expected count, so a second sentence saying the same thing gains little.
     """
-    candidates = _candidates(article)
-    units = _units(candidates)
+    sentences, follows = _candidates(article)
+    plains = list(map(_plain, sentences))
+    units = _units(sentences, follows, plains)
     usable = sum(1 for u in units if u)
     if not usable:
         return _fallback(article)
-    sentences = [c.text for c in candidates]
     want = min(summary_length(len(article.words())), usable)
     most = min(want + 1, MAX_SUMMARY_SENTENCES, usable) if want > 2 else want
     said = [_words(s) for s in sentences]
     counts = [Counter(w) for w in said]
-    lengths = [len(w) for w in said]
+    lengths = list(map(len, said))
     title = set() if article.title_derived else set(_words(article.title))
     title_terms = set() if article.title_derived else set(analyze(article.title))
     expected = _expected(said, title)
-    prior = [_prior(s, title_terms) for s in sentences]
-    words = [[(w, n, (e := expected[w]), e if e < n else n) for w, n in c.items()] for c in counts]
+    # A sentence whose own unit is empty is in no unit (a chain grows from a usable one):
+    # its words count in the expected summary, but it is never weighed.
+    prior = [
+        _prior(s, title_terms, p) if u else 1.0
+        for s, p, u in zip(sentences, plains, units, strict=True)
+    ]
+    get = expected.__getitem__
+    words = [
+        [(w, n, e, e if e < n else n) for w, n, e in zip(c, c.values(), map(get, c), strict=True)]
+        if u
+        else []
+        for c, u in zip(counts, units, strict=True)
+    ]
     options: dict[tuple[int, ...], _Option] = {}
     chosen: set[int] = set()
     have: dict[str, int] = {}

@@ -1,0 +1,107 @@
+"""Quicker ingest, same results: the shortcuts taken while reading an article give what the
+patterns and loops they stand in for give (issue 10, point 5: a folder of 22k articles read at
+a few times bm25s's indexing time, with the stored summaries, passages and terms unchanged)."""
+
+import random
+
+import pytest
+
+from retrieval import summarize as s
+from retrieval.errors import BadSource
+from retrieval.extract import decode_any
+
+# Sentences of the kinds the summarizer's shortcuts must read as its patterns do: defining
+# ones, appositives, amounts, demonstratives, and the near misses of each.
+SENTENCES = [
+    "The Acropolis is an ancient citadel above the city of Athens.",
+    "DeepSeek, a Chinese AI company, is known for its open models.",
+    "DeepSeek, an AI lab, builds models.",
+    "DeepSeek, a lab,builds models.",
+    "Velmora was one of the first towns on the coast to build a harbour.",
+    "The term refers to a group of islands in the north.",
+    "The term REFERS TO a group of islands in the north.",
+    "The town Is A fishing port.",
+    "The town\tis a fishing port.",
+    "The town is\u00a0a fishing port.",
+    "Café Müller is a restaurant in the old part of Cologne.",
+    "In 1990, he moved to Lisbon, where he worked as a teacher.",
+    "A very long subject that goes on and on without any comma at all until far past the "
+    "eighty characters is a thing.",
+    "Exactly eighty characters of subject, then..." + "x" * 40 + " is a test.",
+    "It raised $5.6 million in 2021, up 40% from the year before.",
+    "Sales grew 12 percent in 1999.",
+    "The harbour landed 4,200 tonnes in 1911, 9,800 in 1952 and 12,450 in 1987.",
+    "The price was 5\u00a0million euros.",
+    "The museum has kept this collection since 1900.",
+    "To this day the museum is open on Sundays.",
+    "These buildings were restored in 1980.",
+    "Athens is the capital, a city of four million people, and a port.",
+    "X, a b,c",
+    ", a leading comma is a thing.",
+]
+
+
+def _words(rng: random.Random) -> str:
+    parts = ["is", "was", "are", "were", "a", "an", "the", "one", "refers to", "is known as"]
+    parts += ["was known as", ",", "X", "Is", "A", "foo", "bar,", "x" * 30, "y" * 75, ", a"]
+    parts += ["this", "these", "day", "$5", "7%", "3 million", "percent", "1,200.5", "\t"]
+    return "".join(rng.choice(parts) + rng.choice(["", " ", " ", ","]) for _ in range(20))
+
+
+CASES = SENTENCES + [_words(random.Random(seed)) for seed in range(3000)]
+
+
+def _subject_end_by_pattern(sentence: str) -> int:
+    m = s._DEFINING.match(sentence)
+    return m.end("subject") if m else 0
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_a_plain_sentence_is_its_lower_case_and_others_are_none(sentence: str) -> None:
+    plain = s._plain(sentence)
+    if sentence.isascii() and "\t" not in sentence:
+        assert plain == sentence.lower()
+    else:
+        assert plain is None
+
+
+def test_the_subject_of_a_plain_sentence_ends_where_the_pattern_ends_it() -> None:
+    plain_cases = [c for c in CASES if s._plain(c) is not None]
+    assert len(plain_cases) > 1000
+    found = [s._plain_subject_end(s._plain(c) or "") for c in plain_cases]
+    assert found == [_subject_end_by_pattern(c) for c in plain_cases]
+    assert sum(1 for end in found if end) > 100  # the matches are tested, not only misses
+
+
+def test_the_shortcuts_judge_sentences_as_the_patterns_do() -> None:
+    title = {"acropoli", "deepseek", "velmora", "term", "town", "athen", "x", "cafe"}
+    for sentence in CASES:
+        plain = s._plain(sentence)
+        m = s._DEFINING.match(sentence)
+        by_pattern = m is not None and not title.isdisjoint(s.analyze(m.group("subject")))
+        assert s.defines_subject(sentence, title, plain) == by_pattern, sentence
+        figures = len(s._FIGURE.findall(sentence))
+        amount = 1 <= figures <= 3 and s._AMOUNT.search(sentence) is not None
+        prior = s._prior(sentence, set(), plain)
+        assert (prior == 1.0 + s.AMOUNT_BONUS) == amount, sentence
+        demonstrative = s._DEMONSTRATIVE.search(sentence) is not None
+        if demonstrative:
+            assert s.points_back(sentence, plain), sentence
+
+
+def test_words_of_ascii_and_other_sentences_are_the_patterns_words() -> None:
+    for sentence in [*CASES, "Don't_stop: e-mail 3D-printers (C++)", "Straße ÉCOLE naïve"]:
+        by_pattern = [s._stem(w) for w in s._WORD.findall(sentence.casefold())]
+        assert s._words(sentence) == by_pattern
+
+
+def test_control_characters_are_counted_as_before() -> None:
+    """1% of control characters (tab, line and form feed, carriage return not counted) is text;
+    more is a binary file."""
+    for control in ["\x01", "\x08", "\x0b", "\x0e", "\x1b", "\x1f"]:
+        text = "a" * 990 + control * 10
+        assert decode_any(text.encode(), "notes.txt") == text
+        with pytest.raises(BadSource, match=r"^notes\.txt looks like a binary file, not text$"):
+            decode_any(("a" * 989 + control * 11).encode(), "notes.txt")
+    text = "a" * 900 + "\t\n\r\f" * 25
+    assert decode_any(text.encode(), "notes.txt") == text
