@@ -493,20 +493,14 @@ class Intake:
             )
 
     async def _store_new(
-        self,
-        doc: PreparedDocument,
-        *,
-        source: str,
-        kind: str,
-        guild_id: int | None,
-        added_by: str | None,
-        published_at: str | None = None,
-        canonical: str | None = None,
+        self, doc: PreparedDocument, *, guild_id: int | None, **columns: str | None
     ) -> AddResult:
         """Write a prepared document in one transaction, unless its content is already here.
 
         A source for every server (no guild) is also refused when some server already has the
-        same content: that server would otherwise see it twice.
+        same content: that server would otherwise see it twice. `columns`: the document's
+        other columns, as `_insert` takes them (source, kind, added_by, published_at,
+        canonical).
         """
         async with self.store.transaction() as db:
             existing = await self.store.find_by_hash(doc.content_hash, guild_id, db)
@@ -514,16 +508,7 @@ class Intake:
                 existing = await self.store.find_by_hash_anywhere(doc.content_hash, db)
             if existing is not None:
                 raise _duplicate(existing, guild_id)
-            doc_id = await self._insert(
-                db,
-                doc,
-                source=source,
-                kind=kind,
-                guild_id=guild_id,
-                added_by=added_by,
-                published_at=published_at,
-                canonical=canonical,
-            )
+            doc_id = await self._insert(db, doc, guild_id=guild_id, **columns)  # type: ignore[arg-type]
             added = await self.store.get_source(doc_id, db)
         assert added is not None
         return AddResult(added, len(doc.passages), doc.summary)

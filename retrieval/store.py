@@ -384,36 +384,8 @@ class Store:
             return CorpusDelta(version, hashes, [], await self.load_passages(db))
         gone = [d for d, h in known.items() if hashes.get(d) != h]
         new = [d for d, h in hashes.items() if known.get(d) != h]
-        rows: list[PassageRow] = []
-        for start in range(0, len(new), 500):  # under SQLite's limit on bound parameters
-            part = new[start : start + 500]
-            sql = (
-                "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
-                f"JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
-                f"({','.join('?' * len(part))}) ORDER BY p.id"
-            )
-            async with db.execute(sql, part) as cur:
-                cur.row_factory = None
-                rows += await cur.fetchall()  # type: ignore[arg-type]
-        rows.sort(key=lambda r: r[0])
+        rows = await self._passages_of(db, new)
         return CorpusDelta(version, hashes, gone, rows)
-
-    async def scope_passages(self, scope: int) -> tuple[CorpusVersion, Sequence[PassageRow]]:
-        """The corpus version and one scope's passages (0: the global corpus), in one read
-        transaction: what a merge rebuilds that scope from."""
-
-        async def read(db: aiosqlite.Connection) -> tuple[CorpusVersion, Sequence[PassageRow]]:
-            version = await self.version_map(db)
-            where = "d.guild_id IS NULL" if not scope else "d.guild_id = ?"
-            sql = (
-                "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
-                f"JOIN documents d ON d.id = p.document_id WHERE {where} ORDER BY p.id"
-            )
-            async with db.execute(sql, () if not scope else (scope,)) as cur:
-                cur.row_factory = None
-                return version, await cur.fetchall()  # type: ignore[return-value]
-
-        return await self._read_snapshot(read)
 
     async def documents_passages(
         self, documents: Sequence[int]
@@ -422,22 +394,27 @@ class Store:
         transaction: what a merge of some segments rebuilds them from."""
 
         async def read(db: aiosqlite.Connection) -> tuple[CorpusVersion, Sequence[PassageRow]]:
-            version = await self.version_map(db)
-            rows: list[PassageRow] = []
-            for start in range(0, len(documents), 500):  # under SQLite's bound-parameter limit
-                part = list(documents[start : start + 500])
-                sql = (
-                    "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
-                    "JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
-                    f"({','.join('?' * len(part))})"
-                )
-                async with db.execute(sql, part) as cur:
-                    cur.row_factory = None
-                    rows += await cur.fetchall()  # type: ignore[arg-type]
-            rows.sort(key=lambda r: r[0])
-            return version, rows
+            return await self.version_map(db), await self._passages_of(db, documents)
 
         return await self._read_snapshot(read)
+
+    @staticmethod
+    async def _passages_of(db: aiosqlite.Connection, documents: Sequence[int]) -> list[PassageRow]:
+        """These documents' passages as the index reads them, in passage id order (what a
+        sync adds and a merge rebuilds from)."""
+        rows: list[PassageRow] = []
+        for start in range(0, len(documents), 500):  # under SQLite's limit on bound parameters
+            part = list(documents[start : start + 500])
+            sql = (
+                "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
+                "JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
+                f"({','.join('?' * len(part))})"
+            )
+            async with db.execute(sql, part) as cur:
+                cur.row_factory = None
+                rows += await cur.fetchall()  # type: ignore[arg-type]
+        rows.sort(key=lambda r: r[0])
+        return rows
 
     async def version_map(self, db: aiosqlite.Connection | None = None) -> CorpusVersion:
         """The corpus version, every scope's version (0: the global corpus) and the corpus
