@@ -94,13 +94,6 @@ class Postings:
     def size(self) -> int:
         return int(self.low.size)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.low.nbytes + self.run_starts.nbytes + self.run_windows.nbytes)
-
-    def __len__(self) -> int:
-        return self.size
-
     def __getitem__(self, key: slice) -> np.ndarray:
         start, stop, step = key.indices(self.low.size)
         if step != 1:
