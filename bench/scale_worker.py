@@ -85,7 +85,12 @@ def _import(engine: str) -> None:
     if engine == "bm25s":
         import bm25s  # noqa: F401
     elif engine == "citebot":
-        import retrieval.index  # noqa: F401
+        import retrieval.index
+
+        # As the bot and `ask --batch` do: the compiled search, loaded (numba's import and
+        # the compiled code are in the baseline, as tantivy's library is for tantivy).
+        if not retrieval.index.use_compiled(wait=True):
+            raise RuntimeError("the compiled search did not load")
     elif engine == "tantivy":
         import tantivy  # noqa: F401
 

@@ -24,22 +24,28 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import math
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from retrieval import segments as segments_module
 from retrieval.analyzer import ANALYZER_VERSION
 from retrieval.segments import Segment, remove_folder
 from retrieval.spelling import dropped_letters
+
+log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.6
@@ -177,6 +183,7 @@ class Bm25Index:
         self._views: dict[int, _View] = {}
         self._lengths_cache: dict[int, dict[int, list[str]]] = {}
         self._norm_cache: dict[tuple[str, float], tuple[np.ndarray, float]] = {}
+        self._sums: dict[str, _Sums] = {}  # the compiled search's slots, per segment
 
     def __len__(self) -> int:
         return self.size
@@ -355,6 +362,8 @@ class Bm25Index:
         low.reverse()
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
+        if _compiled is not None:
+            return self._compiled_scores(segment, items, norms, mask, k, floor)
         postings = sum(span.stop - span.start for _, _, span in items)
         positive = all(idf > 0 for _, idf, _ in items)  # then every posting adds above 0
         if len(items) == 1:
@@ -454,6 +463,53 @@ class Bm25Index:
                 order = np.argsort(found, kind="stable")
                 found, totals = found[order], totals[order]
         return found, totals
+
+    def _compiled_scores(
+        self,
+        segment: Segment,
+        items: Sequence[tuple[float, float, slice]],
+        norms: np.ndarray,
+        mask: np.ndarray | None,
+        k: int,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_segment_scores` by retrieval.compiled (the same passages and floats), summing
+        into the segment's slots, or into new ones while another thread uses those."""
+        sums = self._sums.get(segment.name)
+        if sums is None:
+            sums = self._sums.setdefault(segment.name, _Sums(segment.size))
+        mine = sums.lock.acquire(blocking=False)
+        acc, seen = (sums.acc, sums.seen) if mine else _Sums.new(segment.size)
+        postings = segment.docs
+        count = len(items)
+        try:
+            return _compiled.top_k_sums(
+                postings.low,
+                postings.run_starts,
+                postings.run_windows,
+                segments_module.WINDOW_BITS,  # read now: tests narrow the windows
+                segment.tf,
+                np.fromiter((span.start for _, _, span in items), np.int64, count),
+                np.fromiter((span.stop for _, _, span in items), np.int64, count),
+                np.fromiter((idf for _, idf, _ in items), np.float64, count),
+                np.fromiter((bound for bound, _, _ in items), np.float64, count),
+                norms,
+                _ALL_LIVE if mask is None else mask,
+                k,
+                floor,
+                self._k1,
+                SLACK,
+                acc,
+                seen,
+            )
+        except BaseException:
+            if mine:  # left half done: every slot back to 0
+                acc.fill(0.0)
+                seen.fill(False)
+            raise
+        finally:
+            if mine:
+                sums.lock.release()
 
     def _read(
         self,
@@ -650,6 +706,8 @@ class Bm25Index:
             self._title_weight,
             self._idf_kind,
         )
+        # The segments it keeps keep their slots (all 0 between searches).
+        index._sums = {name: sums for name, sums in self._sums.items() if name in names}
         return index
 
     def merge_plan(self) -> list[tuple[int, tuple[str, ...]]]:
@@ -750,6 +808,64 @@ class Bm25Index:
             return index, str(manifest["identity"])
         except Exception:  # unreadable or foreign: derived data, so rebuild instead
             return None
+
+
+class _Sums:
+    """One float per passage of a segment, and whether a search has touched it: all 0 and
+    untouched between searches (a search clears the ones it touched), so a search costs as
+    many slots as it reads postings, never a pass over all of them. Allocated zeroed by the
+    system, so only the pages searches touch become resident. One search at a time uses
+    them (`lock`); a concurrent one gets new ones."""
+
+    __slots__ = ("acc", "lock", "seen")
+
+    def __init__(self, size: int) -> None:
+        self.lock = threading.Lock()
+        self.acc, self.seen = _Sums.new(size)
+
+    @staticmethod
+    def new(size: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.bool_)
+
+
+# "Every passage is live", for the compiled search (it takes an array either way).
+_ALL_LIVE = np.zeros(0, dtype=np.bool_)
+
+# retrieval.compiled once a long-lived process has asked for it and it has loaded (see
+# `use_compiled`); until then, and in a one-question process, searches run on numpy.
+_compiled: ModuleType | None = None
+_loading: threading.Thread | None = None
+_loading_lock = threading.Lock()
+
+
+def use_compiled(wait: bool = False) -> bool:
+    """Load the compiled search (retrieval.compiled) in a background thread, so searches
+    switch to it once it is ready: importing numba and loading (or, the first time after an
+    install, compiling) the search takes from about a second to tens of seconds, which a
+    one-question `citebot ask` would only lose, and a bot must not spend blocking its loop.
+    `wait`: return once it is loaded (or has failed: then searches stay on numpy, with the
+    same results). Returns whether searches now use it."""
+    global _loading
+    with _loading_lock:
+        if _loading is None:
+            _loading = threading.Thread(target=_load_compiled, name="citebot-compile", daemon=True)
+            _loading.start()
+    if wait:
+        _loading.join()
+    return _compiled is not None
+
+
+def _load_compiled() -> None:
+    global _compiled
+    try:
+        from retrieval import compiled
+
+        compiled.warm()
+    except Exception:  # an unsupported platform, a broken cache: numpy gives the same results
+        log.warning("the compiled search is unavailable; searching with numpy", exc_info=True)
+        return
+    _compiled = compiled
+    log.info("searching with the compiled search")
 
 
 def _write_atomically(path: Path, text: str) -> None:

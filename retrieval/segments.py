@@ -401,6 +401,13 @@ class Segment:
     maxtf: np.ndarray
     vocabulary: Vocabulary
 
+    def __post_init__(self) -> None:
+        # Immutable: what a search reads is read-only, built in memory or mapped from disk
+        # alike (so the compiled search sees one kind of array, and nothing writes by mistake).
+        for array in (self.docs.low, self.docs.run_starts, self.docs.run_windows, self.tf):
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+
     @property
     def size(self) -> int:
         return int(self.ids.size)

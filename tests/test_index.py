@@ -1,11 +1,14 @@
 """The inverted-file BM25 index gives exact BM25 scores, only faster: with rank-bm25's idf and
 parameters, rank-bm25's BM25Okapi scores; with its defaults (Lucene's idf), the textbook formula."""
 
+import concurrent.futures
+import importlib
 import itertools
 import json
 import math
 import random
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -468,6 +471,8 @@ PATHS = {
         "DENSE_SHARE": 0,
         "LOOKUP_SHARE": 0,
     },
+    # The compiled search (retrieval.compiled), which long-lived processes switch to.
+    "compiled": {"_compiled": "retrieval.compiled"},
 }
 
 
@@ -520,6 +525,8 @@ def test_every_way_of_scoring_finds_the_reference_best_passages(
             for path, settings in PATHS.items():
                 with monkeypatch.context() as patched:
                     for name, value in settings.items():
+                        if name == "_compiled":
+                            value = importlib.import_module(value)
                         patched.setattr(index_module, name, value)
                     hits = index.search(query, k, guild, boosts).hits
                 assert [h.passage_id for h in hits] == [i for i, _ in expected], (path, query)
@@ -528,3 +535,33 @@ def test_every_way_of_scoring_finds_the_reference_best_passages(
                 )
                 # The same floats as the reference path that reads every posting.
                 assert all(every[h.passage_id] == h.score for h in hits), (path, query)
+
+
+def test_searches_in_several_threads_at_once_find_what_one_finds_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The compiled search sums into one set of slots per segment; a search that finds them
+    # taken (another thread's) sums into its own. Either way: the same passages and floats,
+    # and the slots are left clean (the next search alone still agrees).
+    import retrieval.compiled
+    import retrieval.index as index_module
+
+    corpus = _corpus(7, 600, vocabulary=300)
+    index = Bm25Index(
+        [PassageRow(i + 1, i, None, " ".join(doc)) for i, doc in enumerate(corpus)], version=1
+    )
+    rng = random.Random(7)
+    queries = [rng.sample([f"w{i}" for i in range(300)], rng.randint(1, 8)) for _ in range(40)]
+    alone = [index.search(q, 10, None).hits for q in queries]  # numpy
+    monkeypatch.setattr(index_module, "_compiled", retrieval.compiled)
+    barrier = threading.Barrier(4)
+
+    def run(offset: int) -> list:
+        barrier.wait()
+        return [index.search(queries[(i + offset) % 40], 10, None).hits for i in range(40)]
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    for offset, found in enumerate(results):
+        assert found == [alone[(i + offset) % 40] for i in range(40)]
+    assert [index.search(q, 10, None).hits for q in queries] == alone
