@@ -7,10 +7,17 @@ ingest pipeline.
 
 from __future__ import annotations
 
-from retrieval.cleaning import title_key
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, Forbidden, NotFound
 from retrieval.models import Caller, Source, Summary
 from retrieval.store import Store
+
+
+def title_key(text: str) -> str:
+    """`retrieval.cleaning.title_key`, imported on the first title matched: cleaning is the
+    ingest pipeline's module, and `citebot ask` opens a library without matching a title."""
+    from retrieval.cleaning import title_key as key
+
+    return key(text)
 
 
 class Library:
