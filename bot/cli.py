@@ -18,12 +18,11 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
 from retrieval.knowledge import MAX_K, MAX_QUERY_CHARS, KnowledgeBase
 from retrieval.models import (
-    AddResult,
     Answer,
     Caller,
     DirectAnswer,
@@ -32,6 +31,9 @@ from retrieval.models import (
     QueryRecord,
     TopQuery,
 )
+
+if TYPE_CHECKING:
+    from retrieval.reports import AddResult
 
 DEFAULT_DB = "citebot.db"
 ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})

@@ -357,6 +357,7 @@ NOT_FOR_ASK = {
     "retrieval.files",
     "retrieval.urls",
     "retrieval.cleaning",
+    "retrieval.reports",  # summaries and what adding or refreshing a source reports
     "importlib.resources",
 }
 
