@@ -71,11 +71,22 @@ def make_db(path: Path, terms: list[str], texts: list[str] | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print {"import_s", "open_s", "first_ask_s", "start_s", "peak_mb", "answered", "hits"}."""
+    """Print {"import_s", "open_s", "first_ask_s", "start_s", "peak_mb", "answered", "hits"};
+    with --process, the whole `citebot ask` process against `python -c "import numpy"`
+    instead (`wall_times`), on a database made before (say a folder's, `bench.folder --keep`),
+    with the load average."""
     p = argparse.ArgumentParser()
     p.add_argument("db")
     p.add_argument("question")
+    p.add_argument("--process", action="store_true", help="time whole processes, interleaved")
+    p.add_argument("--runs", type=int, default=RUNS)
     args = p.parse_args(argv)
+    if args.process:
+        import os
+
+        times = wall_times(Path(args.db).resolve(), args.question, args.runs)
+        print(json.dumps({**times, "load_average": [round(x, 2) for x in os.getloadavg()]}))
+        return 0
     t0 = time.perf_counter()
     from retrieval.knowledge import KnowledgeBase
 
@@ -104,10 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     result.update(import_s=t_import, peak_mb=peak_rss_mb())
     print(json.dumps(result))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # -- the whole `citebot ask` process (bench/run.py --only startup) -----------------------------
@@ -326,3 +333,7 @@ def render(result: dict[str, object]) -> str:
     ]
     title = 'Cold start: a whole `citebot ask` process against `python -c "import numpy"` (medians)'
     return "\n".join([title, table(head, rows), *imports])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,13 +18,11 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, CitebotError, DuplicateSource
-from retrieval.ingest import IngestQueue
 from retrieval.knowledge import MAX_K, MAX_QUERY_CHARS, KnowledgeBase
 from retrieval.models import (
-    AddResult,
     Answer,
     Caller,
     DirectAnswer,
@@ -33,8 +31,9 @@ from retrieval.models import (
     QueryRecord,
     TopQuery,
 )
-from retrieval.sandbox import Budget
-from retrieval.urls import FetchPolicy
+
+if TYPE_CHECKING:
+    from retrieval.reports import AddResult
 
 DEFAULT_DB = "citebot.db"
 ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})
@@ -278,10 +277,24 @@ def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
 # -- commands ----------------------------------------------------------------------------------
 
 
+def _intake_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The fetch policy and the parser processes' budget, read from the environment, for the
+    commands that read sources (`sources add` and `refresh`); the others never fetch or parse,
+    and `citebot ask` must not pay for importing what does."""
+    if args.command != "sources" or args.action not in ("add", "refresh"):
+        return {}
+    from retrieval.ingest import IngestQueue
+    from retrieval.sandbox import Budget
+    from retrieval.urls import FetchPolicy
+
+    return {
+        "fetch_policy": FetchPolicy.from_env(os.environ),
+        "ingest": IngestQueue(Budget.from_env(os.environ)),
+    }
+
+
 async def _run(args: argparse.Namespace, db_path: str) -> int:
-    policy = FetchPolicy.from_env(os.environ)
-    ingest = IngestQueue(Budget.from_env(os.environ))
-    async with await KnowledgeBase.open(db_path, fetch_policy=policy, ingest=ingest) as kb:
+    async with await KnowledgeBase.open(db_path, **_intake_settings(args)) as kb:
         guild = getattr(args, "guild", None)
         if args.command == "ask":
             if args.k > MAX_K:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from retrieval.patterns import Lazy, lazy
+from retrieval.patterns import Lazy, fold, lazy
 
 DATE = "date"
 NUMBER = "number"
@@ -49,6 +49,8 @@ _PLACE_NOUNS = (
 )
 
 # Each pattern's match start orders the cues: the earliest cue in a question decides its kind.
+# Each names the words one of which every match holds (`needs`, see `retrieval.patterns`):
+# a question with none of them does not compile the cue.
 _QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
     (
         DATE,
@@ -59,7 +61,8 @@ _QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
             r"|\bin\s+(?:what|which)\s+(?:year|decade|century|month)\b"
             r"|\b(?:what|which)\s+(?:is|was|were)\s+the\s+(?:year|date)\b"
             r"|\b(?:year|date)\s+(?:of|did|was|when)\b(?=.*\b(?:what|which)\b)"
-            r"|\bwhen\s*$"
+            r"|\bwhen\s*$",
+            needs=("when", "ago", "year", "date", "day", "month", "decade", "century", "era"),
         ),
     ),
     (
@@ -77,7 +80,13 @@ _QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
             r"weight|temperature|distance|elevation|altitude|capacity|diameter|depth|width|"
             r"rate)\b"
             r"|\bpopulation\s+of\b"
-            r"|\bnumber\s+of\b(?=.*\b(?:what|how)\b)"
+            r"|\bnumber\s+of\b(?=.*\b(?:what|how)\b)",
+            needs=(
+                *("how percent proportion fraction share number amount age size height".split()),
+                *("length distance area population cost price budget revenue salary".split()),
+                *("speed weight depth temperature score total value death life".split()),
+                *("elevation altitude capacity diameter width rate".split()),
+            ),
         ),
     ),
     (
@@ -96,7 +105,8 @@ _QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
             r"|\b(?:who|whom)\s*$"
             r"|\b(?:what|which)\s+(?:" + _PERSON_NOUNS + r")\b"
             r"|\bwho\s+(?:invented|founded|created|discovered|wrote|painted|composed|designed|"
-            r"built|killed|won|directed|led|leads|runs|owns|started|developed|coined)\b"
+            r"built|killed|won|directed|led|leads|runs|owns|started|developed|coined)\b",
+            needs=("who", *_PERSON_NOUNS.split("|")),
         ),
     ),
     (
@@ -106,7 +116,8 @@ _QUESTION_CUES: tuple[tuple[str, Lazy], ...] = (
             r"|\bwhere\s*$"
             r"|\b(?:in|from|to|at|near)\s+(?:what|which)\s+(?:" + _PLACE_NOUNS + r")\b"
             r"|\b(?:what|which)\s+(?:" + _PLACE_NOUNS + r")\b"
-            r"|\b(?:what|whats|what's)\s+(?:is\s+|was\s+)?the\s+capital\s+of\b"
+            r"|\b(?:what|whats|what's)\s+(?:is\s+|was\s+)?the\s+capital\s+of\b",
+            needs=("where", "capital", *_PLACE_NOUNS.split("|")),
         ),
     ),
 )
@@ -126,11 +137,13 @@ _CHAT_WORDS = {
     "wich": "which",
     "whos": "who is",
 }
-_CHAT = lazy(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I)
+_CHAT = lazy(r"\b(?:" + "|".join(_CHAT_WORDS) + r")\b", re.I, needs=tuple(_CHAT_WORDS))
 
 
 def unchat(question: str) -> str:
     """`question` with chat spellings of question words written out."""
+    if not _CHAT.may_match(fold(question)):
+        return question
     return _CHAT.sub(lambda m: _CHAT_WORDS[m.group().casefold()], question)
 
 
@@ -145,7 +158,10 @@ def question_kind(question: str) -> str | None:
     if not q or len(q) > 1000:  # a question is a sentence, not a document
         return None
     best: tuple[int, str] | None = None
+    folded = fold(q)
     for kind, pattern in _QUESTION_CUES:
+        if not pattern.may_match(folded):
+            continue
         m = pattern.search(q)
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), kind)
@@ -626,17 +642,25 @@ _MEASURE_CUES = (
             r"\bhow\s+(?:big|large|small)\b.*\b(?:loan|loans|budget|grant|debt|debts|deal|fund|"
             r"funds|investment|prize|salary|fine|donation|bailout|contract|fortune)\b",
             re.I,
+            needs=("how",),
         ),
         ("money",),
     ),
-    (lazy(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I), ("length",)),
-    (lazy(r"\bhow\s+high\b", re.I), ("length", "rank")),
-    (lazy(r"\bhow\s+long\b", re.I), ("length", "duration")),
-    (lazy(r"\bhow\s+old\b", re.I), ("duration",)),
-    (lazy(r"\bhow\s+heavy\b", re.I), ("weight",)),
-    (lazy(r"\bhow\s+fast\b|\b(?:top|maximum|max|cruising)\s+speed\b", re.I), ("speed",)),
+    (lazy(r"\bhow\s+(?:tall|wide|deep|far|big|large)\b", re.I, ("how",)), ("length",)),
+    (lazy(r"\bhow\s+high\b", re.I, ("high",)), ("length", "rank")),
+    (lazy(r"\bhow\s+long\b", re.I, ("long",)), ("length", "duration")),
+    (lazy(r"\bhow\s+old\b", re.I, ("old",)), ("duration",)),
+    (lazy(r"\bhow\s+heavy\b", re.I, ("heavy",)), ("weight",)),
     (
-        lazy(r"\b(?:hottest|coldest|warmest|how\s+hot|how\s+cold|temperature)\b", re.I),
+        lazy(r"\bhow\s+fast\b|\b(?:top|maximum|max|cruising)\s+speed\b", re.I, ("fast", "speed")),
+        ("speed",),
+    ),
+    (
+        lazy(
+            r"\b(?:hottest|coldest|warmest|how\s+hot|how\s+cold|temperature)\b",
+            re.I,
+            ("hot", "cold", "warmest", "temperature"),
+        ),
         ("temperature",),
     ),
     (
@@ -648,6 +672,7 @@ _MEASURE_CUES = (
             # "how much is a new hearse": a price
             r"|\bhow\s+much\s+(?:is|are|was|were|does|do)\s+(?:a|an|one)\s+",
             re.I,
+            needs=("much",),
         ),
         ("money",),
     ),
@@ -658,8 +683,9 @@ def measure_kinds(question: str) -> tuple[str, ...]:
     """The measures a "how tall / long / old / much ... cost" question wants, or () when it
     names none (a plain "how many" is any number)."""
     question = unchat(question)
+    folded = fold(question)
     for cue, kinds in _MEASURE_CUES:
-        if cue.search(question):
+        if cue.may_match(folded) and cue.search(question):
             return kinds
     return ()
 
@@ -705,44 +731,56 @@ def has_measure(text: str, kinds: tuple[str, ...]) -> bool:
 # "where was X from" is answered by "born in"; "who were X's parents" by "son of". Each pattern
 # adds the answer's words to the search and to proximity and coverage, weighted down
 # (`retrieval.rerank`); they never make a passage cover more than all of the question.
-_ANSWER_WORD_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", "born native"),
-    (r"\bparents?\b|\bfather\b|\bmother\b", "son daughter born"),
-    (r"\b(?:children|kids|sons|daughters)\b", "son daughter children"),
+_ANSWER_WORD_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (r"\bwhere\b.*\b(?:from|grow\s+up|raised)\b", "born native", ("where",)),
+    (r"\bparents?\b|\bfather\b|\bmother\b", "son daughter born", ("parent", "father", "mother")),
+    (
+        r"\b(?:children|kids|sons|daughters)\b",
+        "son daughter children",
+        ("children", "kids", "sons", "daughters"),
+    ),
     (
         r"\b(?:nickname|other\s+name|another\s+name|also\s+called)\b",
         "known called",
+        ("name", "called"),
     ),
-    (r"\bname\b.*\bbefore\b", "born known called"),
-    (r"\bwhat\s+does\b.*\bmean\b|\bmeaning\b", "means name derived"),
+    (r"\bname\b.*\bbefore\b", "born known called", ("before",)),
+    (r"\bwhat\s+does\b.*\bmean\b|\bmeaning\b", "means name derived", ("mean",)),
     (
         r"\b(?:who|when)\b.*\b(?:invented|came\s+up\s+with|first\s+used)\b",
         "coined introduced invented",
+        ("invented", "came", "first"),
     ),
-    (r"\bwhen\b.*\b(?:die|died|death)\b", "died death"),
-    (r"\bwhen\b.*\b(?:born|birth)\b", "born birth"),
+    (r"\bwhen\b.*\b(?:die|died|death)\b", "died death", ("die", "death")),
+    (r"\bwhen\b.*\b(?:born|birth)\b", "born birth", ("born", "birth")),
     (
         r"\bhow\s+much\b.*\b(?:cost|costs|price|pay|paid|invest|investing|putting)\b"
         r"|\bhow\s+much\s+(?:is|are|was|were|does|do)\s+(?:a|an|one)\s+",
         "spent spend paid invested investment cost",
+        ("much",),
     ),
     # A measure is written as its noun ("stands 50 m in height"), seldom as the question's
     # adjective.
-    (r"\bhow\s+(?:tall|high)\b", "height high"),
-    (r"\babove\s+sea\s+level\b", "elevation altitude"),
-    (r"\bhow\s+long\b(?!\s+ago)", "length"),
-    (r"\bhow\s+(?:big|large)\b", "area size"),
-    (r"\bhow\s+old\b", "age aged"),
-    (r"\bhow\s+far\b", "distance"),
-    (r"\bhow\s+deep\b", "depth"),
-    (r"\bhow\s+heavy\b", "weight weighs"),
+    (r"\bhow\s+(?:tall|high)\b", "height high", ("how",)),
+    (r"\babove\s+sea\s+level\b", "elevation altitude", ("level",)),
+    (r"\bhow\s+long\b(?!\s+ago)", "length", ("long",)),
+    (r"\bhow\s+(?:big|large)\b", "area size", ("how",)),
+    (r"\bhow\s+old\b", "age aged", ("old",)),
+    (r"\bhow\s+far\b", "distance", ("far",)),
+    (r"\bhow\s+deep\b", "depth", ("deep",)),
+    (r"\bhow\s+heavy\b", "weight weighs", ("heavy",)),
     (
         r"\b(?:hottest|coldest|how\s+hot|how\s+cold|warmest)\b",
         "temperature record maximum minimum",
+        ("hot", "cold", "warmest"),
     ),
-    (r"\bhow\s+many\s+people\s+live\b", "population inhabitants"),
-    (r"\b(?:buried|burial|grave)\b", "tomb buried cemetery grave"),
-    (r"\b(?:married|wife|husband|spouse)\b", "married wife husband"),
+    (r"\bhow\s+many\s+people\s+live\b", "population inhabitants", ("live",)),
+    (r"\b(?:buried|burial|grave)\b", "tomb buried cemetery grave", ("buri", "grave")),
+    (
+        r"\b(?:married|wife|husband|spouse)\b",
+        "married wife husband",
+        ("married", "wife", "husband", "spouse"),
+    ),
 )
 
 
@@ -754,26 +792,28 @@ _PHRASAL_VERBS = (
         r"\b(?:put|puts|putting|came|come|comes|coming|rolled|roll|rolls)\s+out\b",
         "released",
         "launched",
+        ("out",),
     ),
-    (r"\b(?:set|sets|setting)\s+up\b", "founded", "established created"),
-    (r"\b(?:took|take|takes|taking|taken)\s+over\b", "acquired", "controlled"),
-    (r"\b(?:shut|shuts|shutting)\s+down\b", "closed", ""),
-    (r"\b(?:find|finds|found)\s+out\b", "discovered", "learned"),
-    (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted", "abandoned"),
-    (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned", ""),
+    (r"\b(?:set|sets|setting)\s+up\b", "founded", "established created", ("up",)),
+    (r"\b(?:took|take|takes|taking|taken)\s+over\b", "acquired", "controlled", ("over",)),
+    (r"\b(?:shut|shuts|shutting)\s+down\b", "closed", "", ("down",)),
+    (r"\b(?:find|finds|found)\s+out\b", "discovered", "learned", ("out",)),
+    (r"\b(?:move|moved|moves|moving)\s+away\b", "shifted", "abandoned", ("away",)),
+    (r"\b(?:give|gave|gives|giving)\s+up\b", "abandoned", "", ("up",)),
     (
         r"\b(?:go|goes|going|went|gone|come|comes|coming|came)\s+back\b",
         "return",
         "revisit returned",
+        ("back",),
     ),
 )
-_PHRASAL = tuple((lazy(pattern, re.I), verb) for pattern, verb, _ in _PHRASAL_VERBS)
+_PHRASAL = tuple((lazy(pattern, re.I, needs), verb) for pattern, verb, _, needs in _PHRASAL_VERBS)
 
 _ANSWER_WORDS = tuple(
-    (lazy(pattern, re.I), words)
-    for pattern, words in (
+    (lazy(pattern, re.I, needs), words)
+    for pattern, words, needs in (
         *_ANSWER_WORD_PATTERNS,
-        *((pattern, others) for pattern, _, others in _PHRASAL_VERBS if others),
+        *((pattern, others, needs) for pattern, _, others, needs in _PHRASAL_VERBS if others),
     )
 )
 
@@ -781,8 +821,12 @@ _ANSWER_WORDS = tuple(
 def formal(question: str) -> str:
     """`question` with chat's phrasal verbs written as the verb articles use ("put out":
     "released"), so that the question's terms are what it asks."""
+    folded = fold(question)
     for pattern, verb in _PHRASAL:
-        question = pattern.sub(verb, question)
+        if pattern.may_match(folded):
+            changed = pattern.sub(verb, question)
+            if changed != question:
+                question, folded = changed, fold(changed)
     return question
 
 
@@ -790,4 +834,9 @@ def answer_words(question: str) -> str:
     """Words an answer to `question` typically uses and the question does not ("born" for
     "where is X from"), as text to analyse; "" when no pattern applies."""
     question = unchat(question)
-    return " ".join(words for pattern, words in _ANSWER_WORDS if pattern.search(question))
+    folded = fold(question)
+    return " ".join(
+        words
+        for pattern, words in _ANSWER_WORDS
+        if pattern.may_match(folded) and pattern.search(question)
+    )

@@ -9,8 +9,10 @@ one door are rooms with one job each, sharing one store:
 - `retrieval.intake.Intake`: sources added and refreshed, and the bundled corpus;
 - `retrieval.query_log.QueryLog`: the log of questions and the votes on their answers.
 
-The facade's public methods are its rooms' own, bound in `__init__`: the surfaces (and the
-benchmarks) need one object, and none of them has to know how the rooms are divided.
+The facade's public methods are its rooms' own: the surfaces (and the benchmarks) need one
+object, and none of them has to know how the rooms are divided. The intake is built on its first
+use (`_Door`): it brings the ingest pipeline, the parser processes' queue and the URL rules, and
+`citebot ask`, which opens a knowledge base to answer one question, needs none of them.
 
 Who acts is said, not guessed: the methods whose rules depend on it (refresh, remove, the whole
 log, files read from this machine) take a `retrieval.models.Caller`, the operator at this
@@ -22,22 +24,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval.answering import MAX_K, MAX_QUERY_CHARS, Answering, validate_query
-from retrieval.ingest import IngestQueue
-from retrieval.intake import Intake
 from retrieval.library import Library
 from retrieval.live_index import LiveIndex
 from retrieval.query_log import MAX_LOG_ROWS, LogView, QueryLog
 from retrieval.reanalysis import reanalyse_if_needed
+from retrieval.seeds import SEED_FINGERPRINT, seeds_fingerprint
 from retrieval.store import Store
-from retrieval.urls import FetchPolicy
 
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver
 
     from retrieval.index import Bm25Index
+    from retrieval.ingest import IngestQueue
+    from retrieval.intake import Intake
+    from retrieval.urls import FetchPolicy
 
 # What the surfaces import from here (the limits they check before calling, the log's views).
 __all__ = [
@@ -48,6 +51,23 @@ __all__ = [
     "LogView",
     "validate_query",
 ]
+
+
+class _Door:
+    """A public method of a room the facade builds on first use: `kb.add_file` is
+    `kb.intake.add_file`, looked up when it is called for, so the room is not built before."""
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, kb: object, owner: type | None = None) -> Any:
+        if kb is None:
+            return self
+        return getattr(getattr(kb, self.room), self.name)
 
 
 class KnowledgeBase:
@@ -65,8 +85,10 @@ class KnowledgeBase:
         self.store = store
         self.queries = QueryLog(store)
         self.library = Library(store)
-        policy = fetch_policy or FetchPolicy()
-        self.intake = Intake(store, ingest or IngestQueue(), policy, resolver)
+        self._fetch_policy = fetch_policy
+        self._resolver = resolver
+        self._ingest = ingest
+        self._intake: Intake | None = None
         self.answering = Answering(store, LiveIndex(store), self.queries)
         # The door: each public call is its room's own method, so its signature and docstring
         # live in one place.
@@ -82,13 +104,30 @@ class KnowledgeBase:
         self.summary = self.library.summary
         self.summaries = self.library.summaries
         self.remove_source = self.library.remove_source
-        self.ensure_seeds = self.intake.ensure_seeds
-        self.add_file = self.intake.add_file
-        self.add_files = self.intake.add_files
-        self.add_upload = self.intake.add_upload
-        self.add_url = self.intake.add_url
-        self.add_text = self.intake.add_text
-        self.refresh = self.intake.refresh
+
+    ensure_seeds = _Door("intake")
+    add_file = _Door("intake")
+    add_files = _Door("intake")
+    add_upload = _Door("intake")
+    add_url = _Door("intake")
+    add_text = _Door("intake")
+    refresh = _Door("intake")
+
+    @property
+    def intake(self) -> Intake:
+        """The room sources come in by, built (and its modules imported) on first use."""
+        if self._intake is None:
+            from retrieval.ingest import IngestQueue
+            from retrieval.intake import Intake
+            from retrieval.urls import FetchPolicy
+
+            self._intake = Intake(
+                self.store,
+                self._ingest or IngestQueue(),
+                self._fetch_policy or FetchPolicy(),
+                self._resolver,
+            )
+        return self._intake
 
     @classmethod
     async def open(
@@ -104,7 +143,9 @@ class KnowledgeBase:
         kb = cls(store, fetch_policy=fetch_policy, resolver=resolver, ingest=ingest)
         try:
             await reanalyse_if_needed(store)
-            if seed:
+            # One read when the bundled corpus is as `seeds/` holds it (every open but the first
+            # after an upgrade): the intake is built only when there is something to ingest.
+            if seed and await store.meta(SEED_FINGERPRINT) != seeds_fingerprint():
                 await kb.ensure_seeds()
         except BaseException:
             await store.close()
@@ -113,7 +154,9 @@ class KnowledgeBase:
 
     async def close(self) -> None:
         await self.answering.close()
-        self.ingest.close()
+        ingest = self._intake.ingest if self._intake is not None else self._ingest
+        if ingest is not None:
+            ingest.close()
         await self.store.close()
 
     async def __aenter__(self) -> KnowledgeBase:

@@ -7,10 +7,22 @@ ingest pipeline.
 
 from __future__ import annotations
 
-from retrieval.cleaning import title_key
+from typing import TYPE_CHECKING
+
 from retrieval.errors import HINT_LIST_SOURCES, Ambiguous, Forbidden, NotFound
-from retrieval.models import Caller, Source, Summary
+from retrieval.models import Caller, Source
 from retrieval.store import Store
+
+if TYPE_CHECKING:
+    from retrieval.reports import Summary
+
+
+def title_key(text: str) -> str:
+    """`retrieval.cleaning.title_key`, imported on the first title matched: cleaning is the
+    ingest pipeline's module, and `citebot ask` opens a library without matching a title."""
+    from retrieval.cleaning import title_key as key
+
+    return key(text)
 
 
 class Library:
@@ -63,10 +75,14 @@ class Library:
     # -- summaries and sources ---------------------------------------------------------------
 
     async def summary(self, ref: str, guild_id: int | None = None) -> Summary:
+        from retrieval.reports import Summary  # not for every ask (see retrieval.models)
+
         source = await self.find_article(ref, guild_id)
         return Summary(source.doc_id, source.title, source.source, source.summary)
 
     async def summaries(self, guild_id: int | None = None) -> list[Summary]:
+        from retrieval.reports import Summary
+
         return [
             Summary(s.doc_id, s.title, s.source, s.summary)
             for s in await self.store.list_sources(guild_id)

@@ -1,9 +1,46 @@
-"""Values that cross the facade: what the CLI prints and the Discord cogs render."""
+"""Values that cross the facade: what the CLI prints and the Discord cogs render.
+
+What the library and the intake report back (`Summary`, `AddResult`, `RefreshResult`) lives in
+`retrieval.reports` and is looked up through this module when first named: each dataclass costs
+about a millisecond to create (its methods are compiled from generated source), and `citebot
+ask` has no use for those three.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrieval.reports import AddResult, RefreshResult, Summary
+
+# The values defined in `retrieval.reports`, importable from here as they always were.
+REPORTS = frozenset({"AddResult", "RefreshResult", "Summary"})
+
+__all__ = [
+    "OPERATOR_MARK",
+    "AddResult",
+    "Answer",
+    "Caller",
+    "DirectAnswer",
+    "FeedbackRow",
+    "Hit",
+    "QueryRecord",
+    "RefreshResult",
+    "Source",
+    "Summary",
+    "TopQuery",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """`from retrieval.models import Summary` as before: `retrieval.reports`, imported on the
+    first such name."""
+    if name in REPORTS:
+        from retrieval import reports
+
+        return getattr(reports, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,31 +164,6 @@ class Source:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    doc_id: int
-    title: str
-    source: str
-    summary: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "source": self.source,
-            "summary": self.summary,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AddResult:
-    """What a successful ingest reports back."""
-
-    source: Source
-    passages: int
-    summary: str
-
-
 # What `documents.added_by` holds for a source the operator added at this machine's terminal
 # (as it has since the first schema; a Discord member's sources hold their user id).
 OPERATOR_MARK = "cli"
@@ -250,12 +262,3 @@ class FeedbackRow:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshResult:
-    """What refreshing one source did: changed, unchanged, skipped or failed (with why)."""
-
-    source: Source
-    status: str
-    detail: str = ""

@@ -5,6 +5,11 @@ take tens of milliseconds to compile; compiled at import they made every `citebo
 process pay for all of them, though most questions use a few. A `Lazy` pattern compiles on its
 first use and then answers exactly as the compiled pattern does (its methods are the compiled
 pattern's own, stored on first look-up, so later calls cost nothing extra).
+
+Compiling is still most of what a first answer costs (about 80M instructions for one question,
+a fifth of importing numpy), so a pattern may also say which words it `needs`: words one of
+which every match contains. When none of them is in the text (case-folded by `fold`), it cannot
+match, and is neither compiled nor run (`may_match`).
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ from typing import Any
 class Lazy:
     """`re.compile(pattern, flags)`, deferred to the first use of any of its attributes."""
 
-    __slots__ = ("__dict__", "_compiled", "_flags", "_pattern")
+    __slots__ = ("__dict__", "_compiled", "_flags", "_pattern", "needs")
 
-    def __init__(self, pattern: str, flags: int = 0) -> None:
+    def __init__(self, pattern: str, flags: int = 0, needs: tuple[str, ...] = ()) -> None:
         self._pattern = pattern
         self._flags = flags
         self._compiled: re.Pattern[str] | None = None
+        self.needs = needs
+
+    def may_match(self, folded: str) -> bool:
+        """False when the pattern cannot match text that case-folds (`fold`) to `folded`: it
+        needs a word none of which is in it. True when it may (or it names no needed word)."""
+        return not self.needs or any(word in folded for word in self.needs)
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
@@ -39,6 +50,17 @@ class Lazy:
         return f"Lazy({self._pattern[:40]!r}{'...' if len(self._pattern) > 40 else ''})"
 
 
-def lazy(pattern: str, flags: int = 0) -> Lazy:
-    """A pattern compiled on first use (see the module's docstring)."""
-    return Lazy(pattern, flags)
+def lazy(pattern: str, flags: int = 0, needs: tuple[str, ...] = ()) -> Lazy:
+    """A pattern compiled on first use, which cannot match without one of the (lower-case)
+    words `needs` (see the module's docstring)."""
+    return Lazy(pattern, flags, needs)
+
+
+def fold(text: str) -> str:
+    """`text` as `Lazy.may_match` reads it: case-folded, so that whatever a pattern matches,
+    with or without re.IGNORECASE, holds its needed word. Case-folding keeps a needed word
+    except where `re` matches a letter that folds to another: "ı" and "İ" match "i"."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = folded.replace("ı", "i").replace("i\u0307", "i")  # "İ" folds to "i" + dot
+    return folded

@@ -6,10 +6,13 @@ from, so citations look the same for every user.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 SEED_SUFFIXES = (".txt", ".md")
+# The meta key holding the fingerprint of the bundled corpus the database was last seeded with.
+SEED_FINGERPRINT = "seed_fingerprint"
 
 
 def seeds_dir() -> Path | None:
@@ -29,3 +32,19 @@ def seed_files() -> list[tuple[str, Path]]:
         for p in sorted(folder.iterdir())
         if p.suffix in SEED_SUFFIXES and p.is_file()
     ]
+
+
+def seed_contents() -> list[tuple[str, bytes]]:
+    """(project path, raw bytes) for every bundled article, in name order."""
+    return [(source, path.read_bytes()) for source, path in seed_files()]
+
+
+def fingerprint(contents: list[tuple[str, bytes]]) -> str:
+    """One hash of the bundled articles' names and bytes: equal to the stored one, the
+    database holds the bundled corpus as it is, and opening it needs no seeding work."""
+    return hashlib.sha256(b"\0".join(s.encode() + b"\0" + data for s, data in contents)).hexdigest()
+
+
+def seeds_fingerprint() -> str:
+    """The fingerprint of the bundled corpus as it is on disk now."""
+    return fingerprint(seed_contents())

@@ -5,18 +5,15 @@ question the corpus cannot. "borow" and "comission" are typos. The test is a lis
 English words with their frequencies that symspellpy ships (built from Google Books n-grams and
 SCOWL): a word on it is taken as typed, any other alphabetic word may be corrected to a close
 word of the corpus. Only the list is used (loaded once, on the first unknown word); the edit
-distances come from rapidfuzz, against the corpus's own vocabulary.
+distances come from rapidfuzz (imported by the first correction), against the corpus's own
+vocabulary.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
-
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
 MIN_LETTERS = 4  # shorter words have too many neighbours one typo away
@@ -31,6 +28,8 @@ def _dictionary_text() -> str:
         if path.is_file():
             return path.read_text(encoding="utf-8")
     # Not a plain folder (a zip, say): let importlib find the file, importing the package.
+    from importlib import resources
+
     return resources.files("symspellpy").joinpath(DICTIONARY).read_text(encoding="utf-8")
 
 
@@ -86,6 +85,10 @@ def english_corrections(word: str) -> tuple[str, ...]:
     word = word.casefold()
     if not may_be_typo(word):
         return ()
+    # Imported here, by the first correction: most questions have none to make.
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
     allowed = 1 if len(word) < 8 else 2
     counts = english_words()
     found: list[tuple[int, bool, int, str]] = []

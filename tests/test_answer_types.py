@@ -3,9 +3,16 @@
 The sentences are real: from the bundled articles (seeds/) and from Wikipedia prose.
 """
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from retrieval import answer_types
 from retrieval.answer_types import answer_spans, has_measure, measure_kinds, question_kind
+from retrieval.patterns import Lazy, fold
 
 R1_RELEASE = (
     "By releasing its R1 model on January 20, 2025—the same day Donald Trump was inaugurated "
@@ -204,3 +211,64 @@ def test_a_measure_is_a_number_with_its_unit() -> None:
     # A number alone, or a season, is no length and no price.
     assert not has_measure("She turned professional after the 1991–92 season.", ("length",))
     assert not has_measure("The crew of 3 flew 163 orbits.", ("money",))
+
+
+# -- patterns left uncompiled: a pattern that needs a word the question lacks ------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _repo_questions() -> list[str]:
+    """The questions of the QA sets kept in the repository, and forms of them that `re`
+    matches case-insensitively but `str.casefold` spells apart ("ı", "İ")."""
+    found: list[str] = []
+    for path in sorted((ROOT / "bench" / "qa").glob("*.jsonl")):
+        found += [json.loads(line)["question"] for line in path.open() if line.strip()]
+    for path in sorted((ROOT / "bench" / "qa").glob("*.tsv")):
+        rows = (line.rstrip("\n").split("\t") for line in path.open() if line[:1] != "#")
+        found += [row[2] for row in rows if len(row) > 2]
+    base = list(dict.fromkeys(found))
+    assert len(base) > 500  # the sets are there
+    return [
+        form
+        for q in base
+        for form in (q, q.upper(), q.title(), q.replace("i", "ı"), q.replace("i", "İ"))
+    ]
+
+
+def _needing() -> list[tuple[str, Lazy]]:
+    out = []
+    for name, value in vars(answer_types).items():
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            for part in item if isinstance(item, tuple) else (item,):
+                if isinstance(part, Lazy) and part.needs:
+                    out.append((name, part))
+    return out
+
+
+def test_a_pattern_matches_only_text_that_holds_a_word_it_needs():
+    """`needs` lets a question skip compiling a pattern; it must never skip one that would
+    have matched, whatever the case or the letters `re` folds together."""
+    patterns = _needing()
+    assert len(patterns) >= 40
+    for question in _repo_questions():
+        for text in (question, question.casefold(), answer_types.unchat(question)):
+            folded = fold(text)
+            for name, pattern in patterns:
+                if pattern.search(text):
+                    assert pattern.may_match(folded), (name, text)
+
+
+def test_a_question_compiles_only_the_cues_it_may_hold():
+    """The cues are large patterns (a few milliseconds each to compile, per process):
+    "where ... born" may be a place question, and cannot be a date, number or person one."""
+    code = (
+        "from retrieval import answer_types as a\n"
+        "kind = a.question_kind('where was marie henning born')\n"
+        "print(kind, [k for k, p in a._QUESTION_CUES if p._compiled is not None])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.split() == ["place", "['place']"]

@@ -330,8 +330,9 @@ def test_the_command_line_does_not_import_discord(db_path):
     assert done.stdout.strip().endswith("False"), done.stderr
 
 
-# What `citebot ask` has no use for: the bot, fetching and reading sources, the log's CSV,
-# the spelling engine whose word list it reads.
+# What `citebot ask` has no use for: the bot, fetching and reading sources (the intake, the
+# parser processes' queue and budget, the URL rules), the log's CSV, the spelling engine whose
+# word list it reads.
 NOT_FOR_ASK = {
     "discord",
     "trafilatura",
@@ -349,6 +350,15 @@ NOT_FOR_ASK = {
     "retrieval.ingest_jobs",
     "retrieval.summarize",
     "retrieval.export",
+    "retrieval.intake",
+    "retrieval.ingest",
+    "retrieval.sandbox",
+    "retrieval.parser_host",
+    "retrieval.files",
+    "retrieval.urls",
+    "retrieval.cleaning",
+    "retrieval.reports",  # summaries and what adding or refreshing a source reports
+    "importlib.resources",
 }
 
 
@@ -366,6 +376,23 @@ def test_ask_imports_only_what_answering_uses(cli, db_path):
     }
     assert {"numpy", "retrieval.index", "retrieval.rerank"} <= imported  # the list is real
     assert {m for m in imported if m in NOT_FOR_ASK or m.split(".")[0] in NOT_FOR_ASK} == set()
+
+
+def test_the_ingest_limits_are_read_by_the_commands_that_read_sources(cli, monkeypatch, tmp_path):
+    """A question reads no source, so a bad parser budget in the environment does not stop it
+    (nor make it import the ingest pipeline to check); adding a source is refused with why."""
+    monkeypatch.setenv("CITEBOT_INGEST_CPU_SECONDS", "lots")
+    asked = cli("ask", SPEND)
+    assert asked.code == 0, asked.err
+    assert "$5.6 million" in asked.out
+    note = tmp_path / "note.md"
+    note.write_text("# Ridge note\n\nThe kestrel count on the ridge was 42 this spring.\n")
+    added = cli("sources", "add", str(note))
+    assert added.code == 1
+    assert added.err == (
+        "citebot: error: CITEBOT_INGEST_CPU_SECONDS must be a positive whole number, not 'lots'\n"
+    )
+    assert "kestrel" not in cli("sources", "list").out
 
 
 CONSOLE_SCRIPT = shutil.which("citebot", path=str(Path(sys.executable).parent)) or shutil.which(

@@ -31,6 +31,27 @@ async def test_bundled_corpus_is_ingested_once(db_path):
     assert table_dump(db_path) == before
 
 
+async def test_a_bundled_corpus_that_differs_from_seeds_is_brought_up_to_date_on_open(db_path):
+    """Opening checks the bundled corpus with one read (its fingerprint); when that differs,
+    as in a database seeded by another version, the articles are ingested again."""
+    async with await KnowledgeBase.open(db_path):
+        pass
+    with sqlite3.connect(db_path) as con:
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("DELETE FROM documents WHERE source = 'seeds/002_2d5ac121eab98ad0.txt'")
+        con.execute("UPDATE meta SET value = 'older' WHERE key = 'seed_fingerprint'")
+    async with await KnowledgeBase.open(db_path, seed=False) as kb:
+        assert len(await kb.list_sources()) == 4  # seed=False: left as it is
+    async with await KnowledgeBase.open(db_path) as kb:
+        sources = await kb.list_sources()
+        assert [s.source for s in sources][4] == "seeds/002_2d5ac121eab98ad0.txt"
+        assert len(sources) == 5
+        assert (await kb.ask("How much did DeepSeek spend to train its model?")).answered
+    with sqlite3.connect(db_path) as con:
+        stored = con.execute("SELECT value FROM meta WHERE key = 'seed_fingerprint'").fetchone()
+    assert stored[0] != "older"
+
+
 async def test_schema_version_wal_and_refusal_of_a_newer_schema(db_path):
     async with await KnowledgeBase.open(db_path):
         pass
