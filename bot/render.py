@@ -75,18 +75,24 @@ def fit(text: str, limit: int, *, strip: bool = True) -> str:
     return cut + ELLIPSIS
 
 
-_MARKDOWN = re.compile(r"([\\*_~`|\[\]<])")
+_MARKDOWN_CHARS = r"\\*_~`|\[\]<"
+_MARKDOWN = re.compile(f"([{_MARKDOWN_CHARS}])")
 # Block syntax (headings, quotes, lists, "-#" subtext) only counts at the start of a line; the
 # indent is bounded to the line so the pattern stays linear on text with many blank lines.
-_LINE_START = re.compile(r"^([ \t]*)([#>+-])", re.MULTILINE)
+_BLOCK_CHARS = r"#>+\-"
+_LINE_START = re.compile(f"^([ \\t]*)([{_BLOCK_CHARS}])", re.MULTILINE)
 # Controls (but tab and newline), bidi overrides and isolates, zero-width and invisible joiners:
 # pasted or planted, they reorder or hide what the reader sees.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2069\u115f\u1160\u3164\uffa0\ufeff]"
+_INVISIBLE_CHARS = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2069\u115f\u1160\u3164\uffa0\ufeff"
 )
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 # Discord's parser (JavaScript) starts a line after these too; Python's "^" does not.
 _LINE_SEPARATORS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\u0085": "\n"})
+# Any character `escape` changes or reacts to: text without one is shown as it is (most of a
+# passage's pieces between highlights), found with one search instead of five passes.
+_TOUCHED = re.compile(f"[{_MARKDOWN_CHARS}{_BLOCK_CHARS}{_INVISIBLE_CHARS}@\u2028\u2029\u0085]")
 
 
 def visible(text: str) -> str:
@@ -101,6 +107,8 @@ def escape(text: str) -> str:
     leaves some constructs alone), so "[text](url)" cannot become a masked link; "@" gets a
     zero-width space so no mention forms; invisible and bidi characters are dropped.
     """
+    if _TOUCHED.search(text) is None:
+        return text
     text = _MARKDOWN.sub(r"\\\1", visible(text))
     text = _LINE_START.sub(r"\1\\\2", text)
     return text.replace("@", "@\u200b")

@@ -24,8 +24,9 @@ T = TypeVar("T")
 DEFER_AFTER = 1.5  # leaves room for the time the interaction took to reach us
 # How long an answer to /ask may take to go out as the response itself; a slower one is deferred
 # first ("citebot is thinking..."). Short, so that when the bot is busy the first response still
-# comes within half a second (bench/bot_load.py: at 0.3 s its p95 at 50 users was 0.5 s).
-QUICK_ANSWER = 0.2
+# comes within half a second (bench/bot_load.py: at 0.3 s its p95 at 50 users was 0.5 s, when
+# answers took 0.4 s; most now go out as the response before it).
+QUICK_ANSWER = 0.25
 
 
 async def in_time(

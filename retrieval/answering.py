@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
@@ -262,8 +265,31 @@ def _judged(
     return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
 
 
+ENGINE_THREADS = 2  # one long question (a vocabulary scan for typos) does not stall the rest
+
+
+def _fit(index: Bm25Index, versions: tuple[int, int, int], guild_id: int | None) -> bool | None:
+    """Whether `index` answers for this server at `versions` (corpus, global scope, its own
+    scope): True when it is current; False when only other servers' sources changed since it
+    was built (usable as it is, while a new one is built in the background); None when this
+    server's scopes changed (its next question must wait for the rebuild)."""
+    corpus, global_version, own_version = versions
+    if index.version == corpus:
+        return True
+    seen = index.scope_versions
+    if seen.get(0, 0) == global_version and seen.get(guild_id or 0, 0) == own_version:
+        return False
+    return None
+
+
 class Answering:
-    """Questions answered from one store's live index, each logged in its query log."""
+    """Questions answered from one store's live index, each logged in its query log.
+
+    A question's work after the loop hands it over (is the index current, corrections, the
+    search, the passages' rows, reranking, highlights, the direct answer) runs in one trip to
+    an engine thread, which reads SQLite through a connection of its own: one hand-over and
+    one wake-up of the loop per question, not one per step (each cost more CPU than a step).
+    """
 
     def __init__(self, store: Store, live: LiveIndex, queries: QueryLog) -> None:
         self.store = store
@@ -271,13 +297,23 @@ class Answering:
         self.queries = queries
         self._catching_up: asyncio.Task[None] | None = None
         self._article_counts: dict[tuple[int, int | None], int] = {}
+        self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="citebot-answer")
+        self._local = threading.local()  # each engine thread's read connection
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     async def close(self) -> None:
-        """Stop a background rebuild and the live index's merges."""
+        """Stop a background rebuild and the live index's merges; let the engine threads
+        finish and close their connections."""
         if self._catching_up is not None:
             self._catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._catching_up
+        await asyncio.to_thread(self._engine.shutdown)
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for db in readers:
+            db.close()
         await self.live.close()
 
     async def _articles(self, guild_id: int | None) -> int:
@@ -313,14 +349,12 @@ class Answering:
         When this server's scopes (its own, or the global corpus) changed, it waits for the
         rebuild, so a source it just added is found by its next question.
         """
-        corpus, global_version, own_version = await self.store.versions(guild_id)
         index = self.live.current
         if index is not None:
-            if index.version == corpus:
-                return index
-            seen = index.scope_versions
-            if seen.get(0, 0) == global_version and seen.get(guild_id or 0, 0) == own_version:
-                self._catch_up_in_background()
+            fit = _fit(index, await self.store.versions(guild_id), guild_id)
+            if fit is not None:
+                if not fit:
+                    self._catch_up_in_background()
                 return index
         return await self._rebuild()
 
@@ -340,30 +374,88 @@ class Answering:
 
     async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:
         """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
-        there are more after them.
+        there are more after them; see `_found`, which does the work in an engine thread with
+        the index the loop has (after waiting for a rebuild when this server's scopes changed
+        since it was built)."""
+        loop = asyncio.get_running_loop()
+        index, check = self.live.current, True
+        while True:  # twice at most: after a rebuild the index is not checked again
+            if index is not None:
+                found, behind = await loop.run_in_executor(
+                    self._engine, self._found, text, k, guild_id, offset, index, check, loop
+                )
+                if behind:
+                    self._catch_up_in_background()
+                if found is not None:
+                    return found
+            index, check = await self._rebuild(), False
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This engine thread's read connection, opened on first use (None in memory)."""
+        if not hasattr(self._local, "db"):
+            self._local.db = self.store.sync_reader()
+            if self._local.db is not None:
+                with self._readers_lock:
+                    self._readers.append(self._local.db)
+        return self._local.db  # type: ignore[no-any-return]
+
+    def _versions(
+        self, guild_id: int | None, loop: asyncio.AbstractEventLoop
+    ) -> tuple[int, int, int]:
+        """`Store.versions`, from an engine thread."""
+        db = self._reader()
+        if db is None:  # in memory: only the store's connection sees the database
+            return asyncio.run_coroutine_threadsafe(self.store.versions(guild_id), loop).result()
+        return self.store.versions_on(db, guild_id)
+
+    def _passages(
+        self, ids: list[int], guild_id: int | None, loop: asyncio.AbstractEventLoop
+    ) -> Mapping[int, Mapping]:
+        """`Store.passages_by_id`, from an engine thread; the layouts to keep go to the loop."""
+        db = self._reader()
+        if db is None:
+            return asyncio.run_coroutine_threadsafe(
+                self.store.passages_by_id(ids, guild_id), loop
+            ).result()
+        rows, unlaid = self.store.passages_by_id_on(db, ids, guild_id)
+        if unlaid:
+            loop.call_soon_threadsafe(self.store.keep_layouts, unlaid)
+        return rows
+
+    def _found(
+        self,
+        text: str,
+        k: int,
+        guild_id: int | None,
+        offset: int,
+        index: Bm25Index,
+        check: bool,
+        loop: asyncio.AbstractEventLoop,
+    ) -> tuple[Found | None, bool]:
+        """In an engine thread: what `index` finds for the question (None when `check` finds
+        it stale for this server), and whether it lags behind other servers' changes.
 
         A word the corpus does not know is searched as its closest known word, weighted down.
         BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
         reranked list), `rerank` orders them by what answers the question, `judge` decides
         whether the best of them answers it at all and drops the ones far below it.
         """
+        behind = False
+        if check:
+            fit = _fit(index, self._versions(guild_id, loop), guild_id)
+            if fit is None:
+                return None, False
+            behind = not fit
         asked = text  # as typed: answer words and hints read the chat phrasing
         text = formal(text)  # "put out" is "released": the rest reads what it asks
         terms = analyze(text)
-        index = await self.current_index(guild_id)
         fixes: dict[str, tuple[str, ...]] = {}
         shares: dict[str, float] = {}
         if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
-            # Off the loop: the English word list loads on first use, and each lookup scans the
-            # vocabulary.
-            fixes, shares = await asyncio.to_thread(
-                lambda: (
-                    _corrections(text, terms, index, guild_id),
-                    # Only words the corpus lacks are weighed by how common they are in English
-                    # (see _judged): a question of known words never loads the word list.
-                    english_shares(text, [t for t in terms if not index.knows(t, guild_id)]),
-                )
-            )
+            fixes = _corrections(text, terms, index, guild_id)
+            # Only words the corpus lacks are weighed by how common they are in English (see
+            # _judged): a question of known words never loads the word list.
+            shares = english_shares(text, [t for t in terms if not index.knows(t, guild_id)])
         searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
         boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
         # Words the answer uses that the question does not ("born" for "where is X from"):
@@ -372,19 +464,11 @@ class Answering:
         # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
         # reranked list (and ends it at the same passage).
         depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
-        result, search_ms = await asyncio.to_thread(
-            _timed_search,
-            index,
-            searched + hints,
-            depth,
-            guild_id,
-            boosts | dict.fromkeys(hints, HINT_WEIGHT),
+        result, search_ms = _timed_search(
+            index, searched + hints, depth, guild_id, boosts | dict.fromkeys(hints, HINT_WEIGHT)
         )
-        rows = await self.store.passages_by_id([h.passage_id for h in result.hits], guild_id)
-        # Everything after the fetch reads text (weights, rerank, highlights, the direct
-        # answer): one trip off the loop.
-        return await asyncio.to_thread(
-            _judged,
+        rows = self._passages([h.passage_id for h in result.hits], guild_id, loop)
+        found = _judged(
             _Asked(text, searched, hints, fixes, boosts, shares),
             index,
             guild_id,
@@ -394,6 +478,7 @@ class Answering:
             offset,
             search_ms,
         )
+        return found, behind
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""

@@ -156,15 +156,21 @@ def _terms_of_line(text: str) -> frozenset[str]:
     return frozenset(analyze(text))
 
 
-def _split_subject(question: Question, title: str) -> tuple[tuple[str, ...], float, bool]:
+def _split_subject(
+    question: Question, title: str, total: float
+) -> tuple[tuple[str, ...], float, bool]:
     """The question's terms that are not its subject (the article's title) nor a "how long"
     cue; the share of the question's weight the title holds; and whether the title holds all
-    the question names ("what is a capybara": then every term counts as content)."""
+    the question names ("what is a capybara": then every term counts as content). `total` is
+    the question's whole weight (`_total_weight`), the same for every candidate."""
     subject = _terms_of_line(title)
     content = tuple(t for t in question.terms if t not in subject and t not in question.cues)
-    total = sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
     held = sum(question.weights.get(t, 0.0) for t in question.terms if t in subject)
     return content or question.terms, held / total, not content
+
+
+def _total_weight(question: Question) -> float:
+    return sum(question.weights.get(t, 0.0) for t in question.terms) or 1.0
 
 
 def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
@@ -187,11 +193,17 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     # Every term whose presence in a passage counts below: only these are looked for in its
     # stored terms (a handful of searches, not a set of its hundred terms).
     looked_for = asked | hints | question.counted
+    # The candidates of an article share its title: its split is worked out once.
+    whole = _total_weight(question)
+    splits: dict[str, tuple[float, bool, float, set[str]]] = {}
     first = []
     for c in candidates:
-        content, subject, only_subject = _split_subject(question, c.title)
-        total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
-        wanted = set(content)
+        split = splits.get(c.title)
+        if split is None:
+            content, subject, only_subject = _split_subject(question, c.title, whole)
+            total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
+            split = splits[c.title] = (subject, only_subject, total, set(content))
+        subject, only_subject, total, wanted = split  # `wanted` is only read
         # The stored terms are the heading's and the text's: what the passage holds.
         held = _held(c.terms, looked_for)
         found = (wanted | hints) & held

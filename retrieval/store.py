@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -210,6 +210,40 @@ def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tup
     if guild_id is None:
         return f"{column} IS NULL", ()
     return f"({column} IS NULL OR {column} = ?)", (guild_id,)
+
+
+def _passages_query(ids: Sequence[int], guild_id: int | None) -> tuple[str, tuple[object, ...]]:
+    """The read of passages by id with what showing them needs, only those `guild_id` sees."""
+    marks = ",".join("?" * len(ids))
+    cond, args = _visible(guild_id)
+    sql = (
+        "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, p.layout, "
+        "d.title, d.source FROM passages p JOIN documents d ON d.id = p.document_id "
+        f"WHERE p.id IN ({marks}) AND {cond}"
+    )
+    return sql, (*ids, *args)
+
+
+def _without_layout(
+    ids: Sequence[int], found: Mapping[int, sqlite3.Row]
+) -> list[tuple[object, ...]]:
+    """(id, text, terms) of the first LAYOUTS_PER_FETCH passages of `ids` stored without a
+    layout (before there were layouts, or added without one): the best few of a fetch, which
+    answering has just analysed (so the work is mostly cached), a bounded amount per ask."""
+    missing = (r for i in ids if (r := found.get(i)) is not None and r["layout"] is None)
+    return [(r["id"], r["text"], r["terms"]) for r in itertools.islice(missing, LAYOUTS_PER_FETCH)]
+
+
+_VERSIONS_SQL = "SELECT key, value FROM meta WHERE key IN (?, ?, ?)"
+
+
+def _version_keys(guild_id: int | None) -> tuple[str, str, str]:
+    return ("corpus_version", "scope_version:0", f"scope_version:{guild_id or 0}")
+
+
+def _versions_of(keys: tuple[str, str, str], rows: Iterable[Any]) -> tuple[int, int, int]:
+    found = {k: int(v) for k, v in rows}
+    return found.get(keys[0], 0), found.get(keys[1], 0), found.get(keys[2], 0)
 
 
 def _busy(exc: BaseException) -> bool:
@@ -492,23 +526,44 @@ class Store:
         index alone)."""
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
-        cond, args = _visible(guild_id)
-        sql = (
-            "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, p.layout, "
-            "d.title, d.source FROM passages p JOIN documents d ON d.id = p.document_id "
-            f"WHERE p.id IN ({marks}) AND {cond}"
-        )
         # One trip to the reader's thread (execute and fetch together), not three.
-        rows = await self._reader.execute_fetchall(sql, (*ids, *args))
+        rows = await self._reader.execute_fetchall(*_passages_query(ids, guild_id))
         found = {r["id"]: r for r in rows}
-        # Passages stored without a layout (before there were layouts, or added without one)
-        # get theirs worked out and kept: the best few of each fetch, which answering has just
-        # analysed (so the work is mostly cached), a bounded amount per ask.
-        missing = (r for i in ids if (r := found.get(i)) is not None and r["layout"] is None)
-        for r in itertools.islice(missing, LAYOUTS_PER_FETCH):
-            self._writer.defer((r["id"], r["text"], r["terms"]))
+        self.keep_layouts(_without_layout(ids, found))
         return found
+
+    def passages_by_id_on(
+        self, db: sqlite3.Connection, ids: Sequence[int], guild_id: int | None
+    ) -> tuple[dict[int, sqlite3.Row], list[tuple[object, ...]]]:
+        """`passages_by_id` through `db`, a connection of the calling worker thread (see
+        `sync_reader`): no trip through the loop. Also the passages whose layouts are to be
+        kept, for the loop's `keep_layouts`."""
+        if not ids:
+            return {}, []
+        rows = db.execute(*_passages_query(ids, guild_id)).fetchall()
+        found = {r["id"]: r for r in rows}
+        return found, _without_layout(ids, found)
+
+    def keep_layouts(self, passages: Sequence[tuple[object, ...]]) -> None:
+        """Passages (id, text, terms) fetched without a layout get theirs worked out and kept
+        with the next log write (on the loop)."""
+        for passage in passages:
+            self._writer.defer(passage)
+
+    def sync_reader(self) -> sqlite3.Connection | None:
+        """A new read-only connection to the database for one worker thread, or None for an
+        in-memory database (it exists only on its own connection). The caller closes it."""
+        if self.in_memory:
+            return None
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA query_only = ON")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # Reads that decide a write (is it a duplicate? is the document still there?) take the
     # transaction's connection `db`, so they see exactly what the write will change.
@@ -783,12 +838,14 @@ class Store:
 
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
         """(corpus version, global scope version, this server's scope version), in one read."""
-        keys = ("corpus_version", "scope_version:0", f"scope_version:{guild_id or 0}")
-        rows = await self._reader.execute_fetchall(
-            "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", keys
-        )
-        found = {k: int(v) for k, v in rows}
-        return found.get(keys[0], 0), found.get(keys[1], 0), found.get(keys[2], 0)
+        keys = _version_keys(guild_id)
+        return _versions_of(keys, await self._reader.execute_fetchall(_VERSIONS_SQL, keys))
+
+    @staticmethod
+    def versions_on(db: sqlite3.Connection, guild_id: int | None) -> tuple[int, int, int]:
+        """`versions` through `db`, a connection of the calling worker thread."""
+        keys = _version_keys(guild_id)
+        return _versions_of(keys, db.execute(_VERSIONS_SQL, keys).fetchall())
 
     async def _sources(
         self, where: str, args: tuple[object, ...], db: aiosqlite.Connection | None = None

@@ -144,3 +144,27 @@ async def test_rows_still_waiting_are_written_when_the_store_closes(db_path):
     await store.close()
     ids = [await task for task in logging]
     assert _logged(db_path) == [(i, f"question {n}") for n, i in enumerate(ids)]
+
+
+async def test_an_ask_reads_the_database_in_its_engine_thread(kb):
+    """After the first ask (which counts the articles), an ask reads nothing through the
+    store's shared reader: the index check and the passages are read by the engine thread
+    that searches and reranks, in the same trip."""
+    await kb.ask(SPEND)
+    statements: list[str] = []
+    await kb.store._reader.set_trace_callback(statements.append)
+    answer = await kb.ask("How much did DeepSeek spend to train its modle?")  # a typo too
+    text, bold = _shown(answer)[0]
+    assert "$5.6 million" in text and "spent" in bold
+    assert ("modle", "model") in answer.searched_for
+    assert statements == []
+
+
+async def test_another_connection_s_change_is_found_by_the_next_ask(kb, db_path):
+    """The engine thread's own connection sees what another connection committed: a source
+    added through a second knowledge base on the same file is cited by the next ask here."""
+    await kb.ask(SPEND)
+    async with await KnowledgeBase.open(db_path, seed=False) as other:
+        await other.add_text(TAKEN_HOME, title="Night train souvenirs")
+    answer = await kb.ask("What did the passengers take home?")
+    assert answer.answered and answer.hits[0].title == "Night train souvenirs"

@@ -42,6 +42,18 @@ async def test_when_answers_have_been_slow_the_deferral_goes_out_at_once(
     monkeypatch.setattr(replies, "QUICK_ANSWER", 60.0)
     cog = world.bot.get_cog("Ask")
     assert cog is not None
-    cog.recent_ms = 120_000.0  # as after answers that took two minutes each
+    cog.recent_ms = 300_000.0  # as after answers that took five minutes each
     assert await _first_callback_and_answer(world) == 5  # without waiting for the answer
-    assert cog.recent_ms < 120_000.0  # this quick answer counts too
+    assert cog.recent_ms < 300_000.0  # this quick answer counts too
+
+
+async def test_a_busy_bot_still_answers_in_one_response(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers lately a little slower than QUICK_ANSWER (a busy bot) do not make every ask a
+    deferral and a follow-up: twice the HTTP work, which kept a busy bot busy."""
+    monkeypatch.setattr(replies, "QUICK_ANSWER", 60.0)
+    cog = world.bot.get_cog("Ask")
+    assert cog is not None
+    cog.recent_ms = 120_000.0  # twice QUICK_ANSWER
+    assert await _first_callback_and_answer(world) == 4

@@ -361,3 +361,14 @@ async def test_next_is_disabled_on_the_last_page_the_engine_serves(kb):
     assert _next_button(answer_view(more, LAST_ANSWER_PAGE, 1))["disabled"]
     assert not _next_button(answer_view(more, LAST_ANSWER_PAGE - 1, 1))["disabled"]
     assert _next_button(answer_view(replace(more, has_more=False), 3, 1))["disabled"]
+
+
+def test_text_escape_leaves_alone_is_what_escaping_it_in_full_gives():
+    """`escape` returns text without any character it reacts to as it is, without running its
+    passes; for every character of the Basic Multilingual Plane, alone on a line, that is
+    exactly what the passes give (a text that needs them, "@" first, runs them all)."""
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        ch = chr(code)
+        assert render.escape("@\n" + ch) == "@\u200b\n" + render.escape(ch), hex(code)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 MAX_COUNT = 10
 RECENT_WEIGHT = 0.2  # of the last answer's time in Ask.recent_ms
+# Answers lately this many times slower than replies.QUICK_ANSWER (a rebuild, a bot far behind)
+# are deferred at once. Merely busy is not enough: a deferral and its follow-up cost the bot
+# twice the HTTP work of one response (a third of its CPU per ask at 50 users), so deferring
+# every ask of a busy bot kept it busy.
+DEFER_AT_ONCE = 4.0
 
 
 def _within_limit(interaction: discord.Interaction[Citebot]) -> bool:
@@ -59,16 +64,16 @@ class Ask(commands.Cog):
             command="ask",
         )
         # Most answers are ready well within Discord's deadline: sent as the response itself,
-        # one request instead of a deferral and a follow-up (a third of the bot's HTTP work per
-        # ask). A slower one (an index being rebuilt) is deferred first; when answers have lately
-        # been slow (a busy bot), at once, so the first response is not held back.
+        # one request instead of a deferral and a follow-up. A slower one (an index being
+        # rebuilt) is deferred first; when answers have lately been far slower, at once, so the
+        # first response is not held back.
         quick = replies.QUICK_ANSWER
         started = time.perf_counter()
         answer = await replies.in_time(
             interaction,
             self.bot.kb.ask(question, count, caller),
             ephemeral=False,
-            defer_after=quick if self.recent_ms < quick * 1000 else 0.0,
+            defer_after=quick if self.recent_ms < DEFER_AT_ONCE * quick * 1000 else 0.0,
         )
         took_ms = (time.perf_counter() - started) * 1000  # with the waits of a busy bot
         self.recent_ms += RECENT_WEIGHT * (took_ms - self.recent_ms)
