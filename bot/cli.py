@@ -378,6 +378,9 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
     if sys.stdin is None:
         raise CitebotError("--batch reads questions from standard input, and there is none")
     caller = Caller.terminal(guild, "ask")
+    # Many questions: the compiled search, loaded before the first (same answers, each
+    # search faster); a one-question ask stays on numpy, which needs no loading.
+    await kb.expect_many_questions(wait=True)
     lines = batch_questions(sys.stdin.buffer)
     # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
     while item := await asyncio.to_thread(next, lines, None):

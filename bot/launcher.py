@@ -43,6 +43,7 @@ async def _serve(settings: Settings) -> None:
         ) as kb,
         Citebot(kb, settings) as bot,
     ):
+        await kb.expect_many_questions()  # the compiled search, loaded in the background
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

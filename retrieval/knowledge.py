@@ -162,6 +162,18 @@ class KnowledgeBase:
     async def __aenter__(self) -> KnowledgeBase:
         return self
 
+    async def expect_many_questions(self, wait: bool = False) -> bool:
+        """For a process that will answer many questions (the bot, `ask --batch`): searches
+        switch to the compiled search once it has loaded in the background (a second or so;
+        the first time after an install, compiling takes longer). `wait`: return once it is
+        loaded. The same answers either way; a one-question ask does not pay for it. Returns
+        whether searches use it now."""
+        from retrieval.index import use_compiled
+
+        if not wait:
+            return use_compiled()
+        return await asyncio.to_thread(use_compiled, True)
+
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 

@@ -359,6 +359,8 @@ NOT_FOR_ASK = {
     "retrieval.cleaning",
     "retrieval.reports",  # summaries and what adding or refreshing a source reports
     "importlib.resources",
+    "numba",  # the compiled search: for processes that answer many questions
+    "retrieval.compiled",
 }
 
 

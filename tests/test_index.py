@@ -565,3 +565,17 @@ def test_searches_in_several_threads_at_once_find_what_one_finds_alone(
     for offset, found in enumerate(results):
         assert found == [alone[(i + offset) % 40] for i in range(40)]
     assert [index.search(q, 10, None).hits for q in queries] == alone
+
+
+async def test_a_process_that_expects_many_questions_searches_compiled(tmp_path) -> None:
+    # The bot and `ask --batch` ask for the compiled search; it loads, and answers as before.
+    from retrieval.knowledge import KnowledgeBase
+
+    async with await KnowledgeBase.open(str(tmp_path / "kb.db")) as kb:
+        before = await kb.ask("How much did DeepSeek spend on training V3?")
+        assert await kb.expect_many_questions(wait=True)
+        after = await kb.ask("How much did DeepSeek spend on training V3?")
+    assert [(h.passage_id, h.score) for h in after.hits] == [
+        (h.passage_id, h.score) for h in before.hits
+    ]
+    assert "$5.6 million" in after.hits[0].text
