@@ -72,7 +72,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="scale sizes, e.g. 1000,10000,100000,1000000 (or 1k,100k,1M)",
     )
+    p.add_argument(
+        "--engines",
+        type=_engines,
+        default=None,
+        help="scale: only these engines (e.g. citebot,tantivy: a 1M run without the slow "
+        "peers), and no citebot database start (its build alone takes minutes at 1M)",
+    )
     return p.parse_args(argv)
+
+
+def _engines(text: str) -> tuple[str, ...]:
+    from bench.engines import ENGINES
+
+    chosen = tuple(e.strip() for e in text.split(",") if e.strip())
+    unknown = set(chosen) - set(ENGINES)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose engines from {', '.join(ENGINES)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "quality": (lambda: quality.run(data, args.quick), quality.render),
         "qa": (lambda: qa.run(data, args.quick), qa.render),
         "summaries": (lambda: summaries.run(data, args.quick), summaries.render),
-        "scale": (lambda: scale.run(data, args.quick, args.sizes), scale.render),
+        "scale": (lambda: scale.run(data, args.quick, args.sizes, args.engines), scale.render),
         "startup": (lambda: startup.run(data, args.quick), startup.render),
         "bot": (lambda: bot_load.run_sync(args.quick), bot_load.render),
         "folder": (lambda: folder.run(data, args.quick), folder.render),

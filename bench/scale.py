@@ -81,14 +81,16 @@ def _engine_available(engine: str) -> str | None:
     return None
 
 
-def _measure(corpus: corpora.Corpus, plan: Plan, tmp: Path) -> dict[str, object]:
+def _measure(
+    corpus: corpora.Corpus, plan: Plan, tmp: Path, engines_run: tuple[str, ...] | None = None
+) -> dict[str, object]:
     qfile = tmp / f"queries-{corpus.kind}-{corpus.size}.json"
     seed = corpus.size
     short = corpora.queries(corpus, plan.short_queries, corpora.SHORT, seed)
     long = corpora.queries(corpus, plan.long_queries, corpora.LONG, seed + 1)
     qfile.write_text(json.dumps({"short": short, "long": long}))
     engines: dict[str, dict[str, object]] = {}
-    for engine in ENGINES:
+    for engine in engines_run or ENGINES:
         reason = _engine_available(engine)
         if reason:
             engines[engine] = {"skipped": reason}
@@ -115,6 +117,8 @@ def _measure(corpus: corpora.Corpus, plan: Plan, tmp: Path) -> dict[str, object]
             )
         engines[engine] = built
         shutil.rmtree(folder, ignore_errors=True)
+    if engines_run:  # a partial run (--engines): no database start
+        return {"engines": engines, "start": {"skipped": "not run with --engines"}}
     return {"engines": engines, "start": _start(corpus, short[0], plan, tmp)}
 
 
@@ -144,7 +148,12 @@ def _start(corpus: corpora.Corpus, question: list[str], plan: Plan, tmp: Path) -
     return result
 
 
-def run(data_dir: Path | None, quick: bool, sizes: tuple[int, ...] | None = None) -> dict:
+def run(
+    data_dir: Path | None,
+    quick: bool,
+    sizes: tuple[int, ...] | None = None,
+    engines: tuple[str, ...] | None = None,
+) -> dict:
     plan = Plan.make(quick, sizes)
     runs: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
@@ -161,7 +170,7 @@ def run(data_dir: Path | None, quick: bool, sizes: tuple[int, ...] | None = None
                 assert corpus is not None
                 prepare_s = time.perf_counter() - t0
                 entry = {"corpus": kind, "size": size, "prepare_s": prepare_s}
-                entry.update(_measure(corpus, plan, Path(tmp)))
+                entry.update(_measure(corpus, plan, Path(tmp), engines))
                 runs.append(entry)
                 print(f"  scale: {kind} {size:,} done", file=sys.stderr, flush=True)
     return {
@@ -313,7 +322,7 @@ def render(result: dict) -> str:
                 notes.append(f"  {label} {name} add: {ro['add_s']}")
         cb = engines.get("citebot", {})
         for peer in ("tantivy", "bm25s", "fts5"):
-            e = engines.get(peer, {})
+            e = engines.get(peer, {"skipped": "not run"})
             if "skipped" in e or "skipped" in cb:
                 ratios.append([label, peer, *["-"] * 10])
                 continue
