@@ -89,7 +89,7 @@ def _import(engine: str) -> None:
 
         # As the bot and `ask --batch` do: the compiled search, loaded (numba's import and
         # the compiled code are in the baseline, as tantivy's library is for tantivy).
-        if not retrieval.index.use_compiled(wait=True):
+        if not retrieval.index.use_compiled(wait=600):
             raise RuntimeError("the compiled search did not load")
     elif engine == "tantivy":
         import tantivy  # noqa: F401

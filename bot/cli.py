@@ -39,6 +39,8 @@ DEFAULT_DB = "citebot.db"
 ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# How long `ask --batch` waits for the compiled search before its first question.
+BATCH_COMPILE_WAIT_S = 30.0
 # A batch line longer than this is refused without being held whole: far above any question
 # (MAX_QUERY_CHARS characters, however much white space around them), so only garbage is cut.
 MAX_BATCH_LINE_BYTES = 65_536
@@ -379,8 +381,9 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
         raise CitebotError("--batch reads questions from standard input, and there is none")
     caller = Caller.terminal(guild, "ask")
     # Many questions: the compiled search, loaded before the first (same answers, each
-    # search faster); a one-question ask stays on numpy, which needs no loading.
-    await kb.expect_many_questions(wait=True)
+    # search faster; if compiling after an install takes long, the first ones run on numpy);
+    # a one-question ask stays on numpy, which needs no loading.
+    await kb.expect_many_questions(wait=BATCH_COMPILE_WAIT_S)
     lines = batch_questions(sys.stdin.buffer)
     # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
     while item := await asyncio.to_thread(next, lines, None):

@@ -396,12 +396,13 @@ def top_k_sums(
 
 def warm() -> None:
     """Compile (or load from numba's cache) the search for the array types segments use:
-    read-only postings, frequencies in uint8, uint16 or float32 (see retrieval.segments).
-    Other types (32-bit windows: past 4 billion passages) compile on first use."""
+    read-only postings with frequencies in uint8 (a passage's terms are fewer than 256, its
+    title's counted twice). Other types (uint16 or float32 frequencies, from a fractional
+    title weight; 32-bit windows past 4 billion passages) compile on first use."""
     low = np.array([1, 2, 3], dtype=np.uint16)
     run_starts = np.zeros(1, dtype=np.int32)
     run_windows = np.zeros(1, dtype=np.uint16)
-    for kind in (np.uint8, np.uint16, np.float32):
+    for kind in (np.uint8,):
         tf = np.ones(3, dtype=kind)
         for array in (low, run_starts, run_windows, tf):
             array.flags.writeable = False  # as a segment's are

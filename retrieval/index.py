@@ -838,20 +838,20 @@ _loading: threading.Thread | None = None
 _loading_lock = threading.Lock()
 
 
-def use_compiled(wait: bool = False) -> bool:
+def use_compiled(wait: float = 0.0) -> bool:
     """Load the compiled search (retrieval.compiled) in a background thread, so searches
     switch to it once it is ready: importing numba and loading (or, the first time after an
     install, compiling) the search takes from about a second to tens of seconds, which a
     one-question `citebot ask` would only lose, and a bot must not spend blocking its loop.
-    `wait`: return once it is loaded (or has failed: then searches stay on numpy, with the
+    `wait`: seconds to wait for it to load (or fail: then searches stay on numpy, with the
     same results). Returns whether searches now use it."""
     global _loading
     with _loading_lock:
         if _loading is None:
             _loading = threading.Thread(target=_load_compiled, name="citebot-compile", daemon=True)
             _loading.start()
-    if wait:
-        _loading.join()
+    if wait > 0:
+        _loading.join(wait)
     return _compiled is not None
 
 

@@ -162,17 +162,17 @@ class KnowledgeBase:
     async def __aenter__(self) -> KnowledgeBase:
         return self
 
-    async def expect_many_questions(self, wait: bool = False) -> bool:
+    async def expect_many_questions(self, wait: float = 0.0) -> bool:
         """For a process that will answer many questions (the bot, `ask --batch`): searches
         switch to the compiled search once it has loaded in the background (a second or so;
-        the first time after an install, compiling takes longer). `wait`: return once it is
-        loaded. The same answers either way; a one-question ask does not pay for it. Returns
+        the first time after an install, compiling takes longer). `wait`: seconds to wait
+        for it. The same answers either way; a one-question ask does not pay for it. Returns
         whether searches use it now."""
         from retrieval.index import use_compiled
 
-        if not wait:
+        if wait <= 0:
             return use_compiled()
-        return await asyncio.to_thread(use_compiled, True)
+        return await asyncio.to_thread(use_compiled, wait)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
