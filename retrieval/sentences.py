@@ -27,6 +27,7 @@ _LONGEST = max(len(word) for word in _ABBREVIATIONS)
 # Whitespace other than single spaces between words: only then is the text respaced.
 _UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
 _LEADING_MARKS = re.compile(r"^[\s•·◦▪‣*\-–—>]+")  # bullets before a line's first sentence
+_MARKS = frozenset("•·◦▪‣*-–—>")  # what _LEADING_MARKS takes that is not whitespace
 _WORD = re.compile(r"\S+")
 
 
@@ -127,5 +128,7 @@ def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
 
 
 def _trim_marks(line: str, start: int, end: int) -> tuple[int, int]:
+    if start < end and line[start] not in _MARKS and not line[start].isspace():
+        return start, end
     m = _LEADING_MARKS.match(line, start, end)
     return (m.end() if m else start), end
