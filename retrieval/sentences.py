@@ -88,6 +88,27 @@ def iter_sentences(text: str) -> Iterator[str]:
         yield tail
 
 
+# Sentences of the short texts split last: ingest splits a paragraph for its summary and then
+# again for its passage's layout (`retrieval.term_offsets`), and the rerank reads the same
+# popular passages again and again. Texts up to MEMO_CHARS, at most MEMO_TEXTS of them (the
+# memo is emptied when full).
+MEMO_CHARS = 10_000
+MEMO_TEXTS = 1024
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def sentences_of(text: str) -> tuple[str, ...] | Iterator[str]:
+    """`iter_sentences(text)`: remembered when the text is short, lazy when it is long."""
+    if len(text) > MEMO_CHARS:
+        return iter_sentences(text)
+    found = _SPLIT.get(text)
+    if found is None:
+        if len(_SPLIT) >= MEMO_TEXTS:
+            _SPLIT.clear()
+        found = _SPLIT[text] = tuple(iter_sentences(text))
+    return found
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences, keeping each sentence's own punctuation."""
     return list(iter_sentences(text))
@@ -109,7 +130,7 @@ def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
         return
     if not _UNEVEN_SPACE.search(line):
         pos = 0
-        for sentence in iter_sentences(line):
+        for sentence in sentences_of(line):
             start = line.find(sentence, pos)
             if start < 0:  # cannot happen with even spacing; stop rather than guess
                 return

@@ -187,8 +187,7 @@ def well_formed(blob: bytes, terms: str) -> bool:
     if span_code not in sizes or sentence_code not in sizes:
         return False
     rest = len(blob) - _HEADER.size - 2 * count * sizes[span_code]
-    words = terms.count(" ") + 1 if terms else 0
-    return rest >= 0 and rest % (2 * sizes[sentence_code]) == 0 and count <= words
+    return rest >= 0 and rest % (2 * sizes[sentence_code]) == 0 and count <= len(terms.split())
 
 
 def stored_form(text: str, terms: str) -> bytes:

@@ -129,6 +129,11 @@ def test_offsets_a_parser_process_sent_malformed_are_not_stored():
         passage = {"ordinal": 0, "paragraph": 1, "heading": None, "text": "x", "terms": terms}
         doc = decode_document({**sent, "passages": [{**passage, "layout": layout}]})
         assert doc.passages[0].layout == kept, layout
+    # Terms spaced unevenly are counted as the index splits them: two, fewer than its spans.
+    passage = {"ordinal": 0, "paragraph": 1, "heading": None, "text": "x", "terms": "night  train"}
+    blob = b2a_base64(good).decode()
+    doc = decode_document({**sent, "passages": [{**passage, "layout": blob}]})
+    assert doc.passages[0].layout is None
 
 
 async def test_offsets_decode_to_what_analysing_the_text_gives():
