@@ -26,10 +26,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from itertools import chain
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import Stemmer
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
@@ -198,16 +198,37 @@ def normalize(text: str) -> str:
 MAX_CACHED_CHARS = 64
 
 
+MAX_CACHED = 65_536  # entries of each cache below
+_T = TypeVar("_T")
+
+
+class _Memo(dict[str, _T]):
+    """A function's results by argument: a dict whose misses compute, so a hit is one C-level
+    lookup (`map(memo.__getitem__, ...)` runs without a Python frame; an lru_cache hit also
+    reorders its list). Emptied when full, rather than least-recently-used: text repeats its
+    words within an article, and refilling costs a miss each."""
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[str], _T]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> _T:
+        if len(self) >= MAX_CACHED:
+            self.clear()
+        value = self[key] = self._compute(key)
+        return value
+
+
 def stem(word: str) -> str:
     """Snowball's English stem of a word, cached for words of real length. The summarizer
     stems with it too: one cache for both, so a word the passages have stemmed already costs
     the summary a lookup."""
-    return _stem_cached(word) if len(word) <= MAX_CACHED_CHARS else _stemmer.stemWord(word)
+    return _STEMMED[word] if len(word) <= MAX_CACHED_CHARS else _stemmer.stemWord(word)
 
 
-@lru_cache(maxsize=65536)
-def _stem_cached(word: str) -> str:
-    return _stemmer.stemWord(word)
+_STEMMED: _Memo[str] = _Memo(_stemmer.stemWord)
 
 
 class Span(NamedTuple):
@@ -223,12 +244,7 @@ class Span(NamedTuple):
 def _terms_of(token: str) -> tuple[str, ...]:
     """The index terms for one raw token; may be empty (stop word). Cached: text repeats its
     words, and looking one up costs a fraction of analysing it again."""
-    return _terms_cached(token) if len(token) <= MAX_CACHED_CHARS else _token_terms(token)
-
-
-@lru_cache(maxsize=65536)
-def _terms_cached(token: str) -> tuple[str, ...]:
-    return _token_terms(token)
+    return _TERMS[token] if len(token) <= MAX_CACHED_CHARS else _token_terms(token)
 
 
 def _token_terms(token: str) -> tuple[str, ...]:
@@ -271,6 +287,9 @@ def _token_terms(token: str) -> tuple[str, ...]:
         if t:
             terms.append(t)
     return tuple(terms)
+
+
+_TERMS: _Memo[tuple[str, ...]] = _Memo(_token_terms)  # token -> its terms (`_terms_of`)
 
 
 def _word_terms(word: str) -> str:
@@ -329,7 +348,21 @@ def analyze(text: str) -> list[str]:
     tokens = _TOKEN.findall(normalize(text))
     if tokens and max(map(len, tokens)) > MAX_CACHED_CHARS:
         return list(chain.from_iterable(map(_terms_of, tokens)))
-    return list(chain.from_iterable(map(_terms_cached, tokens)))
+    return list(chain.from_iterable(map(_TERMS.__getitem__, tokens)))
+
+
+def token_terms(text: str) -> tuple[list[tuple[str, ...]], list[int], list[int]]:
+    """For each raw token of `text` (normalised already: offsets index it as given), its terms
+    (`analyze` gives them all in order) and where it starts and ends. What `analyze_spans`
+    finds, as three lists made by C-level iteration, for ingest to store every passage's
+    layout (`retrieval.term_offsets`) at a fraction of a Python loop's cost."""
+    found = list(_TOKEN.finditer(text))
+    tokens = list(map(re.Match.group, found))
+    if tokens and max(map(len, tokens)) > MAX_CACHED_CHARS:
+        terms = list(map(_terms_of, tokens))
+    else:
+        terms = list(map(_TERMS.__getitem__, tokens))
+    return terms, list(map(re.Match.start, found)), list(map(re.Match.end, found))
 
 
 def analyze_spans(text: str) -> tuple[Span, ...]:

@@ -8,13 +8,15 @@ turn them back into values on the caller's side.
 
 from __future__ import annotations
 
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from retrieval.documents import PreparedDocument, prepare
 from retrieval.extract import extract
 from retrieval.store import NewPassage
+from retrieval.term_offsets import stored_form, well_formed
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,9 @@ def prepare_text(text: str, title: str | None, name: str) -> dict[str, Any]:
 
 def _plain(doc: PreparedDocument) -> dict[str, Any]:
     """The document as JSON values: what dataclasses.asdict gives, written out (asdict
-    deep-copies every field of every passage, a tenth of the time of reading an article)."""
+    deep-copies every field of every passage, a tenth of the time of reading an article),
+    with each passage's layout (`retrieval.term_offsets`) worked out here, in the parser
+    process, and sent in base64."""
     return {
         "title": doc.title,
         "passages": [
@@ -78,6 +82,7 @@ def _plain(doc: PreparedDocument) -> dict[str, Any]:
                 "heading": p.heading,
                 "text": p.text,
                 "terms": p.terms,
+                "layout": b2a_base64(stored_form(p.text, p.terms), newline=False).decode(),
             }
             for p in doc.passages
         ],
@@ -87,11 +92,37 @@ def _plain(doc: PreparedDocument) -> dict[str, Any]:
     }
 
 
+def with_layouts(doc: PreparedDocument) -> PreparedDocument:
+    """The document with each passage's layout (for documents prepared in this process: the
+    bundled articles)."""
+    passages = [replace(p, layout=stored_form(p.text, p.terms)) for p in doc.passages]
+    return replace(doc, passages=passages)
+
+
+def _layout(value: object, terms: str) -> bytes | None:
+    """A passage's layout as a parser process sent it; None (worked out when first shown)
+    when it sent none or one that is not well formed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        blob = a2b_base64(value)
+    except ValueError:
+        return None
+    return blob if well_formed(blob, terms) else None
+
+
 def decode_document(value: dict[str, Any]) -> PreparedDocument:
     return PreparedDocument(
         title=str(value["title"]),
         passages=[
-            NewPassage(p["ordinal"], p["paragraph"], p["heading"], p["text"], p["terms"])
+            NewPassage(
+                p["ordinal"],
+                p["paragraph"],
+                p["heading"],
+                p["text"],
+                p["terms"],
+                _layout(p.get("layout"), p["terms"]),
+            )
             for p in value["passages"]
         ],
         summary=str(value["summary"]),

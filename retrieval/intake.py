@@ -108,9 +108,10 @@ class Intake:
         if await self.store.meta("seed_fingerprint") == fingerprint:
             return 0
         from retrieval.documents import prepare  # lazy: see TYPE_CHECKING above
+        from retrieval.ingest_jobs import with_layouts
 
         prepared = await asyncio.to_thread(
-            lambda: [(s, prepare(decode_text(d, s), name=s)) for s, d in raw]
+            lambda: [(s, with_layouts(prepare(decode_text(d, s), name=s))) for s, d in raw]
         )
         changed = 0
         async with self.store.transaction() as db:

@@ -17,6 +17,7 @@ written by the parent, which started this process; result bodies are JSON.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -30,7 +31,11 @@ import traceback
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct(">I")
-PRELOAD = ("retrieval.ingest_jobs", "retrieval.extract", "trafilatura", "pypdf")
+PRELOAD = ("retrieval.ingest_jobs", "retrieval.extract")
+# The HTML and PDF parsers: a second of CPU to import, which a folder of Markdown never needs.
+# A child imports one when its document needs it and says so in its reply; the host then
+# imports it too, so the children forked after it start with it.
+ON_DEMAND = ("trafilatura", "pypdf")
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -79,6 +84,7 @@ def _run_child(job: dict[str, Any], out: int) -> None:
         _limit_self(job["cpu_seconds"], job["memory_bytes"])
         module, _, name = job["func"].rpartition(".")
         func = getattr(importlib.import_module(module), name)
+        had = [m for m in ON_DEMAND if m in sys.modules]
         try:
             reply: dict[str, Any] = {"status": "ok", "value": func(*job["args"])}
         except MemoryError:
@@ -90,6 +96,7 @@ def _run_child(job: dict[str, Any], out: int) -> None:
                 reply = {"status": "refused", "kind": type(exc).__name__, "message": str(exc)}
             else:
                 reply = {"status": "crash", "message": traceback.format_exc(limit=20)}
+        reply["imported"] = [m for m in ON_DEMAND if m in sys.modules and m not in had]
         body = json.dumps(reply, ensure_ascii=False).encode("utf-8", "surrogatepass")
         view = memoryview(body)
         while view:
@@ -138,13 +145,29 @@ def serve(jobs: BinaryIO, replies: BinaryIO) -> None:
     while (frame := read_frame(jobs)) is not None:
         job = pickle.loads(frame)  # written by the parent that started us
         read_end, write_end = os.pipe()
+        # The host's objects (the parsers' modules) are never garbage: the child's collections
+        # skip them instead of walking (and copying) them again and again.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
             _run_child(job, write_end)
         os.close(write_end)
         reply = _collect(pid, read_end, job["wall_seconds"])
+        imported = reply.pop("imported", None)
         write_frame(replies, json.dumps(reply, ensure_ascii=False).encode())
+        _import_needed(imported)
+
+
+def _import_needed(names: object) -> None:
+    """Import the parsers a child said it needed (only those of ON_DEMAND: the child read a
+    stranger's bytes, and its reply names nothing else the host would act on)."""
+    if not isinstance(names, list):
+        return
+    for module in ON_DEMAND:
+        if module in names and module not in sys.modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
 
 
 def main() -> None:

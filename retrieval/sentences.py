@@ -27,6 +27,7 @@ _LONGEST = max(len(word) for word in _ABBREVIATIONS)
 # Whitespace other than single spaces between words: only then is the text respaced.
 _UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
 _LEADING_MARKS = re.compile(r"^[\s•·◦▪‣*\-–—>]+")  # bullets before a line's first sentence
+_MARKS = frozenset("•·◦▪‣*-–—>")  # what _LEADING_MARKS takes that is not whitespace
 _WORD = re.compile(r"\S+")
 
 
@@ -87,6 +88,27 @@ def iter_sentences(text: str) -> Iterator[str]:
         yield tail
 
 
+# Sentences of the short texts split last: ingest splits a paragraph for its summary and then
+# again for its passage's layout (`retrieval.term_offsets`), and the rerank reads the same
+# popular passages again and again. Texts up to MEMO_CHARS, at most MEMO_TEXTS of them (the
+# memo is emptied when full).
+MEMO_CHARS = 10_000
+MEMO_TEXTS = 1024
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def sentences_of(text: str) -> tuple[str, ...] | Iterator[str]:
+    """`iter_sentences(text)`: remembered when the text is short, lazy when it is long."""
+    if len(text) > MEMO_CHARS:
+        return iter_sentences(text)
+    found = _SPLIT.get(text)
+    if found is None:
+        if len(_SPLIT) >= MEMO_TEXTS:
+            _SPLIT.clear()
+        found = _SPLIT[text] = tuple(iter_sentences(text))
+    return found
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences, keeping each sentence's own punctuation."""
     return list(iter_sentences(text))
@@ -108,7 +130,7 @@ def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
         return
     if not _UNEVEN_SPACE.search(line):
         pos = 0
-        for sentence in iter_sentences(line):
+        for sentence in sentences_of(line):
             start = line.find(sentence, pos)
             if start < 0:  # cannot happen with even spacing; stop rather than guess
                 return
@@ -127,5 +149,7 @@ def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
 
 
 def _trim_marks(line: str, start: int, end: int) -> tuple[int, int]:
+    if start < end and line[start] not in _MARKS and not line[start].isspace():
+        return start, end
     m = _LEADING_MARKS.match(line, start, end)
     return (m.end() if m else start), end

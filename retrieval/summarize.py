@@ -28,7 +28,7 @@ from itertools import chain, islice
 
 from retrieval.analyzer import analyze, stem
 from retrieval.cleaning import Article, is_faq_heading
-from retrieval.sentences import iter_sentences
+from retrieval.sentences import iter_sentences, sentences_of
 from retrieval.stopwords import STOP_WORDS
 
 MIN_SENTENCE_WORDS = 8
@@ -194,7 +194,7 @@ def _candidates(article: Article) -> tuple[list[str], list[bool]]:
             after = False
             continue
         split = article.split.get(block.text)  # split already, by the passage splitter
-        for sentence in iter_sentences(block.text) if split is None else split:
+        for sentence in sentences_of(block.text) if split is None else split:
             read += 1
             if read > MAX_SENTENCES_READ:
                 return texts, follows

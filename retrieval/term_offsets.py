@@ -23,16 +23,19 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from itertools import accumulate
+from itertools import accumulate, chain, compress, repeat
+from operator import sub
 from typing import Any
 
-from retrieval.analyzer import Span, analyze_spans, normalize
+from retrieval.analyzer import Span, analyze_spans, normalize, token_terms
+from retrieval.sentences import sentence_offsets
 
 FORMAT = 1  # the first byte of every encoding; another value is read as "not stored"
 # Stored for a passage whose layout cannot be exact, so it is not worked out again and again.
 UNFIT = bytes([0])
 _HEADER = struct.Struct("<BBBI")  # format, spans' type code, sentences' type code, spans
 _TYPES = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
+_BIG_ENDIAN = struct.pack("=H", 1) != struct.pack("<H", 1)
 
 
 Sentences = tuple[tuple[int, int, frozenset[str]], ...]
@@ -91,9 +94,9 @@ class Layout:
 def _packed(values: Sequence[int]) -> tuple[str, bytes]:
     """The smallest array type that holds `values`, and their bytes (little-endian)."""
     top = max(values, default=0)
-    code = next(code for code, limit in _TYPES if top <= limit)
+    code = "B" if top <= 0xFF else next(code for code, limit in _TYPES if top <= limit)
     packed = array(code, values)
-    if struct.pack("=H", 1) != struct.pack("<H", 1):  # pragma: no cover - big-endian machine
+    if _BIG_ENDIAN:  # pragma: no cover - big-endian machine
         packed.byteswap()
     return code, packed.tobytes()
 
@@ -101,25 +104,33 @@ def _packed(values: Sequence[int]) -> tuple[str, bytes]:
 def encode(text: str, terms: str) -> bytes | None:
     """The stored form of `text`'s spans and sentences, or None when it cannot be exact (see
     the module's docstring). `terms` is the passage's stored terms (its heading's, then its
-    text's)."""
+    text's). Made by C-level iteration over the tokens (`token_terms`): ingest encodes every
+    passage it reads."""
     if normalize(text) != text:
         return None
-    spans = analyze_spans(text)
-    stored = terms.split()
-    if [s.term for s in spans] != stored[len(stored) - len(spans) :]:
+    per_token, starts, ends = token_terms(text)
+    # The stored terms end with these (terms hold no spaces: a string comparison is the
+    # list's).
+    own = " ".join(chain.from_iterable(per_token))
+    if own and own != terms and not terms.endswith(" " + own):
         return None
-    starts = [s.start for s in spans]
-    span_values = [b - a for a, b in zip([0, *starts], starts, strict=False)]
-    span_values += [s.end - s.start for s in spans]
+    counts = list(map(len, per_token))
+    if max(counts, default=0) <= 1:  # a stop word has no term: its span is left out
+        starts, ends = list(compress(starts, counts)), list(compress(ends, counts))
+    else:  # a token with several terms ("gpt-4": gpt-4, gpt, 4, gpt4) has a span for each
+        starts = list(chain.from_iterable(map(repeat, starts, counts)))
+        ends = list(chain.from_iterable(map(repeat, ends, counts)))
+    span_values = list(map(sub, starts, [0, *starts[:-1]]))
+    span_values += map(sub, ends, starts)
     sentence_values: list[int] = []
     previous = 0
-    # The sentences as the rerank read them (cached when it has just read this passage).
-    for start, end, _ in _sentence_terms(text):
+    # The sentences' bounds as the rerank reads them (`retrieval.rerank.sentence_bounds`).
+    for start, end in sentence_offsets(text):
         sentence_values += (start - previous, end - start)
         previous = end
     span_code, span_bytes = _packed(span_values)
     sentence_code, sentence_bytes = _packed(sentence_values)
-    header = _HEADER.pack(FORMAT, ord(span_code), ord(sentence_code), len(spans))
+    header = _HEADER.pack(FORMAT, ord(span_code), ord(sentence_code), len(starts))
     return header + span_bytes + sentence_bytes
 
 
@@ -161,6 +172,22 @@ def _unpacked(code: str, data: bytes) -> list[int]:
     if struct.pack("=H", 1) != struct.pack("<H", 1):  # pragma: no cover - big-endian machine
         values.byteswap()
     return values.tolist()
+
+
+def well_formed(blob: bytes, terms: str) -> bool:
+    """Whether `blob` is UNFIT or an encoding whose parts fit its length and `terms`: what a
+    parser process sent is checked before it is stored (a malformed one would fail the asks
+    that show its passage; its passage is then analysed when shown instead)."""
+    if blob == UNFIT:
+        return True
+    if len(blob) < _HEADER.size or blob[0] != FORMAT:
+        return False
+    _, span_code, sentence_code, count = _HEADER.unpack_from(blob)
+    sizes = {ord(code): array(code).itemsize for code, _ in _TYPES}
+    if span_code not in sizes or sentence_code not in sizes:
+        return False
+    rest = len(blob) - _HEADER.size - 2 * count * sizes[span_code]
+    return rest >= 0 and rest % (2 * sizes[sentence_code]) == 0 and count <= len(terms.split())
 
 
 def stored_form(text: str, terms: str) -> bytes:

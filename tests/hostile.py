@@ -88,3 +88,12 @@ def environment() -> dict[str, str]:
 
 def working_directory() -> str:
     return os.getcwd()
+
+
+def parsers_loaded() -> list[str]:
+    """Which of the HTML and PDF parsers the child started with (forked with them imported)."""
+    import sys
+
+    from retrieval.parser_host import ON_DEMAND
+
+    return [m for m in ON_DEMAND if m in sys.modules]

@@ -3,15 +3,17 @@ query log written in batches that still show every row as soon as its ask return
 
 import asyncio
 import sqlite3
+from binascii import b2a_base64
 
 from retrieval.analyzer import analyze_spans
 from retrieval.documents import prepare
+from retrieval.ingest_jobs import decode_document
 from retrieval.knowledge import KnowledgeBase
-from retrieval.models import Answer, Caller
+from retrieval.models import AddResult, Answer, Caller
 from retrieval.rerank import sentence_terms
 from retrieval.seeds import seed_files
 from retrieval.store import LAYOUTS_PER_FETCH, Store
-from retrieval.term_offsets import decode, encode
+from retrieval.term_offsets import UNFIT, decode, encode
 
 GUILD = 333333333333333333
 SPEND = "How much did DeepSeek spend to train its model?"
@@ -38,10 +40,18 @@ def _with_layout(db_path, passage_ids) -> set[int]:
         return {row[0] for row in con.execute(sql, list(passage_ids))}
 
 
+def _forget_layouts(db_path) -> None:
+    """As passages written before ingest stored their offsets."""
+    with sqlite3.connect(db_path) as con:
+        con.execute("UPDATE passages SET layout = NULL")
+
+
 async def test_the_words_in_bold_are_the_same_from_stored_offsets(kb, db_path):
-    """A passage stored without offsets is analysed when shown, and its offsets are kept (a
-    few passages per ask, each written before the next ask's log row); once they are, the
-    answer shows the same passages with the same words in bold."""
+    """A passage stored without offsets (written before ingest stored them) is analysed when
+    shown, and its offsets are kept (a few passages per ask, each written before the next
+    ask's log row); once they are, the answer shows the same passages with the same words in
+    bold."""
+    _forget_layouts(db_path)
     assert _layouts(db_path) == 0
     first = await kb.ask(SPEND)
     shown = {h.passage_id for h in first.hits}
@@ -68,6 +78,62 @@ async def test_an_old_database_gains_offsets_and_answers_as_before(db_path):
         stored = await kb.ask(SPEND)
     assert _shown(after) == _shown(before) == _shown(stored)
     assert _layouts(db_path) >= len(after.hits)
+
+
+def _passages(db_path) -> list[tuple[str, str, bytes | None]]:
+    with sqlite3.connect(db_path) as con:
+        return con.execute("SELECT text, terms, layout FROM passages ORDER BY id").fetchall()
+
+
+async def test_every_passage_added_has_its_offsets_stored_by_ingest(kb, db_path, tmp_path):
+    """Bundled articles, pasted text, a folder and a single file: each passage's offsets are
+    stored when it is added (worked out by the parser process that read it), and they give
+    what analysing its text gives; an ask then has none left to store."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.md").write_text(f"# Ridge {n}\n\n{TAKEN_HOME} Ridge {n} was quiet.\n")
+    (tmp_path / "one.txt").write_text("Kestrels nest on the north ridge. They hunt voles.")
+    await kb.add_text(TAKEN_HOME, title="Night train souvenirs", guild_id=GUILD)
+    async for _, outcome in kb.add_files(sorted(folder.iterdir()), caller=Caller.terminal()):
+        assert isinstance(outcome, AddResult)
+    await kb.add_file(tmp_path / "one.txt", caller=Caller.terminal())
+    rows = _passages(db_path)
+    assert len(rows) > 10 and all(layout is not None for _, _, layout in rows)
+    for text, terms, blob in rows:
+        layout = decode(blob, terms)
+        assert layout is not None
+        assert layout.spans == analyze_spans(text)
+        assert layout.sentences == sentence_terms(text)
+    await kb.ask(SPEND)
+    assert _passages(db_path) == rows
+
+
+def test_offsets_a_parser_process_sent_malformed_are_not_stored():
+    """What a parser process sends is checked: offsets that do not fit their passage are
+    dropped (the passage is analysed when shown, as one stored before offsets were)."""
+    terms = "night train vienna"
+    good = encode("The night train from Vienna.", terms)
+    assert good is not None
+    sent = {"title": "t", "summary": "s", "content_hash": "h", "word_count": 5}
+    for layout, kept in [
+        (b2a_base64(good).decode(), good),
+        ("not base64 ~~~", None),
+        (b2a_base64(good[:-1]).decode(), None),  # cut short
+        (b2a_base64(good[:6]).decode(), None),  # no whole header
+        (b2a_base64(bytes([1, 66, 66, 9, 0, 0, 0])).decode(), None),  # more spans than terms
+        (b2a_base64(b"\x02" + good[1:]).decode(), None),  # another format
+        (7, None),
+        (b2a_base64(UNFIT).decode(), UNFIT),
+    ]:
+        passage = {"ordinal": 0, "paragraph": 1, "heading": None, "text": "x", "terms": terms}
+        doc = decode_document({**sent, "passages": [{**passage, "layout": layout}]})
+        assert doc.passages[0].layout == kept, layout
+    # Terms spaced unevenly are counted as the index splits them: two, fewer than its spans.
+    passage = {"ordinal": 0, "paragraph": 1, "heading": None, "text": "x", "terms": "night  train"}
+    blob = b2a_base64(good).decode()
+    doc = decode_document({**sent, "passages": [{**passage, "layout": blob}]})
+    assert doc.passages[0].layout is None
 
 
 async def test_offsets_decode_to_what_analysing_the_text_gives():

@@ -11,6 +11,7 @@ import pytest
 
 from retrieval.errors import BadSource, Busy, CitebotError, DuplicateSource
 from retrieval.ingest import MAX_WAITING, IngestQueue
+from retrieval.ingest_jobs import read_document
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
 from retrieval.sandbox import Budget, HostPool, OverBudget, run_limited, shared_pool
@@ -147,6 +148,36 @@ def test_the_parser_process_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     assert "DISCORD_TOKEN" not in seen and "SOME_API_KEY" not in seen
     assert "not-for-parsers" not in str(seen)
     assert where == "/"
+
+
+def test_the_html_parser_is_loaded_once_a_document_needs_it() -> None:
+    """A folder of Markdown never pays for importing the HTML and PDF parsers; once a page
+    needed one, the children after it start with it (the host imported it too)."""
+    pool = HostPool()
+    page = (
+        b"<html><head><title>Kestrels</title></head><body><article><p>"
+        + (b"Kestrels hover over the north ridge at dawn, hunting voles in the grass. " * 8)
+        + b"</p></article></body></html>"
+    )
+
+    def read(data: bytes, name: str) -> dict:
+        return run_limited(
+            read_document, (data, name, None, None, None), name=name, budget=SMALL, pool=pool
+        )
+
+    def loaded() -> list[str]:
+        return run_limited(hostile.parsers_loaded, (), name="x", budget=SMALL, pool=pool)
+
+    try:
+        assert loaded() == []
+        note = read(b"# Kestrels\n\nKestrels hover over the north ridge at dawn.\n", "k.md")
+        assert note["doc"]["title"] == "Kestrels"
+        assert loaded() == []
+        assert "hunting voles" in read(page, "k.html")["doc"]["passages"][0]["text"]
+        assert loaded() == ["trafilatura"]
+        assert "hunting voles" in read(page, "again.html")["doc"]["passages"][0]["text"]
+    finally:
+        pool.close()
 
 
 async def test_waiting_for_a_turn_has_a_limit_and_other_servers_slots_are_announced() -> None:
