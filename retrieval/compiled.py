@@ -23,6 +23,12 @@ from numba import njit
 
 from retrieval.segments import WINDOW_BITS
 
+# The first threshold scores the best passages of this many terms (those of highest bound)
+# for a question of twice as many terms or more, else of one.
+FIRST_TERMS = 3
+# Once no passage can join, a term's postings are looked up for the passages held (rather
+# than all read) when they are more than PROBE_SHARE per passage held.
+PROBE_SHARE = 8
 # A passage position past every real one: a term whose postings are used up.
 _END = np.int64(1) << 62
 
@@ -171,50 +177,51 @@ def _first_threshold(
     nxt,
     cur,
 ):
-    """A score k passages reach, before the walk: the k passages to which the term with the
-    highest bound (among those in k passages or more) adds the most, scored with every term
-    (each looked up). The walk then skips from the start what cannot reach it; the terms'
-    positions are left at their first postings."""
+    """A score k passages reach, before the walk: the passages to which each of the
+    FIRST_TERMS (or one) terms with the highest bounds adds the most (k of each), scored with every
+    term (each looked up), and the k-th best of those. The walk then skips from the start
+    what cannot reach it; the terms' positions are left at their first postings."""
     m = starts.size
-    first = -1
-    for j in range(m - 1, -1, -1):
-        if stops[order[j]] - starts[order[j]] >= k:
-            first = order[j]
-            break
-    if first < 0:
-        return -np.inf
-    # The k largest additions of that term (a heap whose root is the smallest).
-    best = np.full(k, -np.inf)
-    where = np.zeros(k, np.int64)
-    i = first
-    while cur[i] != _END:
-        d = cur[i]
-        if mask.size == 0 or mask[d]:
-            t = np.float64(tf[pos[i]])
-            a = idf[i] * t * kp1 / (t + norms[d])
-            if a > best[0]:
-                best[0] = a
-                where[0] = d
-                _sift_down(best, where, k, 0)
-        _advance(i, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
-    if best[0] == -np.inf:
-        _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
-        return -np.inf
-    # Reset, then score those passages in order (every term moves forward only).
+    chosen = np.empty(FIRST_TERMS * k, np.int64)
+    found = 0
+    # A short question's terms each hold a large share of its postings (reading more than
+    # one here would read most of them twice); a long one's rarest few hold little.
+    first_terms = FIRST_TERMS if m >= 2 * FIRST_TERMS else 1
+    for j in range(m - 1, max(m - 1 - first_terms, -1), -1):
+        i = order[j]
+        # The k largest additions of this term (a heap whose root is the smallest).
+        best = np.full(k, -np.inf)
+        where = np.zeros(k, np.int64)
+        while cur[i] != _END:
+            d = cur[i]
+            if mask.size == 0 or mask[d]:
+                t = np.float64(tf[pos[i]])
+                a = idf[i] * t * kp1 / (t + norms[d])
+                if a > best[0]:
+                    best[0] = a
+                    where[0] = d
+                    _sift_down(best, where, k, 0)
+            _advance(i, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+        for at in range(k):
+            if best[at] > -np.inf:
+                chosen[found] = where[at]
+                found += 1
     _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
-    chosen = np.sort(where)
-    lowest = np.inf
-    for d in chosen:
+    chosen = np.unique(chosen[:found])  # ascending: every term moves forward only
+    if chosen.size < k:
+        return -np.inf
+    scores = np.empty(chosen.size)
+    for at in range(chosen.size):
+        d = chosen[at]
         score = 0.0
         for j in range(m):
             _seek(j, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
             if cur[j] == d:
                 t = np.float64(tf[pos[j]])
                 score += idf[j] * t * kp1 / (t + norms[d])
-        if score < lowest:
-            lowest = score
+        scores[at] = score
     _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
-    return lowest
+    return np.sort(scores)[scores.size - k]
 
 
 @njit(nogil=True, cache=True)
@@ -344,15 +351,29 @@ def top_k_sums(
         capacity += stops[j] - starts[j]
     touched = np.empty(capacity, np.int64)
     n = 0
+    held = np.empty(0, np.int64)  # the passages held, ascending, once none can join
     for j in range(m):
+        closed = False
         if positive:
             # A passage not yet held joins only if this term's addition, plus the most the
             # later terms add, reaches theta (it never could later: see the docstring).
             admit = theta / (1 + slack) - rest[j + 1]
             if rest[j] * (1 + slack) < theta:
                 admit = np.inf  # no new passage can reach theta any more
+                closed = True
         else:
             admit = -np.inf
+        if closed and n * PROBE_SHARE < stops[j] - starts[j]:
+            # Few passages held, many postings: each held passage is looked up in them (a
+            # jump forward, passages ascending) instead of every posting being read.
+            if held.size != n:
+                held = np.sort(touched[:n])
+            for d in held:
+                _seek(j, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+                if cur[j] == d:
+                    t = np.float64(tf[pos[j]])
+                    acc[d] += idf[j] * t * kp1 / (t + norms[d])
+            continue
         n = _add_term(
             j,
             low,
