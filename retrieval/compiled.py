@@ -243,6 +243,8 @@ def _add_term(
     touched,
     n,
     admit,
+    least_norm,
+    slack,
 ):
     """Term j's additions to the passages it holds: to those already touched always; a new
     one joins only where its addition is at least `admit` (or always when `admit` is -inf).
@@ -253,6 +255,14 @@ def _add_term(
     r = np.searchsorted(run_starts, start, side="right") - 1
     p = start
     live_only = mask.size > 0
+    # The least frequency whose addition can reach `admit` at the shortest length here: a
+    # posting below it brings no new passage, found without reading its normalisation.
+    least_tf = -np.inf
+    if admit == np.inf:
+        least_tf = np.inf
+    elif admit > 0:
+        share = admit / (idf * kp1)
+        least_tf = share * least_norm / (1 - share) / (1 + slack) if share < 1 else np.inf
     while p < stop:
         end = min(_run_end(run_starts, r, total), stop)
         high = np.int64(run_windows[r]) << bits
@@ -261,7 +271,7 @@ def _add_term(
             if seen[d]:
                 t = np.float64(tf[p])
                 acc[d] += idf * t * kp1 / (t + norms[d])
-            elif not live_only or mask[d]:
+            elif tf[p] >= least_tf and (not live_only or mask[d]):
                 t = np.float64(tf[p])
                 a = idf * t * kp1 / (t + norms[d])
                 if a >= admit:
@@ -287,6 +297,7 @@ def top_k_sums(
     idf,
     bound,
     norms,
+    least_norm,
     mask,
     k,
     floor,
@@ -392,6 +403,8 @@ def top_k_sums(
             touched,
             n,
             admit,
+            least_norm,
+            slack,
         )
     # The k best of those held (lowest score at the root; among equal scores the later
     # passage, which loses ties), every slot put back to 0 and unseen.
@@ -438,6 +451,7 @@ def warm() -> None:
             np.array([1.0]),
             np.array([2.0]),
             np.ones(4),
+            1.0,
             np.zeros(0, np.bool_),
             2,
             0.0,

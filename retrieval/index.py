@@ -363,7 +363,7 @@ class Bm25Index:
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
         if _compiled is not None:
-            return self._compiled_scores(segment, items, norms, mask, k, floor)
+            return self._compiled_scores(segment, items, norms, least_norm, mask, k, floor)
         postings = sum(span.stop - span.start for _, _, span in items)
         positive = all(idf > 0 for _, idf, _ in items)  # then every posting adds above 0
         if len(items) == 1:
@@ -469,6 +469,7 @@ class Bm25Index:
         segment: Segment,
         items: Sequence[tuple[float, float, slice]],
         norms: np.ndarray,
+        least_norm: float,
         mask: np.ndarray | None,
         k: int,
         floor: float,
@@ -494,6 +495,7 @@ class Bm25Index:
                 np.fromiter((idf for _, idf, _ in items), np.float64, count),
                 np.fromiter((bound for bound, _, _ in items), np.float64, count),
                 norms,
+                least_norm,
                 _ALL_LIVE if mask is None else mask,
                 k,
                 floor,
