@@ -27,18 +27,14 @@ import json
 import logging
 import math
 import os
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
 from retrieval import segments as segments_module
 from retrieval.analyzer import ANALYZER_VERSION
@@ -283,6 +279,10 @@ class Bm25Index:
         against terms of about the same length); terms with digits stay as typed. The caller
         decides which terms may be typos (`retrieval.spelling`). Only terms this server can see
         are offered."""
+        # Only a word the corpus lacks needs edit distances: not imported by every ask.
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
         view = self._view(guild_id)
         out: dict[str, tuple[str, ...]] = {}
         for term in dict.fromkeys(terms):
@@ -764,7 +764,7 @@ class Bm25Index:
             "parameters": self.parameters,
             "segments": [{"name": s.name, "scope": s.scope} for s in self.segments],
             "deleted": deleted,
-            "documents": f"documents-{uuid.uuid4().hex[:16]}.json",
+            "documents": f"documents-{os.urandom(8).hex()}.json",
         }
         # The documents' hashes in a file of their own (a start that finds the corpus unchanged
         # never reads them), named by this manifest alone: two processes saving at once each
@@ -873,6 +873,8 @@ def _load_compiled() -> None:
 def _write_atomically(path: Path, text: str) -> None:
     """A temporary file, then renamed over `path`: readers see the old text or the new, never
     half. Derived data: no fsync (see `Segment.write`)."""
+    import tempfile  # only a save writes: not imported by every ask
+
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as out:
@@ -885,7 +887,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def new_segment_name() -> str:
-    return f"seg-{uuid.uuid4().hex[:16]}"
+    return f"seg-{os.urandom(8).hex()}"
 
 
 def segments_of(rows: Sequence[Sequence], title_weight: float | None = None) -> list[Segment]:

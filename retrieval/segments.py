@@ -19,8 +19,6 @@ import bisect
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -506,6 +504,9 @@ class Segment:
     def write(self, folder: Path) -> None:
         """Write the segment as `folder/<name>/` (a temporary folder, then renamed)."""
         target = folder / self.name
+        import shutil  # only a write needs these: not imported by every ask
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=folder))
         try:
             stored = {
@@ -612,5 +613,7 @@ class Segment:
 
 
 def remove_folder(path: Path) -> None:
+    import shutil
+
     with contextlib.suppress(OSError):
         shutil.rmtree(path)

@@ -360,6 +360,8 @@ NOT_FOR_ASK = {
     "retrieval.reports",  # summaries and what adding or refreshing a source reports
     "importlib.resources",
     "numba",  # the compiled search: for processes that answer many questions
+    "rapidfuzz",  # edit distances: only for a word the corpus lacks
+    "uuid",  # segment names: os.urandom
     "retrieval.compiled",
 }
 
