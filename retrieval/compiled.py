@@ -12,8 +12,13 @@ The loop releases the GIL, so searches in several threads run on several cores.
 
 Term at a time into one float per passage (kept per segment, all 0 between searches: work
 follows the postings read, never the passages), with MaxScore's bounds (Turtle & Flood 1995):
-a first threshold from the rarest term's best passages scored whole, then a passage joins the
-sums only where a term's addition plus the most the remaining terms can add reaches it.
+a first threshold from the rarest terms' best passages scored whole, then a passage joins the
+sums only where a term's addition plus the most the remaining terms can add reaches it, and
+once none can join, the passages held are looked up in the remaining terms' postings.
+
+Postings are passed as (low bits, run starts, run windows, window bits), as
+retrieval.segments.Postings stores them; a walk's state per term as (posting, run, next run's
+start, passage).
 """
 
 from __future__ import annotations
@@ -34,13 +39,23 @@ _END = np.int64(1) << 62
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _adds(idf, tf, kp1, norm):
+    """What a term adds to a passage's score: idf * tf * (k1 + 1) / (tf + norm), in the
+    order retrieval.index computes it, so the same float."""
+    t = np.float64(tf)
+    return idf * t * kp1 / (t + norm)
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _run_end(run_starts, r, total):
     return run_starts[r + 1] if r + 1 < run_starts.size else total
 
 
 @njit(nogil=True, cache=True)
-def _settle(i, p, r, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur):
+def _settle(i, p, r, postings, stops, state):
     """Term i at posting p, which lies in run r or a later one: state and passage set."""
+    low, run_starts, run_windows, bits = postings
+    pos, run, nxt, cur = state
     if p >= stops[i]:
         pos[i] = p
         cur[i] = _END
@@ -57,8 +72,10 @@ def _settle(i, p, r, low, run_starts, run_windows, bits, stops, pos, run, nxt, c
 
 
 @njit(nogil=True, cache=True)
-def _seek(i, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur):
+def _seek(i, d, postings, stops, state):
     """Term i moved to its first posting at passage d or after."""
+    low, run_starts, run_windows, bits = postings
+    pos, run, _, cur = state
     if cur[i] >= d:
         return
     window = d >> bits
@@ -93,11 +110,13 @@ def _seek(i, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur):
                 else:
                     hi = mid
         p = lo
-    _settle(i, p, r, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+    _settle(i, p, r, postings, stops, state)
 
 
 @njit(nogil=True, cache=True)
-def _advance(i, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur):
+def _advance(i, postings, stops, state):
+    low, _, run_windows, bits = postings
+    pos, run, nxt, cur = state
     p = pos[i] + 1
     if p >= stops[i]:
         pos[i] = p
@@ -106,16 +125,18 @@ def _advance(i, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur):
         pos[i] = p
         cur[i] = (np.int64(run_windows[run[i]]) << bits) | np.int64(low[p])
     else:
-        _settle(i, p, run[i], low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+        _settle(i, p, run[i], postings, stops, state)
 
 
 @njit(nogil=True, cache=True)
-def _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur):
+def _start(postings, starts, stops, state):
     """Every term at its first posting (or used up when it has none)."""
+    run_starts = postings[1]
+    pos, cur = state[0], state[3]
     for i in range(starts.size):
         if starts[i] < stops[i]:
             r = np.searchsorted(run_starts, starts[i], side="right") - 1
-            _settle(i, starts[i], r, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+            _settle(i, starts[i], r, postings, stops, state)
         else:
             pos[i] = stops[i]
             cur[i] = _END
@@ -159,10 +180,7 @@ def _sift_up(scores, docs, at):
 
 @njit(nogil=True, cache=True)
 def _first_threshold(
-    low,
-    run_starts,
-    run_windows,
-    bits,
+    postings,
     tf,
     starts,
     stops,
@@ -172,15 +190,13 @@ def _first_threshold(
     mask,
     k,
     kp1,
-    pos,
-    run,
-    nxt,
-    cur,
+    state,
 ):
     """A score k passages reach, before the walk: the passages to which each of the
     FIRST_TERMS (or one) terms with the highest bounds adds the most (k of each), scored with every
     term (each looked up), and the k-th best of those. The walk then skips from the start
     what cannot reach it; the terms' positions are left at their first postings."""
+    pos, cur = state[0], state[3]
     m = starts.size
     chosen = np.empty(FIRST_TERMS * k, np.int64)
     found = 0
@@ -195,18 +211,17 @@ def _first_threshold(
         while cur[i] != _END:
             d = cur[i]
             if mask.size == 0 or mask[d]:
-                t = np.float64(tf[pos[i]])
-                a = idf[i] * t * kp1 / (t + norms[d])
+                a = _adds(idf[i], tf[pos[i]], kp1, norms[d])
                 if a > best[0]:
                     best[0] = a
                     where[0] = d
                     _sift_down(best, where, k, 0)
-            _advance(i, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+            _advance(i, postings, stops, state)
         for at in range(k):
             if best[at] > -np.inf:
                 chosen[found] = where[at]
                 found += 1
-    _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
+    _start(postings, starts, stops, state)
     chosen = np.unique(chosen[:found])  # ascending: every term moves forward only
     if chosen.size < k:
         return -np.inf
@@ -215,22 +230,18 @@ def _first_threshold(
         d = chosen[at]
         score = 0.0
         for j in range(m):
-            _seek(j, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+            _seek(j, d, postings, stops, state)
             if cur[j] == d:
-                t = np.float64(tf[pos[j]])
-                score += idf[j] * t * kp1 / (t + norms[d])
+                score += _adds(idf[j], tf[pos[j]], kp1, norms[d])
         scores[at] = score
-    _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
+    _start(postings, starts, stops, state)
     return np.sort(scores)[scores.size - k]
 
 
 @njit(nogil=True, cache=True)
 def _add_term(
     j,
-    low,
-    run_starts,
-    run_windows,
-    bits,
+    postings,
     tf,
     start,
     stop,
@@ -249,6 +260,7 @@ def _add_term(
     """Term j's additions to the passages it holds: to those already touched always; a new
     one joins only where its addition is at least `admit` (or always when `admit` is -inf).
     Returns the new count of touched passages."""
+    low, run_starts, run_windows, bits = postings
     total = low.size
     if start >= stop:
         return n
@@ -269,11 +281,9 @@ def _add_term(
         while p < end:
             d = high | np.int64(low[p])
             if seen[d]:
-                t = np.float64(tf[p])
-                acc[d] += idf * t * kp1 / (t + norms[d])
+                acc[d] += _adds(idf, tf[p], kp1, norms[d])
             elif tf[p] >= least_tf and (not live_only or mask[d]):
-                t = np.float64(tf[p])
-                a = idf * t * kp1 / (t + norms[d])
+                a = _adds(idf, tf[p], kp1, norms[d])
                 if a >= admit:
                     seen[d] = True
                     acc[d] = 0.0
@@ -287,10 +297,7 @@ def _add_term(
 
 @njit(nogil=True, cache=True)
 def top_k_sums(
-    low,
-    run_starts,
-    run_windows,
-    bits,
+    postings,
     tf,
     starts,
     stops,
@@ -329,16 +336,14 @@ def top_k_sums(
     run = np.zeros(m, np.int64)
     nxt = np.zeros(m, np.int64)
     cur = np.full(m, _END, np.int64)
-    _start(low, run_starts, run_windows, bits, starts, stops, pos, run, nxt, cur)
+    state = (pos, run, nxt, cur)  # each term's posting, run, next run's start and passage
+    _start(postings, starts, stops, state)
     theta = floor
     if positive:
         theta = max(
             theta,
             _first_threshold(
-                low,
-                run_starts,
-                run_windows,
-                bits,
+                postings,
                 tf,
                 starts,
                 stops,
@@ -348,10 +353,7 @@ def top_k_sums(
                 mask,
                 k,
                 kp1,
-                pos,
-                run,
-                nxt,
-                cur,
+                state,
             ),
         )
     rest = np.zeros(m + 1)  # rest[j]: the most terms j, j+1, ... add together
@@ -380,17 +382,13 @@ def top_k_sums(
             if held.size != n:
                 held = np.sort(touched[:n])
             for d in held:
-                _seek(j, d, low, run_starts, run_windows, bits, stops, pos, run, nxt, cur)
+                _seek(j, d, postings, stops, state)
                 if cur[j] == d:
-                    t = np.float64(tf[pos[j]])
-                    acc[d] += idf[j] * t * kp1 / (t + norms[d])
+                    acc[d] += _adds(idf[j], tf[pos[j]], kp1, norms[d])
             continue
         n = _add_term(
             j,
-            low,
-            run_starts,
-            run_windows,
-            bits,
+            postings,
             tf,
             starts[j],
             stops[j],
@@ -436,27 +434,23 @@ def warm() -> None:
     low = np.array([1, 2, 3], dtype=np.uint16)
     run_starts = np.zeros(1, dtype=np.int32)
     run_windows = np.zeros(1, dtype=np.uint16)
-    for kind in (np.uint8,):
-        tf = np.ones(3, dtype=kind)
-        for array in (low, run_starts, run_windows, tf):
-            array.flags.writeable = False  # as a segment's are
-        top_k_sums(
-            low,
-            run_starts,
-            run_windows,
-            WINDOW_BITS,
-            tf,
-            np.array([0], np.int64),
-            np.array([3], np.int64),
-            np.array([1.0]),
-            np.array([2.0]),
-            np.ones(4),
-            1.0,
-            np.zeros(0, np.bool_),
-            2,
-            0.0,
-            1.2,
-            1e-9,
-            np.zeros(4),
-            np.zeros(4, np.bool_),
-        )
+    tf = np.ones(3, dtype=np.uint8)
+    for array in (low, run_starts, run_windows, tf):
+        array.flags.writeable = False  # as a segment's are
+    top_k_sums(
+        (low, run_starts, run_windows, WINDOW_BITS),
+        tf,
+        np.array([0], np.int64),
+        np.array([3], np.int64),
+        np.array([1.0]),
+        np.array([2.0]),
+        np.ones(4),
+        1.0,
+        np.zeros(0, np.bool_),
+        2,
+        0.0,
+        1.2,
+        1e-9,
+        np.zeros(4),
+        np.zeros(4, np.bool_),
+    )
