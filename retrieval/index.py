@@ -356,14 +356,14 @@ class Bm25Index:
         items = self._items(terms)
         # rest[i]: the most that terms i, i+1, ... can add to one passage together.
         rest = [0.0, *itertools.accumulate(bound for bound, _, _ in reversed(items))][::-1]
-        # low[i]: the least they can add (below 0 only for a term of negative idf, see _items):
-        # a passage's score so far, plus this, is a score it reaches.
-        low = [0.0, *itertools.accumulate(min(i, 0.0) * (k1 + 1) for _, i, _ in reversed(items))]
-        low.reverse()
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
         if _compiled is not None:
             return self._compiled_scores(segment, items, norms, least_norm, mask, k, floor)
+        # low[i]: the least they can add (below 0 only for a term of negative idf, see _items):
+        # a passage's score so far, plus this, is a score it reaches.
+        low = [0.0, *itertools.accumulate(min(i, 0.0) * (k1 + 1) for _, i, _ in reversed(items))]
+        low.reverse()
         postings = sum(span.stop - span.start for _, _, span in items)
         positive = all(idf > 0 for _, idf, _ in items)  # then every posting adds above 0
         if len(items) == 1:
@@ -475,20 +475,22 @@ class Bm25Index:
         floor: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`_segment_scores` by retrieval.compiled (the same passages and floats), summing
-        into the segment's slots, or into new ones while another thread uses those."""
+        into a set of the segment's slots that no other search is using."""
         sums = self._sums.get(segment.name)
         if sums is None:
             sums = self._sums.setdefault(segment.name, _Sums(segment.size))
-        mine = sums.lock.acquire(blocking=False)
-        acc, seen = (sums.acc, sums.seen) if mine else _Sums.new(segment.size)
+        acc, seen = sums.take()
         postings = segment.docs
         count = len(items)
         try:
-            return _compiled.top_k_sums(
-                postings.low,
-                postings.run_starts,
-                postings.run_windows,
-                segments_module.WINDOW_BITS,  # read now: tests narrow the windows
+            found = _compiled.top_k_sums(
+                # Window bits read now: tests narrow the windows.
+                (
+                    postings.low,
+                    postings.run_starts,
+                    postings.run_windows,
+                    segments_module.WINDOW_BITS,
+                ),
                 segment.tf,
                 np.fromiter((span.start for _, _, span in items), np.int64, count),
                 np.fromiter((span.stop for _, _, span in items), np.int64, count),
@@ -505,13 +507,12 @@ class Bm25Index:
                 seen,
             )
         except BaseException:
-            if mine:  # left half done: every slot back to 0
-                acc.fill(0.0)
-                seen.fill(False)
+            acc.fill(0.0)  # left half done: every slot back to 0
+            seen.fill(False)
             raise
         finally:
-            if mine:
-                sums.lock.release()
+            sums.give_back(acc, seen)
+        return found
 
     def _read(
         self,
@@ -813,21 +814,29 @@ class Bm25Index:
 
 
 class _Sums:
-    """One float per passage of a segment, and whether a search has touched it: all 0 and
-    untouched between searches (a search clears the ones it touched), so a search costs as
-    many slots as it reads postings, never a pass over all of them. Allocated zeroed by the
-    system, so only the pages searches touch become resident. One search at a time uses
-    them (`lock`); a concurrent one gets new ones."""
+    """Sets of one float per passage of a segment and whether a search has touched it: all
+    0 and untouched between searches (a search clears the ones it touched), so a search
+    costs as many slots as it reads postings, never a pass over all of them. Allocated zeroed
+    by the system, so only the pages searches touch become resident. Each search takes a
+    set no other search is using (a new one only when all are taken: as many sets as
+    searches ever ran at once on this segment) and gives it back."""
 
-    __slots__ = ("acc", "lock", "seen")
+    __slots__ = ("_free", "_lock", "_size")
 
     def __init__(self, size: int) -> None:
-        self.lock = threading.Lock()
-        self.acc, self.seen = _Sums.new(size)
+        self._size = size
+        self._lock = threading.Lock()
+        self._free: list[tuple[np.ndarray, np.ndarray]] = []
 
-    @staticmethod
-    def new(size: int) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.bool_)
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return np.zeros(self._size, dtype=np.float64), np.zeros(self._size, dtype=np.bool_)
+
+    def give_back(self, acc: np.ndarray, seen: np.ndarray) -> None:
+        with self._lock:
+            self._free.append((acc, seen))
 
 
 # "Every passage is live", for the compiled search (it takes an array either way).
