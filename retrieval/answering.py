@@ -23,7 +23,7 @@ from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words, formal
 from retrieval.direct_answer import direct_answer
 from retrieval.errors import InvalidQuery, NotFound
-from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored, SearchResult
+from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored, SearchResult, use_compiled
 from retrieval.live_index import LiveIndex
 from retrieval.models import Answer, Caller, DirectAnswer, Hit
 from retrieval.query_log import QueryLog
@@ -301,6 +301,13 @@ class Answering:
         self._local = threading.local()  # each engine thread's read connection
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+
+    async def expect_many_questions(self, wait: float) -> bool:
+        """Searches switch to the compiled search once it has loaded (see
+        KnowledgeBase.expect_many_questions); `wait` seconds at most, off the event loop."""
+        if wait <= 0:
+            return use_compiled()
+        return await asyncio.to_thread(use_compiled, wait)
 
     async def close(self) -> None:
         """Stop a background rebuild and the live index's merges; let the engine threads

@@ -168,11 +168,7 @@ class KnowledgeBase:
         the first time after an install, compiling takes longer). `wait`: seconds to wait
         for it. The same answers either way; a one-question ask does not pay for it. Returns
         whether searches use it now."""
-        from retrieval.index import use_compiled
-
-        if wait <= 0:
-            return use_compiled()
-        return await asyncio.to_thread(use_compiled, wait)
+        return await self.answering.expect_many_questions(wait)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
