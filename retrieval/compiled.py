@@ -10,11 +10,14 @@ and searches with numpy. Both give the same passages with the same float scores 
 
 The loop releases the GIL, so searches in several threads run on several cores.
 
-Term at a time into one float per passage (kept per segment, all 0 between searches: work
-follows the postings read, never the passages), with MaxScore's bounds (Turtle & Flood 1995):
-a first threshold from the rarest terms' best passages scored whole, then a passage joins the
-sums only where a term's addition plus the most the remaining terms can add reaches it, and
-once none can join, the passages held are looked up in the remaining terms' postings.
+A window of passages at a time (as Lucene's BooleanScorer does), each term's postings in it
+summed into one float per passage of the window, with MaxScore's bounds (Turtle & Flood
+1995) once k passages are known: terms that together cannot bring a passage to the k-th best
+score only add to the passages the others brought in. Measured at a million passages
+(bench/README.md, fourth session): a float per passage of the whole segment made every
+posting a cache miss, and so did a normalisation per passage (now a table by length); the
+data-dependent branches of admitting passage by passage, and a first threshold found before
+the walk, cost more than they saved.
 
 Postings are passed as (low bits, run starts, run windows, window bits), as
 retrieval.segments.Postings stores them; a walk's state per term as (posting, run, next run's
@@ -28,12 +31,12 @@ from numba import njit
 
 from retrieval.segments import WINDOW_BITS
 
-# The first threshold scores the best passages of this many terms (those of highest bound)
-# for a question of twice as many terms or more, else of one.
-FIRST_TERMS = 3
 # Once no passage can join, a term's postings are looked up for the passages held (rather
 # than all read) when they are more than PROBE_SHARE per passage held.
 PROBE_SHARE = 8
+# Passages a window holds (a power of 2, log): its sums and normalisations stay in the
+# nearest caches; runs of postings (WINDOW_BITS) hold whole windows.
+WINDOW_LOG = 12
 # A passage position past every real one: a term whose postings are used up.
 _END = np.int64(1) << 62
 
@@ -179,120 +182,94 @@ def _sift_up(scores, docs, at):
 
 
 @njit(nogil=True, cache=True)
-def _first_threshold(
-    postings,
-    tf,
-    starts,
-    stops,
-    idf,
-    order,
-    norms,
-    mask,
-    k,
-    kp1,
-    state,
-):
-    """A score k passages reach, before the walk: the passages to which each of the
-    FIRST_TERMS (or one) terms with the highest bounds adds the most (k of each), scored with every
-    term (each looked up), and the k-th best of those. The walk then skips from the start
-    what cannot reach it; the terms' positions are left at their first postings."""
-    pos, cur = state[0], state[3]
-    m = starts.size
-    chosen = np.empty(FIRST_TERMS * k, np.int64)
-    found = 0
-    # A short question's terms each hold a large share of its postings (reading more than
-    # one here would read most of them twice); a long one's rarest few hold little.
-    first_terms = FIRST_TERMS if m >= 2 * FIRST_TERMS else 1
-    for j in range(m - 1, max(m - 1 - first_terms, -1), -1):
-        i = order[j]
-        # The k largest additions of this term (a heap whose root is the smallest).
-        best = np.full(k, -np.inf)
-        where = np.zeros(k, np.int64)
-        while cur[i] != _END:
-            d = cur[i]
-            if mask.size == 0 or mask[d]:
-                a = _adds(idf[i], tf[pos[i]], kp1, norms[d])
-                if a > best[0]:
-                    best[0] = a
-                    where[0] = d
-                    _sift_down(best, where, k, 0)
-            _advance(i, postings, stops, state)
-        for at in range(k):
-            if best[at] > -np.inf:
-                chosen[found] = where[at]
-                found += 1
-    _start(postings, starts, stops, state)
-    chosen = np.unique(chosen[:found])  # ascending: every term moves forward only
-    if chosen.size < k:
-        return -np.inf
-    scores = np.empty(chosen.size)
-    for at in range(chosen.size):
-        d = chosen[at]
-        score = 0.0
-        for j in range(m):
-            _seek(j, d, postings, stops, state)
-            if cur[j] == d:
-                score += _adds(idf[j], tf[pos[j]], kp1, norms[d])
-        scores[at] = score
-    _start(postings, starts, stops, state)
-    return np.sort(scores)[scores.size - k]
+def _walk(j, w0, w1, postings, tf, stops, state, idf, kp1, lengths, table, acc, seen, touched, n):
+    """Term j's additions to every passage it holds in the window [w0, w1) (it is at its
+    first posting there or later), each passage it is the first to reach noted in `touched`.
+    Without a branch on the data (a mispredicted one costs more than the addition), so a
+    passage's slot is written whether it was held or not. Leaves the term at its first
+    posting past the window; returns the count held."""
+    low, _, run_windows, bits = postings
+    pos, run, nxt, cur = state
+    d = cur[j]
+    if d >= w1:
+        return n
+    p = pos[j]
+    r = run[j]
+    end = min(nxt[j], stops[j])
+    high = np.int64(run_windows[r]) << bits
+    while True:
+        x = d - w0
+        touched[n] = x
+        n += 1 - np.int64(seen[x])
+        seen[x] = True
+        acc[x] += _adds(idf, tf[p], kp1, table[lengths[d]])
+        p += 1
+        if p >= end:
+            _settle(j, p, r, postings, stops, state)
+            return n
+        d = high | np.int64(low[p])
+        if d >= w1:
+            pos[j] = p
+            cur[j] = d
+            return n
 
 
 @njit(nogil=True, cache=True)
-def _add_term(
-    j,
-    postings,
-    tf,
-    start,
-    stop,
-    idf,
-    kp1,
-    norms,
-    mask,
-    acc,
-    seen,
-    touched,
-    n,
-    admit,
-    least_norm,
-    slack,
+def _look_up(
+    j, w0, w1, held, n, postings, tf, stops, state, idf, kp1, lengths, table, acc, seen, share
 ):
-    """Term j's additions to the passages it holds: to those already touched always; a new
-    one joins only where its addition is at least `admit` (or always when `admit` is -inf).
-    Returns the new count of touched passages."""
-    low, run_starts, run_windows, bits = postings
-    total = low.size
-    if start >= stop:
-        return n
-    r = np.searchsorted(run_starts, start, side="right") - 1
-    p = start
-    live_only = mask.size > 0
-    # The least frequency whose addition can reach `admit` at the shortest length here: a
-    # posting below it brings no new passage, found without reading its normalisation.
-    least_tf = -np.inf
-    if admit == np.inf:
-        least_tf = np.inf
-    elif admit > 0:
-        share = admit / (idf * kp1)
-        least_tf = share * least_norm / (1 - share) / (1 + slack) if share < 1 else np.inf
-    while p < stop:
-        end = min(_run_end(run_starts, r, total), stop)
-        high = np.int64(run_windows[r]) << bits
-        while p < end:
-            d = high | np.int64(low[p])
-            if seen[d]:
-                acc[d] += _adds(idf, tf[p], kp1, norms[d])
-            elif tf[p] >= least_tf and (not live_only or mask[d]):
-                a = _adds(idf, tf[p], kp1, norms[d])
-                if a >= admit:
-                    seen[d] = True
-                    acc[d] = 0.0
-                    acc[d] += a
-                    touched[n] = d
-                    n += 1
-            p += 1
-        r += 1
-    return n
+    """Term j's additions to the passages held in the window (`held`, offsets from w0):
+    each looked up (a jump forward; `held` is then sorted first) when they are few against
+    the term's postings there (about `share`), else every posting of the window read."""
+    low, _, run_windows, bits = postings
+    pos, run, nxt, cur = state
+    _seek(j, w0, postings, stops, state)
+    if cur[j] >= w1:
+        return
+    if n * PROBE_SHARE < share:
+        held[:n].sort()
+        for at in range(n):
+            d = w0 + held[at]
+            _seek(j, d, postings, stops, state)
+            if cur[j] == d:
+                acc[held[at]] += _adds(idf, tf[pos[j]], kp1, table[lengths[d]])
+            elif cur[j] >= w1:
+                return
+        return
+    p = pos[j]
+    r = run[j]
+    end = min(nxt[j], stops[j])
+    high = np.int64(run_windows[r]) << bits
+    d = cur[j]
+    while True:
+        x = d - w0
+        if seen[x]:
+            acc[x] += _adds(idf, tf[p], kp1, table[lengths[d]])
+        p += 1
+        if p >= end:
+            _settle(j, p, r, postings, stops, state)
+            return
+        d = high | np.int64(low[p])
+        if d >= w1:
+            pos[j] = p
+            cur[j] = d
+            return
+
+
+@njit(nogil=True, cache=True)
+def _let_go(touched, n, acc, seen, most, theta, slack):
+    """Keep (in order) the held passages whose sum so far plus `most` can reach theta; clear
+    the others' slots. Returns how many are kept."""
+    kept = 0
+    for at in range(n):
+        x = touched[at]
+        if (acc[x] + most) * (1 + slack) < theta:
+            acc[x] = 0.0
+            seen[x] = False
+        else:
+            touched[kept] = x
+            kept += 1
+    return kept
 
 
 @njit(nogil=True, cache=True)
@@ -303,8 +280,8 @@ def top_k_sums(
     stops,
     idf,
     bound,
-    norms,
-    least_norm,
+    lengths,
+    table,
     mask,
     k,
     floor,
@@ -313,25 +290,32 @@ def top_k_sums(
     acc,
     seen,
 ):
-    """(positions, scores) of the k best live passages holding a term, term at a time (the
-    terms in the order their scores are summed in, highest bound first: `starts`/`stops`
-    their postings, `idf` their weights, `bound` the most each adds to one passage), each
-    score idf * tf * (k1 + 1) / (tf + norm) summed in that order. `floor`: a score k
-    passages of other segments already reach. `mask`: live passages (empty when all are).
+    """(positions, scores) of the k best live passages holding a term (the terms in the
+    order their scores are summed in, highest bound first: `starts`/`stops` their postings,
+    `idf` their weights, `bound` the most each adds to one passage), each score
+    idf * tf * (k1 + 1) / (tf + norm) summed in that order, norm = table[length]. `floor`: a
+    score k passages of other segments already reach. `mask`: live passages (empty when all
+    are). `acc`, `seen`: one float and flag per passage of a window (at least
+    min(2 ** WINDOW_LOG, segment size) of each, all 0 and unset; left so).
 
-    Each term's additions summed into `acc` (one
-    float per passage, 0 and unseen between searches; left so), in the order the terms are
-    given (highest bound first): the same floats. A passage joins only while what a term adds
-    there, with what the remaining terms can add, can reach a score k passages are known to
-    reach; once the remaining terms together cannot, they only add to the passages held."""
+    Window after window of passages (aligned, skipping those no essential term holds), term
+    after term in the given order, so every passage's score is the same float as the numpy
+    search's. The k-th best score so far (theta) splits the terms: the first ones (essential)
+    add to every passage they hold, which joins the window's passages; the later ones, whose
+    bounds together fall short of theta, only add to passages already held (after those that
+    even all remaining bounds cannot bring to theta are let go). A passage holding none of the
+    essential terms scores at most the rest's bounds, below theta, so it is never among the
+    k best. After each window its passages, scored whole, go to the k best, which raises
+    theta for the next."""
     m = starts.size
     kp1 = k1 + 1
+    bits = postings[3]
+    size = lengths.size
+    width = np.int64(1) << min(WINDOW_LOG, bits)
     positive = True
     for i in range(m):
         if idf[i] <= 0:
             positive = False
-    # Smallest bound first, for the first threshold.
-    order = np.argsort(bound, kind="mergesort")
     pos = starts.copy()
     run = np.zeros(m, np.int64)
     nxt = np.zeros(m, np.int64)
@@ -339,103 +323,113 @@ def top_k_sums(
     state = (pos, run, nxt, cur)  # each term's posting, run, next run's start and passage
     _start(postings, starts, stops, state)
     theta = floor
-    if positive:
-        theta = max(
-            theta,
-            _first_threshold(
-                postings,
-                tf,
-                starts,
-                stops,
-                idf,
-                order,
-                norms,
-                mask,
-                k,
-                kp1,
-                state,
-            ),
-        )
     rest = np.zeros(m + 1)  # rest[j]: the most terms j, j+1, ... add together
     for j in range(m - 1, -1, -1):
         rest[j] = rest[j + 1] + bound[j]
-    capacity = 0
+    # Each term's postings per passage, for choosing to look passages up or read.
+    density = np.empty(m)
     for j in range(m):
-        capacity += stops[j] - starts[j]
-    touched = np.empty(capacity, np.int64)
-    n = 0
-    held = np.empty(0, np.int64)  # the passages held, ascending, once none can join
-    for j in range(m):
-        closed = False
-        if positive:
-            # A passage not yet held joins only if this term's addition, plus the most the
-            # later terms add, reaches theta (it never could later: see the docstring).
-            admit = theta / (1 + slack) - rest[j + 1]
-            if rest[j] * (1 + slack) < theta:
-                admit = np.inf  # no new passage can reach theta any more
-                closed = True
-        else:
-            admit = -np.inf
-        if closed and n * PROBE_SHARE < stops[j] - starts[j]:
-            # Few passages held, many postings: each held passage is looked up in them (a
-            # jump forward, passages ascending) instead of every posting being read.
-            if held.size != n:
-                held = np.sort(touched[:n])
-            for d in held:
-                _seek(j, d, postings, stops, state)
-                if cur[j] == d:
-                    acc[d] += _adds(idf[j], tf[pos[j]], kp1, norms[d])
-            continue
-        n = _add_term(
-            j,
-            postings,
-            tf,
-            starts[j],
-            stops[j],
-            idf[j],
-            kp1,
-            norms,
-            mask,
-            acc,
-            seen,
-            touched,
-            n,
-            admit,
-            least_norm,
-            slack,
-        )
-    # The k best of those held (lowest score at the root; among equal scores the later
-    # passage, which loses ties), every slot put back to 0 and unseen.
-    size = 0
+        density[j] = (stops[j] - starts[j]) / max(size, 1)
+    touched = np.empty(width, np.int64)
     heap_scores = np.empty(k)
     heap_docs = np.empty(k, np.int64)
-    for at in range(n):
-        d = touched[at]
-        score = acc[d]
-        acc[d] = 0.0
-        seen[d] = False
-        if size < k:
-            heap_scores[size] = score
-            heap_docs[size] = d
-            _sift_up(heap_scores, heap_docs, size)
-            size += 1
-        elif score > heap_scores[0] or (score == heap_scores[0] and d < heap_docs[0]):
-            heap_scores[0] = score
-            heap_docs[0] = d
-            _sift_down(heap_scores, heap_docs, size, 0)
-    return heap_docs[:size].copy(), heap_scores[:size].copy()
+    filled = 0
+    live_only = mask.size > 0
+    while True:
+        # Terms 0..essential-1 can still bring a passage to theta; the others only add.
+        essential = m
+        if positive:
+            while essential > 0 and rest[essential - 1] * (1 + slack) < theta:
+                essential -= 1
+        first = _END
+        for j in range(essential):
+            if cur[j] < first:
+                first = cur[j]
+        if first == _END:
+            break
+        w0 = first - (first & (width - 1))
+        w1 = w0 + width
+        n = 0
+        for j in range(m):
+            if j < essential:
+                n = _walk(
+                    j,
+                    w0,
+                    w1,
+                    postings,
+                    tf,
+                    stops,
+                    state,
+                    idf[j],
+                    kp1,
+                    lengths,
+                    table,
+                    acc,
+                    seen,
+                    touched,
+                    n,
+                )
+            elif n > 0:
+                if positive:
+                    # Held passages that even every remaining term cannot bring to theta are
+                    # let go (their slots cleared), so fewer are looked up.
+                    n = _let_go(touched, n, acc, seen, rest[j], theta, slack)
+                    if n == 0:
+                        continue
+                _look_up(
+                    j,
+                    w0,
+                    w1,
+                    touched,
+                    n,
+                    postings,
+                    tf,
+                    stops,
+                    state,
+                    idf[j],
+                    kp1,
+                    lengths,
+                    table,
+                    acc,
+                    seen,
+                    density[j] * width,
+                )
+        # The window's passages, scored whole, to the k best (lowest score at the root;
+        # among equal scores the later passage, which loses ties); every slot back to 0.
+        for at in range(n):
+            x = touched[at]
+            score = acc[x]
+            acc[x] = 0.0
+            seen[x] = False
+            d = w0 + x
+            if live_only and not mask[d]:
+                continue  # deleted: summed (no branch in the walk) but never a result
+            if filled < k:
+                heap_scores[filled] = score
+                heap_docs[filled] = d
+                _sift_up(heap_scores, heap_docs, filled)
+                filled += 1
+            elif score > heap_scores[0] or (score == heap_scores[0] and d < heap_docs[0]):
+                heap_scores[0] = score
+                heap_docs[0] = d
+                _sift_down(heap_scores, heap_docs, filled, 0)
+        if positive and filled == k and heap_scores[0] > theta:
+            theta = heap_scores[0]
+    return heap_docs[:filled].copy(), heap_scores[:filled].copy()
 
 
 def warm() -> None:
     """Compile (or load from numba's cache) the search for the array types segments use:
     read-only postings with frequencies in uint8 (a passage's terms are fewer than 256, its
-    title's counted twice). Other types (uint16 or float32 frequencies, from a fractional
-    title weight; 32-bit windows past 4 billion passages) compile on first use."""
+    title's counted twice) and lengths in uint16. Other types (uint16 or float32
+    frequencies, from a fractional title weight; 32-bit windows past 4 billion passages;
+    passages of more than 65,535 terms) compile on first use."""
     low = np.array([1, 2, 3], dtype=np.uint16)
     run_starts = np.zeros(1, dtype=np.int32)
     run_windows = np.zeros(1, dtype=np.uint16)
     tf = np.ones(3, dtype=np.uint8)
-    for array in (low, run_starts, run_windows, tf):
+    lengths = np.ones(4, dtype=np.uint16)
+    for array in (low, run_starts, run_windows, tf, lengths):
         array.flags.writeable = False  # as a segment's are
     top_k_sums(
         (low, run_starts, run_windows, WINDOW_BITS),
@@ -444,8 +438,8 @@ def warm() -> None:
         np.array([3], np.int64),
         np.array([1.0]),
         np.array([2.0]),
-        np.ones(4),
-        1.0,
+        lengths,
+        np.ones(2),
         np.zeros(0, np.bool_),
         2,
         0.0,

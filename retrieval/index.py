@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,8 +79,10 @@ SAVED_FORMAT = "citebot-index 5"
 MANIFEST = "manifest.json"
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
+    """A passage and its score. A named tuple rather than a frozen dataclass: a search makes
+    dozens, and a frozen dataclass's constructor costs several times a tuple's."""
+
     passage_id: int
     score: float
 
@@ -178,7 +181,8 @@ class Bm25Index:
         self._hashes_file: Path | None = None
         self._views: dict[int, _View] = {}
         self._lengths_cache: dict[int, dict[int, list[str]]] = {}
-        self._norm_cache: dict[tuple[str, float], tuple[np.ndarray, float]] = {}
+        self._norm_cache: dict[tuple[str, float], np.ndarray] = {}  # numpy search only
+        self._table_cache: dict[tuple[str, float], tuple[np.ndarray, float]] = {}
         self._sums: dict[str, _Sums] = {}  # the compiled search's slots, per segment
 
     def __len__(self) -> int:
@@ -351,7 +355,7 @@ class Bm25Index:
         threshold are dropped. Work follows the postings read and the passages kept.
         """
         k1 = self._k1
-        norms, least_norm = self._normalisation(segment, avgdl)
+        table, least_norm = self._normalisation(segment, avgdl)
         mask = self._alive.get(segment.name)
         items = self._items(terms)
         # rest[i]: the most that terms i, i+1, ... can add to one passage together.
@@ -359,7 +363,8 @@ class Bm25Index:
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
         if _compiled is not None:
-            return self._compiled_scores(segment, items, norms, least_norm, mask, k, floor)
+            return self._compiled_scores(segment, items, table, mask, k, floor)
+        norms = self._norms(segment, avgdl)
         # low[i]: the least they can add (below 0 only for a term of negative idf, see _items):
         # a passage's score so far, plus this, is a score it reaches.
         low = [0.0, *itertools.accumulate(min(i, 0.0) * (k1 + 1) for _, i, _ in reversed(items))]
@@ -468,17 +473,17 @@ class Bm25Index:
         self,
         segment: Segment,
         items: Sequence[tuple[float, float, slice]],
-        norms: np.ndarray,
-        least_norm: float,
+        table: np.ndarray,
         mask: np.ndarray | None,
         k: int,
         floor: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`_segment_scores` by retrieval.compiled (the same passages and floats), summing
-        into a set of the segment's slots that no other search is using."""
+        into a set of a window's slots that no other search is using."""
         sums = self._sums.get(segment.name)
         if sums is None:
-            sums = self._sums.setdefault(segment.name, _Sums(segment.size))
+            slots = min(segment.size, 1 << _compiled.WINDOW_LOG)  # a window's passages
+            sums = self._sums.setdefault(segment.name, _Sums(slots))
         acc, seen = sums.take()
         postings = segment.docs
         count = len(items)
@@ -496,8 +501,8 @@ class Bm25Index:
                 np.fromiter((span.stop for _, _, span in items), np.int64, count),
                 np.fromiter((idf for _, idf, _ in items), np.float64, count),
                 np.fromiter((bound for bound, _, _ in items), np.float64, count),
-                norms,
-                least_norm,
+                np.asarray(segment.lengths),
+                table,
                 _ALL_LIVE if mask is None else mask,
                 k,
                 floor,
@@ -570,21 +575,34 @@ class Bm25Index:
         return _summed(*self._read(segment, items, norms, self._alive.get(segment.name)))
 
     def _norms(self, segment: Segment, avgdl: float) -> np.ndarray:
-        """Each passage's BM25 length normalisation, k1 (1 - b + b len / avgdl), for one
-        view's average length: computed once per segment and view, not per posting read."""
-        return self._normalisation(segment, avgdl)[0]
-
-    def _normalisation(self, segment: Segment, avgdl: float) -> tuple[np.ndarray, float]:
-        """The segment's length normalisations for this average length, and the least of
-        them (at the shortest passage: where one occurrence of a term adds the most)."""
+        """Each passage's BM25 length normalisation for one view's average length (the numpy
+        search reads them per posting): its length's entry of the table."""
         key = (segment.name, avgdl)
-        cached = self._norm_cache.get(key)
-        if cached is None:
-            lengths = np.asarray(segment.lengths, dtype=np.float64)
-            norms = self._k1 * (1 - self._b + self._b * lengths / avgdl)
+        norms = self._norm_cache.get(key)
+        if norms is None:
+            norms = self._normalisation(segment, avgdl)[0][np.asarray(segment.lengths)]
             if len(self._norm_cache) >= 64:
                 self._norm_cache.clear()
-            cached = self._norm_cache[key] = (norms, float(norms.min(initial=self._k1)))
+            self._norm_cache[key] = norms
+        return norms
+
+    def _normalisation(self, segment: Segment, avgdl: float) -> tuple[np.ndarray, float]:
+        """The length normalisation k1 (1 - b + b len / avgdl) of every whole length from 0 to
+        the segment's longest passage, for one view's average length, and the least of a
+        passage's (at the shortest: where one occurrence of a term adds the most). A table
+        of a few hundred floats stays in the nearest cache, where one float per passage
+        (8 MB at a million) was a cache miss per posting read."""
+        key = (segment.name, avgdl)
+        cached = self._table_cache.get(key)
+        if cached is None:
+            lengths = np.asarray(segment.lengths)
+            longest, shortest = (int(lengths.max()), int(lengths.min())) if lengths.size else (0, 0)
+            whole = np.arange(longest + 1, dtype=np.float64)
+            table = self._k1 * (1 - self._b + self._b * whole / avgdl)
+            least = float(table[shortest]) if lengths.size else self._k1
+            if len(self._table_cache) >= 64:
+                self._table_cache.clear()
+            cached = self._table_cache[key] = (table, least)
         return cached
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
@@ -665,7 +683,8 @@ class Bm25Index:
         # Highest score first; ties in passage order.
         order = np.lexsort((ids, -scores))[:k]
         return SearchResult(
-            [Scored(int(i), float(s)) for i, s in zip(ids[order], scores[order], strict=True)]
+            # Python ints and floats in one call each, not a numpy scalar per hit.
+            list(map(Scored, ids[order].tolist(), scores[order].tolist()))
         )
 
     # -- changes -------------------------------------------------------------------------------
@@ -814,12 +833,10 @@ class Bm25Index:
 
 
 class _Sums:
-    """Sets of one float per passage of a segment and whether a search has touched it: all
-    0 and untouched between searches (a search clears the ones it touched), so a search
-    costs as many slots as it reads postings, never a pass over all of them. Allocated zeroed
-    by the system, so only the pages searches touch become resident. Each search takes a
-    set no other search is using (a new one only when all are taken: as many sets as
-    searches ever ran at once on this segment) and gives it back."""
+    """Sets of one float per passage of a window (retrieval.compiled) and whether the search
+    has touched it: all 0 and untouched between searches (a search clears the ones it
+    touched). Each search takes a set no other search is using (a new one only when all are
+    taken: as many sets as searches ever ran at once on this segment) and gives it back."""
 
     __slots__ = ("_free", "_lock", "_size")
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from retrieval.analyzer import analyze
 
-FORMAT = "citebot-segment 4"
+FORMAT = "citebot-segment 5"
 MAX_REMEMBERED = 50_000  # term look-ups a vocabulary keeps
 STRIDE = 64  # a vocabulary look-up bisects every STRIDE-th term, then one block of them
 # Occurrences a build sorts at once: a block's postings are found by one sort, then the blocks'
@@ -44,7 +44,7 @@ _WHOLE = (np.uint8, np.uint16)
 ARRAYS = (
     ("ids", (np.int32, np.int64)),  # passage ids, ascending
     ("documents", (np.int32, np.int64)),  # each passage's document id
-    ("lengths", (np.float32,)),  # each passage's own term count
+    ("lengths", (np.uint16, np.uint32)),  # each passage's own term count
     ("starts", (np.int32, np.int64)),  # per term: where its postings start (one more entry)
     ("docs", (np.uint16,)),  # per posting: its passage's position, low 16 bits
     ("run_starts", (np.int32, np.int64)),  # where each run of postings in one window starts
@@ -368,6 +368,14 @@ def _narrow(values: np.ndarray, signed: bool = False) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _narrow_lengths(counts: np.ndarray) -> np.ndarray:
+    """Passage lengths (term counts) as uint16 (uint32 past 65,535 terms): a search reads one
+    at each posting, and a search looks up its normalisation in a table by this whole number
+    (so one dtype nearly always: the compiled search is compiled once for it)."""
+    fits = not counts.size or int(counts.max()) <= np.iinfo(np.uint16).max
+    return counts.astype(np.uint16 if fits else np.uint32)
+
+
 def _narrow_frequencies(tf: np.ndarray) -> np.ndarray:
     """Frequencies as whole numbers (uint8/uint16) when they all are (the title weight is a
     whole number), else float32: the values a search reads are the same either way."""
@@ -402,7 +410,13 @@ class Segment:
     def __post_init__(self) -> None:
         # Immutable: what a search reads is read-only, built in memory or mapped from disk
         # alike (so the compiled search sees one kind of array, and nothing writes by mistake).
-        for array in (self.docs.low, self.docs.run_starts, self.docs.run_windows, self.tf):
+        for array in (
+            self.docs.low,
+            self.docs.run_starts,
+            self.docs.run_windows,
+            self.tf,
+            self.lengths,
+        ):
             if isinstance(array, np.ndarray):
                 array.flags.writeable = False
 
@@ -491,7 +505,7 @@ class Segment:
             scope,
             _narrow(ids, signed=True),
             _narrow(documents, signed=True),
-            counts.astype(np.float32),
+            _narrow_lengths(counts),
             starts,
             docs,
             tf,
@@ -604,8 +618,7 @@ class Segment:
                 return False
         if not (np.isfinite(tf).all() and (tf > 0).all()):
             return False
-        lengths = np.asarray(self.lengths)
-        if not (np.isfinite(lengths).all() and (lengths >= 0).all()):
+        if self.lengths.dtype.kind != "u":  # whole and never negative (open checks dtypes)
             return False
         if n > 1 and (np.diff(np.asarray(self.ids)) <= 0).any():
             return False

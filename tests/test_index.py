@@ -222,7 +222,9 @@ DAMAGES = {
     "vocabulary with a repeated word": _words(lambda words: [words[1], *words[1:]]),
     "frequencies NaN": _replace("tf", lambda a: np.full_like(a, np.nan)),
     "frequencies infinite": _replace("tf", lambda a: np.full_like(a, np.inf)),
-    "lengths negative": _replace("lengths", lambda a: -1 - a),
+    # Lengths are unsigned: negative ones can only come in a signed array, refused by dtype.
+    "lengths negative": _replace("lengths", lambda a: -1 - a.astype(np.int32)),
+    "lengths as floats": _replace("lengths", lambda a: a.astype(np.float32)),
     "docs as floats": _replace("docs", lambda a: a.astype(np.float64)),
     "ids as a column": _replace("ids", lambda a: a.reshape(-1, 1)),
     "a file cut short": None,
