@@ -905,8 +905,18 @@ def segments_of(rows: Sequence[Sequence], title_weight: float | None = None) -> 
     by_scope: dict[int, list[Sequence]] = {}
     for row in rows:
         by_scope.setdefault(row[2] or 0, []).append(row)
+    # A process that loaded the compiled search (numba imported) builds big segments compiled,
+    # on two cores (retrieval.building: the same arrays); any other builds with numpy.
+    compiled = None
+    if _compiled is not None:
+        try:
+            from retrieval import building
+
+            compiled = building.postings
+        except Exception:
+            log.warning("the compiled build is unavailable; building with numpy", exc_info=True)
     return [
-        Segment.build(new_segment_name(), scope, part, weight)
+        Segment.build(new_segment_name(), scope, part, weight, compiled)
         for scope, part in sorted(by_scope.items())
     ]
 
