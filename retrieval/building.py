@@ -19,6 +19,7 @@ running bot stays a small in-process numpy build. Both builds give the same arra
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,12 +38,16 @@ from retrieval.segments import (
     _narrow_frequencies,
 )
 
+log = logging.getLogger(__name__)
+
 SMALLEST = 20_000  # passages: a smaller build stays on numpy (cheap, no compiled code loaded)
 BLOCK_PASSAGES = 1 << 16  # at most (a block's passages fit 16 bits)
 BLOCK_CHARS = 1 << 22  # characters a block holds at most (one passage more may pass it)
+# Seconds a big build waits for the compiled build to load: loaded from numba's cache it is
+# ready well within this; compiling (the first time after an install) takes longer, and that
+# build runs on numpy instead.
+WAIT_S = 5.0
 
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
 _LOW32 = (1 << 32) - 1
 # Each byte's part in splitting: 0 inside a term, 1 whitespace (ASCII), 2 the first byte of a
 # character that may be whitespace (U+0085 and others: see `_space`), 3 the end of a passage.
@@ -78,6 +83,18 @@ def _space(buf, i, end):
     if d == 0x80 and (0x80 <= e <= 0x8A or e == 0xA8 or e == 0xA9 or e == 0xAF):
         return 3
     return 3 if d == 0x81 and e == 0x9F else 0
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _mix(x):
+    """A 64-bit hash of x (MurmurHash3's finaliser): every bit of x moves about half of
+    the bits out."""
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    x ^= x >> np.uint64(33)
+    return x
 
 
 @njit(nogil=True, cache=True)
@@ -132,18 +149,30 @@ def _number(buf, at, numbering, out, counts, met):
                 i += w
                 continue
         s = i
-        h = _FNV_OFFSET
-        key = np.uint64(0)
+        # The term's bytes as little-endian 8-byte words: the first kept (records compare
+        # it), each full one folded into the hash, the last (partial) with the length.
+        h = np.uint64(0)
+        word = np.uint64(0)
+        head = np.uint64(0)
+        shift = np.uint64(0)
         while i < n:
             c = buf[i]
             kind = _KIND[c]
-            if kind == 1 or kind == 3 or (kind == 2 and _space(buf, i, n)):
+            if kind != 0 and (kind != 2 or _space(buf, i, n)):
                 break
-            h = (h ^ np.uint64(c)) * _FNV_PRIME
-            if i - s < 8:
-                key |= np.uint64(c) << np.uint64(8 * (i - s))
+            word |= np.uint64(c) << shift
+            shift += np.uint64(8)
+            if shift == np.uint64(64):
+                if i - s == 7:
+                    head = word
+                h = _mix(h ^ word)
+                word = np.uint64(0)
+                shift = np.uint64(0)
             i += 1
-        h ^= h >> np.uint64(29)
+        if i - s < 8:
+            head = word
+        h = _mix(h ^ word ^ (np.uint64(i - s) << np.uint64(56)))
+        key = head
         size = i - s
         keyed = np.int64(key)
         tag = np.int64(h >> np.uint64(33))
@@ -548,12 +577,17 @@ def _in_threads(tasks: list[Callable[[], None]]) -> None:
             thread.join()
 
 
-def postings(rows: Sequence[Sequence], title_weight: float, workers: int = 2) -> Built | None:
+def postings(rows: Sequence[Sequence], title_weight: float) -> Built | None:
     """The postings of these rows (see `Segment.build`), or None when the numpy build is the
-    one to use: fewer than `SMALLEST` rows, or rows it alone builds exactly (a title term that
-    would not split back into itself, a zero character, a text UTF-8 cannot encode)."""
-    if len(rows) < SMALLEST:
+    one to use: fewer than `SMALLEST` rows, the compiled code not loaded yet (see `ready`), or
+    rows it alone builds exactly (a title term that would not split back into itself, a zero
+    character, a text UTF-8 cannot encode)."""
+    if len(rows) < SMALLEST or not ready(WAIT_S):
         return None
+    return _postings(rows, title_weight)
+
+
+def _postings(rows: Sequence[Sequence], title_weight: float, workers: int = 2) -> Built | None:
     try:
         job = _Job(rows, _titles(rows, title_weight), title_weight)
     except _NotExact:
@@ -612,3 +646,43 @@ def _merged_vocabulary(terms: list[tuple]) -> tuple[Vocabulary, list[np.ndarray]
     blob, ranks = _vocabulary(order, heads, starts, sizes, text)
     cuts = np.cumsum([t[0].size for t in terms])[:-1]
     return Vocabulary(blob.tobytes()), np.split(ranks, cuts)
+
+
+_warming: threading.Thread | None = None
+_warm = threading.Event()
+_warming_lock = threading.Lock()
+
+
+def ready(wait: float) -> bool:
+    """Whether the compiled build is loaded, waiting up to `wait` seconds: the first call
+    starts loading it in a background thread (from numba's cache in well under a second; the
+    first time after an install, compiling takes tens of seconds, during which builds stay on
+    numpy rather than wait)."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_load, name="citebot-compile-build", daemon=True)
+            _warming.start()
+    return _warm.wait(wait) if wait > 0 else _warm.is_set()
+
+
+def _load() -> None:
+    try:
+        warm()
+    except Exception:  # numpy builds the same arrays
+        log.warning("the compiled build is unavailable; building with numpy", exc_info=True)
+        return
+    _warm.set()
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) every compiled part of the build for the array
+    types builds use: tiny builds with whole frequencies of one and of two bytes, and with
+    fractional ones (a title weight of 1.5); with and without titles."""
+    short = [
+        (i, i // 2, None, "ab cd \u00e9f ab\u3000gh", "T ab" if i % 2 else "") for i in range(6)
+    ]
+    _postings(short, 2.0)  # frequencies in one byte
+    _postings([*short, (6, 3, None, "ab " * 300, "")], 2.0)  # in two
+    _postings(short, 1.5)  # fractional
+    _postings([row[:4] for row in short], 2.0)  # no titles
