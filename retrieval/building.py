@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SMALLEST = 20_000  # passages: a smaller build stays on numpy (cheap, no compiled code loaded)
 BLOCK_PASSAGES = 1 << 16  # at most (a block's passages fit 16 bits)
 BLOCK_CHARS = 1 << 22  # characters a block holds at most (one passage more may pass it)
+FIRST_SLOTS = 1 << 16  # a numbering's table at first (it doubles when half full)
 # Seconds a big build waits for the compiled build to load: loaded from numba's cache it is
 # ready well within this; compiling (the first time after an install) takes longer, and that
 # build runs on numpy instead.
@@ -251,9 +252,10 @@ def _numbered(buf: np.ndarray, passages: int, numbering: tuple) -> tuple:
         elif stop == _FULL_ARENA:
             arena = np.concatenate((arena, np.zeros(arena.size + buf.size, np.uint8)))
         else:
-            state = np.concatenate((state, np.full(state.size, -1, np.int32)))
-            records = np.concatenate((records, np.zeros(records.size, np.int64)))
-            hashes = np.concatenate((hashes, np.zeros(hashes.size, np.uint64)))
+            more = max(hashes.size, 1)  # terms: twice as many
+            state = np.concatenate((state, np.full(2 * more, -1, np.int32)))
+            records = np.concatenate((records, np.zeros(_RECORD * more, np.int64)))
+            hashes = np.concatenate((hashes, np.zeros(more, np.uint64)))
             met = np.concatenate((met, np.empty(hashes.size - met.size, np.int32)))
     return numbering, out[: meta[3]], counts, met[: meta[2]]
 
@@ -437,7 +439,7 @@ class _Worker:
     def __init__(self, number: int, job: _Job) -> None:
         self.number = number
         self.job = job
-        size = 1 << 16
+        size = FIRST_SLOTS
         self.numbering = (
             np.full(size, -1, np.int64),
             np.zeros(size * 8, np.uint8),
