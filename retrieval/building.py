@@ -4,16 +4,17 @@ build in retrieval.segments, in a fraction of its time.
 Why: the numpy build numbers each term occurrence with a Python dict look-up and turns the
 numbers into arrays through Python lists (three quarters of its time at 100k passages), then
 sorts (term, passage) keys. Here one compiled pass per block of passages reads the passages'
-UTF-8 bytes, splits them where `str.split` would, numbers each term in a hash table of its
-own, and counts each (term, passage) pair once, keeping each term's postings in passage order
-as they come: no sort. The two halves of the passages are built at once in two threads (the
-compiled loops release the GIL), each with its own numbering; their vocabularies are then
+UTF-8 bytes, splits them where `str.split` would, numbers each term in a hash table, and
+counts each term's passages; a second pass lays out each term's postings in passage order as
+they come: no sort. Two workers (threads: the compiled loops release the GIL) take the blocks
+one after another, each numbering terms in a table of its own; their vocabularies are then
 merged and sorted (a term's id is its rank, as always) and every block's postings copied into
-each term's span, again in two threads, each over half of the terms.
+each term's span, again in two threads, each over half of the postings.
 
 Used only by a process that loaded the compiled search (`retrieval.index.use_compiled`: numba
-is imported already) and for builds of `SMALLEST` passages or more: a source added to a
-running bot stays a small in-process numpy build. Both builds give the same arrays (tests).
+is imported already), once this module's compiled code has loaded too (`ready`), and for
+builds of `SMALLEST` passages or more: a source added to a running bot stays a small
+in-process numpy build. Both builds write the same files, byte for byte (tests).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ _KIND = np.zeros(256, dtype=np.uint8)
 _KIND[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
 _KIND[[0xC2, 0xE1, 0xE2, 0xE3]] = 2
 _KIND[0] = 3
-# A numbering's table: per slot, -1 (empty) or a term's number and the high 32 bits of its
-# hash (hash >> 32 << 32 | number), 8 bytes so that a probe reads one cache line; each term's
+# A numbering's table: per slot, -1 (empty) or a term's number and the top 31 bits of its
+# hash (hash >> 33 << 32 | number), 8 bytes so that a probe reads one cache line; each term's
 # record: its first 8 bytes, where its text starts in the arena, its length.
 _RECORD = 3
 
@@ -458,7 +459,7 @@ class _Worker:
             self.error = e
             self.job.stop()
 
-    def _block(self, at: int, end: int) -> None:
+    def _block(self, block: int, at: int, end: int) -> None:
         job = self.job
         rows = job.rows[at:end]
         if job.titles:
@@ -496,7 +497,7 @@ class _Worker:
         else:
             tf = _narrow_frequencies(own)
         job.counts[at:end] = counts
-        job.blocks[job.starts.index(at)] = _Block(self.number, met, lengths, at, docs, tf)
+        job.blocks[block] = _Block(self.number, met, lengths, at, docs, tf)
 
     def terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(each term's first 8 bytes as a big-endian number, where its text starts, its
@@ -523,14 +524,15 @@ class _Job:
         self._next = 0
         self._lock = threading.Lock()
 
-    def take(self) -> tuple[int, int] | None:
+    def take(self) -> tuple[int, int, int] | None:
+        """The next block not yet taken (its number, first row, end), or None."""
         with self._lock:
             if self._next >= len(self.starts):
                 return None
-            at = self._next
+            block = self._next
             self._next += 1
-        end = self.starts[at + 1] if at + 1 < len(self.starts) else len(self.rows)
-        return self.starts[at], end
+        end = self.starts[block + 1] if block + 1 < len(self.starts) else len(self.rows)
+        return block, self.starts[block], end
 
     def stop(self) -> None:
         with self._lock:
