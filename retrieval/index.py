@@ -894,6 +894,12 @@ def _load_compiled() -> None:
         return
     _compiled = compiled
     log.info("searching with the compiled search")
+    try:  # and the compiled build, loaded now rather than by the first big build
+        from retrieval import building
+
+        building.ready(0)
+    except Exception:  # numpy builds the same segments
+        log.warning("the compiled build is unavailable; building with numpy", exc_info=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -919,11 +925,30 @@ def new_segment_name() -> str:
 def segments_of(rows: Sequence[Sequence], title_weight: float | None = None) -> list[Segment]:
     """One new segment per scope of these passage rows (ids ascending)."""
     weight = TITLE_WEIGHT if title_weight is None else title_weight
-    by_scope: dict[int, list[Sequence]] = {}
-    for row in rows:
-        by_scope.setdefault(row[2] or 0, []).append(row)
+    from operator import itemgetter
+
+    scopes = {scope or 0 for scope in set(map(itemgetter(2), rows))}
+    by_scope: dict[int, Sequence[Sequence]] = {}
+    if len(scopes) == 1:  # the rows as they are (a corpus-wide build: a million at 1M)
+        by_scope[scopes.pop()] = rows
+    else:
+        grouped: dict[int, list[Sequence]] = {}
+        for row in rows:
+            grouped.setdefault(row[2] or 0, []).append(row)
+        by_scope.update(grouped)
+    # A process that loaded the compiled search (numba imported) builds big segments compiled,
+    # on two cores (retrieval.building: the same arrays); any other builds with numpy.
+    compiled = None
+    if _compiled is not None:
+        try:
+            from retrieval import building
+
+            building.ready(0)  # starts loading it, for this build or a later one
+            compiled = building.postings
+        except Exception:
+            log.warning("the compiled build is unavailable; building with numpy", exc_info=True)
     return [
-        Segment.build(new_segment_name(), scope, part, weight)
+        Segment.build(new_segment_name(), scope, part, weight, compiled)
         for scope, part in sorted(by_scope.items())
     ]
 

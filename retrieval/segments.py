@@ -19,7 +19,7 @@ import bisect
 import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -81,11 +81,18 @@ class Postings:
             run_starts = np.concatenate(([0], np.flatnonzero(np.diff(high)) + 1))
         else:
             run_starts = np.zeros(0, dtype=np.int64)
-        windows = high[run_starts]
+        return cls.of_runs(positions & ((1 << WINDOW_BITS) - 1), run_starts, high[run_starts])
+
+    @classmethod
+    def of_runs(cls, low: np.ndarray, run_starts: np.ndarray, windows: np.ndarray) -> Postings:
+        """Postings of these low bits, run starts and windows (found by `of`, or by the
+        compiled build), each kept in the type `of` gives it."""
         return cls(
-            (positions & ((1 << WINDOW_BITS) - 1)).astype(np.uint16),
-            run_starts.astype(np.int32 if positions.size < 2**31 else np.int64),
-            windows.astype(np.uint16 if not windows.size or windows.max() < 2**16 else np.int32),
+            low.astype(np.uint16, copy=False),
+            run_starts.astype(np.int32 if low.size < 2**31 else np.int64, copy=False),
+            windows.astype(
+                np.uint16 if not windows.size or windows.max() < 2**16 else np.int32, copy=False
+            ),
         )
 
     @property
@@ -393,6 +400,75 @@ def _maxima(tf: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class Built:
+    """What a build finds for a segment's postings: each passage's own term count, the sorted
+    vocabulary, the postings of each term in its rank's span, and where each span starts."""
+
+    counts: np.ndarray
+    vocabulary: Vocabulary
+    docs: Postings
+    tf: np.ndarray
+    starts: np.ndarray
+
+
+def _postings(rows: Sequence[Sequence], title_weight: float) -> Built:
+    """The numpy build. Terms are numbered as first seen (C-level dict look-ups; only a new
+    term runs Python code) into 32-bit arrays; in blocks of passages, one (term, passage) key
+    per occurrence is sorted in place, and each run of equal keys is one posting whose length
+    is the frequency; the blocks are then merged into each term's span."""
+    n = len(rows)
+    counts = np.zeros(n, dtype=np.int64)  # each passage's own terms
+    title_counts = np.zeros(n, dtype=np.int64)  # its title's terms, counted after its own
+    numbers = _Numbering()
+    lookup = numbers.__getitem__
+    titles: dict[int, list[str]] = {}
+    blocks: list[_Block] = []
+    chunks: list[np.ndarray] = []
+    pending: list[int] = []
+    held = block_start = 0  # occurrences in `chunks`; the block's first passage
+
+    def flush(end: int) -> None:
+        nonlocal chunks, held, block_start
+        chunks.append(np.array(pending, dtype=np.int32))
+        pending.clear()
+        terms = np.concatenate(chunks)
+        chunks, held = [], 0
+        part = slice(block_start, end)
+        blocks.append(
+            _block_postings(terms, counts[part], title_counts[part], title_weight, block_start)
+        )
+        block_start = end
+
+    for i, row in enumerate(rows):
+        own = row[3].split()
+        counts[i] = len(own)
+        pending += map(lookup, own)
+        if title_weight and len(row) > 4 and row[4]:
+            title = titles.get(row[1])
+            if title is None:
+                title = titles[row[1]] = analyze(row[4])
+            pending += map(lookup, title)
+            title_counts[i] = len(title)
+        if len(pending) >= CHUNK_OCCURRENCES:
+            chunks.append(np.array(pending, dtype=np.int32))
+            held += len(pending)
+            pending.clear()
+        if held >= BLOCK_OCCURRENCES or i + 1 - block_start >= BLOCK_PASSAGES:
+            flush(i + 1)
+    flush(n)
+    # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
+    # (Python orders strings by code point, as UTF-8 bytes sort: no encoding needed.)
+    words = sorted(numbers)
+    rank = np.empty(len(numbers), dtype=np.int32)
+    rank[np.fromiter(map(numbers.__getitem__, words), dtype=np.int64, count=len(words))] = (
+        np.arange(len(words), dtype=np.int32)
+    )
+    del numbers
+    positions, tf, starts = _merge(blocks, rank)
+    return Built(counts, Vocabulary.of(words), Postings.of(positions), tf, starts)
+
+
+@dataclass
 class Segment:
     """The passages of one scope (0: the global corpus) as postings arrays."""
 
@@ -437,80 +513,36 @@ class Segment:
     # -- building ------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, name: str, scope: int, rows: Sequence[Sequence], title_weight: float) -> Segment:
+    def build(
+        cls,
+        name: str,
+        scope: int,
+        rows: Sequence[Sequence],
+        title_weight: float,
+        compiled: Callable[[Sequence[Sequence], float], Built | None] | None = None,
+    ) -> Segment:
         """A segment of these passage rows ((id, document id, guild id, terms, title), ids
-        ascending); each passage's title terms count `title_weight` times.
-
-        Terms are numbered as first seen (C-level dict look-ups; only a new term runs Python
-        code) into 32-bit arrays; in blocks of passages, one (term, passage) key per
-        occurrence is sorted in place, and each run of equal keys is one posting whose length
-        is the frequency; the blocks are then merged into each term's span. The arrays kept
-        are the narrowest that hold their values exactly (see `_narrow`)."""
+        ascending); each passage's title terms count `title_weight` times. `compiled`: the
+        compiled build (retrieval.building.postings), used when given and it can build these
+        rows; the numpy build (`_postings`) gives the same arrays. The arrays kept are the
+        narrowest that hold their values exactly (see `_narrow`)."""
         n = len(rows)
         ids = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=n)
         documents = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=n)
-        counts = np.zeros(n, dtype=np.int64)  # each passage's own terms
-        title_counts = np.zeros(n, dtype=np.int64)  # its title's terms, counted after its own
-        numbers = _Numbering()
-        lookup = numbers.__getitem__
-        titles: dict[int, list[str]] = {}
-        blocks: list[_Block] = []
-        chunks: list[np.ndarray] = []
-        pending: list[int] = []
-        held = block_start = 0  # occurrences in `chunks`; the block's first passage
-
-        def flush(end: int) -> None:
-            nonlocal chunks, held, block_start
-            chunks.append(np.array(pending, dtype=np.int32))
-            pending.clear()
-            terms = np.concatenate(chunks)
-            chunks, held = [], 0
-            part = slice(block_start, end)
-            blocks.append(
-                _block_postings(terms, counts[part], title_counts[part], title_weight, block_start)
-            )
-            block_start = end
-
-        for i, row in enumerate(rows):
-            own = row[3].split()
-            counts[i] = len(own)
-            pending += map(lookup, own)
-            if title_weight and len(row) > 4 and row[4]:
-                title = titles.get(row[1])
-                if title is None:
-                    title = titles[row[1]] = analyze(row[4])
-                pending += map(lookup, title)
-                title_counts[i] = len(title)
-            if len(pending) >= CHUNK_OCCURRENCES:
-                chunks.append(np.array(pending, dtype=np.int32))
-                held += len(pending)
-                pending.clear()
-            if held >= BLOCK_OCCURRENCES or i + 1 - block_start >= BLOCK_PASSAGES:
-                flush(i + 1)
-        flush(n)
-        # Renumber terms in sorted order, so a term's id is its rank in the vocabulary blob.
-        # (Python orders strings by code point, as UTF-8 bytes sort: no encoding needed.)
-        words = sorted(numbers)
-        rank = np.empty(len(numbers), dtype=np.int32)
-        rank[np.fromiter(map(numbers.__getitem__, words), dtype=np.int64, count=len(words))] = (
-            np.arange(len(words), dtype=np.int32)
-        )
-        del numbers
-        positions, tf, starts = _merge(blocks, rank)
-        docs = Postings.of(positions)
-        del positions
-        maxtf = _maxima(tf, starts)
+        built = compiled(rows, title_weight) if compiled is not None else None
+        if built is None:
+            built = _postings(rows, title_weight)
         return cls(
             name,
             scope,
             _narrow(ids, signed=True),
             _narrow(documents, signed=True),
-            _narrow_lengths(counts),
-            starts,
-            docs,
-            tf,
-            maxtf,
-            Vocabulary.of(words),
+            _narrow_lengths(built.counts),
+            built.starts,
+            built.docs,
+            built.tf,
+            _maxima(built.tf, built.starts),
+            built.vocabulary,
         )
 
     # -- on disk -------------------------------------------------------------------------------

@@ -363,6 +363,7 @@ NOT_FOR_ASK = {
     "rapidfuzz",  # edit distances: only for a word the corpus lacks
     "uuid",  # segment names: os.urandom
     "retrieval.compiled",
+    "retrieval.building",  # the compiled build: for processes that loaded the compiled search
 }
 
 
