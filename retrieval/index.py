@@ -358,12 +358,14 @@ class Bm25Index:
         table, least_norm = self._normalisation(segment, avgdl)
         mask = self._alive.get(segment.name)
         items = self._items(terms)
+        if _compiled is not None:
+            if _below(sum(bound for bound, _, _ in items), floor):
+                return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
+            return self._compiled_scores(segment, items, table, mask, k, floor)
         # rest[i]: the most that terms i, i+1, ... can add to one passage together.
         rest = [0.0, *itertools.accumulate(bound for bound, _, _ in reversed(items))][::-1]
         if _below(rest[0], floor):
             return segment.docs[:0], np.zeros(0)  # none here can reach the others' k best
-        if _compiled is not None:
-            return self._compiled_scores(segment, items, table, mask, k, floor)
         norms = self._norms(segment, avgdl)
         # low[i]: the least they can add (below 0 only for a term of negative idf, see _items):
         # a passage's score so far, plus this, is a score it reaches.
@@ -486,7 +488,7 @@ class Bm25Index:
             sums = self._sums.setdefault(segment.name, _Sums(slots))
         acc, seen = sums.take()
         postings = segment.docs
-        count = len(items)
+        bounds, idfs, spans = zip(*items, strict=True)
         try:
             found = _compiled.top_k_sums(
                 # Window bits read now: tests narrow the windows.
@@ -497,10 +499,10 @@ class Bm25Index:
                     segments_module.WINDOW_BITS,
                 ),
                 segment.tf,
-                np.fromiter((span.start for _, _, span in items), np.int64, count),
-                np.fromiter((span.stop for _, _, span in items), np.int64, count),
-                np.fromiter((idf for _, idf, _ in items), np.float64, count),
-                np.fromiter((bound for bound, _, _ in items), np.float64, count),
+                np.array([span.start for span in spans], np.int64),
+                np.array([span.stop for span in spans], np.int64),
+                np.array(idfs, np.float64),
+                np.array(bounds, np.float64),
                 np.asarray(segment.lengths),
                 table,
                 _ALL_LIVE if mask is None else mask,
