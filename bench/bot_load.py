@@ -623,10 +623,11 @@ async def _profiled(pid: int | None, out: Path | None, fmt: str) -> AsyncIterato
         yield
         return
     spy = await asyncio.create_subprocess_exec(
-        "py-spy", "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--gil", "--format", fmt,
-        "--output", str(out), stdout=asyncio.subprocess.DEVNULL,
+        *("py-spy", "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--gil"),
+        *("--format", fmt, "--output", str(out)),
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    )
     await asyncio.sleep(1.0)  # py-spy attaches
     try:
         yield
