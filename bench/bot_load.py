@@ -490,11 +490,18 @@ class LagProbe:
 
 def _process_cpu_s(pid: int | None) -> float | None:
     """CPU seconds (user + system) process `pid` used so far; None if unknown (not Linux)."""
+    times = _process_times(pid)
+    return None if times is None else sum(times)
+
+
+def _process_times(pid: int | None) -> tuple[float, float] | None:
+    """(user, system) CPU seconds process `pid` used so far; None if unknown (not Linux)."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
     except (OSError, ValueError, IndexError):
         return None
 
@@ -506,6 +513,7 @@ class CpuMeter:
     def __init__(self, bot_pid: int | None) -> None:
         self.pid = bot_pid
         self.bot = _process_cpu_s(bot_pid)
+        self.bot_times = _process_times(bot_pid)
         self.own = time.process_time()
         self.wall = time.perf_counter()
 
@@ -513,6 +521,15 @@ class CpuMeter:
         """CPU seconds the bot process used since the meter started."""
         bot = _process_cpu_s(self.pid)
         return None if bot is None or self.bot is None else bot - self.bot
+
+    def bot_system_share(self) -> float | None:
+        """The kernel's part of the CPU the bot process used since the meter started (system
+        calls: sockets, thread wake-ups, SQLite's file locks)."""
+        now = _process_times(self.pid)
+        if now is None or self.bot_times is None:
+            return None
+        user, system = (a - b for a, b in zip(now, self.bot_times, strict=True))
+        return round(system / max(1e-9, user + system), 3)
 
     def shares(self) -> dict[str, float | None]:
         wall = max(1e-9, time.perf_counter() - self.wall)
@@ -574,6 +591,7 @@ async def _measure_level(
         wall = loop.time() - started
         cpu_share = cpu.shares()
         bot_cpu_s = cpu.bot_seconds()
+        bot_system = cpu.bot_system_share()
     done = [pair for results in per_person for pair in results]
     acked: list[float] = []
     shown: list[float] = []
@@ -599,6 +617,7 @@ async def _measure_level(
         "bot_cpu_ms_per_ask": (
             None if bot_cpu_s is None else round(bot_cpu_s * 1000 / max(1, len(done)), 2)
         ),
+        "bot_cpu_system_share": bot_system,  # of the bot's CPU time, in the kernel
         "late_callbacks": late,
         "violations": _take_violations(session.emu),
     }, last_query

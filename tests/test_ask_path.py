@@ -234,3 +234,46 @@ async def test_another_connection_s_change_is_found_by_the_next_ask(kb, db_path)
         await other.add_text(TAKEN_HOME, title="Night train souvenirs")
     answer = await kb.ask("What did the passengers take home?")
     assert answer.answered and answer.hits[0].title == "Night train souvenirs"
+
+
+def _rows(db_path, passage_ids) -> dict[int, dict]:
+    with sqlite3.connect(db_path) as con:
+        con.row_factory = sqlite3.Row
+        marks = ",".join("?" * len(passage_ids))
+        sql = f"SELECT id, text, terms, layout FROM passages WHERE id IN ({marks})"
+        return {row["id"]: dict(row) for row in con.execute(sql, list(passage_ids))}
+
+
+async def test_a_passage_read_again_is_not_decoded_again(kb):
+    """The passages an ask read keep their decoded layouts (their sentences' terms, where
+    their terms are): the next ask that reads them shows the same words in bold, from the
+    same layouts, without decoding them again."""
+    first = await kb.ask(SPEND)
+    kept = {h.passage_id: kb.answering.layouts.get(h.passage_id) for h in first.hits}
+    assert first.hits and all(layout is not None for layout in kept.values())
+    again = await kb.ask(SPEND)
+    assert _shown(again) == _shown(first)
+    assert all(kb.answering.layouts.get(i) is layout for i, layout in kept.items())
+
+
+async def test_a_kept_layout_is_read_anew_once_its_passage_changes(kb, db_path):
+    """A passage whose row changed since (another text, its terms and layout stored anew) is
+    decoded from its new row, not taken from what was kept; and no more passages are kept
+    than the bound."""
+    from retrieval.answering import KeptLayouts
+
+    hits = (await kb.ask(SPEND)).hits
+    rows = _rows(db_path, [h.passage_id for h in hits])
+    kept = KeptLayouts(size=2)
+    top = rows[hits[0].passage_id]
+    layout = kept.of(top)
+    assert kept.of(dict(top)) is layout  # the same row read again
+    text = top["text"] + " Its rivals answered within weeks."
+    terms = " ".join(s.term for s in analyze_spans(text))
+    changed = {**top, "text": text, "terms": terms, "layout": encode(text, terms)}
+    assert changed["layout"] is not None
+    assert kept.of(changed).spans == analyze_spans(text)
+    assert kept.of(top).spans == analyze_spans(top["text"])  # and back
+    for row in rows.values():
+        kept.of(row)
+    assert len(kept) == 2
