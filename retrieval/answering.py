@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -171,12 +172,14 @@ def _timed_search(
 class KeptLayouts:
     """Decoded layouts of recently read passages, by passage id, each with the stored layout
     and terms it was decoded from: a passage whose row changed since (re-analysed, its layout
-    stored anew) is decoded again. Bounded (the oldest go first); shared by the engine threads
-    (a Layout's lazy parts are the same whichever thread works them out)."""
+    stored anew) is decoded again. Bounded, the least recently read going first; shared by the
+    engine threads (a Layout's lazy parts are the same whichever thread works them out)."""
 
     def __init__(self, size: int = KEPT_LAYOUTS) -> None:
         self.size = size
-        self._kept: dict[int, tuple[bytes, str, Layout]] = {}
+        # Ordered by last read: evicting from the front is O(1) (a plain dict's first key is
+        # found by skipping the entries deleted before it).
+        self._kept: OrderedDict[int, tuple[bytes, str, Layout]] = OrderedDict()
         self._lock = threading.Lock()
 
     def of(self, row: Mapping) -> Layout:
@@ -185,15 +188,18 @@ class KeptLayouts:
         passage_id, blob, terms = row["id"], row["layout"], row["terms"]
         kept = self._kept.get(passage_id)
         if kept is not None and kept[0] == blob and kept[1] == terms:
+            with self._lock:
+                if passage_id in self._kept:
+                    self._kept.move_to_end(passage_id)
             return kept[2]
         layout = decode(blob, terms)
         if layout is None:
             return layout_of(row["text"])
         with self._lock:
-            self._kept.pop(passage_id, None)  # a changed row goes to the back
             self._kept[passage_id] = (blob, terms, layout)
+            self._kept.move_to_end(passage_id)  # a changed row was kept before
             while len(self._kept) > self.size:
-                del self._kept[next(iter(self._kept))]
+                self._kept.popitem(last=False)
         return layout
 
     def get(self, passage_id: int) -> Layout | None:

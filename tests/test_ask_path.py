@@ -274,6 +274,8 @@ async def test_a_kept_layout_is_read_anew_once_its_passage_changes(kb, db_path):
     assert changed["layout"] is not None
     assert kept.of(changed).spans == analyze_spans(text)
     assert kept.of(top).spans == analyze_spans(top["text"])  # and back
-    for row in rows.values():
+    first, second, third = (rows[h.passage_id] for h in hits[:3])
+    for row in (first, second, first, third):  # the first is read again before the third
         kept.of(row)
     assert len(kept) == 2
+    assert kept.get(first["id"]) is not None and kept.get(second["id"]) is None
