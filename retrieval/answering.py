@@ -15,7 +15,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from retrieval.query_log import QueryLog
 from retrieval.rerank import Candidate, Question, rerank
 from retrieval.spelling import english_corrections, english_share, may_be_typo
 from retrieval.store import Store
-from retrieval.term_offsets import Layout, decode, layout_of
+from retrieval.term_offsets import layout_of_row
 from retrieval.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
@@ -45,10 +44,6 @@ HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the questio
 COMMON_SHARE = 3e-5
 LACKING_COMMON_WEIGHT = 0.5
 MAX_TYPOS = 4  # unknown words of one question searched for a correction
-# Passages whose decoded layouts are kept between questions (about 13 kB each once read):
-# decoding a candidate's layout and its sentences' terms was a third of the rerank's work, and
-# the passages that match many questions are candidates again and again.
-KEPT_LAYOUTS = 2048
 
 
 def validate_query(query: str) -> str:
@@ -169,48 +164,6 @@ def _timed_search(
     return result, (time.perf_counter() - started) * 1000
 
 
-class KeptLayouts:
-    """Decoded layouts of recently read passages, by passage id, each with the stored layout
-    and terms it was decoded from: a passage whose row changed since (re-analysed, its layout
-    stored anew) is decoded again. Bounded, the least recently read going first; shared by the
-    engine threads (a Layout's lazy parts are the same whichever thread works them out)."""
-
-    def __init__(self, size: int = KEPT_LAYOUTS) -> None:
-        self.size = size
-        # Ordered by last read: evicting from the front is O(1) (a plain dict's first key is
-        # found by skipping the entries deleted before it).
-        self._kept: OrderedDict[int, tuple[bytes, str, Layout]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def of(self, row: Mapping) -> Layout:
-        """The row's layout (its `id`, `layout`, `terms` and `text`): kept, decoded or, when
-        none is stored, analysed from its text (not kept: it is stored soon after)."""
-        passage_id, blob, terms = row["id"], row["layout"], row["terms"]
-        kept = self._kept.get(passage_id)
-        if kept is not None and kept[0] == blob and kept[1] == terms:
-            with self._lock:
-                if passage_id in self._kept:
-                    self._kept.move_to_end(passage_id)
-            return kept[2]
-        layout = decode(blob, terms)
-        if layout is None:
-            return layout_of(row["text"])
-        with self._lock:
-            self._kept[passage_id] = (blob, terms, layout)
-            self._kept.move_to_end(passage_id)  # a changed row was kept before
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return layout
-
-    def get(self, passage_id: int) -> Layout | None:
-        """The layout kept for a passage, if any."""
-        kept = self._kept.get(passage_id)
-        return None if kept is None else kept[2]
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-
 @dataclass(frozen=True, slots=True)
 class _Asked:
     """A question as searched: its formal text, terms, answer words and corrections."""
@@ -232,17 +185,15 @@ def _judged(
     k: int,
     offset: int,
     search_ms: float,
-    known: KeptLayouts,
 ) -> Found:
     """What a search found, reranked and judged, its hits ranked offset+1 .. offset+k with
     their highlights, and the direct answer; synchronous, for a worker thread."""
     text, searched, hints = asked.text, asked.searched, asked.hints
     fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
     # Where each passage's terms and sentences are, stored at ingest or worked out the first
-    # time it is shown (`retrieval.term_offsets`); decoded only for what is read of it, and
-    # kept for the next question that reads it.
+    # time it is shown (`retrieval.term_offsets`); decoded only for what is read of it.
     layouts = {
-        h.passage_id: known.of(row)
+        h.passage_id: layout_of_row(row)
         for h in found
         if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
     }
@@ -351,7 +302,6 @@ class Answering:
         self._local = threading.local()  # each engine thread's read connection
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self.layouts = KeptLayouts()
 
     async def expect_many_questions(self, wait: float) -> bool:
         """Searches switch to the compiled search once it has loaded (see
@@ -535,7 +485,6 @@ class Answering:
             k,
             offset,
             search_ms,
-            self.layouts,
         )
         return found, behind
 
