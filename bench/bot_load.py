@@ -2,6 +2,7 @@
 
     python bench/bot_load.py [--quick] [--json PATH] [--phases ask,rebuild,attack]
                              [--ingest-cpu-seconds N] [--layouts-on-first-show]
+                             [--levels 50x20,10x8] [--profile-bot PATH]
 
 1. `/ask` response times with 1, 10 and 50 concurrent users (each a distinct member, each asking
    one question after another) on a 10k-passage corpus: from the emulator dispatching
@@ -16,6 +17,12 @@
 
 `--quick`: 2k passages and 1/10 users, 10k passages for the rebuild, one attack run; about a
 minute (the attack waits for the first hostile upload to use its 20 s budget).
+`--levels USERSxASKS,...`: the ask phase's levels instead of the plan's (e.g. `50x20`: 1,000
+asks at 50 users, a window long enough for a steady CPU figure and a profile).
+`--profile-bot PATH`: record the bot process with py-spy (if installed) while the ask phase's
+levels run, into PATH (py-spy's "raw" collapsed stacks; `--profile-format` for another),
+sampling 100 times a second without stopping the bot (`--nonblocking`), only the thread
+that holds the GIL (`--gil`: a thread waiting for it is not working).
 
 The corpus is generated (deterministic seed): English-like text whose vocabulary is the bundled
 articles' words ranked by frequency, extended with made-up words to 30,000 types, drawn with a
@@ -94,6 +101,7 @@ CHECKED_PASSAGES = 200
 # discord.py dispatches on_ready once no more guilds arrive, about 2 s after IDENTIFY; a bot in
 # another process gives no signal for it, so people start asking this long after IDENTIFY.
 READY_GRACE_S = 3.0
+log = logging.getLogger(__name__)
 OWN_PROCESS = "bot in its own process"
 SAME_PROCESS = "same process"
 
@@ -482,11 +490,18 @@ class LagProbe:
 
 def _process_cpu_s(pid: int | None) -> float | None:
     """CPU seconds (user + system) process `pid` used so far; None if unknown (not Linux)."""
+    times = _process_times(pid)
+    return None if times is None else sum(times)
+
+
+def _process_times(pid: int | None) -> tuple[float, float] | None:
+    """(user, system) CPU seconds process `pid` used so far; None if unknown (not Linux)."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
     except (OSError, ValueError, IndexError):
         return None
 
@@ -498,6 +513,7 @@ class CpuMeter:
     def __init__(self, bot_pid: int | None) -> None:
         self.pid = bot_pid
         self.bot = _process_cpu_s(bot_pid)
+        self.bot_times = _process_times(bot_pid)
         self.own = time.process_time()
         self.wall = time.perf_counter()
 
@@ -505,6 +521,15 @@ class CpuMeter:
         """CPU seconds the bot process used since the meter started."""
         bot = _process_cpu_s(self.pid)
         return None if bot is None or self.bot is None else bot - self.bot
+
+    def bot_system_share(self) -> float | None:
+        """The kernel's part of the CPU the bot process used since the meter started (system
+        calls: sockets, thread wake-ups, SQLite's file locks)."""
+        now = _process_times(self.pid)
+        if now is None or self.bot_times is None:
+            return None
+        user, system = (a - b for a, b in zip(now, self.bot_times, strict=True))
+        return round(system / max(1e-9, user + system), 3)
 
     def shares(self) -> dict[str, float | None]:
         wall = max(1e-9, time.perf_counter() - self.wall)
@@ -566,6 +591,7 @@ async def _measure_level(
         wall = loop.time() - started
         cpu_share = cpu.shares()
         bot_cpu_s = cpu.bot_seconds()
+        bot_system = cpu.bot_system_share()
     done = [pair for results in per_person for pair in results]
     acked: list[float] = []
     shown: list[float] = []
@@ -591,6 +617,7 @@ async def _measure_level(
         "bot_cpu_ms_per_ask": (
             None if bot_cpu_s is None else round(bot_cpu_s * 1000 / max(1, len(done)), 2)
         ),
+        "bot_cpu_system_share": bot_system,  # of the bot's CPU time, in the kernel
         "late_callbacks": late,
         "violations": _take_violations(session.emu),
     }, last_query
@@ -608,8 +635,36 @@ def _questions(gen: CorpusGenerator, samples: list[np.ndarray], count: int) -> l
     return out
 
 
+@contextlib.asynccontextmanager
+async def _profiled(pid: int | None, out: Path | None, fmt: str) -> AsyncIterator[None]:
+    """py-spy recording process `pid` for the body's length (nothing if `out` is None)."""
+    if out is None or pid is None:
+        yield
+        return
+    spy = await asyncio.create_subprocess_exec(
+        *("py-spy", "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--gil"),
+        *("--format", fmt, "--output", str(out)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        _, err = await spy.communicate()
+        if spy.returncode:
+            log.warning("py-spy exited with %s: %s", spy.returncode, err.decode()[-500:])
+
+
 async def ask_phase(
-    plan: Plan, gen: CorpusGenerator, folder: Path, *, layouts: bool = True
+    plan: Plan,
+    gen: CorpusGenerator,
+    folder: Path,
+    *,
+    layouts: bool = True,
+    profile: Path | None = None,
+    profile_format: str = "raw",
 ) -> dict[str, Any]:
     db = folder / "ask.db"
     # Before the bot opens it.
@@ -626,12 +681,14 @@ async def ask_phase(
         _, last_query = await asyncio.to_thread(_engine_latencies, db, 0)
         warmup_violations = _take_violations(session.emu)
         levels = []
-        for users, per_user in plan.levels:
-            questions = _questions(gen, samples, users * per_user)
-            level, last_query = await _measure_level(
-                session, users, per_user, questions, last_query
-            )
-            levels.append(level)
+        pid = None if session.process is None else session.process.pid
+        async with _profiled(pid, profile, profile_format):
+            for users, per_user in plan.levels:
+                questions = _questions(gen, samples, users * per_user)
+                level, last_query = await _measure_level(
+                    session, users, per_user, questions, last_query
+                )
+                levels.append(level)
     process = session.process
     assert process is not None
     return {
@@ -887,17 +944,24 @@ async def run(
     phases: Sequence[str] = PHASES,
     ingest_cpu_seconds: int | None = None,
     layouts: bool = True,
+    levels: tuple[tuple[int, int], ...] | None = None,
+    profile: Path | None = None,
+    profile_format: str = "raw",
 ) -> dict[str, Any]:
     """Run the measurements; JSON-serialisable results (see print_table).
 
     `ingest_cpu_seconds`: also measure the attack with CITEBOT_INGEST_CPU_SECONDS set to this
     for the bot (the default budget is always measured). `layouts`: the ask phase's passages
-    have their layouts stored (else they are worked out when first shown).
+    have their layouts stored (else they are worked out when first shown). `levels`: the ask
+    phase's (users, asks per user) instead of the plan's. `profile`: py-spy's recording of the
+    bot process during the ask phase's levels goes there.
     """
     # Imported here: bench.hostile_load builds on this module's emulator and corpus.
     from bench import hostile_load
 
     plan = QUICK if quick else FULL
+    if levels:
+        plan = dataclasses.replace(plan, levels=levels)
     attack_plan = hostile_load.QUICK_ATTACK if quick else hostile_load.FULL_ATTACK
     machine = await asyncio.to_thread(_machine)
     other = OtherWork()
@@ -912,7 +976,9 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
         folder = Path(tmp)
         if "ask" in phases:
-            results["ask"] = await ask_phase(plan, gen, folder, layouts=layouts)
+            results["ask"] = await ask_phase(
+                plan, gen, folder, layouts=layouts, profile=profile, profile_format=profile_format
+            )
         if "rebuild" in phases:
             results["rebuild"] = await rebuild_phase(plan, gen, folder)
         if "attack" in phases:
@@ -1162,6 +1228,17 @@ def _phases(text: str) -> tuple[str, ...]:
     return phases
 
 
+def _levels(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        pairs = [part.strip().lower().split("x") for part in text.split(",") if part.strip()]
+        levels = tuple((int(users), int(asks)) for users, asks in pairs)
+    except ValueError:
+        levels = ()
+    if not levels or any(users < 1 or asks < 1 for users, asks in levels):
+        raise argparse.ArgumentTypeError("write levels as USERSxASKS,... e.g. 50x20,10x8")
+    return levels
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small corpora, 1 and 10 users")
@@ -1181,6 +1258,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="also measure the attack with CITEBOT_INGEST_CPU_SECONDS set to this for the bot",
     )
+    parser.add_argument(
+        "--levels", type=_levels, default=None, help="the ask phase's levels, e.g. 50x20,10x8"
+    )
+    parser.add_argument(
+        "--profile-bot", type=Path, default=None, help="py-spy recording of the bot to this file"
+    )
+    parser.add_argument(
+        "--profile-format", default="raw", help="py-spy's --format (raw, speedscope, flamegraph)"
+    )
     args = parser.parse_args(argv)
     results = asyncio.run(
         run(
@@ -1188,6 +1274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             phases=args.phases,
             ingest_cpu_seconds=args.ingest_cpu_seconds,
             layouts=not args.layouts_on_first_show,
+            levels=args.levels,
+            profile=args.profile_bot,
+            profile_format=args.profile_format,
         )
     )
     print_table(results)

@@ -258,6 +258,7 @@ def _judged(
             hits,
             question.weights,
             {h.passage_id: layouts[h.passage_id] for h in hits},
+            question.kind,  # question_kind(text): it reads the question unchatted too
         )
         if offset == 0
         else None

@@ -58,6 +58,13 @@ COUNTED_REACH = 30  # characters from a number to the thing a "how many" questio
 _TERMINAL = ".!?…\"'”’)"
 
 
+class _Unknown:
+    """The answer kind not yet worked out (None is a kind: "no particular kind")."""
+
+
+_UNKNOWN = _Unknown()
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     hit: Hit
@@ -73,6 +80,7 @@ def direct_answer(
     hits: Sequence[Hit],
     weights: Mapping[str, float] | None = None,
     sentences: Mapping[int, HasSentences] | None = None,
+    kind: str | _Unknown | None = _UNKNOWN,
 ) -> DirectAnswer | None:
     """The sentence of `hits` (best first) that best answers `question`, or None when no
     sentence shares a term with it.
@@ -80,14 +88,16 @@ def direct_answer(
     `terms` are the question's analysed terms (`retrieval.analyzer.analyze`); `weights` maps a
     term to its importance (an idf); a term missing from it weighs 1.0. `sentences` may give,
     by passage id, what holds a hit's sentences with their terms as they were stored
-    (`retrieval.term_offsets.Layout`): those are not read from the text again.
+    (`retrieval.term_offsets.Layout`): those are not read from the text again. `kind` is
+    `question_kind(question)` when the caller has it already (the rerank worked it out).
     """
     wanted = dict.fromkeys(terms)
     if not hits:
         return None
     weight = {t: max(0.0, (weights or {}).get(t, 1.0)) for t in wanted}
     total = sum(weight.values())
-    kind = question_kind(question)
+    if isinstance(kind, _Unknown):
+        kind = question_kind(question)
     candidates: list[_Candidate] = []
     for hit in hits[:MAX_PASSAGES]:
         title_terms = set(analyze(hit.title)) & weight.keys()

@@ -59,6 +59,18 @@ def test_a_when_question_takes_the_dated_sentence_from_the_second_passage():
     assert plain.span is None
 
 
+def test_the_kind_the_rerank_worked_out_is_the_one_marked():
+    """Answering passes the kind its rerank read from the question (`question_kind`, worked
+    out once per ask): the sentence and its mark are those of that kind."""
+    passages = hits(FAQ_R1, SILICON_VALLEY)
+    question = "When was R1 released?"
+    given = direct_answer(question, analyze(question), passages, None, None, "date")
+    assert given == ask(question, passages)
+    unmarked = direct_answer(question, analyze(question), passages, None, None, None)
+    assert unmarked.kind is None and unmarked.span is None
+    assert unmarked.text.startswith("The release of R1 triggered")
+
+
 def test_an_amount_is_marked_in_the_sentence_that_names_the_project():
     answer = ask("How much will the Stargate project cost?", hits(STARGATE))
     assert answer.text.startswith("In response, the US government has initiated the Stargate")
