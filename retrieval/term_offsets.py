@@ -114,6 +114,15 @@ def encode(text: str, terms: str) -> bytes | None:
     own = " ".join(chain.from_iterable(per_token))
     if own and own != terms and not terms.endswith(" " + own):
         return None
+    return encode_tokens(text, per_token, starts, ends)
+
+
+def encode_tokens(
+    text: str, per_token: list[tuple[str, ...]], starts: list[int], ends: list[int]
+) -> bytes:
+    """`encode` of a normalised `text` whose tokens' terms and bounds (`token_terms(text)`)
+    are known already, with the stored terms ending in those terms: ingest analyses a
+    passage once for both its terms and its layout (`retrieval.documents`)."""
     counts = list(map(len, per_token))
     if max(counts, default=0) <= 1:  # a stop word has no term: its span is left out
         starts, ends = list(compress(starts, counts)), list(compress(ends, counts))
