@@ -36,6 +36,7 @@ UNFIT = bytes([0])
 _HEADER = struct.Struct("<BBBI")  # format, spans' type code, sentences' type code, spans
 _TYPES = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
 _BIG_ENDIAN = struct.pack("=H", 1) != struct.pack("<H", 1)
+_SIZES = {ord(code): array(code).itemsize for code, _ in _TYPES}  # type code -> item bytes
 
 
 Sentences = tuple[tuple[int, int, frozenset[str]], ...]
@@ -192,7 +193,7 @@ def well_formed(blob: bytes, terms: str) -> bool:
     if len(blob) < _HEADER.size or blob[0] != FORMAT:
         return False
     _, span_code, sentence_code, count = _HEADER.unpack_from(blob)
-    sizes = {ord(code): array(code).itemsize for code, _ in _TYPES}
+    sizes = _SIZES
     if span_code not in sizes or sentence_code not in sizes:
         return False
     rest = len(blob) - _HEADER.size - 2 * count * sizes[span_code]

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from retrieval import summarize as s
+from retrieval.analyzer import _TOKEN, analyze_spans, normalize, token_terms
 from retrieval.documents import index_terms, terms_and_layout
 from retrieval.errors import BadSource
 from retrieval.extract import decode_any
@@ -131,3 +132,20 @@ def test_one_analysis_gives_the_terms_and_layout_of_two() -> None:
             heading,
             text,
         )
+
+
+def test_token_terms_are_the_spans_analysing_gives() -> None:
+    """The tokens' terms and bounds found by splitting the text around them are the spans
+    `analyze_spans` finds match by match (a token with several terms has a span for each)."""
+    rng = random.Random(11)
+    texts = ["", " ", "a", "$5.6 and 1,000,000.5 (GPT-4o)", "x" * 100 + " tail", "... !"]
+    texts += [normalize(_passage_text(rng)) for _ in range(2000)]
+    for text in texts:
+        per_token, starts, ends = token_terms(text)
+        flat = [
+            (term, a, b)
+            for terms, a, b in zip(per_token, starts, ends, strict=True)
+            for term in terms
+        ]
+        assert flat == [tuple(span) for span in analyze_spans(text)], text
+        assert [text[a:b] for a, b in zip(starts, ends, strict=True)] == _TOKEN.findall(text)
