@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from functools import lru_cache
-from itertools import chain
+from itertools import accumulate, chain
 from typing import NamedTuple, TypeVar
 
 import Stemmer
@@ -48,6 +48,7 @@ _TOKEN = re.compile(
     r"|\$\d+(?:\.\d+)*"
     r"|\w+(?:[-.'/&]\w+)*",
 )
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")  # the same tokens, kept by re.split
 _COUNTRY_US = frozenset({"US", "U.S", "USA", "U.S.A"})
 # A demonym is searched as its country ("French startup" meets "France's Mistral"), and the
 # United States under one term however it is written ("America", "American", "U.S.").
@@ -356,13 +357,16 @@ def token_terms(text: str) -> tuple[list[tuple[str, ...]], list[int], list[int]]
     (`analyze` gives them all in order) and where it starts and ends. What `analyze_spans`
     finds, as three lists made by C-level iteration, for ingest to store every passage's
     layout (`retrieval.term_offsets`) at a fraction of a Python loop's cost."""
-    found = list(_TOKEN.finditer(text))
-    tokens = list(map(re.Match.group, found))
+    # Split around the tokens (the gaps and tokens alternate: gap, token, gap, ..., gap), so
+    # the tokens' bounds are the running sums of the parts' lengths: no match object a token.
+    parts = _TOKEN_SPLIT.split(text)
+    tokens = parts[1::2]
+    bounds = list(accumulate(map(len, parts)))
     if tokens and max(map(len, tokens)) > MAX_CACHED_CHARS:
         terms = list(map(_terms_of, tokens))
     else:
         terms = list(map(_TERMS.__getitem__, tokens))
-    return terms, list(map(re.Match.start, found)), list(map(re.Match.end, found))
+    return terms, bounds[0:-1:2], bounds[1::2]
 
 
 def analyze_spans(text: str) -> tuple[Span, ...]:

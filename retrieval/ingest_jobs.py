@@ -71,8 +71,8 @@ def prepare_text(text: str, title: str | None, name: str) -> dict[str, Any]:
 def _plain(doc: PreparedDocument) -> dict[str, Any]:
     """The document as JSON values: what dataclasses.asdict gives, written out (asdict
     deep-copies every field of every passage, a tenth of the time of reading an article),
-    with each passage's layout (`retrieval.term_offsets`) worked out here, in the parser
-    process, and sent in base64."""
+    with each passage's layout (`retrieval.term_offsets`, made by `prepare` here, in the
+    parser process) sent in base64."""
     return {
         "title": doc.title,
         "passages": [
@@ -82,7 +82,7 @@ def _plain(doc: PreparedDocument) -> dict[str, Any]:
                 "heading": p.heading,
                 "text": p.text,
                 "terms": p.terms,
-                "layout": b2a_base64(stored_form(p.text, p.terms), newline=False).decode(),
+                "layout": b2a_base64(_stored(p), newline=False).decode(),
             }
             for p in doc.passages
         ],
@@ -95,8 +95,15 @@ def _plain(doc: PreparedDocument) -> dict[str, Any]:
 def with_layouts(doc: PreparedDocument) -> PreparedDocument:
     """The document with each passage's layout (for documents prepared in this process: the
     bundled articles)."""
-    passages = [replace(p, layout=stored_form(p.text, p.terms)) for p in doc.passages]
+    passages = [replace(p, layout=_stored(p)) for p in doc.passages]
     return replace(doc, passages=passages)
+
+
+def _stored(passage: NewPassage) -> bytes:
+    """The passage's layout as `prepare` made it, or worked out now when it has none."""
+    if passage.layout is not None:
+        return passage.layout
+    return stored_form(passage.text, passage.terms)
 
 
 def _layout(value: object, terms: str) -> bytes | None:

@@ -436,10 +436,19 @@ def summarize(article: Article) -> str:
             option = options.get(new)
             if option is None:
                 option = options[new] = _Option.of(new, words, lengths, prior)
-            more = option.overlap(have)
             size = length + option.size
-            gain = (2 * (overlap + more) / (size + REFERENCE_WORDS) - before) / len(new)
             weight = option.weight
+            more = option.alone
+            if have:
+                # The unit's overlap alone bounds what it adds now (each word's clipped
+                # overlap only shrinks as the summary has more of it, and every step below
+                # rounds monotonically): a unit whose bound cannot beat the best is passed over
+                # before its words are read. The same gains, computed the same way.
+                bound = (2 * (overlap + more) / (size + REFERENCE_WORDS) - before) / len(new)
+                if (bound * weight if bound > 0 else bound / weight) <= best_gain:
+                    continue
+                more = option.overlap(have)
+            gain = (2 * (overlap + more) / (size + REFERENCE_WORDS) - before) / len(new)
             gain = gain * weight if gain > 0 else gain / weight
             if gain > best_gain:
                 best, best_gain, best_overlap = new, gain, overlap + more

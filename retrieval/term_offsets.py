@@ -36,6 +36,7 @@ UNFIT = bytes([0])
 _HEADER = struct.Struct("<BBBI")  # format, spans' type code, sentences' type code, spans
 _TYPES = (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF))
 _BIG_ENDIAN = struct.pack("=H", 1) != struct.pack("<H", 1)
+_SIZES = {ord(code): array(code).itemsize for code, _ in _TYPES}  # type code -> item bytes
 
 
 Sentences = tuple[tuple[int, int, frozenset[str]], ...]
@@ -114,6 +115,15 @@ def encode(text: str, terms: str) -> bytes | None:
     own = " ".join(chain.from_iterable(per_token))
     if own and own != terms and not terms.endswith(" " + own):
         return None
+    return encode_tokens(text, per_token, starts, ends)
+
+
+def encode_tokens(
+    text: str, per_token: list[tuple[str, ...]], starts: list[int], ends: list[int]
+) -> bytes:
+    """`encode` of a normalised `text` whose tokens' terms and bounds (`token_terms(text)`)
+    are known already, with the stored terms ending in those terms: ingest analyses a
+    passage once for both its terms and its layout (`retrieval.documents`)."""
     counts = list(map(len, per_token))
     if max(counts, default=0) <= 1:  # a stop word has no term: its span is left out
         starts, ends = list(compress(starts, counts)), list(compress(ends, counts))
@@ -183,7 +193,7 @@ def well_formed(blob: bytes, terms: str) -> bool:
     if len(blob) < _HEADER.size or blob[0] != FORMAT:
         return False
     _, span_code, sentence_code, count = _HEADER.unpack_from(blob)
-    sizes = {ord(code): array(code).itemsize for code, _ in _TYPES}
+    sizes = _SIZES
     if span_code not in sizes or sentence_code not in sizes:
         return False
     rest = len(blob) - _HEADER.size - 2 * count * sizes[span_code]

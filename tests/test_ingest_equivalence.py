@@ -7,8 +7,11 @@ import random
 import pytest
 
 from retrieval import summarize as s
+from retrieval.analyzer import _TOKEN, analyze_spans, normalize, token_terms
+from retrieval.documents import index_terms, terms_and_layout
 from retrieval.errors import BadSource
 from retrieval.extract import decode_any
+from retrieval.term_offsets import stored_form
 
 # Sentences of the kinds the summarizer's shortcuts must read as its patterns do: defining
 # ones, appositives, amounts, demonstratives, and the near misses of each.
@@ -105,3 +108,44 @@ def test_control_characters_are_counted_as_before() -> None:
             decode_any(("a" * 989 + control * 11).encode(), "notes.txt")
     text = "a" * 900 + "\t\n\r\f" * 25
     assert decode_any(text.encode(), "notes.txt") == text
+
+
+def _passage_text(rng: random.Random) -> str:
+    parts = ["Trains", "run", "late", "GPT-4", "H800s", "U.S.", "$5.6", "1,200", "the", "of"]
+    parts += ["&amp;", "&amp", "&copy", "AT&T", "&#10;", ";", "R&amp;D", "caf\u00e9", "e\u0301"]
+    parts += ["\ufb01nance", "DeepSeek\u2019s", "\u201cquoted\u201d", "\n", "\n\u0301", "x" * 70]
+    seps = ["", " ", " ", " ", ". ", "\n", "-"]
+    return "".join(rng.choice(parts) + rng.choice(seps) for _ in range(rng.randrange(1, 25)))
+
+
+def test_one_analysis_gives_the_terms_and_layout_of_two() -> None:
+    """A passage's terms and layout from one analysis of its text are what analysing the
+    heading and text together, then the text again for the layout, gives: entities decoded
+    (or not) as the whole decides, ligatures, accents, quotes and newlines included."""
+    rng = random.Random(7)
+    headings = [None, "", "History", "R&D", "R&amp;D", "Q&A; answers", "&#10;x", "caf\u00e9"]
+    for _ in range(3000):
+        heading = rng.choice([*headings, _passage_text(rng)])
+        text = _passage_text(rng)
+        terms = index_terms(heading, text)
+        assert terms_and_layout(heading, text) == (terms, stored_form(text, terms)), (
+            heading,
+            text,
+        )
+
+
+def test_token_terms_are_the_spans_analysing_gives() -> None:
+    """The tokens' terms and bounds found by splitting the text around them are the spans
+    `analyze_spans` finds match by match (a token with several terms has a span for each)."""
+    rng = random.Random(11)
+    texts = ["", " ", "a", "$5.6 and 1,000,000.5 (GPT-4o)", "x" * 100 + " tail", "... !"]
+    texts += [normalize(_passage_text(rng)) for _ in range(2000)]
+    for text in texts:
+        per_token, starts, ends = token_terms(text)
+        flat = [
+            (term, a, b)
+            for terms, a, b in zip(per_token, starts, ends, strict=True)
+            for term in terms
+        ]
+        assert flat == [tuple(span) for span in analyze_spans(text)], text
+        assert [text[a:b] for a, b in zip(starts, ends, strict=True)] == _TOKEN.findall(text)
