@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import building
+from retrieval import building, segments
 from retrieval.segments import ARRAYS, Segment
 
 # Terms alike in their first 8 bytes (the compiled build compares those first), of exactly
@@ -61,7 +61,9 @@ def _arrays(segment: Segment, folder: Path) -> dict[str, bytes]:
     """Every file the segment writes, as bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     segment.write(folder)
-    return {p.name: p.read_bytes() for p in sorted((folder / segment.name).iterdir())}
+    # Every file but the stamp, which records when and where each file was written.
+    files = sorted((folder / segment.name).iterdir())
+    return {p.name: p.read_bytes() for p in files if p.name != segments.STAMP}
 
 
 def _compiled(workers: int = 2):

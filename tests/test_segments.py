@@ -160,6 +160,7 @@ def test_frequencies_are_kept_in_the_narrowest_exact_type(
     assert files == {f"{n}.npy" for n in stored} | {
         "vocabulary.bin",
         "segment.json",
+        "checked.json",  # the record that these files passed the checks
     }
     postings = built.docs.size
     assert np.load(tmp_path / "seg-narrow" / "docs.npy", mmap_mode="r").nbytes == 2 * postings
@@ -279,3 +280,24 @@ def test_postings_over_many_windows_open_and_a_wrong_window_is_caught(
     for damaged in (windows[::-1].copy(), windows + windows.max()):
         np.save(tmp_path / "seg-win" / "run_windows.npy", damaged)
         assert Segment.open(tmp_path, "seg-win") is None
+
+
+def test_a_segment_is_checked_whole_until_a_stamp_says_its_files_passed(tmp_path: Path) -> None:
+    # A segment written by a build is stamped (its files as checked); one without a stamp
+    # (written before stamps, or its stamp lost) is checked whole on open and then stamped; a
+    # damaged one is refused and never stamped, and a file changed after its stamp is checked
+    # whole again.
+    Segment.build("seg-s", 0, _rows(8, 40), 2.0).write(tmp_path)
+    folder = tmp_path / "seg-s"
+    stamp = folder / segments.STAMP
+    assert stamp.exists()
+    stamp.unlink()
+    assert Segment.open(tmp_path, "seg-s") is not None
+    assert stamp.exists()
+    tf = np.load(folder / "tf.npy")
+    tf[0] = 0
+    np.save(folder / "tf.npy", tf)  # after the stamp: no longer matches it
+    assert Segment.open(tmp_path, "seg-s") is None
+    stamp.unlink()
+    assert Segment.open(tmp_path, "seg-s") is None
+    assert not stamp.exists()
