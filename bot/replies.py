@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFER_AFTER = 1.5  # leaves room for the time the interaction took to reach us
 # How long an answer to /ask may take to go out as the response itself; a slower one is deferred
-# first ("citebot is thinking..."). Short, so that when the bot is busy the first response still
-# comes within half a second (bench/bot_load.py: at 0.3 s its p95 at 50 users was 0.5 s, when
-# answers took 0.4 s; most now go out as the response before it).
-QUICK_ANSWER = 0.25
+# first ("citebot is thinking..."). A deferral is one more HTTP request for the bot (and
+# Discord): on a busy bot it is the work that makes answers later still. bench/bot_load.py at
+# 50 users, two alternated runs each (load ~1.5): 0.25 s gave answer p95 550/602 ms (first
+# response 292/291), 0.5 s 460/483 ms (first response 460/483: most answers go out as the
+# response), 1.0 s 409/552 ms.
+QUICK_ANSWER = 0.5
 
 
 async def in_time(
