@@ -182,12 +182,14 @@ def _sift_up(scores, docs, at):
 
 
 @njit(nogil=True, cache=True)
-def _walk(j, w0, w1, postings, tf, stops, state, idf, kp1, lengths, table, acc, seen, touched, n):
+def _walk(j, w0, w1, walk, idf, kp1, sums, touched, n):
     """Term j's additions to every passage it holds in the window [w0, w1) (it is at its
     first posting there or later), each passage it is the first to reach noted in `touched`.
     Without a branch on the data (a mispredicted one costs more than the addition), so a
     passage's slot is written whether it was held or not. Leaves the term at its first
     posting past the window; returns the count held."""
+    postings, tf, stops, state = walk
+    lengths, table, acc, seen = sums
     low, _, run_windows, bits = postings
     pos, run, nxt, cur = state
     d = cur[j]
@@ -215,12 +217,12 @@ def _walk(j, w0, w1, postings, tf, stops, state, idf, kp1, lengths, table, acc, 
 
 
 @njit(nogil=True, cache=True)
-def _look_up(
-    j, w0, w1, held, n, postings, tf, stops, state, idf, kp1, lengths, table, acc, seen, share
-):
+def _look_up(j, w0, w1, held, n, walk, idf, kp1, sums, share):
     """Term j's additions to the passages held in the window (`held`, offsets from w0):
     each looked up (a jump forward; `held` is then sorted first) when they are few against
     the term's postings there (about `share`), else every posting of the window read."""
+    postings, tf, stops, state = walk
+    lengths, table, acc, seen = sums
     low, _, run_windows, bits = postings
     pos, run, nxt, cur = state
     _seek(j, w0, postings, stops, state)
@@ -331,6 +333,8 @@ def top_k_sums(
     for j in range(m):
         density[j] = (stops[j] - starts[j]) / max(size, 1)
     touched = np.empty(width, np.int64)
+    walk = (postings, tf, stops, state)  # what a term's walk reads, and where it stands
+    sums = (lengths, table, acc, seen)  # what it adds, and where
     heap_scores = np.empty(k)
     heap_docs = np.empty(k, np.int64)
     filled = 0
@@ -352,23 +356,7 @@ def top_k_sums(
         n = 0
         for j in range(m):
             if j < essential:
-                n = _walk(
-                    j,
-                    w0,
-                    w1,
-                    postings,
-                    tf,
-                    stops,
-                    state,
-                    idf[j],
-                    kp1,
-                    lengths,
-                    table,
-                    acc,
-                    seen,
-                    touched,
-                    n,
-                )
+                n = _walk(j, w0, w1, walk, idf[j], kp1, sums, touched, n)
             elif n > 0:
                 if positive:
                     # Held passages that even every remaining term cannot bring to theta are
@@ -376,24 +364,7 @@ def top_k_sums(
                     n = _let_go(touched, n, acc, seen, rest[j], theta, slack)
                     if n == 0:
                         continue
-                _look_up(
-                    j,
-                    w0,
-                    w1,
-                    touched,
-                    n,
-                    postings,
-                    tf,
-                    stops,
-                    state,
-                    idf[j],
-                    kp1,
-                    lengths,
-                    table,
-                    acc,
-                    seen,
-                    density[j] * width,
-                )
+                _look_up(j, w0, w1, touched, n, walk, idf[j], kp1, sums, density[j] * width)
         # The window's passages, scored whole, to the k best (lowest score at the root;
         # among equal scores the later passage, which loses ties); every slot back to 0.
         for at in range(n):
