@@ -292,7 +292,8 @@ def top_k_sums(
     acc,
     seen,
 ):
-    """(positions, scores) of the k best live passages holding a term (the terms in the
+    """(positions, scores), best first (among equal scores the earlier passage), of the k
+    best live passages holding a term (the terms in the
     order their scores are summed in, highest bound first: `starts`/`stops` their postings,
     `idf` their weights, `bound` the most each adds to one passage), each score
     idf * tf * (k1 + 1) / (tf + norm) summed in that order, norm = table[length]. `floor`: a
@@ -386,7 +387,17 @@ def top_k_sums(
                 _sift_down(heap_scores, heap_docs, filled, 0)
         if positive and filled == k and heap_scores[0] > theta:
             theta = heap_scores[0]
-    return heap_docs[:filled].copy(), heap_scores[:filled].copy()
+    # Best first (ties: the earlier passage), as a search returns them: taken from the heap
+    # root (the one that loses first) into the last free place.
+    docs = np.empty(filled, np.int64)
+    scores = np.empty(filled)
+    for last in range(filled - 1, -1, -1):
+        docs[last] = heap_docs[0]
+        scores[last] = heap_scores[0]
+        heap_docs[0] = heap_docs[last]
+        heap_scores[0] = heap_scores[last]
+        _sift_down(heap_scores, heap_docs, last, 0)
+    return docs, scores
 
 
 def warm() -> None:

@@ -627,6 +627,17 @@ class Bm25Index:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the view's passages that can be among its k best (every passage
         holding a term when k is None), the scores exact."""
+        return self._scored_in_order(terms, view, boosts, k)[:2]
+
+    def _scored_in_order(
+        self,
+        terms: Sequence[str],
+        view: _View,
+        boosts: Mapping[str, float],
+        k: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """`_scored`, and whether its passages are already the k best in the order a search
+        returns them (one segment searched by the compiled search, which sorts them)."""
         per_segment: dict[str, list[tuple[float, slice, float]]] = {}
         for term in dict.fromkeys(terms):
             df, found = self._df(term, view)
@@ -654,8 +665,10 @@ class Bm25Index:
                 if pooled.size >= k:
                     floor = float(np.partition(pooled, pooled.size - k)[pooled.size - k])
         if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(ids), np.concatenate(scores)
+            return np.zeros(0, dtype=np.int64), np.zeros(0), True
+        if len(ids) == 1:
+            return ids[0], scores[0], k is not None and _compiled is not None
+        return np.concatenate(ids), np.concatenate(scores), False
 
     def search(
         self,
@@ -669,7 +682,12 @@ class Bm25Index:
         view = self._view(guild_id)
         if not view.passages:
             return SearchResult([])
-        ids, scores = self._scored(terms, view, boosts or {}, k)
+        ids, scores, ordered = self._scored_in_order(terms, view, boosts or {}, k)
+        if ordered:  # the common case, without the numpy passes below
+            kept = scores.tolist()
+            if kept and kept[-1] <= 0:  # see below
+                kept = [s for s in kept if s > 0]
+            return SearchResult(list(map(Scored, ids[: len(kept)].tolist(), kept)))
         if ids.size and scores.min() <= 0:
             # Only with rank-bm25's idf, which is negative for common terms: a passage
             # scoring nothing is no hit.
