@@ -638,6 +638,9 @@ class Bm25Index:
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """`_scored`, and whether its passages are already the k best in the order a search
         returns them (one segment searched by the compiled search, which sorts them)."""
+        # Read once, first: the compiled search may finish loading during this search (it is
+        # never unloaded), and only a search that began with it can count on its order.
+        compiled = _compiled is not None
         per_segment: dict[str, list[tuple[float, slice, float]]] = {}
         for term in dict.fromkeys(terms):
             df, found = self._df(term, view)
@@ -667,7 +670,7 @@ class Bm25Index:
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0), True
         if len(ids) == 1:
-            return ids[0], scores[0], k is not None and _compiled is not None
+            return ids[0], scores[0], k is not None and compiled
         return np.concatenate(ids), np.concatenate(scores), False
 
     def search(
