@@ -495,15 +495,37 @@ def _process_cpu_s(pid: int | None) -> float | None:
 
 
 def _process_times(pid: int | None) -> tuple[float, float] | None:
-    """(user, system) CPU seconds process `pid` used so far; None if unknown (not Linux)."""
+    """(user, system) CPU seconds process `pid` and its children (the bot's engine processes,
+    `retrieval.engine_processes`: live ones and ended ones) used so far; None if unknown (not
+    Linux)."""
     if pid is None:
         return None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(pid)
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user, system = int(fields[11]) + int(fields[13]), int(fields[12]) + int(fields[14])
+        for child in _children(pid):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                more = _stat_fields(child)
+                user, system = user + int(more[11]), system + int(more[12])
+        return user / tick, system / tick
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _stat_fields(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of process `pid` (from /proc: each process's parent id)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(_stat_fields(int(entry.name))[1]) == pid:
+                    out.append(int(entry.name))
+    return out
 
 
 class CpuMeter:
@@ -1123,9 +1145,9 @@ def _print_ask(ask: dict[str, Any]) -> None:
     print(
         "defer: INTERACTION_CREATE sent -> first callback (a deferral, or the answer itself when "
         "it is quick); answer: -> answer visible; "
-        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core; "
-        "bot CPU ms/ask: the bot process's CPU time per ask (what other work on the machine "
-        "changes least)"
+        "engine: KnowledgeBase.ask's own latency_ms (query log); CPU: share of one core (the "
+        "bot's with its engine processes); bot CPU ms/ask: the CPU time per ask of the bot "
+        "process and its engine processes (what other work on the machine changes least)"
     )
     if own:
         code = ask.get("bot_exit_code")

@@ -44,6 +44,7 @@ async def _serve(settings: Settings) -> None:
         Citebot(kb, settings) as bot,
     ):
         await kb.expect_many_questions()  # the compiled search, loaded in the background
+        await kb.answer_in_processes(settings.engine_processes)
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,6 +15,11 @@ DEFAULT_ASK_RATE = 5
 DEFAULT_ASK_PER = 30.0
 
 
+def default_engine_processes() -> int:
+    """One engine process beside the bot when the machine has a second core to run it on."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 class SettingsError(Exception):
     """A missing or malformed setting; the message names the variable and how to fix it."""
 
@@ -34,6 +39,9 @@ class Settings:
     mod_role_ids: frozenset[int] = field(default_factory=frozenset)
     ask_rate: int = DEFAULT_ASK_RATE  # asks per user ...
     ask_per: float = DEFAULT_ASK_PER  # ... per this many seconds
+    # Processes that answer questions beside the event loop (`retrieval.engine_processes`);
+    # 0 answers in threads of the bot's own process.
+    engine_processes: int = field(default_factory=lambda: default_engine_processes())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,8 +66,14 @@ class Settings:
                 ) from None
             if rate < 1 or per <= 0:
                 raise SettingsError("CITEBOT_ASK_COOLDOWN needs at least 1 ask per >0 seconds")
+        engines = env.get("CITEBOT_ENGINE_PROCESSES", "").strip()
+        if engines and not (engines.isascii() and engines.isdigit() and int(engines) <= 16):
+            raise SettingsError(
+                f"CITEBOT_ENGINE_PROCESSES must be a number from 0 to 16, not {engines!r}"
+            )
         return cls(
             token=token,
+            engine_processes=int(engines) if engines else default_engine_processes(),
             db_path=env.get("CITEBOT_DB", "").strip() or "citebot.db",
             guild_id=_snowflake("DISCORD_GUILD_ID", guild) if guild else None,
             mod_role_ids=frozenset(_snowflake("MOD_ROLE_IDS", r) for r in roles),

@@ -18,12 +18,20 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words, formal
 from retrieval.direct_answer import direct_answer
 from retrieval.errors import InvalidQuery, NotFound
-from retrieval.index import TYPO_WEIGHT, Bm25Index, Scored, SearchResult, use_compiled
+from retrieval.index import (
+    TYPO_WEIGHT,
+    Bm25Index,
+    Scored,
+    SearchResult,
+    compiled_requested,
+    use_compiled,
+)
 from retrieval.live_index import LiveIndex
 from retrieval.models import Answer, Caller, DirectAnswer, Hit
 from retrieval.query_log import QueryLog
@@ -32,6 +40,9 @@ from retrieval.spelling import english_corrections, english_share, may_be_typo
 from retrieval.store import Store
 from retrieval.term_offsets import layout_of_row
 from retrieval.verdict import Verdict, judge
+
+if TYPE_CHECKING:
+    from retrieval.engine_processes import EngineProcesses
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +277,76 @@ def _judged(
     return Found(verdict, hits, len(kept) > offset + k, searched_for, search_ms, direct)
 
 
+class Reads(Protocol):
+    """What answering a question reads of the database besides the index: the versions that
+    say whether the index is current, and the passages' rows. An engine thread reads them
+    through its own connection (`Answering`), an engine process through its own
+    (`retrieval.engine_worker`)."""
+
+    def versions(self, guild_id: int | None) -> tuple[int, int, int]: ...
+
+    def passages(self, ids: list[int], guild_id: int | None) -> Mapping[int, Mapping]: ...
+
+
+def find(
+    text: str,
+    k: int,
+    guild_id: int | None,
+    offset: int,
+    index: Bm25Index,
+    reads: Reads,
+    check: bool = True,
+) -> tuple[Found | None, bool]:
+    """What `index` finds for the question (None when `check` finds it stale for this
+    server), and whether it lags behind other servers' changes; synchronous, for an engine
+    thread or process.
+
+    A word the corpus does not know is searched as its closest known word, weighted down.
+    BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
+    reranked list), `rerank` orders them by what answers the question, `judge` decides
+    whether the best of them answers it at all and drops the ones far below it.
+    """
+    behind = False
+    if check:
+        fit = _fit(index, reads.versions(guild_id), guild_id)
+        if fit is None:
+            return None, False
+        behind = not fit
+    asked = text  # as typed: answer words and hints read the chat phrasing
+    text = formal(text)  # "put out" is "released": the rest reads what it asks
+    terms = analyze(text)
+    fixes: dict[str, tuple[str, ...]] = {}
+    shares: dict[str, float] = {}
+    if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
+        fixes = _corrections(text, terms, index, guild_id)
+        # Only words the corpus lacks are weighed by how common they are in English (see
+        # _judged): a question of known words never loads the word list.
+        shares = english_shares(text, [t for t in terms if not index.knows(t, guild_id)])
+    searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
+    boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
+    # Words the answer uses that the question does not ("born" for "where is X from"):
+    # searched, and counted for proximity and coverage, at their lower weight.
+    hints = [t for t in analyze(answer_words(asked)) if t not in searched]
+    # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
+    # reranked list (and ends it at the same passage).
+    depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
+    result, search_ms = _timed_search(
+        index, searched + hints, depth, guild_id, boosts | dict.fromkeys(hints, HINT_WEIGHT)
+    )
+    rows = reads.passages([h.passage_id for h in result.hits], guild_id)
+    found = _judged(
+        _Asked(text, searched, hints, fixes, boosts, shares),
+        index,
+        guild_id,
+        result.hits,
+        rows,
+        k,
+        offset,
+        search_ms,
+    )
+    return found, behind
+
+
 ENGINE_THREADS = 2  # one long question (a vocabulary scan for typos) does not stall the rest
 
 
@@ -299,6 +380,7 @@ class Answering:
         self._catching_up: asyncio.Task[None] | None = None
         self._article_counts: dict[tuple[int, int | None], int] = {}
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="citebot-answer")
+        self._processes: EngineProcesses | None = None  # see answer_in_processes
         self._local = threading.local()  # each engine thread's read connection
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -310,9 +392,28 @@ class Answering:
             return use_compiled()
         return await asyncio.to_thread(use_compiled, wait)
 
+    async def answer_in_processes(self, count: int) -> bool:
+        """Answer questions in `count` engine processes from now on (`retrieval.engine_worker`:
+        for a bot, whose event loop would otherwise share one interpreter lock with the
+        engine); not for an in-memory database, whose index is never saved. Returns whether
+        they started."""
+        folder = self.live.folder
+        if count < 1 or folder is None or self._processes is not None:
+            return False
+        from retrieval.engine_processes import EngineProcesses
+
+        await self.live.update()  # saved before the processes open it
+        self._processes = EngineProcesses(
+            self.store.path, folder, count, compiled=compiled_requested()
+        )
+        await self._processes.start()
+        return True
+
     async def close(self) -> None:
         """Stop a background rebuild and the live index's merges; let the engine threads
-        finish and close their connections."""
+        and processes finish and close their connections."""
+        if self._processes is not None:
+            await self._processes.close()
         if self._catching_up is not None:
             self._catching_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -389,14 +490,37 @@ class Answering:
         index, check = self.live.current, True
         while True:  # twice at most: after a rebuild the index is not checked again
             if index is not None:
-                found, behind = await loop.run_in_executor(
-                    self._engine, self._found, text, k, guild_id, offset, index, check, loop
+                found, behind = await self._found_somewhere(
+                    text, k, guild_id, offset, index, check, loop
                 )
                 if behind:
                     self._catch_up_in_background()
                 if found is not None:
                     return found
             index, check = await self._rebuild(), False
+
+    async def _found_somewhere(
+        self,
+        text: str,
+        k: int,
+        guild_id: int | None,
+        offset: int,
+        index: Bm25Index,
+        check: bool,
+        loop: asyncio.AbstractEventLoop,
+    ) -> tuple[Found | None, bool]:
+        """`find` in an engine process when there are any and the index is saved, else (or
+        when none could) in an engine thread."""
+        if self._processes is not None:
+            answered = await self._processes.find(index, text, k, guild_id, offset, check)
+            if answered is not None:
+                found, behind, unlaid = answered
+                if unlaid:
+                    self.store.keep_layouts(unlaid)
+                return found, behind
+        return await loop.run_in_executor(
+            self._engine, self._found, text, k, guild_id, offset, index, check, loop
+        )
 
     def _reader(self) -> sqlite3.Connection | None:
         """This engine thread's read connection, opened on first use (None in memory)."""
@@ -406,29 +530,6 @@ class Answering:
                 with self._readers_lock:
                     self._readers.append(self._local.db)
         return self._local.db  # type: ignore[no-any-return]
-
-    def _versions(
-        self, guild_id: int | None, loop: asyncio.AbstractEventLoop
-    ) -> tuple[int, int, int]:
-        """`Store.versions`, from an engine thread."""
-        db = self._reader()
-        if db is None:  # in memory: only the store's connection sees the database
-            return asyncio.run_coroutine_threadsafe(self.store.versions(guild_id), loop).result()
-        return self.store.versions_on(db, guild_id)
-
-    def _passages(
-        self, ids: list[int], guild_id: int | None, loop: asyncio.AbstractEventLoop
-    ) -> Mapping[int, Mapping]:
-        """`Store.passages_by_id`, from an engine thread; the layouts to keep go to the loop."""
-        db = self._reader()
-        if db is None:
-            return asyncio.run_coroutine_threadsafe(
-                self.store.passages_by_id(ids, guild_id), loop
-            ).result()
-        rows, unlaid = self.store.passages_by_id_on(db, ids, guild_id)
-        if unlaid:
-            loop.call_soon_threadsafe(self.store.keep_layouts, unlaid)
-        return rows
 
     def _found(
         self,
@@ -440,53 +541,8 @@ class Answering:
         check: bool,
         loop: asyncio.AbstractEventLoop,
     ) -> tuple[Found | None, bool]:
-        """In an engine thread: what `index` finds for the question (None when `check` finds
-        it stale for this server), and whether it lags behind other servers' changes.
-
-        A word the corpus does not know is searched as its closest known word, weighted down.
-        BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
-        reranked list), `rerank` orders them by what answers the question, `judge` decides
-        whether the best of them answers it at all and drops the ones far below it.
-        """
-        behind = False
-        if check:
-            fit = _fit(index, self._versions(guild_id, loop), guild_id)
-            if fit is None:
-                return None, False
-            behind = not fit
-        asked = text  # as typed: answer words and hints read the chat phrasing
-        text = formal(text)  # "put out" is "released": the rest reads what it asks
-        terms = analyze(text)
-        fixes: dict[str, tuple[str, ...]] = {}
-        shares: dict[str, float] = {}
-        if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
-            fixes = _corrections(text, terms, index, guild_id)
-            # Only words the corpus lacks are weighed by how common they are in English (see
-            # _judged): a question of known words never loads the word list.
-            shares = english_shares(text, [t for t in terms if not index.knows(t, guild_id)])
-        searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
-        boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
-        # Words the answer uses that the question does not ("born" for "where is X from"):
-        # searched, and counted for proximity and coverage, at their lower weight.
-        hints = [t for t in analyze(answer_words(asked)) if t not in searched]
-        # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
-        # reranked list (and ends it at the same passage).
-        depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
-        result, search_ms = _timed_search(
-            index, searched + hints, depth, guild_id, boosts | dict.fromkeys(hints, HINT_WEIGHT)
-        )
-        rows = self._passages([h.passage_id for h in result.hits], guild_id, loop)
-        found = _judged(
-            _Asked(text, searched, hints, fixes, boosts, shares),
-            index,
-            guild_id,
-            result.hits,
-            rows,
-            k,
-            offset,
-            search_ms,
-        )
-        return found, behind
+        """`find` in an engine thread, reading the database through its own connection."""
+        return find(text, k, guild_id, offset, index, _ThreadReads(self, loop), check)
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""
@@ -552,3 +608,32 @@ class Answering:
             search_ms=found.search_ms,
             direct=found.direct,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _ThreadReads:
+    """`Reads` from an engine thread: through the thread's own connection, or through the
+    loop for an in-memory database (it exists only on the store's connection)."""
+
+    answering: Answering
+    loop: asyncio.AbstractEventLoop
+
+    def versions(self, guild_id: int | None) -> tuple[int, int, int]:
+        db = self.answering._reader()
+        store = self.answering.store
+        if db is None:
+            return asyncio.run_coroutine_threadsafe(store.versions(guild_id), self.loop).result()
+        return store.versions_on(db, guild_id)
+
+    def passages(self, ids: list[int], guild_id: int | None) -> Mapping[int, Mapping]:
+        """The layouts to keep go to the loop."""
+        db = self.answering._reader()
+        store = self.answering.store
+        if db is None:
+            return asyncio.run_coroutine_threadsafe(
+                store.passages_by_id(ids, guild_id), self.loop
+            ).result()
+        rows, unlaid = store.passages_by_id_on(db, ids, guild_id)
+        if unlaid:
+            self.loop.call_soon_threadsafe(store.keep_layouts, unlaid)
+        return rows

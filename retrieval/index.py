@@ -159,6 +159,10 @@ class Bm25Index:
         self._idf_kind = IDF if idf_kind is None else idf_kind
         self.parameters = _parameters(self._k1, self._b, self._title_weight, self._idf_kind)
         self.version = version
+        # The identity of the saved copy this index is (`save`, `open_saved`): an engine
+        # process opens that copy to answer for it (`retrieval.engine_processes`); None when
+        # it was not saved.
+        self.saved_as: str | None = None
         # The version of each scope (0: global) this index holds; set by whoever built it.
         self.scope_versions: dict[int, int] = {}
         self.segments = segments
@@ -815,6 +819,7 @@ class Bm25Index:
         hashes = {str(d): h for d, h in self.hashes.items()}
         _write_atomically(folder / manifest["documents"], json.dumps(hashes))
         _write_atomically(folder / MANIFEST, json.dumps(manifest))
+        self.saved_as = identity
         _remove_unlisted(folder, {s.name for s in self.segments} | {manifest["documents"]})
 
     @classmethod
@@ -850,7 +855,8 @@ class Bm25Index:
                     alive[segment.name] = ~np.isin(np.asarray(segment.ids), gone)
             index = cls.of(segments, alive, int(manifest["version"]))
             index._hashes, index._hashes_file = None, folder / str(manifest["documents"])
-            return index, str(manifest["identity"])
+            index.saved_as = str(manifest["identity"])
+            return index, index.saved_as
         except Exception:  # unreadable or foreign: derived data, so rebuild instead
             return None
 
@@ -904,6 +910,12 @@ def use_compiled(wait: float = 0.0) -> bool:
     if wait > 0:
         _loading.join(wait)
     return _compiled is not None
+
+
+def compiled_requested() -> bool:
+    """Whether this process asked for the compiled search (`use_compiled`): an engine process
+    started for it loads it too (`retrieval.engine_processes`)."""
+    return _loading is not None
 
 
 def _load_compiled() -> None:

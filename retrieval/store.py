@@ -212,6 +212,20 @@ def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tup
     return f"({column} IS NULL OR {column} = ?)", (guild_id,)
 
 
+def read_connection(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the database file at `path`, usable from any one thread at
+    a time (an engine thread's, or an engine process's: `retrieval.engine_worker`)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA query_only = ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 def _passages_query(ids: Sequence[int], guild_id: int | None) -> tuple[str, tuple[object, ...]]:
     """The read of passages by id with what showing them needs, only those `guild_id` sees."""
     marks = ",".join("?" * len(ids))
@@ -532,8 +546,9 @@ class Store:
         self.keep_layouts(_without_layout(ids, found))
         return found
 
+    @staticmethod
     def passages_by_id_on(
-        self, db: sqlite3.Connection, ids: Sequence[int], guild_id: int | None
+        db: sqlite3.Connection, ids: Sequence[int], guild_id: int | None
     ) -> tuple[dict[int, sqlite3.Row], list[tuple[object, ...]]]:
         """`passages_by_id` through `db`, a connection of the calling worker thread (see
         `sync_reader`): no trip through the loop. Also the passages whose layouts are to be
@@ -555,15 +570,7 @@ class Store:
         in-memory database (it exists only on its own connection). The caller closes it."""
         if self.in_memory:
             return None
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA query_only = ON")
-        except BaseException:
-            db.close()
-            raise
-        return db
+        return read_connection(self.path)
 
     # Reads that decide a write (is it a duplicate? is the document still there?) take the
     # transaction's connection `db`, so they see exactly what the write will change.

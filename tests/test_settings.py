@@ -22,6 +22,7 @@ def test_defaults_and_every_setting():
             "DISCORD_GUILD_ID": "123456789012345678",
             "MOD_ROLE_IDS": "11, 22,,33",
             "CITEBOT_ASK_COOLDOWN": "3/10",
+            "CITEBOT_ENGINE_PROCESSES": "2",
         }
     )
     assert full == Settings(
@@ -31,7 +32,10 @@ def test_defaults_and_every_setting():
         mod_role_ids=frozenset({11, 22, 33}),
         ask_rate=3,
         ask_per=10.0,
+        engine_processes=2,
     )
+    threads_only = Settings.from_env({"DISCORD_TOKEN": "abc", "CITEBOT_ENGINE_PROCESSES": "0"})
+    assert threads_only.engine_processes == 0
 
 
 def test_empty_settings_count_as_unset():
@@ -48,6 +52,8 @@ def test_empty_settings_count_as_unset():
         ({"DISCORD_TOKEN": "a", "MOD_ROLE_IDS": "12,mods"}, "MOD_ROLE_IDS must be"),
         ({"DISCORD_TOKEN": "a", "CITEBOT_ASK_COOLDOWN": "fast"}, "must look like 5/30"),
         ({"DISCORD_TOKEN": "a", "CITEBOT_ASK_COOLDOWN": "0/30"}, "at least 1 ask"),
+        ({"DISCORD_TOKEN": "a", "CITEBOT_ENGINE_PROCESSES": "many"}, "from 0 to 16"),
+        ({"DISCORD_TOKEN": "a", "CITEBOT_ENGINE_PROCESSES": "99"}, "from 0 to 16"),
     ],
 )
 def test_bad_settings_name_the_variable(env, message):
