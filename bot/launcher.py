@@ -43,8 +43,10 @@ async def _serve(settings: Settings) -> None:
         ) as kb,
         Citebot(kb, settings) as bot,
     ):
-        await kb.expect_many_questions()  # the compiled search, loaded in the background
-        await kb.answer_in_processes(settings.engine_processes)
+        # The compiled search, loaded in the background: by the engine processes that answer
+        # the questions, else by this process.
+        if not await kb.answer_in_processes(settings.engine_processes, compiled=True):
+            await kb.expect_many_questions()
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -392,7 +392,7 @@ class Answering:
             return use_compiled()
         return await asyncio.to_thread(use_compiled, wait)
 
-    async def answer_in_processes(self, count: int) -> bool:
+    async def answer_in_processes(self, count: int, *, compiled: bool | None = None) -> bool:
         """Answer questions in `count` engine processes from now on (`retrieval.engine_worker`:
         for a bot, whose event loop would otherwise share one interpreter lock with the
         engine); not for an in-memory database, whose index is never saved. Returns whether
@@ -404,7 +404,10 @@ class Answering:
 
         await self.live.update()  # saved before the processes open it
         self._processes = EngineProcesses(
-            self.store.path, folder, count, compiled=compiled_requested()
+            self.store.path,
+            folder,
+            count,
+            compiled=compiled_requested() if compiled is None else compiled,
         )
         await self._processes.start()
         return True

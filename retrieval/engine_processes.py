@@ -10,12 +10,14 @@ on a later question, no sooner than RESTART_AFTER_S after the last start.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import pickle
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ STOP_WAIT_S = 5.0
 # Never handed to an engine process: it reads the database and the index, nothing else.
 _SECRETS = ("DISCORD_TOKEN",)
 _FRAME_SIZE = 4
+_NUMBER_SIZE = 8  # a request's number, before its pickle
+DEPTH = 2  # questions in a process's hands at once: one it answers, one ready in its pipe
 
 
 @dataclass(eq=False)
@@ -64,6 +68,9 @@ class EngineProcesses:
         self._started: list[float] = [float("-inf")] * count
         self._failed = [0] * count  # ends in a row without an answer, per slot
         self._starting: set[asyncio.Task[None]] = set()
+        # Questions not yet sent, per server, and the servers with some, in turn.
+        self._queues: dict[int | None, collections.deque[tuple[bytes, asyncio.Future]]] = {}
+        self._turns: collections.deque[int | None] = collections.deque()
         self._numbers = 0
         self._closed = False
 
@@ -96,8 +103,9 @@ class EngineProcesses:
         log.info("engine process %d started (pid %d)", slot, process.pid)
 
     async def _read(self, entry: _Process, slot: int) -> None:
-        """Hand each answer to the question waiting for it; when the process ends, every
-        question still waiting gets "gone" (the caller answers it in a thread)."""
+        """Hand each answer to the question waiting for it and send the next; when the
+        process ends, every question it still had gets "gone" (the caller answers it in a
+        thread), and so does every queued one if no process is left."""
         out = entry.process.stdout
         assert out is not None
         try:
@@ -109,62 +117,91 @@ class EngineProcesses:
                 entry.answered += 1
                 if waiter is not None and not waiter.done():
                     waiter.set_result((status, payload))
+                self._dispatch()
         except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
             pass
         finally:
             entry.alive = False
-            for waiter in entry.waiting.values():
-                if not waiter.done():
-                    waiter.set_result(("gone", None))
+            _give_up(entry.waiting.values())
             entry.waiting.clear()
+            if not self.pids:
+                for queue in self._queues.values():
+                    _give_up(waiter for _, waiter in queue)
+                self._queues.clear()
+                self._turns.clear()
             self._failed[slot] = 0 if entry.answered else self._failed[slot] + 1
             if not self._closed:
                 await entry.process.wait()
                 log.warning("an engine process ended (exit status %s)", entry.process.returncode)
 
-    def _pick(self) -> _Process | None:
-        """The live process with the fewest questions waiting; a dead one is started again
-        (for a later question) when its last start is long enough ago."""
-        best: _Process | None = None
+    def _restart_dead(self) -> None:
+        """Start again (for later questions) each dead process whose last start is long
+        enough ago, unless it keeps failing to start."""
         for slot, entry in enumerate(self._slots):
-            if entry is None or not entry.alive:
-                if (
-                    not self._closed
-                    and self._failed[slot] < MAX_FAILED_STARTS
-                    and time.monotonic() - self._started[slot] > self.restart_after_s
-                ):
-                    self._started[slot] = time.monotonic()
-                    task = asyncio.get_running_loop().create_task(self._start(slot))
-                    self._starting.add(task)
-                    task.add_done_callback(self._starting.discard)
+            if (
+                (entry is None or not entry.alive)
+                and not self._closed
+                and self._failed[slot] < MAX_FAILED_STARTS
+                and time.monotonic() - self._started[slot] > self.restart_after_s
+            ):
+                self._started[slot] = time.monotonic()
+                task = asyncio.get_running_loop().create_task(self._start(slot))
+                self._starting.add(task)
+                task.add_done_callback(self._starting.discard)
+
+    def _dispatch(self) -> None:
+        """Send queued questions to processes with room (fewer than DEPTH in hand), one
+        server's at a time in turn: a server that floods the bot with questions, or asks
+        costly ones, makes another server's question wait for at most one of its own."""
+        while self._turns:
+            free = [
+                e
+                for e in self._slots
+                if e is not None and e.alive and e.process.stdin and len(e.waiting) < DEPTH
+            ]
+            if not free:
+                return
+            entry = min(free, key=lambda e: len(e.waiting))
+            server = self._turns.popleft()
+            queue = self._queues[server]
+            body, waiter = queue.popleft()
+            if queue:
+                self._turns.append(server)
+            else:
+                del self._queues[server]
+            if waiter.done():  # its asker went away
                 continue
-            if best is None or len(entry.waiting) < len(best.waiting):
-                best = entry
-        return best
+            number = int.from_bytes(body[:_NUMBER_SIZE], "little")
+            entry.waiting[number] = waiter
+            assert entry.process.stdin is not None
+            try:
+                entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "little") + body)
+            except (ConnectionError, RuntimeError):  # its pipe closed: it ended
+                entry.waiting.pop(number, None)
+                waiter.set_result(("gone", None))
 
     async def find(
         self, index: Bm25Index, text: str, k: int, guild_id: int | None, offset: int, check: bool
     ) -> tuple[Any, bool, list[tuple[object, ...]]] | None:
         """`retrieval.answering.find`'s (found, behind) and the layouts to keep, from an
         engine process; None when none could answer (then the caller does it itself)."""
-        if self._closed or index.saved_as is None:
-            return None
-        entry = self._pick()
-        if entry is None or entry.process.stdin is None:
+        self._restart_dead()
+        if self._closed or index.saved_as is None or not self.pids:
             return None
         self._numbers += 1
         number = self._numbers
-        request = (number, index.saved_as, index.version, text, k, guild_id, offset, check)
-        body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        request = (index.saved_as, index.version, text, k, guild_id, offset, check)
+        body = number.to_bytes(_NUMBER_SIZE, "little") + pickle.dumps(
+            request, protocol=pickle.HIGHEST_PROTOCOL
+        )
         waiter: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
-        entry.waiting[number] = waiter
-        try:
-            entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "little") + body)
-            await entry.process.stdin.drain()
-            status, payload = await waiter
-        except (ConnectionError, RuntimeError):  # its pipe closed: it ended
-            entry.waiting.pop(number, None)
-            return None
+        queue = self._queues.get(guild_id)
+        if queue is None:
+            queue = self._queues[guild_id] = collections.deque()
+            self._turns.append(guild_id)
+        queue.append((body, waiter))
+        self._dispatch()
+        status, payload = await waiter
         if status != "found":
             return None
         found, behind, unlaid = payload
@@ -191,3 +228,9 @@ class EngineProcesses:
                 entry.reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await entry.reader
+
+
+def _give_up(waiters: Iterable[asyncio.Future[tuple[str, Any]]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(("gone", None))

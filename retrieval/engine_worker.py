@@ -9,8 +9,9 @@ next to the database (memory-mapped: the same pages, not a copy) and through a r
 connection of its own.
 
 The protocol is private to the two processes (pipes, never a socket): frames of a 4-byte
-little-endian length and a pickle. A request is (id, saved identity, version, question, k,
-server, offset, check); the answer is (id, status, payload):
+little-endian length and its body. A request's body is its 8-byte number and the pickle of
+(saved identity, version, question, k, server, offset, check); an answer's is the pickle of
+(number, status, payload):
 - "found": (what `retrieval.answering.find` returns, the layouts to keep);
 - "unsaved": this process has no copy of that index (not saved, or saved over since): the bot
   answers in a thread instead;
@@ -40,6 +41,7 @@ from retrieval.store import Store, read_connection
 log = logging.getLogger(__name__)
 
 FRAME = struct.Struct("<I")  # a frame's length, before its pickle
+NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pickle
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -119,9 +121,9 @@ class Engine:
 def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
     """Answer requests until the bot closes the pipe."""
     while (body := read_frame(requests)) is not None:
-        number, *request = pickle.loads(body)
+        number = int.from_bytes(body[:NUMBER_SIZE], "little")
         try:
-            status, payload = engine.answer(tuple(request))
+            status, payload = engine.answer(pickle.loads(body[NUMBER_SIZE:]))
         except Exception as exc:  # the bot answers it in a thread, and reports what it finds
             log.error("answering in an engine process failed: %s", type(exc).__name__)
             status, payload = "failed", None
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     engine = Engine(database, Path(folder))
     if "--compiled" in options:
-        use_compiled()  # loads in the background, as in the bot
+        use_compiled(build=False)  # loads in the background; this process builds nothing
     opened = Bm25Index.open_saved(engine.folder)  # before the first question, not during it
     if opened is not None:
         engine.index = opened[0]

@@ -895,17 +895,20 @@ _loading: threading.Thread | None = None
 _loading_lock = threading.Lock()
 
 
-def use_compiled(wait: float = 0.0) -> bool:
+def use_compiled(wait: float = 0.0, *, build: bool = True) -> bool:
     """Load the compiled search (retrieval.compiled) in a background thread, so searches
     switch to it once it is ready: importing numba and loading (or, the first time after an
     install, compiling) the search takes from about a second to tens of seconds, which a
     one-question `citebot ask` would only lose, and a bot must not spend blocking its loop.
     `wait`: seconds to wait for it to load (or fail: then searches stay on numpy, with the
-    same results). Returns whether searches now use it."""
+    same results). `build`: load the compiled build too (not for a process that only
+    searches: `retrieval.engine_worker`). Returns whether searches now use it."""
     global _loading
     with _loading_lock:
         if _loading is None:
-            _loading = threading.Thread(target=_load_compiled, name="citebot-compile", daemon=True)
+            _loading = threading.Thread(
+                target=_load_compiled, args=(build,), name="citebot-compile", daemon=True
+            )
             _loading.start()
     if wait > 0:
         _loading.join(wait)
@@ -918,7 +921,7 @@ def compiled_requested() -> bool:
     return _loading is not None
 
 
-def _load_compiled() -> None:
+def _load_compiled(build: bool = True) -> None:
     global _compiled
     try:
         from retrieval import compiled
@@ -929,6 +932,8 @@ def _load_compiled() -> None:
         return
     _compiled = compiled
     log.info("searching with the compiled search")
+    if not build:
+        return
     try:  # and the compiled build, loaded now rather than by the first big build
         from retrieval import building
 

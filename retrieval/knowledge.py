@@ -170,13 +170,14 @@ class KnowledgeBase:
         whether searches use it now."""
         return await self.answering.expect_many_questions(wait)
 
-    async def answer_in_processes(self, count: int) -> bool:
+    async def answer_in_processes(self, count: int, *, compiled: bool | None = None) -> bool:
         """For a bot: answer questions in `count` engine processes beside its event loop
         (`retrieval.engine_processes`), so the engine's Python and discord.py's no longer share
         one interpreter lock and the bot uses more than one core. The same answers; a question
         they cannot take (an index not yet saved) is answered in a thread. Returns whether
-        they started (never for an in-memory database)."""
-        return await self.answering.answer_in_processes(count)
+        they started (never for an in-memory database). `compiled`: whether the processes
+        load the compiled search (default: when this process asked for it)."""
+        return await self.answering.answer_in_processes(count, compiled=compiled)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()

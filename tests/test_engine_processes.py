@@ -71,6 +71,29 @@ async def test_a_source_added_is_found_by_the_next_question_in_a_process(
     assert processes.answered == 3
 
 
+async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
+    kb: KnowledgeBase,
+) -> None:
+    """Queued questions go to the engine process one server at a time, in turn."""
+    assert await kb.answer_in_processes(1)
+    await kb.ask(QUESTIONS[0], 3)  # the process has the index open
+    done: list[str] = []
+
+    def ask(label: str, guild_id: int) -> asyncio.Task[Answer]:
+        task = asyncio.create_task(kb.ask(QUESTIONS[1], 3, Caller(guild_id=guild_id)))
+        task.add_done_callback(lambda _: done.append(label))
+        return task
+
+    flood = [ask(f"A{i}", SERVER_A) for i in range(20)]
+    other = ask("B", SERVER_B)
+    answers = await asyncio.gather(*flood, other)
+    assert all(a.answered for a in answers)
+    # Two of A's were in the process's hands when B asked; B's went next after one more.
+    assert done.index("B") <= 3, done
+    assert kb.answering._processes is not None
+    assert kb.answering._processes.answered == 22
+
+
 async def test_a_killed_engine_process_costs_no_question(kb: KnowledgeBase) -> None:
     assert await kb.answer_in_processes(1)
     processes = kb.answering._processes
@@ -116,7 +139,7 @@ async def test_an_engine_process_gets_no_discord_token(
     processes = kb.answering._processes
     assert processes is not None
     (pid,) = processes.pids
-    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    environ = await asyncio.to_thread(Path(f"/proc/{pid}/environ").read_bytes)
     assert b"secret-token-for-the-test" not in environ
     assert b"DISCORD_TOKEN" not in environ
 
