@@ -521,6 +521,8 @@ class Answering:
                 if unlaid:
                     self.store.keep_layouts(unlaid)
                 return found, behind
+            # The bot left the compiled search to the processes; its threads load it now.
+            use_compiled()
         return await loop.run_in_executor(
             self._engine, self._found, text, k, guild_id, offset, index, check, loop
         )

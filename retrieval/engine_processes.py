@@ -1,10 +1,12 @@
 """Engine processes: a bot's questions answered beside its event loop, not under its lock.
 
 The bot starts a few `retrieval.engine_worker` processes (see there for why and for the
-protocol) and sends each question to the one with the fewest waiting. What they cannot answer
-(an index not yet saved, a process that died or failed) comes back as None, and the caller
-answers in a thread as before: the same answer either way. A process that dies is started again
-on a later question, no sooner than RESTART_AFTER_S after the last start.
+protocol) and sends them its questions, one server's at a time in turn, each to the process with
+the fewest in hand. What they cannot answer (an index not yet saved, a process that died, hung
+past ANSWER_DEADLINE_S or failed) comes back as None, and the caller answers in a thread as
+before: the same answer either way. A process that ends is started again on a later question, no
+sooner than RESTART_AFTER_S after its last start, and not after MAX_FAILED_STARTS ends in a row
+without an answer (it cannot run here, or its code changed on disk: see `code_stamp`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import os
 import pickle
@@ -27,9 +30,10 @@ from retrieval.index import Bm25Index
 log = logging.getLogger(__name__)
 
 RESTART_AFTER_S = 10.0
-# A process that ends this many times in a row without answering is not started again (it
-# cannot start here: the bot answers in threads).
 MAX_FAILED_STARTS = 3
+# A question a process has not answered by then: the process is taken for hung and killed (its
+# questions go to threads). Generous: the costliest question takes well under a second.
+ANSWER_DEADLINE_S = 30.0
 STOP_WAIT_S = 5.0
 # Never handed to an engine process: it reads the database and the index, nothing else.
 _SECRETS = ("DISCORD_TOKEN",)
@@ -37,13 +41,29 @@ _FRAME_SIZE = 4
 _NUMBER_SIZE = 8  # a request's number, before its pickle
 DEPTH = 2  # questions in a process's hands at once: one it answers, one ready in its pipe
 
+Waiter = asyncio.Future[tuple[str, Any]]
+
+
+def code_stamp() -> str:
+    """A digest of the engine's source files as they are on disk (name, size, modification
+    time): the bot computes it once at start, each engine process at its own. They differ when
+    citebot was upgraded in place while the bot ran, and then the process refuses to serve (its
+    answers would be unpickled into the bot's older classes)."""
+    folder = Path(__file__).parent
+    digest = hashlib.blake2b(digest_size=12)
+    for path in sorted(folder.glob("*.py")):
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            digest.update(f"{path.name} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
 
 @dataclass(eq=False)
 class _Process:
-    """One engine process, its pipes and the questions it has not answered yet."""
+    """One engine process, its pipes and the questions in its hands."""
 
     process: asyncio.subprocess.Process
-    waiting: dict[int, asyncio.Future[tuple[str, Any]]] = field(default_factory=dict)
+    waiting: dict[int, Waiter] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
     alive: bool = True
     answered: int = 0
@@ -61,15 +81,17 @@ class EngineProcesses:
         self.count = count
         self.compiled = compiled  # load the compiled search in each process
         self.restart_after_s = RESTART_AFTER_S
+        self.deadline_s = ANSWER_DEADLINE_S
         # Searches the processes answered (not those that found the index stale for the
         # server, nor those that went to threads).
         self.answered = 0
+        self._stamp = code_stamp()
         self._slots: list[_Process | None] = [None] * count
         self._started: list[float] = [float("-inf")] * count
         self._failed = [0] * count  # ends in a row without an answer, per slot
-        self._starting: set[asyncio.Task[None]] = set()
+        self._starting: dict[int, asyncio.Task[None]] = {}  # slot -> its start under way
         # Questions not yet sent, per server, and the servers with some, in turn.
-        self._queues: dict[int | None, collections.deque[tuple[bytes, asyncio.Future]]] = {}
+        self._queues: dict[int | None, collections.deque[tuple[bytes, Waiter]]] = {}
         self._turns: collections.deque[int | None] = collections.deque()
         self._numbers = 0
         self._closed = False
@@ -86,15 +108,19 @@ class EngineProcesses:
     async def _start(self, slot: int) -> None:
         self._started[slot] = time.monotonic()
         env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
+        command = (sys.executable, "-m", "retrieval.engine_worker", self.database, str(self.folder))
+        options = ("--stamp", self._stamp, *(("--compiled",) if self.compiled else ()))
         try:
             process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "retrieval.engine_worker", self.database, str(self.folder)),
-                *(("--compiled",) if self.compiled else ()),
+                *command,
+                *options,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=env,
+                start_new_session=True,  # a terminal's Ctrl-C stops the bot, which stops it
             )
         except OSError as exc:
+            self._failed[slot] += 1
             log.warning("could not start an engine process (answering in threads): %s", exc)
             return
         entry = _Process(process)
@@ -104,8 +130,9 @@ class EngineProcesses:
 
     async def _read(self, entry: _Process, slot: int) -> None:
         """Hand each answer to the question waiting for it and send the next; when the
-        process ends, every question it still had gets "gone" (the caller answers it in a
-        thread), and so does every queued one if no process is left."""
+        process ends (or says something unreadable: then it is stopped), every question in
+        its hands gets "gone" (the caller answers it in a thread), and so does every queued
+        one if no process is left."""
         out = entry.process.stdout
         assert out is not None
         try:
@@ -118,10 +145,16 @@ class EngineProcesses:
                 if waiter is not None and not waiter.done():
                     waiter.set_result((status, payload))
                 self._dispatch()
-        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
-            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+                log.warning("an engine process sent what cannot be read (%s)", type(exc).__name__)
         finally:
             entry.alive = False
+            if entry.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    entry.process.kill()
             _give_up(entry.waiting.values())
             entry.waiting.clear()
             if not self.pids:
@@ -135,25 +168,26 @@ class EngineProcesses:
                 log.warning("an engine process ended (exit status %s)", entry.process.returncode)
 
     def _restart_dead(self) -> None:
-        """Start again (for later questions) each dead process whose last start is long
-        enough ago, unless it keeps failing to start."""
+        """Start again (for later questions) each ended process whose last start is long
+        enough ago and that has no start under way, unless it keeps failing to start."""
         for slot, entry in enumerate(self._slots):
             if (
                 (entry is None or not entry.alive)
+                and slot not in self._starting
                 and not self._closed
                 and self._failed[slot] < MAX_FAILED_STARTS
                 and time.monotonic() - self._started[slot] > self.restart_after_s
             ):
                 self._started[slot] = time.monotonic()
                 task = asyncio.get_running_loop().create_task(self._start(slot))
-                self._starting.add(task)
-                task.add_done_callback(self._starting.discard)
+                self._starting[slot] = task
+                task.add_done_callback(lambda _, slot=slot: self._starting.pop(slot, None))
 
     def _dispatch(self) -> None:
         """Send queued questions to processes with room (fewer than DEPTH in hand), one
         server's at a time in turn: a server that floods the bot with questions, or asks
         costly ones, makes another server's question wait for at most one of its own."""
-        while self._turns:
+        while self._turns and not self._closed:
             free = [
                 e
                 for e in self._slots
@@ -174,11 +208,7 @@ class EngineProcesses:
             number = int.from_bytes(body[:_NUMBER_SIZE], "little")
             entry.waiting[number] = waiter
             assert entry.process.stdin is not None
-            try:
-                entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "little") + body)
-            except (ConnectionError, RuntimeError):  # its pipe closed: it ended
-                entry.waiting.pop(number, None)
-                waiter.set_result(("gone", None))
+            entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "little") + body)
 
     async def find(
         self, index: Bm25Index, text: str, k: int, guild_id: int | None, offset: int, check: bool
@@ -190,28 +220,57 @@ class EngineProcesses:
             return None
         self._numbers += 1
         number = self._numbers
-        request = (index.saved_as, index.version, text, k, guild_id, offset, check)
+        request = (
+            index.saved_as,
+            index.version,
+            index.scope_versions,
+            text,
+            k,
+            guild_id,
+            offset,
+            check,
+        )
         body = number.to_bytes(_NUMBER_SIZE, "little") + pickle.dumps(
             request, protocol=pickle.HIGHEST_PROTOCOL
         )
-        waiter: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        waiter: Waiter = asyncio.get_running_loop().create_future()
         queue = self._queues.get(guild_id)
         if queue is None:
             queue = self._queues[guild_id] = collections.deque()
             self._turns.append(guild_id)
         queue.append((body, waiter))
         self._dispatch()
-        status, payload = await waiter
+        try:
+            status, payload = await asyncio.wait_for(asyncio.shield(waiter), self.deadline_s)
+        except TimeoutError:
+            self._stop_hung(number)
+            return None
         if status != "found":
             return None
         found, behind, unlaid = payload
         self.answered += found is not None
         return found, behind, unlaid
 
+    def _stop_hung(self, number: int) -> None:
+        """Kill the process that holds question `number` past the deadline (its reader then
+        hands its other questions to threads); a question still queued just leaves."""
+        for entry in self._slots:
+            if entry is not None and number in entry.waiting:
+                log.warning(
+                    "an engine process answered nothing for %.0f s; stopping it", self.deadline_s
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    entry.process.kill()
+                return
+        for queue in self._queues.values():
+            for body, waiter in queue:
+                if int.from_bytes(body[:_NUMBER_SIZE], "little") == number:
+                    waiter.cancel()  # `_dispatch` skips it
+
     async def close(self) -> None:
         """Close each process's pipe (it exits when its questions are answered) and wait."""
         self._closed = True
-        for task in list(self._starting):
+        for task in list(self._starting.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for entry in self._slots:
@@ -230,7 +289,7 @@ class EngineProcesses:
                     await entry.reader
 
 
-def _give_up(waiters: Iterable[asyncio.Future[tuple[str, Any]]]) -> None:
+def _give_up(waiters: Iterable[Waiter]) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(("gone", None))

@@ -10,7 +10,8 @@ connection of its own.
 
 The protocol is private to the two processes (pipes, never a socket): frames of a 4-byte
 little-endian length and its body. A request's body is its 8-byte number and the pickle of
-(saved identity, version, question, k, server, offset, check); an answer's is the pickle of
+(saved identity, version, scope versions, question, k, server, offset, check); an answer's is
+the pickle of
 (number, status, payload):
 - "found": (what `retrieval.answering.find` returns, the layouts to keep);
 - "unsaved": this process has no copy of that index (not saved, or saved over since): the bot
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from retrieval.answering import find
+from retrieval.engine_processes import code_stamp
 from retrieval.index import MANIFEST, Bm25Index, use_compiled
 from retrieval.store import Store, read_connection
 
@@ -97,20 +99,23 @@ class Engine:
         looked = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if looked == self._looked:  # opened already: it is not that copy
             return None
-        self._looked = looked
         opened = Bm25Index.open_saved(self.folder)
-        if opened is None:
+        if opened is None:  # being replaced, say: tried again on the next question
             return None
+        self._looked = looked
         self.index = opened[0]
         if self.index.saved_as == saved_as and self.index.version == version:
             return self.index
         return None
 
     def answer(self, request: tuple[Any, ...]) -> tuple[str, object]:
-        saved_as, version, text, k, guild_id, offset, check = request
+        saved_as, version, scope_versions, text, k, guild_id, offset, check = request
         index = self.index_for(saved_as, version)
         if index is None:
             return "unsaved", None
+        # What the bot's copy holds of each scope (set by its live index, not saved): whether
+        # it answers a server whose scopes did not change since is decided as the bot would.
+        index.scope_versions = scope_versions
         reads = _Reads(self.db)
         found, behind = find(text, k, guild_id, offset, index, reads, check)
         if found is not None:  # the passages it judged stay here: the bot reads the verdict
@@ -133,6 +138,12 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     database, folder, *options = argv or sys.argv[1:]
+    if "--stamp" in options and options[options.index("--stamp") + 1] != code_stamp():
+        sys.stderr.write(
+            "citebot engine process: citebot's files changed since the bot started; "
+            "restart the bot (it answers in threads meanwhile)\n"
+        )
+        return 3
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print never breaks a frame
     sys.stdout = sys.stderr

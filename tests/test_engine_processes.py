@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from retrieval.engine_worker import Engine
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Answer, Caller
 
@@ -148,3 +151,91 @@ async def test_an_in_memory_database_answers_in_threads() -> None:
     async with await KnowledgeBase.open(":memory:") as kb:
         assert not await kb.answer_in_processes(1)
         assert (await kb.ask(QUESTIONS[0], 1)).answered
+
+
+async def test_a_process_answers_a_server_whose_scopes_did_not_change_while_the_index_catches_up(
+    db_path: Path,
+) -> None:
+    """Another server's new source leaves this server's scopes as they were: the process
+    answers from the index it has (and says it is behind), as the bot's threads do; the
+    server that changed waits for the new index."""
+    async with await KnowledgeBase.open(db_path) as kb:
+        index = await kb.answering.current_index()
+        engine = Engine(str(db_path), Path(f"{db_path}.segments"))
+        assert engine.index_for(index.saved_as or "", index.version) is not None
+        async with await KnowledgeBase.open(db_path) as other:  # another process, say the CLI
+            await other.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+
+        def ask(guild_id: int) -> tuple[str, object]:
+            request = (
+                index.saved_as,
+                index.version,
+                index.scope_versions,
+                QUESTIONS[0],
+                3,
+                guild_id,
+                0,
+                True,
+            )
+            return engine.answer(request)
+
+        status, (found, behind, _) = await asyncio.to_thread(ask, SERVER_B)
+        assert status == "found" and behind
+        assert found is not None and "$5.6 million" in found.hits[0].text
+        status, (found, behind, _) = await asyncio.to_thread(ask, SERVER_A)
+        assert status == "found" and found is None  # its own scope changed: it waits
+        engine.db.close()
+
+
+async def test_questions_in_a_killed_processs_hands_are_answered_in_threads(
+    kb: KnowledgeBase,
+) -> None:
+    assert await kb.answer_in_processes(1)
+    processes = kb.answering._processes
+    assert processes is not None
+    await kb.ask(QUESTIONS[0], 3)
+    (pid,) = processes.pids
+    os.kill(pid, signal.SIGSTOP)  # it holds the next questions without answering
+    asks = [asyncio.create_task(kb.ask(q, 3)) for q in QUESTIONS[:3]]
+    for _ in range(100):  # a hang guard: the questions reach the process's pipe at once
+        await asyncio.sleep(0)
+    os.kill(pid, signal.SIGKILL)
+    answers = await asyncio.wait_for(asyncio.gather(*asks), 120)  # a hang guard only
+    assert [a.answered for a in answers] == [True, True, True]
+    assert "$5.6 million" in answers[0].hits[0].text
+    assert processes.answered == 1
+
+
+async def test_a_hung_process_is_stopped_and_its_questions_answered_in_threads(
+    kb: KnowledgeBase,
+) -> None:
+    assert await kb.answer_in_processes(1)
+    processes = kb.answering._processes
+    assert processes is not None
+    await kb.ask(QUESTIONS[0], 3)
+    (pid,) = processes.pids
+    processes.deadline_s = 0.5  # instead of half a minute
+    os.kill(pid, signal.SIGSTOP)
+    answer = await asyncio.wait_for(kb.ask(QUESTIONS[0], 3), 120)  # a hang guard only
+    assert answer.answered and "$5.6 million" in answer.hits[0].text
+    for _ in range(200):  # a hang guard: the kill is reaped at once
+        if not processes.pids:
+            break
+        await asyncio.sleep(0.05)
+    assert processes.pids == []
+
+
+def test_an_engine_process_refuses_to_serve_after_the_code_changed(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "retrieval.engine_worker", str(tmp_path / "x.db"), str(tmp_path)),
+            *("--stamp", "another-version"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 3
+    assert "citebot's files changed since the bot started" in done.stderr
