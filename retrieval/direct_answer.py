@@ -14,7 +14,8 @@ sentences that can still win.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, KeysView, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from retrieval.analyzer import analyze, analyze_spans
@@ -102,9 +103,8 @@ def direct_answer(
     for hit in hits[:MAX_PASSAGES]:
         title_terms = set(analyze(hit.title)) & weight.keys()
         before = 0.0  # the coverage of the sentence before, which this one may go on with
-        for start, end, terms in _sentences(hit, sentences):
+        for start, end, found in _sentences(hit, sentences, weight.keys()):
             text = hit.text[start:end]
-            found = terms & weight.keys()
             covered = sum(weight[t] for t in found)
             from_title = sum(weight[t] for t in title_terms - found)
             coverage = (covered + TITLE_SHARE * from_title) / total if total else 0.0
@@ -136,15 +136,21 @@ def direct_answer(
 
 
 def _sentences(
-    hit: Hit, stored: Mapping[int, HasSentences] | None
-) -> Iterable[tuple[int, int, frozenset[str]]]:
-    """The sentences of a hit's first MAX_SCAN_CHARS characters with their terms: as stored
-    when the whole passage is that short, else read from the text."""
+    hit: Hit, stored: Mapping[int, HasSentences] | None, wanted: KeysView[str]
+) -> Iterable[tuple[int, int, AbstractSet[str]]]:
+    """The sentences of a hit's first MAX_SCAN_CHARS characters, each with the terms of
+    `wanted` it holds: as stored when the whole passage is that short, else read from the
+    text."""
     known = stored.get(hit.passage_id) if stored and len(hit.text) <= MAX_SCAN_CHARS else None
     if known is not None:
-        return known.sentences
+        starts, ends = known.sentence_bounds()
+        holding = known.sentences_holding(wanted)
+        none: frozenset[str] = frozenset()
+        return (
+            (a, b, holding.get(i, none)) for i, (a, b) in enumerate(zip(starts, ends, strict=True))
+        )
     text = hit.text[:MAX_SCAN_CHARS]
-    return ((a, b, frozenset(analyze(text[a:b]))) for a, b in sentence_offsets(text))
+    return ((a, b, wanted & set(analyze(text[a:b]))) for a, b in sentence_offsets(text))
 
 
 def _answer(c: _Candidate, span: tuple[int, int] | None, kind: str | None) -> DirectAnswer:

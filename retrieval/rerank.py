@@ -21,10 +21,10 @@ plus weighted features; weights were set on the development half of `bench/qa` o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from retrieval.analyzer import analyze
 from retrieval.answer_types import (
@@ -69,13 +69,20 @@ _REASON = re.compile(
 
 
 class HasSentences(Protocol):
+    """What reranking and the direct answer read of a passage's layout
+    (`retrieval.term_offsets.Layout`)."""
+
     @property
     def sentences(self) -> tuple[tuple[int, int, frozenset[str]], ...]: ...
 
+    def sentence_bounds(self) -> tuple[list[int], list[int]]: ...
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A passage BM25 found, with what reranking reads of it."""
+    def sentences_holding(self, wanted: Iterable[str]) -> dict[int, set[str]]: ...
+
+
+class Candidate(NamedTuple):
+    """A passage BM25 found, with what reranking reads of it. (A named tuple: thirty are
+    made for every question, and a frozen dataclass's fields cost a call each to set.)"""
 
     passage_id: int
     bm25: float
@@ -87,8 +94,10 @@ class Candidate:
     layout: HasSentences | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
+class Ranked(NamedTuple):
+    """A candidate's place after reranking, and what decided it (a named tuple, as
+    `Candidate`)."""
+
     passage_id: int
     score: float
     bm25: float
@@ -223,9 +232,8 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
-            sentences = c.layout.sentences if c.layout is not None else sentence_terms(c.text)
             proximity, typed_share = _best_sentence(
-                question, c.text, sentences, wanted | hints, total
+                question, c.text, *_sentences_holding(c, wanted | hints), total
             )
         typed = typed_share > 0.0
         # The bonus goes to the passage whose best sentence itself gives the answer.
@@ -276,11 +284,29 @@ def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
     return tuple((a, b, frozenset(analyze(text[a:b]))) for a, b in sentence_bounds(text))
 
 
+def _sentences_holding(
+    c: Candidate, wanted: set[str]
+) -> tuple[Sequence[int], Sequence[int], Mapping[int, set[str]]]:
+    """The starts and ends of a candidate's sentences, and which of `wanted` each holds (by
+    its place; only those holding some): from its stored layout, else from its text."""
+    if c.layout is not None:
+        starts, ends = c.layout.sentence_bounds()
+        return starts, ends, c.layout.sentences_holding(wanted)
+    every = sentence_terms(c.text)
+    inside = {i: set(terms & wanted) for i, (_, _, terms) in enumerate(every)}
+    return (
+        [a for a, _, _ in every],
+        [b for _, b, _ in every],
+        {i: terms for i, terms in inside.items() if terms},
+    )
+
+
 def _best_sentence(
     question: Question,
     text: str,
-    sentences: Sequence[tuple[int, int, frozenset[str]]],
-    wanted: set[str],
+    starts: Sequence[int],
+    ends: Sequence[int],
+    holding: Mapping[int, set[str]],
     total: float,
 ) -> tuple[float, float]:
     """The best sentence's share of the content weight, and the share of the best sentence
@@ -289,11 +315,8 @@ def _best_sentence(
     Not only the best sentence: an answer often follows the sentence that names what it is
     about ("The daisy family ... . It has 23,000 species")."""
     shares = []
-    for i, (_, _, terms) in enumerate(sentences):
-        inside = terms & wanted
-        if not inside:
-            continue
-        share = sum(question.weights.get(t, 0.0) for t in inside) / total
+    for i in sorted(holding):
+        share = sum(question.weights.get(t, 0.0) for t in holding[i]) / total
         shares.append((min(1.0, share), i))  # hint words never pass all of it
     if not shares:
         return 0.0, 0.0
@@ -304,7 +327,8 @@ def _best_sentence(
             break
         # The sentence itself, or the one after it: "The 430 km line would run ..." follows
         # the sentence naming the railway, "on October 22, 1936" the one naming the event.
-        for start, end, _ in sentences[i : i + 1 + NEXT_SENTENCES]:
+        after = slice(i, i + 1 + NEXT_SENTENCES)
+        for start, end in zip(starts[after], ends[after], strict=True):
             if _gives_kind(question, text, start, min(end, start + MAX_TYPED_CHARS)):
                 return best, share
     return best, 0.0

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import struct
 from array import array
-from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate, chain, compress, repeat
-from operator import sub
+from operator import add, sub
 from typing import Any
 
 from retrieval.analyzer import Span, analyze_spans, normalize, token_terms
@@ -47,22 +47,23 @@ class Layout:
     what was stored (`decode`) or from its text, worked out when first asked for: of thirty
     candidates, the rerank reads ten's sentences and the answer shows three's highlights."""
 
-    __slots__ = ("_blob", "_parts", "_sentences", "_terms", "_text")
+    __slots__ = ("_blob", "_bounds", "_parts", "_sentences", "_terms", "_text")
 
     def __init__(self, *, blob: bytes | None = None, terms: str = "", text: str = "") -> None:
         self._blob, self._terms, self._text = blob, terms, text
         self._parts: tuple[list[str], list[int], list[int], list[int]] | None = None
         self._sentences: Sentences | None = None
+        self._bounds: tuple[list[int], list[int]] | None = None
 
     def _parsed(self) -> tuple[list[str], list[int], list[int], list[int]]:
-        """(terms, starts, ends) of the spans, and the sentences' stored values."""
+        """(terms, starts, lengths) of the spans, and the sentences' stored values."""
         if self._parts is None:
             if self._blob is None:  # analysed: the spans of the text itself
                 spans = analyze_spans(self._text)
                 self._parts = (
                     [s.term for s in spans],
                     [s.start for s in spans],
-                    [s.end for s in spans],
+                    [s.end - s.start for s in spans],
                     [],
                 )
             else:
@@ -72,7 +73,8 @@ class Layout:
     @property
     def spans(self) -> tuple[Span, ...]:
         """The spans `analyze_spans` gives for the passage's text."""
-        return tuple(map(Span._make, zip(*self._parsed()[:3], strict=True)))
+        own, starts, lengths, _ = self._parsed()
+        return tuple(map(Span._make, zip(own, starts, map(add, starts, lengths), strict=True)))
 
     @property
     def sentences(self) -> Sentences:
@@ -84,9 +86,50 @@ class Layout:
                 self._sentences = _sentences(*self._parsed())
         return self._sentences
 
+    def sentence_bounds(self) -> tuple[list[int], list[int]]:
+        """The starts and the ends of the passage's sentences, in order."""
+        if self._bounds is None:
+            if self._blob is None:
+                every = self.sentences
+                self._bounds = [a for a, _, _ in every], [b for _, b, _ in every]
+            else:
+                values = self._parsed()[3]
+                ends = list(accumulate(values))[1::2]
+                self._bounds = list(map(sub, ends, values[1::2])), ends
+        return self._bounds
+
+    def sentences_holding(self, wanted: Iterable[str]) -> dict[int, set[str]]:
+        """Which of `wanted` each sentence holds, by the sentence's place (only sentences
+        that hold some): what `sentences` says of them, without a set of terms for every
+        sentence (the rerank and the direct answer only look for the question's few)."""
+        if self._blob is None:
+            out: dict[int, set[str]] = {}
+            for i, (_, _, terms) in enumerate(self.sentences):
+                inside = terms.intersection(wanted)
+                if inside:
+                    out[i] = inside
+            return out
+        own, token_starts, _, _ = self._parsed()
+        starts, ends = self.sentence_bounds()
+        held: dict[int, set[str]] = {}
+        for term in wanted:
+            j = -1
+            while True:
+                try:
+                    j = own.index(term, j + 1)
+                except ValueError:
+                    break
+                # A token never crosses a sentence's bounds; one between sentences is in none.
+                at = token_starts[j]
+                i = bisect_right(starts, at) - 1
+                if i >= 0 and at < ends[i]:
+                    held.setdefault(i, set()).add(term)
+        return held
+
     def highlights(self, terms: set[str] | frozenset[str]) -> tuple[tuple[int, int], ...]:
         """(start, end) of each token holding one of `terms`, in order, each once."""
-        own, starts, ends, _ = self._parsed()
+        own, starts, lengths, _ = self._parsed()
+        ends = map(add, starts, lengths)
         return tuple(
             dict.fromkeys((a, b) for t, a, b in zip(own, starts, ends, strict=True) if t in terms)
         )
@@ -159,8 +202,8 @@ def _parts(blob: bytes, terms: str) -> tuple[list[str], list[int], list[int], li
     words = terms.split()
     own = words[len(words) - count :] if count else []
     starts = list(accumulate(span_values[:count]))
-    ends = [a + n for a, n in zip(starts, span_values[count:], strict=True)]
-    return own, starts, ends, _unpacked(chr(sentence_code), blob[span_end:])
+    # The tokens' lengths, not their ends: only highlights read those, for the hits shown.
+    return own, starts, span_values[count:], _unpacked(chr(sentence_code), blob[span_end:])
 
 
 def _sentences(own: list[str], starts: list[int], _: list[int], values: list[int]) -> Sentences:

@@ -13,7 +13,7 @@ from retrieval.models import AddResult, Answer, Caller
 from retrieval.rerank import sentence_terms
 from retrieval.seeds import seed_files
 from retrieval.store import LAYOUTS_PER_FETCH, Store
-from retrieval.term_offsets import UNFIT, decode, encode
+from retrieval.term_offsets import UNFIT, decode, encode, layout_of
 
 GUILD = 333333333333333333
 SPEND = "How much did DeepSeek spend to train its model?"
@@ -137,12 +137,28 @@ def test_offsets_a_parser_process_sent_malformed_are_not_stored():
 
 
 async def test_offsets_decode_to_what_analysing_the_text_gives():
+    checked = 0
     for source, path in seed_files():
         for passage in prepare(path.read_text(encoding="utf-8"), name=source).passages:
             layout = decode(encode(passage.text, passage.terms), passage.terms)
             assert layout is not None
             assert layout.spans == analyze_spans(passage.text)
-            assert layout.sentences == sentence_terms(passage.text)
+            every = sentence_terms(passage.text)
+            assert layout.sentences == every
+            # What the rerank and the direct answer read: the bounds, and the sentences
+            # holding some of the question's terms (here: every 3rd term of the passage, and
+            # a term it lacks), the same from the stored layout as from the text.
+            bounds = ([a for a, _, _ in every], [b for _, b, _ in every])
+            assert layout.sentence_bounds() == bounds
+            wanted = {*passage.terms.split()[::3], "zyzzyva"}
+            held = {i: terms & wanted for i, (_, _, terms) in enumerate(every)}
+            expected = {i: terms for i, terms in held.items() if terms}
+            assert layout.sentences_holding(wanted) == expected
+            analysed = layout_of(passage.text)
+            assert analysed.sentence_bounds() == layout.sentence_bounds()
+            assert analysed.sentences_holding(wanted) == expected
+            checked += bool(expected)
+    assert checked > 20
 
 
 async def test_text_whose_offsets_would_not_be_exact_is_still_highlighted(kb):
