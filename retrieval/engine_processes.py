@@ -37,7 +37,7 @@ ANSWER_DEADLINE_S = 30.0
 STOP_WAIT_S = 5.0
 # Never handed to an engine process: it reads the database and the index, nothing else.
 _SECRETS = ("DISCORD_TOKEN",)
-_FRAME_SIZE = 4
+_FRAME_SIZE = 4  # a frame's length, big-endian, before its body (as `retrieval.parser_host`)
 _NUMBER_SIZE = 8  # a request's number, before its pickle
 DEPTH = 2  # questions in a process's hands at once: one it answers, one ready in its pipe
 
@@ -138,7 +138,7 @@ class EngineProcesses:
         try:
             while True:
                 head = await out.readexactly(_FRAME_SIZE)
-                body = await out.readexactly(int.from_bytes(head, "little"))
+                body = await out.readexactly(int.from_bytes(head, "big"))
                 number, status, payload = pickle.loads(body)
                 waiter = entry.waiting.pop(number, None)
                 entry.answered += 1
@@ -208,7 +208,7 @@ class EngineProcesses:
             number = int.from_bytes(body[:_NUMBER_SIZE], "little")
             entry.waiting[number] = waiter
             assert entry.process.stdin is not None
-            entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "little") + body)
+            entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "big") + body)
 
     async def find(
         self, index: Bm25Index, text: str, k: int, guild_id: int | None, offset: int, check: bool

@@ -8,11 +8,10 @@ machine's second core. Here the work runs in a process of its own, on the index 
 next to the database (memory-mapped: the same pages, not a copy) and through a read-only
 connection of its own.
 
-The protocol is private to the two processes (pipes, never a socket): frames of a 4-byte
-little-endian length and its body. A request's body is its 8-byte number and the pickle of
-(saved identity, version, scope versions, question, k, server, offset, check); an answer's is
-the pickle of
-(number, status, payload):
+The protocol is private to the two processes (pipes, never a socket), in the parser processes'
+frames (`retrieval.parser_host`: a 4-byte big-endian length, then the body). A request's body is
+its 8-byte number and the pickle of (saved identity, version, scope versions, question, k,
+server, offset, check); an answer's is the pickle of (number, status, payload):
 - "found": (what `retrieval.answering.find` returns, the layouts to keep);
 - "unsaved": this process has no copy of that index (not saved, or saved over since): the bot
   answers in a thread instead;
@@ -29,7 +28,6 @@ import logging
 import os
 import pickle
 import sqlite3
-import struct
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,27 +36,16 @@ from typing import Any, BinaryIO
 from retrieval.answering import find
 from retrieval.engine_processes import code_stamp
 from retrieval.index import MANIFEST, Bm25Index, use_compiled
+from retrieval.parser_host import read_frame, write_frame
 from retrieval.store import Store, read_connection
 
 log = logging.getLogger(__name__)
 
-FRAME = struct.Struct("<I")  # a frame's length, before its pickle
 NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pickle
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
-    """The next frame's body, or None at the end of the stream."""
-    head = stream.read(FRAME.size)
-    if len(head) < FRAME.size:
-        return None
-    (size,) = FRAME.unpack(head)
-    body = stream.read(size)
-    return body if len(body) == size else None
-
-
 def frame(value: object) -> bytes:
-    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return FRAME.pack(len(body)) + body
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _Reads:
@@ -132,8 +119,7 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
         except Exception as exc:  # the bot answers it in a thread, and reports what it finds
             log.error("answering in an engine process failed: %s", type(exc).__name__)
             status, payload = "failed", None
-        answers.write(frame((number, status, payload)))
-        answers.flush()
+        write_frame(answers, frame((number, status, payload)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.engine_processes import EngineProcesses
 from retrieval.engine_worker import Engine
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Answer, Caller
@@ -28,6 +29,16 @@ MEMO = (
     "and that the suction grippers need new filters every two weeks."
 )
 SERVER_A, SERVER_B = 111, 222
+
+
+async def _one_process(kb: KnowledgeBase) -> tuple[EngineProcesses, int]:
+    """Answering in one engine process, which has answered a question (its index is open)."""
+    assert await kb.answer_in_processes(1)
+    processes = kb.answering._processes
+    assert processes is not None
+    await kb.ask(QUESTIONS[0], 3)
+    (pid,) = processes.pids
+    return processes, pid
 
 
 def _seen(answer: Answer) -> tuple[object, ...]:
@@ -190,11 +201,7 @@ async def test_a_process_answers_a_server_whose_scopes_did_not_change_while_the_
 async def test_questions_in_a_killed_processs_hands_are_answered_in_threads(
     kb: KnowledgeBase,
 ) -> None:
-    assert await kb.answer_in_processes(1)
-    processes = kb.answering._processes
-    assert processes is not None
-    await kb.ask(QUESTIONS[0], 3)
-    (pid,) = processes.pids
+    processes, pid = await _one_process(kb)
     os.kill(pid, signal.SIGSTOP)  # it holds the next questions without answering
     asks = [asyncio.create_task(kb.ask(q, 3)) for q in QUESTIONS[:3]]
     for _ in range(100):  # a hang guard: the questions reach the process's pipe at once
@@ -209,11 +216,7 @@ async def test_questions_in_a_killed_processs_hands_are_answered_in_threads(
 async def test_a_hung_process_is_stopped_and_its_questions_answered_in_threads(
     kb: KnowledgeBase,
 ) -> None:
-    assert await kb.answer_in_processes(1)
-    processes = kb.answering._processes
-    assert processes is not None
-    await kb.ask(QUESTIONS[0], 3)
-    (pid,) = processes.pids
+    processes, pid = await _one_process(kb)
     processes.deadline_s = 0.5  # instead of half a minute
     os.kill(pid, signal.SIGSTOP)
     answer = await asyncio.wait_for(kb.ask(QUESTIONS[0], 3), 120)  # a hang guard only
