@@ -270,10 +270,25 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
 def _held(terms: str, looked_for: set[str]) -> set[str]:
     """Which of `looked_for` are among stored terms (space-separated, as the analyzer's terms
     are joined at ingest; any other spacing is split as it comes)."""
-    if "  " in terms or not terms.isprintable():  # a newline or tab, say: not as stored
+    if not _spaced_as_stored(terms):  # a newline or tab, say
         return looked_for & set(terms.split())
     stored = f" {terms} "
     return {t for t in looked_for if f" {t} " in stored}
+
+
+# What str.split() splits on besides one space: two spaces, the ASCII controls it takes for
+# whitespace, and (in text that is not ASCII) any other whitespace.
+_ODD_ASCII_SPACES = ("  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_ODD_SPACE = re.compile(r"[^\S ]| {2}")
+
+
+def _spaced_as_stored(terms: str) -> bool:
+    """Whether `terms` holds no whitespace but single spaces. (For ASCII, which is most stored
+    terms, a few scans for one character each: checking every character's class, as
+    str.isprintable does, was a twentieth of an ask's work.)"""
+    if terms.isascii():
+        return not any(odd in terms for odd in _ODD_ASCII_SPACES)
+    return _ODD_SPACE.search(terms) is None
 
 
 @lru_cache(maxsize=8192)

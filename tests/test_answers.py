@@ -445,3 +445,27 @@ async def test_the_direct_answer_reads_the_corrected_word(tmp_path: Path) -> Non
         assert ("comission", "commission") in answer.searched_for
         assert answer.direct is not None
         assert answer.direct.text.startswith("The harbour commission was founded in 1902")
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        "night train vienna",
+        "night  train vienna",
+        " night train vienna ",
+        "night\ttrain\nvienna",
+        "night\x1ctrain vienna",
+        "nacht zug wien\u3000night train",
+        "zürich\u2028train vienna",
+        "zürich train\x85vienna",
+        "zürich train\u200bvienna",
+        "trainvienna night",
+    ],
+)
+def test_a_passages_stored_terms_are_read_as_the_index_splits_them(terms: str) -> None:
+    """Reranking looks the question's terms up in a passage's stored terms: however they are
+    spaced, it finds exactly the words the index holds for the passage."""
+    from retrieval.rerank import _held
+
+    looked_for = {"night", "train", "vienna", "zürich", "wien", "trainvienna", "nacht zug"}
+    assert _held(terms, looked_for) == looked_for & set(terms.split())
