@@ -5,6 +5,8 @@ import asyncio
 import sqlite3
 from binascii import b2a_base64
 
+import pytest
+
 from retrieval.analyzer import analyze_spans
 from retrieval.documents import prepare
 from retrieval.ingest_jobs import decode_document
@@ -46,11 +48,14 @@ def _forget_layouts(db_path) -> None:
         con.execute("UPDATE passages SET layout = NULL")
 
 
-async def test_the_words_in_bold_are_the_same_from_stored_offsets(kb, db_path):
+@pytest.mark.parametrize("processes", [0, 1], ids=["threads", "engine process"])
+async def test_the_words_in_bold_are_the_same_from_stored_offsets(kb, db_path, processes):
     """A passage stored without offsets (written before ingest stored them) is analysed when
     shown, and its offsets are kept (a few passages per ask, each written before the next
     ask's log row); once they are, the answer shows the same passages with the same words in
-    bold."""
+    bold. The same when an engine process answers (the bot keeps what it found unlaid)."""
+    if processes:
+        assert await kb.answer_in_processes(processes)
     _forget_layouts(db_path)
     assert _layouts(db_path) == 0
     first = await kb.ask(SPEND)
@@ -65,6 +70,8 @@ async def test_the_words_in_bold_are_the_same_from_stored_offsets(kb, db_path):
     text, bold = _shown(answers[-1])[0]
     assert "$5.6 million" in text and "spent" in bold
     assert answers[-1].direct == first.direct and first.direct is not None
+    if processes:
+        assert kb.answering._processes.answered == len(answers)
 
 
 async def test_an_old_database_gains_offsets_and_answers_as_before(db_path):
