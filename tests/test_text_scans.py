@@ -70,3 +70,16 @@ def test_markdown_line_rules_in_place() -> None:
 def test_line_count_counts_lines_that_are_not_blank() -> None:
     text = "one\n\n  \ntwo\n\t three\n"
     assert len(files._TEXT_LINE.findall("\n" + text)) == 3
+
+
+_PLAIN_TOKEN = re.compile(r"\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?|\$\d+(?:\.\d+)*|\w+(?:[-.'/&]\w+)*")
+
+
+def test_possessive_tokens_are_the_plain_patterns_tokens() -> None:
+    from retrieval.analyzer import _TOKEN, _TOKEN_SPLIT
+
+    pieces = ["", "a", "1", "12", "1234", "$", ",", ",000", ".", "-", "'", "&", " ", "٣", "²"]
+    for parts in itertools.product(pieces, repeat=4):
+        text = "".join(parts)
+        assert _TOKEN.findall(text) == _PLAIN_TOKEN.findall(text), text
+        assert _TOKEN_SPLIT.split(text) == re.split(f"({_PLAIN_TOKEN.pattern})", text), text
