@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _ABBREVIATIONS = frozenset(
     """
@@ -113,29 +113,22 @@ _SPLIT: dict[str, tuple[str, ...]] = {}
 
 def sentences_of(text: str) -> tuple[str, ...] | Iterator[str]:
     """`iter_sentences(text)`: remembered when the text is short, lazy when it is long."""
+    return _remembered(text, iter_sentences)
+
+
+def _remembered(
+    text: str, split: Callable[[str], Iterator[str]]
+) -> tuple[str, ...] | Iterator[str]:
+    """`split(text)` (`iter_sentences`, or `_even_sentences` for a text known to be evenly
+    spaced): from the memo, or split and remembered when the text is short."""
     if len(text) > MEMO_CHARS:
-        return iter_sentences(text)
+        return split(text)
     found = _SPLIT.get(text)
     if found is None:
-        found = _remember(text, tuple(iter_sentences(text)))
+        if len(_SPLIT) >= MEMO_TEXTS:
+            _SPLIT.clear()
+        found = _SPLIT[text] = tuple(split(text))
     return found
-
-
-def _even_sentences_of(text: str) -> tuple[str, ...] | Iterator[str]:
-    """`sentences_of` a text with single spaces between its words (not checked again)."""
-    if len(text) > MEMO_CHARS:
-        return _even_sentences(text)
-    found = _SPLIT.get(text)
-    if found is None:
-        found = _remember(text, tuple(_even_sentences(text)))
-    return found
-
-
-def _remember(text: str, sentences: tuple[str, ...]) -> tuple[str, ...]:
-    if len(_SPLIT) >= MEMO_TEXTS:
-        _SPLIT.clear()
-    _SPLIT[text] = sentences
-    return sentences
 
 
 def split_sentences(text: str) -> list[str]:
@@ -160,7 +153,7 @@ def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
     if not _uneven(line):
         # With single spaces, the sentences follow one another a space apart.
         pos = 0
-        for sentence in _even_sentences_of(line):
+        for sentence in _remembered(line, _even_sentences):
             if not line.startswith(sentence, pos):  # cannot happen; stop rather than guess
                 return
             end = pos + len(sentence)
