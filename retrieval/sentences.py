@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _ABBREVIATIONS = frozenset(
     """
@@ -24,8 +24,8 @@ _ABBREVIATIONS = frozenset(
 )
 _TRAILING = ".!?…\"'”’)]"  # stripped from the word before a boundary
 _LONGEST = max(len(word) for word in _ABBREVIATIONS)
-# Whitespace other than single spaces between words: only then is the text respaced.
-_UNEVEN_SPACE = re.compile(r"[^\S ]|  |^ | $")
+# Whitespace other than the space (what `\s` matches is what str.isspace says is whitespace).
+_OTHER_SPACE = re.compile(r"[^\S ]")
 _LEADING_MARKS = re.compile(r"^[\s•·◦▪‣*\-–—>]+")  # bullets before a line's first sentence
 _MARKS = frozenset("•·◦▪‣*-–—>")  # what _LEADING_MARKS takes that is not whitespace
 _WORD = re.compile(r"\S+")
@@ -60,11 +60,25 @@ _BOUNDARY = re.compile(
 )
 
 
+def _uneven(text: str) -> bool:
+    """Whether `text` has whitespace other than single spaces between words (only then is it
+    respaced): a double space, a space at either end, or other whitespace, which no printable
+    text holds (every whitespace character but the space is a control or separator). A
+    pattern of those alternatives was tried at every position of the text, ten times the cost
+    of splitting it."""
+    if "  " in text or text[:1] == " " or text[-1:] == " ":
+        return True
+    return not text.isprintable() and _OTHER_SPACE.search(text) is not None
+
+
 def iter_sentences(text: str) -> Iterator[str]:
     """The sentences of `text` in order, each with its own punctuation; lazily, so a caller
     that needs the first one stops there."""
-    if _UNEVEN_SPACE.search(text):
-        text = " ".join(text.split())
+    return _even_sentences(" ".join(text.split()) if _uneven(text) else text)
+
+
+def _even_sentences(text: str) -> Iterator[str]:
+    """`iter_sentences` of a text with single spaces between its words."""
     # In ASCII text the pattern has already rejected every abbreviation and single letter,
     # unless a bracket or quote stands between the word and its dot ("(Mr).").
     ascii_text = text.isascii()
@@ -99,13 +113,21 @@ _SPLIT: dict[str, tuple[str, ...]] = {}
 
 def sentences_of(text: str) -> tuple[str, ...] | Iterator[str]:
     """`iter_sentences(text)`: remembered when the text is short, lazy when it is long."""
+    return _remembered(text, iter_sentences)
+
+
+def _remembered(
+    text: str, split: Callable[[str], Iterator[str]]
+) -> tuple[str, ...] | Iterator[str]:
+    """`split(text)` (`iter_sentences`, or `_even_sentences` for a text known to be evenly
+    spaced): from the memo, or split and remembered when the text is short."""
     if len(text) > MEMO_CHARS:
-        return iter_sentences(text)
+        return split(text)
     found = _SPLIT.get(text)
     if found is None:
         if len(_SPLIT) >= MEMO_TEXTS:
             _SPLIT.clear()
-        found = _SPLIT[text] = tuple(iter_sentences(text))
+        found = _SPLIT[text] = tuple(split(text))
     return found
 
 
@@ -128,14 +150,15 @@ def sentence_offsets(text: str) -> Iterator[tuple[int, int]]:
 def _line_sentences(line: str) -> Iterator[tuple[int, int]]:
     if not line.strip():
         return
-    if not _UNEVEN_SPACE.search(line):
+    if not _uneven(line):
+        # With single spaces, the sentences follow one another a space apart.
         pos = 0
-        for sentence in sentences_of(line):
-            start = line.find(sentence, pos)
-            if start < 0:  # cannot happen with even spacing; stop rather than guess
+        for sentence in _remembered(line, _even_sentences):
+            if not line.startswith(sentence, pos):  # cannot happen; stop rather than guess
                 return
-            pos = start + len(sentence)
-            yield _trim_marks(line, start, pos)
+            end = pos + len(sentence)
+            yield _trim_marks(line, pos, end)
+            pos = end + 1
         return
     # Respaced: walk the words of the line and of each sentence in step.
     words = [(m.start(), m.end()) for m in _WORD.finditer(line)]
