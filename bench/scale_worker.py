@@ -91,6 +91,13 @@ def _import(engine: str) -> None:
         # the compiled code are in the baseline, as tantivy's library is for tantivy).
         if not retrieval.index.use_compiled(wait=600):
             raise RuntimeError("the compiled search did not load")
+        # And the compiled build, which the compiled search starts loading in a thread of its
+        # own: left to finish whenever, its code landed in the baseline in some runs and in
+        # "resident after build" in others (citebot 38-58 MB run to run at 100k).
+        import retrieval.building
+
+        if not retrieval.building.ready(600):
+            raise RuntimeError("the compiled build did not load")
     elif engine == "tantivy":
         import tantivy  # noqa: F401
 
