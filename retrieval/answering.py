@@ -523,8 +523,10 @@ class Answering:
                 return found, behind
             # The bot left the compiled search to the processes; its threads load it now.
             use_compiled()
+        # In an engine thread, reading the database through the thread's own connection.
+        reads = _ThreadReads(self, loop)
         return await loop.run_in_executor(
-            self._engine, self._found, text, k, guild_id, offset, index, check, loop
+            self._engine, find, text, k, guild_id, offset, index, reads, check
         )
 
     def _reader(self) -> sqlite3.Connection | None:
@@ -535,19 +537,6 @@ class Answering:
                 with self._readers_lock:
                     self._readers.append(self._local.db)
         return self._local.db  # type: ignore[no-any-return]
-
-    def _found(
-        self,
-        text: str,
-        k: int,
-        guild_id: int | None,
-        offset: int,
-        index: Bm25Index,
-        check: bool,
-        loop: asyncio.AbstractEventLoop,
-    ) -> tuple[Found | None, bool]:
-        """`find` in an engine thread, reading the database through its own connection."""
-        return find(text, k, guild_id, offset, index, _ThreadReads(self, loop), check)
 
     async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
         """The top `k` passages for `query` visible to `caller`'s server, logged."""

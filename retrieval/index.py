@@ -615,7 +615,7 @@ class Bm25Index:
         """Scores of every global passage for these query terms, in passage id order (for
         tests: a reference BM25 computes the same array)."""
         view = self._view(None)
-        ids, scores = self._scored(terms, view, {})
+        ids, scores, _ = self._scored(terms, view, {})
         order = np.argsort(ids, kind="stable")
         every = np.concatenate([np.asarray(s.ids) for s in view.segments] or [np.zeros(0)])
         out = np.zeros(every.size, dtype=np.float64)
@@ -628,20 +628,11 @@ class Bm25Index:
         view: _View,
         boosts: Mapping[str, float],
         k: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the view's passages that can be among its k best (every passage
-        holding a term when k is None), the scores exact."""
-        return self._scored_in_order(terms, view, boosts, k)[:2]
-
-    def _scored_in_order(
-        self,
-        terms: Sequence[str],
-        view: _View,
-        boosts: Mapping[str, float],
-        k: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """`_scored`, and whether its passages are already the k best in the order a search
-        returns them (one segment searched by the compiled search, which sorts them)."""
+        """(ids, scores) of the view's passages that can be among its k best (every passage
+        holding a term when k is None), the scores exact; and whether they are already the k
+        best in the order a search returns them (one segment searched by the compiled search,
+        which sorts them)."""
         # Read once, first: the compiled search may finish loading during this search (it is
         # never unloaded), and only a search that began with it can count on its order.
         compiled = _compiled is not None
@@ -689,7 +680,7 @@ class Bm25Index:
         view = self._view(guild_id)
         if not view.passages:
             return SearchResult([])
-        ids, scores, ordered = self._scored_in_order(terms, view, boosts or {}, k)
+        ids, scores, ordered = self._scored(terms, view, boosts or {}, k)
         if ordered:  # the common case, without the numpy passes below
             kept = scores.tolist()
             if kept and kept[-1] <= 0:  # see below
