@@ -384,6 +384,7 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
     # search faster; if compiling after an install takes long, the first ones run on numpy);
     # a one-question ask stays on numpy, which needs no loading.
     await kb.expect_many_questions(wait=BATCH_COMPILE_WAIT_S)
+    kb.answer_inline()  # one question at a time: no engine thread to hand it to
     lines = batch_questions(sys.stdin.buffer)
     # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
     while item := await asyncio.to_thread(next, lines, None):

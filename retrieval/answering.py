@@ -384,6 +384,17 @@ class Answering:
         self._local = threading.local()  # each engine thread's read connection
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._inline = False  # see answer_inline
+
+    def answer_inline(self) -> bool:
+        """Answer on the event loop's own thread from now on: for a caller that asks one
+        question at a time and has nothing else for its loop to do (`ask --batch`). The
+        hand-over to an engine thread and back buys such a caller nothing, and the engine
+        thread's wake-up on another core found the search's data colder (measured: search
+        p95 x% lower). Not for an in-memory database, whose reads go through the loop.
+        Returns whether it does."""
+        self._inline = not self.store.in_memory and self._processes is None
+        return self._inline
 
     async def expect_many_questions(self, wait: float) -> bool:
         """Searches switch to the compiled search once it has loaded (see
@@ -525,6 +536,8 @@ class Answering:
             use_compiled()
         # In an engine thread, reading the database through the thread's own connection.
         reads = _ThreadReads(self, loop)
+        if self._inline:
+            return find(text, k, guild_id, offset, index, reads, check)
         return await loop.run_in_executor(
             self._engine, find, text, k, guild_id, offset, index, reads, check
         )

@@ -170,6 +170,12 @@ class KnowledgeBase:
         whether searches use it now."""
         return await self.answering.expect_many_questions(wait)
 
+    def answer_inline(self) -> bool:
+        """For a caller that asks one question at a time with nothing else on its event loop
+        (`ask --batch`): each question is answered on the loop's thread, without the hop to an
+        engine thread (see Answering.answer_inline). Returns whether it is."""
+        return self.answering.answer_inline()
+
     async def answer_in_processes(self, count: int, *, compiled: bool | None = None) -> bool:
         """For a bot: answer questions in `count` engine processes beside its event loop
         (`retrieval.engine_processes`), so the engine's Python and discord.py's no longer share
