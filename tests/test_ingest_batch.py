@@ -49,6 +49,15 @@ def _article(number: int) -> str:
     return "\n".join(lines)
 
 
+def _articles(folder: Path, count: int, name: str = "{}.md") -> list[Path]:
+    """`count` made-up articles in a new folder, file `number` named `name.format(number)`."""
+    folder.mkdir()
+    paths = [folder / name.format(number) for number in range(count)]
+    for number, path in enumerate(paths):
+        path.write_text(_article(number), encoding="utf-8")
+    return paths
+
+
 def _folder(root: Path, count: int) -> list[Path]:
     """Articles enough for several batches, with what a real folder holds besides: the seeds,
     copies of two files, an empty file, a binary one, one whose text is already in the
@@ -256,12 +265,7 @@ async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
             "added_at) VALUES (?, 'Last', 'x', 'text', 'h', '', 0, '')",
             (2**63 - 2,),
         )
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    paths = []
-    for number in range(3):
-        paths.append(folder / f"{number}.md")
-        paths[-1].write_text(_article(number), encoding="utf-8")
+    paths = _articles(tmp_path / "articles", 3)
     async with await KnowledgeBase.open(db) as kb:
         seen = [outcome async for _, outcome in kb.add_files(paths, caller=Caller.terminal())]
     assert all(isinstance(s, AddResult) for s in seen)
@@ -306,12 +310,7 @@ class _HeldQueue(IngestQueue):
 async def test_a_worker_that_finishes_first_starts_the_next_batch(tmp_path: Path) -> None:
     """Two workers: while the first batch is still being read, the worker that read the
     second goes on with the third (it used to wait for the first, idle, to keep the order)."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    paths = []
-    for number in range(32):
-        paths.append(folder / f"{number:02d}.md")
-        paths[-1].write_text(_article(number), encoding="utf-8")
+    paths = _articles(tmp_path / "articles", 32, "{:02d}.md")
     queue = _HeldQueue()
     async with await KnowledgeBase.open(tmp_path / "db.sqlite", ingest=queue) as kb:
         outcomes = [o async for _, o in kb.add_files(paths, caller=Caller.terminal())]
