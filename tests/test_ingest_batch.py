@@ -316,4 +316,7 @@ async def test_a_worker_that_finishes_first_starts_the_next_batch(tmp_path: Path
         outcomes = [o async for _, o in kb.add_files(paths, caller=Caller.terminal())]
     assert all(isinstance(o, AddResult) for o in outcomes)  # and in the files' order:
     assert [o.source.source for o in outcomes] == [str(p.resolve()) for p in paths]
-    assert queue.events.index(("start", "16.md")) < queue.events.index(("end", "00.md"))
+    # A third batch (which one comes first depends on whose files were loaded first) is read
+    # while the first still is.
+    before = queue.events[: queue.events.index(("end", "00.md"))]
+    assert {first for what, first in before if what == "start"} - {"00.md", "08.md"}
