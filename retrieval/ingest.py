@@ -19,7 +19,7 @@ import contextlib
 import os
 import stat
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,6 +45,8 @@ MAX_WAITING = 5  # per server, behind the one running
 BATCH_FILES = 512
 FIRST_BATCH_FILES = 16
 BATCH_BYTES_PER_CPU_SECOND = 50 * 1024
+# Batches under way beyond those the workers are reading (see `read_files`).
+READ_AHEAD = 2
 OnQueued = Callable[[int], Awaitable[None]]
 
 
@@ -219,26 +221,32 @@ def _resolved(path: Path, folders: dict[str, str]) -> str:
     return os.path.join(real, name)
 
 
-def _batches(paths: Sequence[Path], most: int, most_bytes: int, workers: int) -> list[list[Path]]:
+def _batches(
+    paths: Sequence[Path], most: int, most_bytes: int, workers: int
+) -> Iterator[list[Path]]:
     """The files in order, cut into batches of at most `most` files and `most_bytes`. The
     first batches are small and double up to `most`, so every worker has work within a moment;
-    the last ones shrink to an even share of what is left, so the workers finish together."""
-    out: list[list[Path]] = []
-    size = 0
-    limit = 0
+    the last ones shrink to an even share of what is left, so the workers finish together.
+    A generator: each batch costs a stat per file, taken when it is cut, so the first batch
+    is read while the rest of a large folder is not even looked at yet."""
+    batch: list[Path] = []
+    made = size = limit = 0
     for left, path in zip(range(len(paths), 0, -1), paths, strict=True):
         try:
             length = os.stat(path).st_size
         except OSError:
             length = 0  # reading it says why
-        if not out or len(out[-1]) >= limit or size + length > most_bytes:
+        if not made or len(batch) >= limit or size + length > most_bytes:
+            if batch:
+                yield batch
             share = -(-left // (2 * workers))
-            limit = min(most, FIRST_BATCH_FILES << len(out), max(share, FIRST_BATCH_FILES))
-            out.append([])
-            size = 0
-        out[-1].append(path)
+            limit = min(most, FIRST_BATCH_FILES << made, max(share, FIRST_BATCH_FILES))
+            made += 1
+            batch, size = [], 0
+        batch.append(path)
         size += length
-    return out
+    if batch:
+        yield batch
 
 
 async def _read_batch(
@@ -284,23 +292,32 @@ async def read_files(
 ) -> AsyncIterator[list[FileRead]]:
     """The files read in batches, each batch in its own limited process, as many at once as
     the queue has workers; batches come back in the files' order. `alone(data, name)` reads
-    one document in a process of its own (for a batch that needed more than its budget)."""
+    one document in a process of its own (for a batch that needed more than its budget).
+
+    `READ_AHEAD` batches more than the workers are under way (cut, their files loaded, their
+    jobs waiting for a worker), so a worker that finishes starts the next batch at once,
+    whichever batch it was: waiting for the batches in order before starting another kept a
+    worker idle whenever the later of two finished first (most of a second at a time)."""
     most_bytes = queue.budget.cpu_seconds * BATCH_BYTES_PER_CPU_SECOND
-    cut = partial(_batches, paths, queue.batch_files, most_bytes, queue.workers)
-    batches = deque(await asyncio.to_thread(cut))  # a stat per file: off the event loop
+    cut = _batches(paths, queue.batch_files, most_bytes, queue.workers)
     folders: dict[str, str] = {}
     running: deque[asyncio.Task[list[FileRead]]] = deque()
+    pending = True  # whether `cut` may have batches left
+
+    async def refill() -> None:
+        nonlocal pending
+        while pending and len(running) < queue.workers + READ_AHEAD:
+            batch = await asyncio.to_thread(next, cut, None)  # stats: off the event loop
+            if batch is None:
+                pending = False
+                return
+            running.append(asyncio.create_task(_read_batch(queue, batch, alone, folders)))
+
     try:
-        while batches or running:
-            while batches and len(running) < queue.workers:
-                running.append(
-                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
-                )
+        await refill()
+        while running:
             done = await running.popleft()
-            if batches:  # the next one starts now, not after the caller has written this one
-                running.append(
-                    asyncio.create_task(_read_batch(queue, batches.popleft(), alone, folders))
-                )
+            await refill()  # before the caller writes this one
             yield done
     finally:
         for task in running:

@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import pickle
+import re
 import select
 import signal
 import struct
@@ -36,6 +37,8 @@ PRELOAD = ("retrieval.ingest_jobs", "retrieval.extract")
 # A child imports one when its document needs it and says so in its reply; the host then
 # imports it too, so the children forked after it start with it.
 ON_DEMAND = ("trafilatura", "pypdf")
+# U+D800-U+DFFF as "surrogatepass" writes them in UTF-8.
+_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -109,8 +112,9 @@ def _run_child(job: dict[str, Any], out: int) -> None:
         os._exit(code)
 
 
-def _collect(pid: int, pipe: int, wall_seconds: float) -> dict[str, Any]:
-    """The child's reply, read within the wall-clock limit, and how it ended."""
+def _collect(pid: int, pipe: int, wall_seconds: float) -> tuple[bytes, object]:
+    """The frame for the parent, read from the child within the wall-clock limit, with how
+    the child ended; and the parsers the child said it imported."""
     chunks: list[bytes] = []
     deadline = time.monotonic() + wall_seconds
     timed_out = False
@@ -132,13 +136,34 @@ def _collect(pid: int, pipe: int, wall_seconds: float) -> dict[str, Any]:
     _, status = os.waitpid(pid, 0)
     signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
     exitcode = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-    reply: dict[str, Any] = {"signal": signalled, "exitcode": exitcode, "timeout": timed_out}
-    if not timed_out and not signalled and exitcode == 0 and chunks:
-        try:
-            reply.update(json.loads(b"".join(chunks).decode("utf-8", "surrogatepass")))
-        except ValueError:
-            reply["status"] = "garbled"
-    return reply
+    ended: dict[str, Any] = {"signal": signalled, "exitcode": exitcode, "timeout": timed_out}
+    if timed_out or signalled or exitcode != 0 or not chunks:
+        return _encoded(ended), None
+    return _passed_on(b"".join(chunks), ended)
+
+
+def _encoded(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, ensure_ascii=False).encode()
+
+
+def _passed_on(body: bytes, ended: dict[str, Any]) -> tuple[bytes, object]:
+    """The child's reply as the parent's frame: checked (a JSON object in UTF-8) and passed
+    on as the child wrote it, with how it ended added at the end (where its keys win), rather
+    than decoded and encoded again (a folder's batch replies with megabytes: that was a third
+    of the host's work). A reply whose text holds a lone surrogate (UTF-8 cannot encode one;
+    the child writes it with "surrogatepass") is encoded again as before, which fails."""
+    try:
+        reply = json.loads(body.decode("utf-8", "surrogatepass"))
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        return _encoded({**ended, "status": "garbled"}), None
+    imported = reply.pop("imported", None)
+    if b"\xed" in body and _SURROGATE.search(body):
+        return _encoded({**reply, **ended}), imported
+    body = body.strip(b" \t\n\r")  # what JSON allows around the object
+    tail = _encoded(ended)[1:]  # '"signal": ...}'
+    return body[:-1] + (b", " + tail if reply else tail), imported
 
 
 def serve(jobs: BinaryIO, replies: BinaryIO) -> None:
@@ -153,9 +178,8 @@ def serve(jobs: BinaryIO, replies: BinaryIO) -> None:
             os.close(read_end)
             _run_child(job, write_end)
         os.close(write_end)
-        reply = _collect(pid, read_end, job["wall_seconds"])
-        imported = reply.pop("imported", None)
-        write_frame(replies, json.dumps(reply, ensure_ascii=False).encode())
+        frame, imported = _collect(pid, read_end, job["wall_seconds"])
+        write_frame(replies, frame)
         _import_needed(imported)
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +21,7 @@ from retrieval.sandbox import Budget
 from tests import hostile
 from tests.conftest import table_dump
 
+T = TypeVar("T")
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 WORDS = (
     "harbor ferry council river bridge museum festival railway station engineer mayor "
@@ -43,6 +47,15 @@ def _article(number: int) -> str:
         if rng.random() < 0.3:
             lines += [f"- {rng.choice(WORDS)} and {rng.choice(WORDS)}" for _ in range(3)] + [""]
     return "\n".join(lines)
+
+
+def _articles(folder: Path, count: int, name: str = "{}.md") -> list[Path]:
+    """`count` made-up articles in a new folder, file `number` named `name.format(number)`."""
+    folder.mkdir()
+    paths = [folder / name.format(number) for number in range(count)]
+    for number, path in enumerate(paths):
+        path.write_text(_article(number), encoding="utf-8")
+    return paths
 
 
 def _folder(root: Path, count: int) -> list[Path]:
@@ -252,12 +265,7 @@ async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
             "added_at) VALUES (?, 'Last', 'x', 'text', 'h', '', 0, '')",
             (2**63 - 2,),
         )
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    paths = []
-    for number in range(3):
-        paths.append(folder / f"{number}.md")
-        paths[-1].write_text(_article(number), encoding="utf-8")
+    paths = _articles(tmp_path / "articles", 3)
     async with await KnowledgeBase.open(db) as kb:
         seen = [outcome async for _, outcome in kb.add_files(paths, caller=Caller.terminal())]
     assert all(isinstance(s, AddResult) for s in seen)
@@ -270,3 +278,45 @@ async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
                 "SELECT count(*) FROM passages WHERE document_id = ?", (outcome.source.doc_id,)
             ).fetchone()
             assert count == outcome.passages > 0
+
+
+class _HeldQueue(IngestQueue):
+    """The queue reading in-process (`limited=False`), two workers, batches of 8 files, its
+    first batch held until the second has been read; it notes when each batch's reading starts
+    and ends (by the batch's first file)."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=2, limited=False, batch_files=8)
+        self.events: list[tuple[str, str]] = []
+        self._second_read = threading.Event()
+
+    async def run(self, func: Callable[..., T], *args: object, name: str) -> T:
+        first = args[0][0][1]  # type: ignore[index]
+
+        def job(*given: object) -> T:
+            self.events.append(("start", first))
+            if first == "00.md":
+                assert self._second_read.wait(60)  # a hang guard only
+            try:
+                return func(*given)
+            finally:
+                self.events.append(("end", first))
+                if first == "08.md":
+                    self._second_read.set()
+
+        return await super().run(job, *args, name=name)
+
+
+async def test_a_worker_that_finishes_first_starts_the_next_batch(tmp_path: Path) -> None:
+    """Two workers: while the first batch is still being read, the worker that read the
+    second goes on with the third (it used to wait for the first, idle, to keep the order)."""
+    paths = _articles(tmp_path / "articles", 32, "{:02d}.md")
+    queue = _HeldQueue()
+    async with await KnowledgeBase.open(tmp_path / "db.sqlite", ingest=queue) as kb:
+        outcomes = [o async for _, o in kb.add_files(paths, caller=Caller.terminal())]
+    assert all(isinstance(o, AddResult) for o in outcomes)  # and in the files' order:
+    assert [o.source.source for o in outcomes] == [str(p.resolve()) for p in paths]
+    # A third batch (which one comes first depends on whose files were loaded first) is read
+    # while the first still is.
+    before = queue.events[: queue.events.index(("end", "00.md"))]
+    assert {first for what, first in before if what == "start"} - {"00.md", "08.md"}
