@@ -396,12 +396,12 @@ class Answering:
         self._inline = not self.store.in_memory and self._processes is None
         return self._inline
 
-    async def expect_many_questions(self, wait: float) -> bool:
+    async def expect_many_questions(self, wait: float, *, build: bool = True) -> bool:
         """Searches switch to the compiled search once it has loaded (see
         KnowledgeBase.expect_many_questions); `wait` seconds at most, off the event loop."""
         if wait <= 0:
-            return use_compiled()
-        return await asyncio.to_thread(use_compiled, wait)
+            return use_compiled(build=build)
+        return await asyncio.to_thread(use_compiled, wait, build=build)
 
     async def answer_in_processes(self, count: int, *, compiled: bool | None = None) -> bool:
         """Answer questions in `count` engine processes from now on (`retrieval.engine_worker`:

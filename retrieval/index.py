@@ -1027,7 +1027,8 @@ def segments_of(rows: Sequence[Sequence], title_weight: float | None = None) -> 
         try:
             from retrieval import building
 
-            building.ready(0)  # starts loading it, for this build or a later one
+            if len(rows) >= building.SMALLEST:  # a smaller build stays on numpy: no need
+                building.ready(0)  # starts loading it, for this build or a later one
             compiled = building.postings
         except Exception:
             log.warning("the compiled build is unavailable; building with numpy", exc_info=True)

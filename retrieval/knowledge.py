@@ -162,13 +162,16 @@ class KnowledgeBase:
     async def __aenter__(self) -> KnowledgeBase:
         return self
 
-    async def expect_many_questions(self, wait: float = 0.0) -> bool:
+    async def expect_many_questions(self, wait: float = 0.0, *, build: bool = True) -> bool:
         """For a process that will answer many questions (the bot, `ask --batch`): searches
         switch to the compiled search once it has loaded in the background (a second or so;
         the first time after an install, compiling takes longer). `wait`: seconds to wait
-        for it. The same answers either way; a one-question ask does not pay for it. Returns
-        whether searches use it now."""
-        return await self.answering.expect_many_questions(wait)
+        for it. `build`: load the compiled build too, for a process that will build segments
+        (the bot); not for one that only asks (`ask --batch`), where compiling it after an
+        install would take a core for tens of seconds while the questions are timed. The
+        same answers either way; a one-question ask does not pay for it. Returns whether
+        searches use it now."""
+        return await self.answering.expect_many_questions(wait, build=build)
 
     def answer_inline(self) -> bool:
         """For a caller that asks one question at a time with nothing else on its event loop

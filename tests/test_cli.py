@@ -492,6 +492,33 @@ def test_ask_batch_answers_every_line_in_one_process_and_reports_bad_lines(db_pa
         assert _without_timings(json.loads(single.stdout)) == _without_timings(answer)
 
 
+def test_ask_batch_loads_the_compiled_search_and_not_the_compiled_build(db_path):
+    # A batch only searches. Loading the compiled build as well meant, the first time after
+    # an install, numba compiling it in a thread of the batch for tens of seconds of CPU
+    # while every question's search was timed.
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "status = main(['ask', '--batch'])\n"
+        "import retrieval.index as index\n"
+        "building = sys.modules.get('retrieval.building')\n"
+        "print(status, index._compiled is not None, getattr(building, '_warming', None))\n"
+    )
+    env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=f"{SPEND}\n".encode(),
+        capture_output=True,
+        env=env,
+        cwd=db_path.parent,
+        timeout=300,  # a hang guard: compiling the search after a change takes a while
+        check=False,
+    )
+    answer, status = done.stdout.decode().splitlines()
+    assert "$5.6 million" in json.loads(answer)["hits"][0]["text"]
+    assert status == "0 True None"  # the compiled build never started loading
+
+
 @pytest.fixture
 def stdin(monkeypatch):
     """Give the next `cli(...)` these bytes on standard input."""
