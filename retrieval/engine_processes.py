@@ -38,8 +38,14 @@ STOP_WAIT_S = 5.0
 # Never handed to an engine process: it reads the database and the index, nothing else.
 _SECRETS = ("DISCORD_TOKEN",)
 _FRAME_SIZE = 4  # a frame's length, big-endian, before its body (as `retrieval.parser_host`)
-_NUMBER_SIZE = 8  # a request's number, before its pickle
+_NUMBER_SIZE = 8  # a request's number, after its flags and before its pickle
+# A request's flags (see retrieval.engine_worker): none, or load the compiled search first.
+_NO_FLAGS, _LOAD_COMPILED = b"\x00", b"\x01"
 DEPTH = 2  # questions in a process's hands at once: one it answers, one ready in its pipe
+# Seconds a start waits for `retrieval.precompile`: found in numba's cache, the search is ready
+# within them and the processes load it as they start; compiled (the first time after an
+# install) it is not, and they start on numpy and load it later, one at a time.
+PRECOMPILE_WAIT_S = 5.0
 
 Waiter = asyncio.Future[tuple[str, Any]]
 
@@ -67,6 +73,8 @@ class _Process:
     reader: asyncio.Task[None] | None = None
     alive: bool = True
     answered: int = 0
+    compiled: bool = False  # it said it searches with the compiled search
+    loading: int | None = None  # the question it was told to load it with, until answered
 
 
 class EngineProcesses:
@@ -79,7 +87,12 @@ class EngineProcesses:
         self.database = str(database)
         self.folder = folder
         self.count = count
-        self.compiled = compiled  # load the compiled search in each process
+        # Use the compiled search: compiled (or found in numba's cache) by a process of its
+        # own at the lowest priority (`retrieval.precompile`), then loaded by the engine
+        # processes one at a time, each told so with its next question; numpy until then.
+        self.compiled = compiled
+        self._precompile: asyncio.subprocess.Process | None = None
+        self._precompiled: asyncio.Task[bool] | None = None
         self.restart_after_s = RESTART_AFTER_S
         self.deadline_s = ANSWER_DEADLINE_S
         # Searches the processes answered (not those that found the index stale for the
@@ -101,15 +114,59 @@ class EngineProcesses:
         """The live engine processes' ids."""
         return [e.process.pid for e in self._slots if e is not None and e.alive]
 
+    @property
+    def compiled_pids(self) -> list[int]:
+        """The live engine processes that said they search with the compiled search."""
+        return [e.process.pid for e in self._slots if e is not None and e.alive and e.compiled]
+
     async def start(self) -> None:
+        if self.compiled:
+            self._precompiled = asyncio.create_task(self._compile())
+            await asyncio.wait((self._precompiled,), timeout=PRECOMPILE_WAIT_S)
         for slot in range(self.count):
             await self._start(slot)
+
+    async def _compile(self) -> bool:
+        """Run `retrieval.precompile`; whether the compiled search is in numba's cache now."""
+        env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "retrieval.precompile",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.warning("could not compile the search (searching with numpy): %s", exc)
+            return False
+        self._precompile = process
+        status = await process.wait()
+        if status != 0:
+            log.warning("compiling the search failed (exit status %s); numpy searches", status)
+            return False
+        log.info("the compiled search is ready; the engine processes load it one at a time")
+        self._dispatch()
+        return True
+
+    async def compiled_ready(self) -> bool:
+        """Wait for the compiled search to be compiled (or found in the cache); whether it
+        was (never, unless these processes use it)."""
+        return self._precompiled is not None and await self._precompiled
+
+    def _ready_to_load(self) -> bool:
+        task = self._precompiled
+        return task is not None and task.done() and not task.cancelled() and task.result()
 
     async def _start(self, slot: int) -> None:
         self._started[slot] = time.monotonic()
         env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
         command = (sys.executable, "-m", "retrieval.engine_worker", self.database, str(self.folder))
-        options = ("--stamp", self._stamp, *(("--compiled",) if self.compiled else ()))
+        # A process started once the search is compiled loads it at its start.
+        loads = self._ready_to_load()
+        options = ("--stamp", self._stamp, *(("--compiled",) if loads else ()))
         try:
             process = await asyncio.create_subprocess_exec(
                 *command,
@@ -123,7 +180,7 @@ class EngineProcesses:
             self._failed[slot] += 1
             log.warning("could not start an engine process (answering in threads): %s", exc)
             return
-        entry = _Process(process)
+        entry = _Process(process, compiled=loads)
         entry.reader = asyncio.create_task(self._read(entry, slot))
         self._slots[slot] = entry
         log.info("engine process %d started (pid %d)", slot, process.pid)
@@ -139,9 +196,12 @@ class EngineProcesses:
             while True:
                 head = await out.readexactly(_FRAME_SIZE)
                 body = await out.readexactly(int.from_bytes(head, "big"))
-                number, status, payload = pickle.loads(body)
+                number, status, payload, compiled = pickle.loads(body)
                 waiter = entry.waiting.pop(number, None)
                 entry.answered += 1
+                entry.compiled |= compiled
+                if entry.loading == number:
+                    entry.loading = None
                 if waiter is not None and not waiter.done():
                     waiter.set_result((status, payload))
                 self._dispatch()
@@ -207,8 +267,20 @@ class EngineProcesses:
                 continue
             number = int.from_bytes(body[:_NUMBER_SIZE], "little")
             entry.waiting[number] = waiter
+            flags = _NO_FLAGS
+            if self._load_now(entry):
+                flags, entry.loading = _LOAD_COMPILED, number
             assert entry.process.stdin is not None
-            entry.process.stdin.write(len(body).to_bytes(_FRAME_SIZE, "big") + body)
+            size = len(flags) + len(body)
+            entry.process.stdin.write(size.to_bytes(_FRAME_SIZE, "big") + flags + body)
+
+    def _load_now(self, entry: _Process) -> bool:
+        """Whether this process is to load the compiled search with the question sent now:
+        once it is compiled, one process at a time (loading stalls a process for about a
+        second, and the others answer meanwhile)."""
+        if entry.compiled or entry.loading is not None or not self._ready_to_load():
+            return False
+        return not any(e is not None and e.alive and e.loading is not None for e in self._slots)
 
     async def find(
         self, index: Bm25Index, text: str, k: int, guild_id: int | None, offset: int, check: bool
@@ -270,6 +342,13 @@ class EngineProcesses:
     async def close(self) -> None:
         """Close each process's pipe (it exits when its questions are answered) and wait."""
         self._closed = True
+        if self._precompiled is not None and not self._precompiled.done():
+            if self._precompile is not None and self._precompile.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._precompile.kill()
+            self._precompiled.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._precompiled
         for task in list(self._starting.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -10,8 +10,10 @@ connection of its own.
 
 The protocol is private to the two processes (pipes, never a socket), in the parser processes'
 frames (`retrieval.parser_host`: a 4-byte big-endian length, then the body). A request's body is
-its 8-byte number and the pickle of (saved identity, version, scope versions, question, k,
-server, offset, check); an answer's is the pickle of (number, status, payload):
+a byte of flags (LOAD_COMPILED: load the compiled search before answering, from numba's cache:
+see `retrieval.precompile`), its 8-byte number and the pickle of (saved identity, version,
+scope versions, question, k, server, offset, check); an answer's is the pickle of (number,
+status, payload, whether this process searches with the compiled search):
 - "found": (what `retrieval.answering.find` returns, the layouts to keep);
 - "unsaved": this process has no copy of that index (not saved, or saved over since): the bot
   answers in a thread instead;
@@ -35,13 +37,18 @@ from typing import Any, BinaryIO
 
 from retrieval.answering import find
 from retrieval.engine_processes import code_stamp
-from retrieval.index import MANIFEST, Bm25Index, use_compiled
+from retrieval.index import MANIFEST, Bm25Index, searches_compiled, use_compiled
 from retrieval.parser_host import read_frame, write_frame
 from retrieval.store import Store, read_connection
 
 log = logging.getLogger(__name__)
 
+FLAGS_SIZE = 1  # a request's flags, first
+LOAD_COMPILED = 1  # flag: load the compiled search first (it is in numba's cache by then)
 NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pickle
+# Seconds a process waits for the compiled search to load from numba's cache (about a second;
+# if it is not done by then, it finishes in the background).
+LOAD_WAIT_S = 30.0
 
 
 def frame(value: object) -> bytes:
@@ -113,13 +120,16 @@ class Engine:
 def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
     """Answer requests until the bot closes the pipe."""
     while (body := read_frame(requests)) is not None:
-        number = int.from_bytes(body[:NUMBER_SIZE], "little")
+        flags = body[0]
+        number = int.from_bytes(body[FLAGS_SIZE : FLAGS_SIZE + NUMBER_SIZE], "little")
+        if flags & LOAD_COMPILED:
+            use_compiled(LOAD_WAIT_S, build=False)
         try:
-            status, payload = engine.answer(pickle.loads(body[NUMBER_SIZE:]))
+            status, payload = engine.answer(pickle.loads(body[FLAGS_SIZE + NUMBER_SIZE :]))
         except Exception as exc:  # the bot answers it in a thread, and reports what it finds
             log.error("answering in an engine process failed: %s", type(exc).__name__)
             status, payload = "failed", None
-        write_frame(answers, frame((number, status, payload)))
+        write_frame(answers, frame((number, status, payload, searches_compiled())))
 
 
 def main(argv: list[str] | None = None) -> int:

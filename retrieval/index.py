@@ -959,6 +959,11 @@ def use_compiled(wait: float = 0.0, *, build: bool = True) -> bool:
     return _compiled is not None
 
 
+def searches_compiled() -> bool:
+    """Whether this process's searches use the compiled search now."""
+    return _compiled is not None
+
+
 def compiled_requested() -> bool:
     """Whether this process asked for the compiled search (`use_compiled`): an engine process
     started for it loads it too (`retrieval.engine_processes`)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import engine_processes
 from retrieval.engine_processes import EngineProcesses
 from retrieval.engine_worker import Engine
 from retrieval.knowledge import KnowledgeBase
@@ -106,6 +107,29 @@ async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
     assert done.index("B") <= 3, done
     assert kb.answering._processes is not None
     assert kb.answering._processes.answered == 22
+
+
+async def test_processes_answer_with_numpy_until_the_search_is_compiled_then_load_it(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The compiled search is compiled (or found in numba's cache) by a process of its own at
+    # the lowest priority; the engine processes answer meanwhile, then load it one at a time,
+    # each with a question: the same answers all along. (Not waited for at the start, as when
+    # it is compiled the first time after an install.)
+    monkeypatch.setattr(engine_processes, "PRECOMPILE_WAIT_S", 0.0)
+    expected = [_seen(await kb.ask(q, 5)) for q in QUESTIONS]
+    assert await kb.answer_in_processes(2, compiled=True)
+    processes = kb.answering._processes
+    assert processes is not None and len(processes.pids) == 2
+    assert [_seen(await kb.ask(q, 5)) for q in QUESTIONS] == expected
+    assert await asyncio.wait_for(processes.compiled_ready(), 600)  # a hang guard only
+    for _ in range(20):  # rounds of questions at once, until both have loaded it
+        answers = await asyncio.gather(*(kb.ask(q, 5) for q in QUESTIONS * 2))
+        assert [_seen(a) for a in answers] == expected * 2
+        if len(processes.compiled_pids) == 2:
+            break
+    assert sorted(processes.compiled_pids) == sorted(processes.pids)
+    assert processes.answered == len(QUESTIONS) * (1 + 2 * (_ + 1))  # none went to threads
 
 
 async def test_a_killed_engine_process_costs_no_question(kb: KnowledgeBase) -> None:
