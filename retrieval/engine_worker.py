@@ -47,8 +47,9 @@ FLAGS_SIZE = 1  # a request's flags, first
 LOAD_COMPILED = 1  # flag: load the compiled search first (it is in numba's cache by then)
 NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pickle
 # Seconds a process waits for the compiled search to load from numba's cache (about a second;
-# if it is not done by then, it finishes in the background).
-LOAD_WAIT_S = 30.0
+# if it is not done by then, it finishes in the background while numpy answers): well within
+# the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
+LOAD_WAIT_S = 10.0
 
 
 def frame(value: object) -> bytes:
