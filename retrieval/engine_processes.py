@@ -74,6 +74,7 @@ class _Process:
     alive: bool = True
     answered: int = 0
     compiled: bool = False  # it said it searches with the compiled search
+    told: bool = False  # it was told to load it (once: if that takes long, it goes on alone)
     loading: int | None = None  # the question it was told to load it with, until answered
 
 
@@ -157,8 +158,11 @@ class EngineProcesses:
         return self._precompiled is not None and await self._precompiled
 
     def _ready_to_load(self) -> bool:
+        """Whether the compiled search is in numba's cache (a failed compile: never)."""
         task = self._precompiled
-        return task is not None and task.done() and not task.cancelled() and task.result()
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return False
+        return task.result()
 
     async def _start(self, slot: int) -> None:
         self._started[slot] = time.monotonic()
@@ -269,7 +273,7 @@ class EngineProcesses:
             entry.waiting[number] = waiter
             flags = _NO_FLAGS
             if self._load_now(entry):
-                flags, entry.loading = _LOAD_COMPILED, number
+                flags, entry.loading, entry.told = _LOAD_COMPILED, number, True
             assert entry.process.stdin is not None
             size = len(flags) + len(body)
             entry.process.stdin.write(size.to_bytes(_FRAME_SIZE, "big") + flags + body)
@@ -278,7 +282,7 @@ class EngineProcesses:
         """Whether this process is to load the compiled search with the question sent now:
         once it is compiled, one process at a time (loading stalls a process for about a
         second, and the others answer meanwhile)."""
-        if entry.compiled or entry.loading is not None or not self._ready_to_load():
+        if entry.compiled or entry.told or not self._ready_to_load():
             return False
         return not any(e is not None and e.alive and e.loading is not None for e in self._slots)
 
