@@ -129,7 +129,6 @@ class EngineProcesses:
 
     async def _compile(self) -> bool:
         """Run `retrieval.precompile`; whether the compiled search is in numba's cache now."""
-        env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -137,7 +136,7 @@ class EngineProcesses:
                 "retrieval.precompile",
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
-                env=env,
+                env=_environment(),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -166,7 +165,6 @@ class EngineProcesses:
 
     async def _start(self, slot: int) -> None:
         self._started[slot] = time.monotonic()
-        env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
         command = (sys.executable, "-m", "retrieval.engine_worker", self.database, str(self.folder))
         # A process started once the search is compiled loads it at its start.
         loads = self._ready_to_load()
@@ -177,7 +175,7 @@ class EngineProcesses:
                 *options,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                env=env,
+                env=_environment(),
                 start_new_session=True,  # a terminal's Ctrl-C stops the bot, which stops it
             )
         except OSError as exc:
@@ -370,6 +368,11 @@ class EngineProcesses:
                 entry.reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await entry.reader
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment for a child, without the secrets it never needs."""
+    return {k: v for k, v in os.environ.items() if k not in _SECRETS}
 
 
 def _give_up(waiters: Iterable[Waiter]) -> None:
