@@ -16,6 +16,7 @@ import re
 import sqlite3
 import sys
 import textwrap
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -43,6 +44,8 @@ EXIT_USAGE = 2
 # time after an install numba compiles it (12-25 s here), and questions asked meanwhile would
 # be searched with numpy while the compiler takes a core.
 BATCH_COMPILE_WAIT_S = 60.0
+BATCH_CHUNK = 64  # questions searched together by `ask --batch` (see _chunks)
+BATCH_READ_AHEAD = 1024  # lines `ask --batch` reads ahead of its answers
 # A batch line longer than this is refused without being held whole: far above any question
 # (MAX_QUERY_CHARS characters, however much white space around them), so only garbage is cut.
 MAX_BATCH_LINE_BYTES = 65_536
@@ -389,20 +392,63 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
     # first time after an install) took a core for tens of seconds while the questions ran:
     # search p95 1.06 ms against 0.42 with it already compiled.
     await kb.expect_many_questions(wait=BATCH_COMPILE_WAIT_S, build=False)
-    kb.answer_inline()  # one question at a time: no engine thread to hand it to
-    lines = batch_questions(sys.stdin.buffer)
-    # Read in a thread: a slow writer on the pipe must not stall the event loop between asks.
-    while item := await asyncio.to_thread(next, lines, None):
-        number, question, problem = item
-        if question is not None:
-            try:
-                answer = await kb.ask(question, k, caller)
-            except CitebotError as exc:
-                problem = refusal(exc)
-            else:
-                _emit_json_line(answer.to_json())
-                continue
-        _emit_json_line({"line": number, "error": problem})
+    kb.answer_inline()  # one caller: no engine thread to hand its questions to
+    async for chunk in _chunks(batch_questions(sys.stdin.buffer)):
+        answers = iter(await kb.ask_many([q for _, q, _ in chunk if q is not None], k, caller))
+        for number, question, problem in chunk:
+            if question is not None:
+                answer = next(answers)
+                if isinstance(answer, Answer):
+                    _emit_json_line(answer.to_json())
+                    continue
+                problem = refusal(answer)
+            _emit_json_line({"line": number, "error": problem})
+
+
+async def _chunks(
+    lines: Iterator[tuple[int, str | None, str]],
+) -> AsyncIterator[list[tuple[int, str | None, str]]]:
+    """The batch's lines in chunks of what has been read already (at most BATCH_CHUNK): a
+    file piped in is answered 64 questions at a time (searched together, see
+    KnowledgeBase.ask_many), a person typing one line at a time gets each answer at once.
+
+    Read in a daemon thread, at most BATCH_READ_AHEAD lines ahead: a slow writer on the pipe
+    never stalls the event loop, and an interrupted batch does not wait for a line that may
+    never come."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue[tuple[int, str | None, str] | None] = asyncio.Queue()
+    room = threading.Semaphore(BATCH_READ_AHEAD)
+    failed: list[Exception] = []
+
+    def read() -> None:
+        try:
+            for item in lines:
+                room.acquire()
+                loop.call_soon_threadsafe(ready.put_nowait, item)
+        except Exception as exc:  # raised on the loop, after the lines read before it
+            failed.append(exc)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the batch was stopped
+                loop.call_soon_threadsafe(ready.put_nowait, None)
+
+    threading.Thread(target=read, name="citebot-batch-reader", daemon=True).start()
+    ended = False
+    while not ended:
+        item = await ready.get()
+        if item is None:
+            break
+        chunk = [item]
+        while len(chunk) < BATCH_CHUNK and not ready.empty():
+            item = ready.get_nowait()
+            if item is None:
+                ended = True
+                break
+            chunk.append(item)
+        for _ in chunk:
+            room.release()
+        yield chunk
+    if failed:
+        raise failed[0]
 
 
 async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:

@@ -161,17 +161,13 @@ def _searched_for(
 
 
 def _timed_search(
-    index: Bm25Index,
-    terms: list[str],
-    k: int,
-    guild_id: int | None,
-    boosts: dict[str, float],
+    index: Bm25Index, asked: _Asked, guild_id: int | None
 ) -> tuple[SearchResult, float]:
     """The search and its milliseconds, timed in the worker thread: `search_ms` is the index
     alone, comparable with another engine's search, without the hop to the thread and back
     (which a loaded event loop stretches)."""
     started = time.perf_counter()
-    result = index.search(terms, k, guild_id, boosts)
+    result = index.search(asked.searched + asked.hints, asked.depth, guild_id, asked.weighting)
     return result, (time.perf_counter() - started) * 1000
 
 
@@ -185,6 +181,8 @@ class _Asked:
     fixes: dict[str, tuple[str, ...]]
     boosts: dict[str, float]
     shares: dict[str, float]
+    depth: int  # how many passages BM25 hands to the reranker
+    weighting: dict[str, float]  # each searched term's weight in BM25 (corrections, hints)
 
 
 def _judged(
@@ -288,6 +286,46 @@ class Reads(Protocol):
     def passages(self, ids: list[int], guild_id: int | None) -> Mapping[int, Mapping]: ...
 
 
+def _asked(text: str, k: int, guild_id: int | None, offset: int, index: Bm25Index) -> _Asked:
+    """The question as it will be searched: its formal text, its terms with corrections for
+    words the corpus does not know, and the answer words added as hints."""
+    asked = text  # as typed: answer words and hints read the chat phrasing
+    text = formal(text)  # "put out" is "released": the rest reads what it asks
+    terms = analyze(text)
+    fixes: dict[str, tuple[str, ...]] = {}
+    shares: dict[str, float] = {}
+    if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
+        fixes = _corrections(text, terms, index, guild_id)
+        # Only words the corpus lacks are weighed by how common they are in English (see
+        # _judged): a question of known words never loads the word list.
+        shares = english_shares(text, [t for t in terms if not index.knows(t, guild_id)])
+    searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
+    boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
+    # Words the answer uses that the question does not ("born" for "where is X from"):
+    # searched, and counted for proximity and coverage, at their lower weight.
+    hints = [t for t in analyze(answer_words(asked)) if t not in searched]
+    # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
+    # reranked list (and ends it at the same passage).
+    depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
+    weighting = boosts | dict.fromkeys(hints, HINT_WEIGHT)
+    return _Asked(text, searched, hints, fixes, boosts, shares, depth, weighting)
+
+
+def _concluded(
+    asked: _Asked,
+    index: Bm25Index,
+    guild_id: int | None,
+    result: SearchResult,
+    search_ms: float,
+    reads: Reads,
+    k: int,
+    offset: int,
+) -> Found:
+    """What the search found, with its passages' rows read, reranked and judged."""
+    rows = reads.passages([h.passage_id for h in result.hits], guild_id)
+    return _judged(asked, index, guild_id, result.hits, rows, k, offset, search_ms)
+
+
 def find(
     text: str,
     k: int,
@@ -312,39 +350,46 @@ def find(
         if fit is None:
             return None, False
         behind = not fit
-    asked = text  # as typed: answer words and hints read the chat phrasing
-    text = formal(text)  # "put out" is "released": the rest reads what it asks
-    terms = analyze(text)
-    fixes: dict[str, tuple[str, ...]] = {}
-    shares: dict[str, float] = {}
-    if not all(index.knows(t, guild_id) for t in terms):  # else nothing to correct or weigh
-        fixes = _corrections(text, terms, index, guild_id)
-        # Only words the corpus lacks are weighed by how common they are in English (see
-        # _judged): a question of known words never loads the word list.
-        shares = english_shares(text, [t for t in terms if not index.knows(t, guild_id)])
-    searched = [fixes[t][0] if t in fixes else t for t in terms if fixes.get(t) != ()]
-    boosts = {fixes[t][0]: TYPO_WEIGHT for t in fixes if fixes[t]}
-    # Words the answer uses that the question does not ("born" for "where is X from"):
-    # searched, and counted for proximity and coverage, at their lower weight.
-    hints = [t for t in analyze(answer_words(asked)) if t not in searched]
-    # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
-    # reranked list (and ends it at the same passage).
-    depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
-    result, search_ms = _timed_search(
-        index, searched + hints, depth, guild_id, boosts | dict.fromkeys(hints, HINT_WEIGHT)
-    )
-    rows = reads.passages([h.passage_id for h in result.hits], guild_id)
-    found = _judged(
-        _Asked(text, searched, hints, fixes, boosts, shares),
-        index,
-        guild_id,
-        result.hits,
-        rows,
-        k,
-        offset,
-        search_ms,
-    )
-    return found, behind
+    asked = _asked(text, k, guild_id, offset, index)
+    result, search_ms = _timed_search(index, asked, guild_id)
+    return _concluded(asked, index, guild_id, result, search_ms, reads, k, offset), behind
+
+
+def find_many(
+    texts: Sequence[str],
+    k: int,
+    guild_id: int | None,
+    index: Bm25Index,
+    reads: Reads,
+    check: bool = True,
+) -> tuple[list[tuple[Found, float]] | None, bool]:
+    """`find` for several questions of one caller (a batch), each with the milliseconds of
+    its own work: every question is read first, then all are searched one after another,
+    then each is reranked and judged. Same answers as asking them one by one.
+
+    Why together: a search that follows the rest of an answer's work (rows read, reranking,
+    highlights) finds the index's data and the compiled loop cold in the CPU's caches; back to
+    back they stay warm. Measured on a 85k-passage folder (382 questions, chunks of 64):
+    search p50/p95 0.29/0.55 ms one by one against 0.11/0.24 ms together.
+    """
+    behind = False
+    if check:
+        fit = _fit(index, reads.versions(guild_id), guild_id)
+        if fit is None:
+            return None, False
+        behind = not fit
+    plans: list[tuple[_Asked, float]] = []
+    for text in texts:
+        started = time.perf_counter()
+        plans.append((_asked(text, k, guild_id, 0, index), time.perf_counter() - started))
+    searched = [_timed_search(index, asked, guild_id) for asked, _ in plans]
+    out = []
+    for (asked, planning), (result, search_ms) in zip(plans, searched, strict=True):
+        started = time.perf_counter()
+        found = _concluded(asked, index, guild_id, result, search_ms, reads, k, 0)
+        own_ms = (planning + time.perf_counter() - started) * 1000 + search_ms
+        out.append((found, own_ms))
+    return out, behind
 
 
 ENGINE_THREADS = 2  # one long question (a vocabulary scan for typos) does not stall the rest
@@ -362,6 +407,11 @@ def _fit(index: Bm25Index, versions: tuple[int, int, int], guild_id: int | None)
     if seen.get(0, 0) == global_version and seen.get(guild_id or 0, 0) == own_version:
         return False
     return None
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= MAX_K:
+        raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
 
 
 class Answering:
@@ -558,16 +608,80 @@ class Answering:
         caller = caller or Caller()
         started = time.perf_counter()
         text = validate_query(query)
-        if not 1 <= k <= MAX_K:
-            raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
+        _check_k(k)
         found = await self._search(text, k, caller.guild_id)
-        hits, more, answered = found.hits, found.more, found.verdict.answered
         articles = await self._articles(caller.guild_id)
+        return await self._logged(text, found, articles, started, caller)
+
+    async def ask_many(
+        self, queries: Sequence[str], k: int = 3, caller: Caller | None = None
+    ) -> list[Answer | InvalidQuery]:
+        """`ask` for each of `queries` (a batch from one caller), in their order: its Answer,
+        logged, or the InvalidQuery that refused it. The same answers as asking one by one;
+        searched one after another (see `find_many`), each answer's `latency_ms` the time of
+        its own work."""
+        caller = caller or Caller()
+        _check_k(k)
+        texts: list[str | InvalidQuery] = []
+        for query in queries:
+            try:
+                texts.append(validate_query(query))
+            except InvalidQuery as exc:
+                texts.append(exc)
+        valid = [t for t in texts if isinstance(t, str)]
+        founds = iter(await self._search_many(valid, k, caller.guild_id))
+        out: list[Answer | InvalidQuery] = []
+        for text in texts:
+            if isinstance(text, InvalidQuery):
+                out.append(text)
+                continue
+            found, own_ms = next(founds)
+            started = time.perf_counter() - own_ms / 1000
+            articles = await self._articles(caller.guild_id)
+            out.append(await self._logged(text, found, articles, started, caller))
+        return out
+
+    async def _search_many(
+        self, texts: list[str], k: int, guild_id: int | None
+    ) -> list[tuple[Found, float]]:
+        """`_search` for a batch: in engine processes one by one (they take one question at a
+        time); else together in one trip to an engine thread, or on this one."""
+        if not texts:
+            return []
+        if self._processes is not None:
+            out = []
+            for text in texts:
+                started = time.perf_counter()
+                found = await self._search(text, k, guild_id)
+                out.append((found, (time.perf_counter() - started) * 1000))
+            return out
+        loop = asyncio.get_running_loop()
+        reads = _ThreadReads(self, loop)
+        index, check = self.live.current, True
+        while True:  # twice at most, as in _search
+            if index is not None:
+                if self._inline:
+                    founds, behind = find_many(texts, k, guild_id, index, reads, check)
+                else:
+                    founds, behind = await loop.run_in_executor(
+                        self._engine, find_many, texts, k, guild_id, index, reads, check
+                    )
+                if behind:
+                    self._catch_up_in_background()
+                if founds is not None:
+                    return founds
+            index, check = await self._rebuild(), False
+
+    async def _logged(
+        self, text: str, found: Found, articles: int, started: float, caller: Caller
+    ) -> Answer:
+        """The answer to `text`, logged; its latency counted from `started` to now."""
         latency_ms = (time.perf_counter() - started) * 1000
+        answered = found.verdict.answered
         query_id = await self.queries.record(
             caller,
             text,
-            hits,
+            found.hits,
             answered=answered,
             confidence=found.verdict.confidence,
             latency_ms=latency_ms,
@@ -575,12 +689,12 @@ class Answering:
         return Answer(
             query=text,
             answered=answered,
-            hits=tuple(hits),
+            hits=tuple(found.hits),
             latency_ms=latency_ms,
             confidence=found.verdict.confidence,
             articles_searched=articles,
             query_id=query_id,
-            has_more=more,
+            has_more=found.more,
             reason=found.verdict.reason,
             searched_for=found.searched_for,
             search_ms=found.search_ms,

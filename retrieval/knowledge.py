@@ -95,6 +95,7 @@ class KnowledgeBase:
         self.warm_up = self.answering.warm_up
         self.settle_index = self.answering.settle_index
         self.ask = self.answering.ask
+        self.ask_many = self.answering.ask_many
         self.page = self.answering.page
         self.record_feedback = self.queries.record_feedback
         self.query_log = self.queries.rows

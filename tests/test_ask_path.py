@@ -2,6 +2,7 @@
 query log written in batches that still show every row as soon as its ask returns."""
 
 import asyncio
+import dataclasses
 import sqlite3
 from binascii import b2a_base64
 
@@ -9,6 +10,7 @@ import pytest
 
 from retrieval.analyzer import analyze_spans
 from retrieval.documents import prepare
+from retrieval.errors import InvalidQuery
 from retrieval.ingest_jobs import decode_document
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import AddResult, Answer, Caller
@@ -257,3 +259,34 @@ async def test_another_connection_s_change_is_found_by_the_next_ask(kb, db_path)
         await other.add_text(TAKEN_HOME, title="Night train souvenirs")
     answer = await kb.ask("What did the passengers take home?")
     assert answer.answered and answer.hits[0].title == "Night train souvenirs"
+
+
+def _as_shown(answer: Answer) -> Answer:
+    """An answer without what differs between two asks of one question: timings, log id."""
+    return dataclasses.replace(answer, latency_ms=0.0, search_ms=0.0, query_id=None)
+
+
+async def test_asked_together_each_question_gets_its_own_answer_and_log_row(kb):
+    # `ask --batch` asks questions together (searched one after another): the same answers
+    # as one by one, a refusal in its place, and a source this server just added found.
+    caller = Caller.member(GUILD, 7)
+    await kb.ask(SPEND, caller=caller)  # the index is built; the next add makes it stale
+    await kb.add_text(TAKEN_HOME, title="Night train souvenirs", guild_id=GUILD)
+    questions = [SPEND, "   ", "What did passengers take home from the night train?", "Zzyzx?"]
+    together = await kb.ask_many(questions, k=2, caller=caller)
+    assert isinstance(together[1], InvalidQuery)
+    assert str(together[1]).startswith("the question is empty")
+    assert together[2].hits[0].title == "Night train souvenirs"
+    assert together[3].answered is False and together[3].hits == ()
+    for question, answer in zip(questions, together, strict=True):
+        if isinstance(answer, Answer):
+            alone = await kb.ask(question, k=2, caller=caller)
+            assert _as_shown(answer) == _as_shown(alone)
+    rows = await kb.query_log("recent", 20, caller)
+    ids = [a.query_id for a in together if isinstance(a, Answer)]
+    assert sorted(r.id for r in rows if r.id in ids) == ids
+    assert [r.query for r in sorted(rows, key=lambda r: r.id)][1:4] == [
+        questions[0],
+        questions[2],
+        questions[3],
+    ]

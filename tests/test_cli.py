@@ -519,6 +519,60 @@ def test_ask_batch_loads_the_compiled_search_and_not_the_compiled_build(db_path)
     assert status == "0 True None"  # the compiled build never started loading
 
 
+def test_ask_batch_answers_past_a_chunk_in_order_like_one_by_one(cli, stdin, db_path):
+    # 150 lines: more than one chunk of questions searched together, with refusals and bad
+    # lines at and around the chunks' edges. Every answer is the one a single ask gives.
+    questions = ["Which GPUs did DeepSeek rely on?", SPEND, "What is the capital of France?"]
+    lines = [questions[n % 3] for n in range(150)]
+    for n in (0, 63, 64, 65, 127, 149):
+        lines[n] = " "  # blank once cleaned: skipped
+    for n in (1, 62, 128):
+        lines[n] = "\u200b"  # empty once cleaned: refused
+    stdin("\n".join(lines).encode())
+    result = cli("ask", "--batch", "-k", "2")
+    assert result.code == 0, result.err
+    out = [json.loads(line) for line in result.out.splitlines()]
+    expected = [(n + 1, q) for n, q in enumerate(lines) if q.strip()]
+    assert len(out) == len(expected) == 144
+    singles = {}
+    for q in questions:
+        single = cli("ask", q, "-k", "2", "--json")
+        assert single.code == 0, single.err
+        singles[q] = _without_timings(json.loads(single.out))
+    for got, (number, line) in zip(out, expected, strict=True):
+        if line == "\u200b":
+            assert got == {"line": number, "error": got["error"]}
+            assert got["error"].startswith("the question is empty")
+        else:
+            assert _without_timings(got) == singles[line]
+            assert 0 < got["search_ms"] <= got["latency_ms"]
+    with sqlite3.connect(db_path) as con:
+        logged = [q for (q,) in con.execute("SELECT query FROM queries ORDER BY id LIMIT 141")]
+    assert logged == [q for _, q in expected if q != "\u200b"]
+
+
+def test_ask_batch_answers_each_line_as_it_comes(db_path):
+    # A person (or a program) writing one question at a time gets each answer before writing
+    # the next: the batch does not wait for a chunk to fill or for the end of its input.
+    env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--batch", "-k", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=db_path.parent,
+    ) as batch:
+        assert batch.stdin is not None and batch.stdout is not None
+        for question in (SPEND, "Which GPUs did DeepSeek rely on?"):
+            batch.stdin.write(question.encode() + b"\n")
+            batch.stdin.flush()  # and the pipe stays open: no end of input yet
+            assert json.loads(batch.stdout.readline())["query"] == question
+        batch.stdin.close()
+        assert batch.stdout.read() == b""
+        assert batch.wait(timeout=60) == 0  # a hang guard, not a timing
+
+
 @pytest.fixture
 def stdin(monkeypatch):
     """Give the next `cli(...)` these bytes on standard input."""
