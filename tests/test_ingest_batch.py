@@ -282,27 +282,28 @@ async def test_past_the_largest_id_sqlite_picks_the_ids_and_every_file_is_added(
 
 class _HeldQueue(IngestQueue):
     """The queue reading in-process (`limited=False`), two workers, batches of 8 files, its
-    first batch held until the second has been read; it notes when each batch's reading starts
-    and ends (by the batch's first file)."""
+    first batch held until a third batch has started (a hang guard of 60 s: a queue whose
+    workers wait for the first batch never starts one, and the first batch fails); it notes
+    when each batch's reading starts and ends (by the batch's first file)."""
 
     def __init__(self) -> None:
         super().__init__(workers=2, limited=False, batch_files=8)
         self.events: list[tuple[str, str]] = []
-        self._second_read = threading.Event()
+        self._third_started = threading.Event()
 
     async def run(self, func: Callable[..., T], *args: object, name: str) -> T:
         first = args[0][0][1]  # type: ignore[index]
 
         def job(*given: object) -> T:
             self.events.append(("start", first))
+            if first not in ("00.md", "08.md"):
+                self._third_started.set()
             if first == "00.md":
-                assert self._second_read.wait(60)  # a hang guard only
+                assert self._third_started.wait(60)  # a hang guard only
             try:
                 return func(*given)
             finally:
                 self.events.append(("end", first))
-                if first == "08.md":
-                    self._second_read.set()
 
         return await super().run(job, *args, name=name)
 
