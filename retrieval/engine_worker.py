@@ -18,7 +18,9 @@ status, payload, whether this process searches with the compiled search):
 - "unsaved": this process has no copy of that index (not saved, or saved over since): the bot
   answers in a thread instead;
 - "failed": the work raised; the bot answers in a thread, where the error is its own.
-Questions are answered one at a time, in order. Stdout carries frames only: anything printed
+Questions waiting in the pipe at once are answered together (searched one after another, see
+`Engine.answer_together`), each answer sent as soon as it is ready; the bot matches answers to
+questions by number. Stdout carries frames only: anything printed
 goes to stderr.
 """
 
@@ -29,13 +31,14 @@ import dataclasses
 import logging
 import os
 import pickle
+import select
 import sqlite3
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from retrieval.answering import find
+from retrieval.answering import Found, find, found_each, lags
 from retrieval.engine_processes import code_stamp
 from retrieval.index import MANIFEST, Bm25Index, searches_compiled, use_compiled
 from retrieval.parser_host import read_frame, write_frame
@@ -50,6 +53,7 @@ NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pick
 # if it is not done by then, it finishes in the background while numpy answers): well within
 # the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
 LOAD_WAIT_S = 10.0
+TOGETHER = 4  # most requests waiting in the pipe answered together (see serve)
 
 
 def frame(value: object) -> bytes:
@@ -113,24 +117,80 @@ class Engine:
         index.scope_versions = scope_versions
         reads = _Reads(self.db)
         found, behind = find(text, k, guild_id, offset, index, reads, check)
-        if found is not None:  # the passages it judged stay here: the bot reads the verdict
-            found = dataclasses.replace(found, verdict=dataclasses.replace(found.verdict, kept=[]))
-        return "found", (found, behind, reads.unlaid)
+        return "found", (_sent(found), behind, reads.unlaid)
+
+    def answer_together(
+        self, requests: list[tuple[int, tuple[Any, ...]]]
+    ) -> Iterator[tuple[int, str, object]]:
+        """(number, status, payload) for each of several requests waiting at once, the first
+        pages asked of the same saved index searched one after another (see
+        `retrieval.answering.found_each`); the others (a later page, another copy of the
+        index) one by one, first. Measured with two processes and 50 askers at once (no
+        Discord), alternating with answering one at a time: 5 of 6 runs answered more per
+        second (756-1240 against 657-996), engine CPU median 2.0 against 2.1 ms a question."""
+        together: list[tuple[int, tuple[str, int, int | None], bool]] = []
+        index: Bm25Index | None = None
+        reads = _Reads(self.db)
+        for number, request in requests:
+            saved_as, version, scope_versions, text, k, guild_id, offset, check = request
+            current = self.index_for(saved_as, version) if offset == 0 else None
+            if current is None or (index is not None and current is not index):
+                yield number, *self.answer(request)
+                continue
+            index = current
+            index.scope_versions = scope_versions  # as in `answer`
+            behind = lags(index, reads, guild_id) if check else False
+            if behind is None:
+                yield number, "found", (None, False, [])
+                continue
+            together.append((number, (text, k, guild_id), behind))
+        if index is None or not together:
+            return
+        found_all = found_each([question for _, question, _ in together], index, reads)
+        for (number, _, behind), (found, _) in zip(together, found_all, strict=True):
+            yield number, "found", (_sent(found), behind, reads.unlaid)
+
+
+def _sent(found: Found | None) -> Found | None:
+    """The found as sent to the bot: the passages it judged stay here (the bot reads the
+    verdict)."""
+    if found is None:
+        return None
+    return dataclasses.replace(found, verdict=dataclasses.replace(found.verdict, kept=[]))
 
 
 def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
-    """Answer requests until the bot closes the pipe."""
+    """Answer requests until the bot closes the pipe: those waiting in it at once (at most
+    TOGETHER) together, each answer sent as soon as it is ready. `requests` is unbuffered,
+    so that what waits in the pipe is what the system says."""
     while (body := read_frame(requests)) is not None:
-        flags = body[0]
-        number = int.from_bytes(body[FLAGS_SIZE : FLAGS_SIZE + NUMBER_SIZE], "little")
-        if flags & LOAD_COMPILED:
-            use_compiled(LOAD_WAIT_S, build=False)
+        bodies = [body]
+        while len(bodies) < TOGETHER and _waiting(requests):
+            more = read_frame(requests)
+            if more is None:
+                break
+            bodies.append(more)
+        numbered = []
+        for body in bodies:
+            if body[0] & LOAD_COMPILED:
+                use_compiled(LOAD_WAIT_S, build=False)
+            number = int.from_bytes(body[FLAGS_SIZE : FLAGS_SIZE + NUMBER_SIZE], "little")
+            numbered.append((number, body))
+        left = dict(numbered)
         try:
-            status, payload = engine.answer(pickle.loads(body[FLAGS_SIZE + NUMBER_SIZE :]))
-        except Exception as exc:  # the bot answers it in a thread, and reports what it finds
+            requests_now = [(n, pickle.loads(b[FLAGS_SIZE + NUMBER_SIZE :])) for n, b in numbered]
+            for number, status, payload in engine.answer_together(requests_now):
+                write_frame(answers, frame((number, status, payload, searches_compiled())))
+                del left[number]
+        except Exception as exc:  # the bot answers these in threads, and reports what it finds
             log.error("answering in an engine process failed: %s", type(exc).__name__)
-            status, payload = "failed", None
-        write_frame(answers, frame((number, status, payload, searches_compiled())))
+            for number in left:
+                write_frame(answers, frame((number, "failed", None, searches_compiled())))
+
+
+def _waiting(stream: BinaryIO) -> bool:
+    """Whether a request is waiting in the pipe (without reading it)."""
+    return bool(select.select([stream], [], [], 0)[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     opened = Bm25Index.open_saved(engine.folder)  # before the first question, not during it
     if opened is not None:
         engine.index = opened[0]
+    requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
-        serve(engine, sys.stdin.buffer, answers)
+        serve(engine, requests, answers)
     return 0
 
 

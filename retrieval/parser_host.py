@@ -42,12 +42,29 @@ _SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
+    """The next frame's body, or None at the end of the stream (or within a frame)."""
+    head = _read_exactly(stream, _HEADER.size)
+    if head is None:
         return None
     (size,) = _HEADER.unpack(head)
-    body = stream.read(size)
-    return body if len(body) == size else None
+    return _read_exactly(stream, size)
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    """`size` bytes, or None if the stream ends first. A buffered stream reads them in one
+    call; an unbuffered pipe (an engine process's requests) may return them in parts."""
+    data = stream.read(size)
+    if data is None or len(data) == size:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        part = stream.read(size - got)
+        if not part:
+            return None
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def write_frame(stream: BinaryIO, body: bytes) -> None:

@@ -69,6 +69,30 @@ async def test_an_engine_process_gives_the_answers_threads_give(kb: KnowledgeBas
     assert page.hits and page.hits[0].rank == 2
 
 
+async def test_questions_waiting_at_once_get_the_answers_they_get_alone(
+    kb: KnowledgeBase,
+) -> None:
+    """A process answers the questions waiting in its pipe together (searched one after
+    another): each still gets its own server's passages, its own page size and its own
+    corrections, as when asked alone in a thread."""
+    await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+    asked = [
+        (q, k, guild)
+        for q in (*QUESTIONS, "Ferncliff suction grippers filters")
+        for k, guild in ((5, SERVER_A), (1, SERVER_B), (3, None))
+    ]
+    alone = [_seen(await kb.ask(q, k, Caller(guild_id=g))) for q, k, g in asked]
+    assert await kb.answer_in_processes(1)
+    processes = kb.answering._processes
+    assert processes is not None
+    await kb.ask(QUESTIONS[0], 3)  # the process has the index open
+    at_once = await asyncio.gather(*(kb.ask(q, k, Caller(guild_id=g)) for q, k, g in asked))
+    assert [_seen(a) for a in at_once] == alone
+    assert processes.answered == len(asked) + 1  # none fell back to a thread
+    memo = [a for a, (q, _, _) in zip(at_once, asked, strict=True) if q.startswith("Ferncliff")]
+    assert [a.answered for a in memo] == [True, False, False]  # only server A has the memo
+
+
 async def test_a_source_added_is_found_by_the_next_question_in_a_process(
     kb: KnowledgeBase,
 ) -> None:
