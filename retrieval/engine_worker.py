@@ -53,6 +53,7 @@ NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pick
 # if it is not done by then, it finishes in the background while numpy answers): well within
 # the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
 LOAD_WAIT_S = 10.0
+KEPT_ROWS = 8192  # passages' rows an engine process keeps (see Engine.rows_for)
 TOGETHER = 4  # most requests waiting in the pipe answered together (see serve)
 
 
@@ -62,18 +63,37 @@ def frame(value: object) -> bytes:
 
 class _Reads:
     """`retrieval.answering.Reads` through this process's connection; the passages fetched
-    without a layout are sent back for the bot to keep (it owns the writes)."""
+    without a layout are sent back for the bot to keep (it owns the writes). Rows come from
+    `rows` (see `Engine.rows_for`) where they are there."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, rows: dict[tuple[int | None, int], Any]) -> None:
         self.db = db
+        self.rows = rows
         self.unlaid: list[tuple[object, ...]] = []
 
     def versions(self, guild_id: int | None) -> tuple[int, int, int]:
         return Store.versions_on(self.db, guild_id)
 
     def passages(self, ids: list[int], guild_id: int | None) -> Mapping[int, Mapping]:
-        rows, self.unlaid = Store.passages_by_id_on(self.db, ids, guild_id)
-        return rows
+        kept = self.rows
+        found = {}
+        missing = []
+        for i in ids:
+            row = kept.get((guild_id, i))
+            if row is None:
+                missing.append(i)
+            else:
+                found[i] = row
+        self.unlaid = []
+        if missing:
+            rows, self.unlaid = Store.passages_by_id_on(self.db, missing, guild_id)
+            found |= rows
+            if len(kept) + len(rows) > KEPT_ROWS:
+                kept.clear()
+            for i, row in rows.items():
+                if row["layout"] is not None:  # one without is read again once it has one
+                    kept[(guild_id, i)] = row
+        return found
 
 
 class Engine:
@@ -84,6 +104,19 @@ class Engine:
         self.folder = folder
         self.index: Bm25Index | None = None
         self._looked: tuple[int, int, int] | None = None  # the manifest last opened
+        self._rows: dict[tuple[int | None, int], Any] = {}
+        self._rows_version: int | None = None
+
+    def rows_for(self, index: Bm25Index) -> dict[tuple[int | None, int], Any]:
+        """The passages' rows read for questions on this version of the corpus, by (server,
+        passage): a passage's row (text, terms, layout, title, source) changes only with a
+        new version, so a popular passage is read once per version, not once per question
+        (reading the rows was 15% of an engine process's work at 50 users). A server's row
+        is kept apart from another's: what each sees is read as that server."""
+        if self._rows_version != index.version:
+            self._rows = {}  # a new one: a question on the old version may still hold that
+            self._rows_version = index.version
+        return self._rows
 
     def index_for(self, saved_as: str, version: int) -> Bm25Index | None:
         """The saved index of this identity and version, opened again when the bot has
@@ -115,7 +148,7 @@ class Engine:
         # What the bot's copy holds of each scope (set by its live index, not saved): whether
         # it answers a server whose scopes did not change since is decided as the bot would.
         index.scope_versions = scope_versions
-        reads = _Reads(self.db)
+        reads = _Reads(self.db, self.rows_for(index))
         found, behind = find(text, k, guild_id, offset, index, reads, check)
         return "found", (_sent(found), behind, reads.unlaid)
 
@@ -130,13 +163,15 @@ class Engine:
         second (756-1240 against 657-996), engine CPU median 2.0 against 2.1 ms a question."""
         together: list[tuple[int, tuple[str, int, int | None], bool]] = []
         index: Bm25Index | None = None
-        reads = _Reads(self.db)
+        reads = _Reads(self.db, {})
         for number, request in requests:
             saved_as, version, scope_versions, text, k, guild_id, offset, check = request
             current = self.index_for(saved_as, version) if offset == 0 else None
             if current is None or (index is not None and current is not index):
                 yield number, *self.answer(request)
                 continue
+            if index is None:
+                reads = _Reads(self.db, self.rows_for(current))
             index = current
             index.scope_versions = scope_versions  # as in `answer`
             behind = lags(index, reads, guild_id) if check else False

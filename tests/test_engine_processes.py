@@ -93,6 +93,27 @@ async def test_questions_waiting_at_once_get_the_answers_they_get_alone(
     assert [a.answered for a in memo] == [True, False, False]  # only server A has the memo
 
 
+async def test_a_process_never_shows_a_passage_as_it_was_before_a_change(
+    kb: KnowledgeBase,
+) -> None:
+    """A process keeps the rows it read for the corpus's version: a source removed and another
+    added (whose passage takes the freed id) is shown as it is now."""
+    assert await kb.answer_in_processes(1)
+    processes = kb.answering._processes
+    assert processes is not None
+    caller = Caller.terminal(SERVER_A)
+    first = await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+    before = await kb.ask("Ferncliff suction grippers filters", 1, caller)
+    assert before.hits[0].text == MEMO
+    await kb.remove_source(first.source.doc_id, caller)
+    second = MEMO.replace("two weeks", "three weeks")
+    await kb.add_text(second, title="Ferncliff memo, revised", guild_id=SERVER_A)
+    after = await kb.ask("Ferncliff suction grippers filters", 1, caller)
+    assert after.hits[0].passage_id == before.hits[0].passage_id  # the id was taken again
+    assert (after.hits[0].title, after.hits[0].text) == ("Ferncliff memo, revised", second)
+    assert processes.answered == 2
+
+
 async def test_a_source_added_is_found_by_the_next_question_in_a_process(
     kb: KnowledgeBase,
 ) -> None:
@@ -115,7 +136,8 @@ async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
 ) -> None:
     """Queued questions go to the engine process one server at a time, in turn."""
     assert await kb.answer_in_processes(1)
-    await kb.ask(QUESTIONS[0], 3)  # the process has the index open
+    for server in (SERVER_A, SERVER_B):  # the process has the index open, and each server's
+        await kb.ask(QUESTIONS[0], 3, Caller(guild_id=server))  # article count is read
     done: list[str] = []
 
     def ask(label: str, guild_id: int) -> asyncio.Task[Answer]:
@@ -130,7 +152,7 @@ async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
     # Two of A's were in the process's hands when B asked; B's went next after one more.
     assert done.index("B") <= 3, done
     assert kb.answering._processes is not None
-    assert kb.answering._processes.answered == 22
+    assert kb.answering._processes.answered == 23
 
 
 async def test_processes_answer_with_numpy_until_the_search_is_compiled_then_load_it(
