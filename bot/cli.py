@@ -393,7 +393,7 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
     # search p95 1.06 ms against 0.42 with it already compiled.
     await kb.expect_many_questions(wait=BATCH_COMPILE_WAIT_S, build=False)
     kb.answer_inline()  # one caller: no engine thread to hand its questions to
-    async for chunk in _chunks(batch_questions(sys.stdin.buffer)):
+    async for chunk in _chunks(batch_questions(_own_input())):
         answers = iter(await kb.ask_many([q for _, q, _ in chunk if q is not None], k, caller))
         for number, question, problem in chunk:
             if question is not None:
@@ -403,6 +403,19 @@ async def _ask_batch(kb: KnowledgeBase, k: int, guild: int | None) -> None:
                     continue
                 problem = refusal(answer)
             _emit_json_line({"line": number, "error": problem})
+
+
+def _own_input() -> BinaryIO:
+    """Standard input for the batch's reader thread, opened again on its own descriptor: that
+    thread may still be blocked in a read when the batch stops (Ctrl-C, a closed pipe), and
+    holding the lock of `sys.stdin.buffer` it made the interpreter's shutdown abort ("could
+    not acquire lock ... at interpreter shutdown"). Without a descriptor (a test's buffer),
+    `sys.stdin.buffer` itself."""
+    try:
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return sys.stdin.buffer
+    return os.fdopen(os.dup(descriptor), "rb")
 
 
 async def _chunks(

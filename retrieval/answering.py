@@ -427,6 +427,7 @@ def _fit(index: Bm25Index, versions: tuple[int, int, int], guild_id: int | None)
 
 
 def _check_k(k: int) -> None:
+    """InvalidQuery unless `k` passages can be asked for."""
     if not 1 <= k <= MAX_K:
         raise InvalidQuery(f"the number of passages must be between 1 and {MAX_K}")
 
@@ -661,8 +662,9 @@ class Answering:
     async def _search_many(
         self, texts: list[str], k: int, guild_id: int | None
     ) -> list[tuple[Found, float]]:
-        """`_search` for a batch: in engine processes one by one (they take one question at a
-        time); else together in one trip to an engine thread, or on this one."""
+        """`_search` for a batch: with engine processes, one question after another (a batch
+        is the terminal's, which starts none: this keeps the two paths alike); else together
+        in one trip to an engine thread, or on this one."""
         if not texts:
             return []
         if self._processes is not None:

@@ -54,7 +54,9 @@ NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pick
 # the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
 LOAD_WAIT_S = 10.0
 KEPT_ROWS = 8192  # passages' rows an engine process keeps (see Engine.rows_for)
-TOGETHER = 4  # most requests waiting in the pipe answered together (see serve)
+# Most requests waiting in the pipe answered together (see serve): a bound of its own, above
+# what the bot sends a process at once today (engine_processes.DEPTH, 2).
+TOGETHER = 4
 
 
 def frame(value: object) -> bytes:
@@ -105,7 +107,7 @@ class Engine:
         self.index: Bm25Index | None = None
         self._looked: tuple[int, int, int] | None = None  # the manifest last opened
         self._rows: dict[tuple[int | None, int], Any] = {}
-        self._rows_version: int | None = None
+        self._rows_of: tuple[str | None, int] | None = None  # the saved index they were read for
 
     def rows_for(self, index: Bm25Index) -> dict[tuple[int | None, int], Any]:
         """The passages' rows read for questions on this version of the corpus, by (server,
@@ -113,9 +115,9 @@ class Engine:
         new version, so a popular passage is read once per version, not once per question
         (reading the rows was 15% of an engine process's work at 50 users). A server's row
         is kept apart from another's: what each sees is read as that server."""
-        if self._rows_version != index.version:
+        if self._rows_of != (index.saved_as, index.version):
             self._rows = {}  # a new one: a question on the old version may still hold that
-            self._rows_version = index.version
+            self._rows_of = (index.saved_as, index.version)
         return self._rows
 
     def index_for(self, saved_as: str, version: int) -> Bm25Index | None:
@@ -215,16 +217,19 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
             if body[0] & LOAD_COMPILED:
                 use_compiled(LOAD_WAIT_S, build=False)
             number = int.from_bytes(body[FLAGS_SIZE : FLAGS_SIZE + NUMBER_SIZE], "little")
-            numbered.append((number, body))
-        left = dict(numbered)
+            try:
+                numbered.append((number, pickle.loads(body[FLAGS_SIZE + NUMBER_SIZE :])))
+            except Exception as exc:  # that one goes to a thread; the others are answered
+                log.error("an engine request could not be read: %s", type(exc).__name__)
+                write_frame(answers, frame((number, "failed", None, searches_compiled())))
+        left = {number for number, _ in numbered}
         try:
-            requests_now = [(n, pickle.loads(b[FLAGS_SIZE + NUMBER_SIZE :])) for n, b in numbered]
-            for number, status, payload in engine.answer_together(requests_now):
+            for number, status, payload in engine.answer_together(numbered):
                 write_frame(answers, frame((number, status, payload, searches_compiled())))
-                del left[number]
+                left.discard(number)
         except Exception as exc:  # the bot answers these in threads, and reports what it finds
             log.error("answering in an engine process failed: %s", type(exc).__name__)
-            for number in left:
+            for number in sorted(left):
                 write_frame(answers, frame((number, "failed", None, searches_compiled())))
 
 

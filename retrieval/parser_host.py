@@ -51,8 +51,9 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
-    """`size` bytes, or None if the stream ends first. A buffered stream reads them in one
-    call; an unbuffered pipe (an engine process's requests) may return them in parts."""
+    """`size` bytes, or None if the stream ends first (a blocking stream: a non-blocking one's
+    "nothing yet" would read as the end). A buffered stream reads them in one call; an
+    unbuffered pipe (an engine process's requests) may return them in parts."""
     data = stream.read(size)
     if data is None or len(data) == size:
         return data

@@ -276,8 +276,10 @@ async def test_asked_together_each_question_gets_its_own_answer_and_log_row(kb):
     together = await kb.ask_many(questions, k=2, caller=caller)
     assert isinstance(together[1], InvalidQuery)
     assert str(together[1]).startswith("the question is empty")
-    assert together[2].hits[0].title == "Night train souvenirs"
-    assert together[3].answered is False and together[3].hits == ()
+    night, nothing = together[2], together[3]
+    assert isinstance(night, Answer) and isinstance(nothing, Answer)
+    assert night.hits[0].title == "Night train souvenirs"
+    assert nothing.answered is False and nothing.hits == ()
     for question, answer in zip(questions, together, strict=True):
         if isinstance(answer, Answer):
             alone = await kb.ask(question, k=2, caller=caller)

@@ -5,7 +5,9 @@ import io
 import json
 import os
 import pty
+import select
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -545,32 +547,57 @@ def test_ask_batch_answers_past_a_chunk_in_order_like_one_by_one(cli, stdin, db_
             assert got["error"].startswith("the question is empty")
         else:
             assert _without_timings(got) == singles[line]
-            assert 0 < got["search_ms"] <= got["latency_ms"]
+            assert {"latency_ms", "search_ms"} <= got.keys()
     with sqlite3.connect(db_path) as con:
         logged = [q for (q,) in con.execute("SELECT query FROM queries ORDER BY id LIMIT 141")]
     assert logged == [q for _, q in expected if q != "\u200b"]
 
 
-def test_ask_batch_answers_each_line_as_it_comes(db_path):
-    # A person (or a program) writing one question at a time gets each answer before writing
-    # the next: the batch does not wait for a chunk to fill or for the end of its input.
+def _batch_process(db_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
-    with subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "bot", "ask", "--batch", "-k", "1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
         cwd=db_path.parent,
-    ) as batch:
+    )
+
+
+def _answer_line(batch: subprocess.Popen[bytes]) -> dict:
+    """The batch's next line, waiting at most a minute for it (a hang guard, not a timing)."""
+    assert batch.stdout is not None
+    ready, _, _ = select.select([batch.stdout], [], [], 60)
+    assert ready, "no answer within a minute"
+    return json.loads(batch.stdout.readline())
+
+
+def test_ask_batch_answers_each_line_as_it_comes(db_path):
+    # A person (or a program) writing one question at a time gets each answer before writing
+    # the next: the batch does not wait for a chunk to fill or for the end of its input.
+    with _batch_process(db_path) as batch:
         assert batch.stdin is not None and batch.stdout is not None
         for question in (SPEND, "Which GPUs did DeepSeek rely on?"):
             batch.stdin.write(question.encode() + b"\n")
             batch.stdin.flush()  # and the pipe stays open: no end of input yet
-            assert json.loads(batch.stdout.readline())["query"] == question
+            assert _answer_line(batch)["query"] == question
         batch.stdin.close()
         assert batch.stdout.read() == b""
         assert batch.wait(timeout=60) == 0  # a hang guard, not a timing
+
+
+def test_ask_batch_stopped_while_waiting_for_a_line_exits_cleanly(db_path):
+    # Ctrl-C while the batch waits for its next line: the usual exit status for an interrupt,
+    # no crash of the interpreter (its reader thread is blocked in that read).
+    with _batch_process(db_path) as batch:
+        assert batch.stdin is not None and batch.stderr is not None
+        batch.stdin.write(SPEND.encode() + b"\n")
+        batch.stdin.flush()
+        assert _answer_line(batch)["query"] == SPEND
+        batch.send_signal(signal.SIGINT)
+        assert batch.wait(timeout=60) == 130  # a hang guard, not a timing
+        assert b"Fatal Python error" not in batch.stderr.read()
 
 
 @pytest.fixture

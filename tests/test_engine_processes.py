@@ -5,6 +5,7 @@ mid-session costing no question, and no secret handed to the processes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -91,6 +92,53 @@ async def test_questions_waiting_at_once_get_the_answers_they_get_alone(
     assert processes.answered == len(asked) + 1  # none fell back to a thread
     memo = [a for a, (q, _, _) in zip(at_once, asked, strict=True) if q.startswith("Ferncliff")]
     assert [a.answered for a in memo] == [True, False, False]  # only server A has the memo
+
+
+def _as_sent(reply: tuple[str, object]) -> tuple[object, ...]:
+    """An engine's reply without the search's milliseconds."""
+    status, payload = reply
+    if payload is None:
+        return (status, None)
+    found, behind, unlaid = payload  # type: ignore[misc]
+    if found is not None:
+        found = dataclasses.replace(found, search_ms=0.0)
+    return (status, found, behind, unlaid)
+
+
+async def test_requests_answered_together_get_what_each_gets_alone(
+    kb: KnowledgeBase, db_path: Path
+) -> None:
+    """`Engine.answer_together` on a saved index, deterministically (no timing decides what
+    waits together): mixed servers and page sizes, a later page, a question for a server whose
+    sources changed since (stale: no answer, the bot rebuilds) and one for a server whose did
+    not (answered, behind)."""
+    await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
+    await kb.settle_index()
+    index = await kb.answering.current_index()
+    saved = (index.saved_as, index.version, index.scope_versions)
+    await kb.add_text("Harbour cranes were inspected in May.", guild_id=SERVER_B)  # B is stale
+    asked = [
+        ("Ferncliff suction grippers filters", 5, SERVER_A, 0, True),
+        ("Ferncliff suction grippers filters", 1, None, 0, True),
+        (QUESTIONS[0], 3, SERVER_B, 0, True),  # B's sources changed: stale for B
+        (QUESTIONS[2], 2, SERVER_A, 0, False),
+        (QUESTIONS[0], 1, SERVER_A, 1, True),  # a later page: answered on its own
+        (QUESTIONS[3], 3, None, 0, True),
+    ]
+    requests = [(*saved, text, k, guild, offset, check) for text, k, guild, offset, check in asked]
+    folder = db_path.parent / f"{db_path.name}.segments"
+    alone = Engine(str(db_path), folder)
+    expected = [_as_sent(alone.answer(r)) for r in requests]
+    together = Engine(str(db_path), folder)
+    got = {
+        n: _as_sent((status, payload))
+        for n, status, payload in together.answer_together(list(enumerate(requests)))
+    }
+    assert [got[n] for n in range(len(requests))] == expected
+    assert expected[2] == ("found", None, False, [])  # stale for B
+    assert expected[0][1].hits[0].title == "Ferncliff memo" and expected[0][2] is True  # behind
+    assert expected[1][1].hits == []  # the memo is A's alone
+    assert expected[4][1].hits[0].rank == 2
 
 
 async def test_a_process_never_shows_a_passage_as_it_was_before_a_change(
