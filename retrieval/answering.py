@@ -15,10 +15,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
 from retrieval.answer_types import answer_words, counted_words, formal
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from retrieval.engine_processes import EngineProcesses
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 20
@@ -570,16 +571,26 @@ class Answering:
         the index the loop has (after waiting for a rebuild when this server's scopes changed
         since it was built)."""
         loop = asyncio.get_running_loop()
+        return await self._on_current_index(
+            lambda index, check: self._found_somewhere(
+                text, k, guild_id, offset, index, check, loop
+            )
+        )
+
+    async def _on_current_index(
+        self, attempt: Callable[[Bm25Index, bool], Awaitable[tuple[T | None, bool]]]
+    ) -> T:
+        """What `attempt(index, check)` gives with the index the loop has, checked; when that
+        is stale for the server (None), with the rebuilt one, unchecked. A lag behind other
+        servers' changes starts a rebuild in the background."""
         index, check = self.live.current, True
         while True:  # twice at most: after a rebuild the index is not checked again
             if index is not None:
-                found, behind = await self._found_somewhere(
-                    text, k, guild_id, offset, index, check, loop
-                )
+                result, behind = await attempt(index, check)
                 if behind:
                     self._catch_up_in_background()
-                if found is not None:
-                    return found
+                if result is not None:
+                    return result
             index, check = await self._rebuild(), False
 
     async def _found_somewhere(
@@ -676,20 +687,17 @@ class Answering:
             return out
         loop = asyncio.get_running_loop()
         reads = _ThreadReads(self, loop)
-        index, check = self.live.current, True
-        while True:  # twice at most, as in _search
-            if index is not None:
-                if self._inline:
-                    founds, behind = find_many(texts, k, guild_id, index, reads, check)
-                else:
-                    founds, behind = await loop.run_in_executor(
-                        self._engine, find_many, texts, k, guild_id, index, reads, check
-                    )
-                if behind:
-                    self._catch_up_in_background()
-                if founds is not None:
-                    return founds
-            index, check = await self._rebuild(), False
+
+        async def attempt(
+            index: Bm25Index, check: bool
+        ) -> tuple[list[tuple[Found, float]] | None, bool]:
+            if self._inline:
+                return find_many(texts, k, guild_id, index, reads, check)
+            return await loop.run_in_executor(
+                self._engine, find_many, texts, k, guild_id, index, reads, check
+            )
+
+        return await self._on_current_index(attempt)
 
     async def _logged(
         self, text: str, found: Found, articles: int, started: float, caller: Caller
