@@ -21,9 +21,10 @@ plus weighted features; weights were set on the development half of `bench/qa` o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import NamedTuple, Protocol
 
 from retrieval.analyzer import analyze
@@ -37,6 +38,7 @@ from retrieval.answer_types import (
     unchat,
 )
 from retrieval.sentences import sentence_offsets
+from retrieval.term_offsets import Layout
 
 BM25_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.5
@@ -218,7 +220,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         found = (wanted | hints) & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
-        coverage = min(1.0, sum(question.weights.get(t, 0.0) for t in found) / total)
+        coverage = min(1.0, sum(map(question.weights.get, found, repeat(0.0))) / total)
         if only_subject:
             # Its title holds all the question names ("where is Marta Quell from"): every
             # passage of the article covers it; which one answers is for the other features.
@@ -226,14 +228,15 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
         counts = not question.counted or not question.counted.isdisjoint(held)
         names = all(t <= held or t <= _terms_of_line(c.title) for t in named)
-        first.append((score, c, subject, total, wanted, coverage, counts, names))
+        first.append((score, c, subject, total, wanted, coverage, counts, names, held))
     first.sort(key=lambda item: (not item[7], -item[0]))
+    gives = _kind_check(question)
     out = []
-    for i, (score, c, subject, total, wanted, coverage, counts, names) in enumerate(first):
+    for i, (score, c, subject, total, wanted, coverage, counts, names, held) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
             proximity, typed_share = _best_sentence(
-                question, c.text, *_sentences_holding(c, wanted | hints), total
+                question, c.text, *_sentences_holding(c, wanted | hints, held), total, gives
             )
         typed = typed_share > 0.0
         # The bonus goes to the passage whose best sentence itself gives the answer.
@@ -277,8 +280,8 @@ def _held(terms: str, looked_for: set[str]) -> set[str]:
 
 
 # What str.split() splits on besides one space: two spaces, the ASCII controls it takes for
-# whitespace, and (in text that is not ASCII) any other whitespace.
-_ODD_ASCII_SPACES = ("  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+# whitespace (\t \n \r \x0b \x0c \x1c-\x1f, looked for one by one in `_spaced_as_stored`), and
+# (in text that is not ASCII) any other whitespace.
 _ODD_SPACE = re.compile(r"[^\S ]| {2}")
 
 
@@ -287,7 +290,19 @@ def _spaced_as_stored(terms: str) -> bool:
     terms, a few scans for one character each: checking every character's class, as
     str.isprintable does, was a twentieth of an ask's work.)"""
     if terms.isascii():
-        return not any(odd in terms for odd in _ODD_ASCII_SPACES)
+        # Written out: a generator over them cost more than the scans themselves.
+        return not (
+            "  " in terms
+            or "\t" in terms
+            or "\n" in terms
+            or "\r" in terms
+            or "\x0b" in terms
+            or "\x0c" in terms
+            or "\x1c" in terms
+            or "\x1d" in terms
+            or "\x1e" in terms
+            or "\x1f" in terms
+        )
     return _ODD_SPACE.search(terms) is None
 
 
@@ -300,63 +315,93 @@ def sentence_terms(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
 
 
 def _sentences_holding(
-    c: Candidate, wanted: set[str]
-) -> tuple[Sequence[int], Sequence[int], Mapping[int, set[str]]]:
-    """The starts and ends of a candidate's sentences, and which of `wanted` each holds (by
-    its place; only those holding some): from its stored layout, else from its text."""
-    if c.layout is not None:
-        starts, ends = c.layout.sentence_bounds()
-        return starts, ends, c.layout.sentences_holding(wanted)
+    c: Candidate, wanted: set[str], held: set[str]
+) -> tuple[Callable[[], tuple[Sequence[int], Sequence[int]]], Mapping[int, set[str]]]:
+    """How to get the starts and ends of a candidate's sentences (only read when a sentence
+    holds a term), and which of `wanted` each holds (by its place; only those holding some):
+    from its stored layout, else from its text. `held` is which of `wanted` (and more) its
+    stored terms hold: a layout decoded from those terms looks for no other (nor decodes
+    anything when there is none)."""
+    layout = c.layout
+    if layout is not None:
+        if isinstance(layout, Layout) and layout.decoded_from(c.terms):
+            # In `wanted`'s order, so that each sentence's set is built as before.
+            present = [t for t in wanted if t in held]
+            if not present:
+                return _NO_BOUNDS, {}
+            return layout.sentence_bounds, layout.sentences_holding(present)
+        return layout.sentence_bounds, layout.sentences_holding(wanted)
     every = sentence_terms(c.text)
     inside = {i: set(terms & wanted) for i, (_, _, terms) in enumerate(every)}
-    return (
-        [a for a, _, _ in every],
-        [b for _, b, _ in every],
-        {i: terms for i, terms in inside.items() if terms},
-    )
+    bounds = ([a for a, _, _ in every], [b for _, b, _ in every])
+    return (lambda: bounds), {i: terms for i, terms in inside.items() if terms}
+
+
+def _no_bounds() -> tuple[Sequence[int], Sequence[int]]:
+    return [], []
+
+
+_NO_BOUNDS = _no_bounds
 
 
 def _best_sentence(
     question: Question,
     text: str,
-    starts: Sequence[int],
-    ends: Sequence[int],
+    bounds: Callable[[], tuple[Sequence[int], Sequence[int]]],
     holding: Mapping[int, set[str]],
     total: float,
+    gives: Callable[[str, int, int], bool] | None,
 ) -> tuple[float, float]:
     """The best sentence's share of the content weight, and the share of the best sentence
     among those holding at least TYPED_SHARE of it that gives an answer of the asked kind (0.0
     when none does; for "how tall", "how old", "how much ... cost": a number with its unit).
     Not only the best sentence: an answer often follows the sentence that names what it is
-    about ("The daisy family ... . It has 23,000 species")."""
+    about ("The daisy family ... . It has 23,000 species"). `gives` is `_kind_check(question)`
+    (None: no sentence can give an answer of the asked kind)."""
+    weights = question.weights
     shares = []
     for i in sorted(holding):
-        share = sum(question.weights.get(t, 0.0) for t in holding[i]) / total
+        share = sum(map(weights.get, holding[i], repeat(0.0))) / total
         shares.append((min(1.0, share), i))  # hint words never pass all of it
     if not shares:
         return 0.0, 0.0
     best = max(share for share, _ in shares)
+    if gives is None:
+        return best, 0.0
     shares.sort(key=lambda item: -item[0])
+    starts, ends = bounds()
+    last = len(starts)
+    gave_none: set[int] = set()  # sentences read already (a sentence and the one after it)
     for share, i in shares:
         if share < TYPED_SHARE * best:
             break
         # The sentence itself, or the one after it: "The 430 km line would run ..." follows
         # the sentence naming the railway, "on October 22, 1936" the one naming the event.
-        after = slice(i, i + 1 + NEXT_SENTENCES)
-        for start, end in zip(starts[after], ends[after], strict=True):
-            if _gives_kind(question, text, start, min(end, start + MAX_TYPED_CHARS)):
+        for j in range(i, min(i + 1 + NEXT_SENTENCES, last)):
+            if j in gave_none:
+                continue
+            start = starts[j]
+            if gives(text, start, min(ends[j], start + MAX_TYPED_CHARS)):
                 return best, share
+            gave_none.add(j)
     return best, 0.0
 
 
-def _gives_kind(question: Question, text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] (a sentence) holds an answer of the kind the question asks."""
+def _kind_check(question: Question) -> Callable[[str, int, int], bool] | None:
+    """Whether text[start:end] (a sentence) holds an answer of the kind the question asks, as a
+    function of (text, start, end) worked out once per question; None when no sentence can
+    (a question of no particular kind that does not ask "why")."""
     if question.kind is None:
+        if not _WHY.match(question.text):
+            return None
         # "why" wants a reason: a sentence that gives one says "because", "due to", "allows"...
-        return bool(_WHY.match(question.text) and _REASON.search(text, start, end))
-    if question.measures:  # "how tall" wants a length, not any number
-        return has_measure(text[start:end], question.measures)
-    return any(
-        text[a + start : b + start].casefold() not in question.text.casefold()
-        for a, b in answer_spans(text[start:end], question.kind)
+        reason = _REASON.search
+        return lambda text, start, end: reason(text, start, end) is not None
+    measures = question.measures
+    if measures:  # "how tall" wants a length, not any number
+        return lambda text, start, end: has_measure(text[start:end], measures)
+    kind, asked = question.kind, question.text.casefold()
+    return lambda text, start, end: any(
+        text[a + start : b + start].casefold() not in asked
+        for a, b in answer_spans(text[start:end], kind)
     )

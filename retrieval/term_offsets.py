@@ -86,6 +86,11 @@ class Layout:
                 self._sentences = _sentences(*self._parsed())
         return self._sentences
 
+    def decoded_from(self, terms: str) -> bool:
+        """Whether this is a stored layout decoded with these stored terms: then every term
+        it holds is one of theirs, and a term they lack is in none of its sentences."""
+        return self._blob is not None and self._terms == terms
+
     def sentence_bounds(self) -> tuple[list[int], list[int]]:
         """The starts and the ends of the passage's sentences, in order."""
         if self._bounds is None:
