@@ -202,18 +202,17 @@ def _judged(
     fixes, boosts, shares = asked.fixes, asked.boosts, asked.shares
     # Where each passage's terms and sentences are, stored at ingest or worked out the first
     # time it is shown (`retrieval.term_offsets`); decoded only for what is read of it.
-    layouts = {
-        h.passage_id: layout_of_row(row)
-        for h in found
-        if (row := rows.get(h.passage_id)) is not None  # removed between search and fetch
-    }
-    candidates = [
-        Candidate(
-            h.passage_id, h.score, row["text"], row["title"], row["terms"], layouts[h.passage_id]
+    # One pass over the rows, each field read once (a row reads a field by its name).
+    layouts = {}
+    candidates = []
+    for h in found:
+        row = rows.get(h.passage_id)
+        if row is None:  # removed between search and fetch
+            continue
+        layout = layouts[h.passage_id] = layout_of_row(row)
+        candidates.append(
+            Candidate(h.passage_id, h.score, row["text"], row["title"], row["terms"], layout)
         )
-        for h in found
-        if (row := rows.get(h.passage_id)) is not None
-    ]
     weights = {t: index.weight(t, guild_id) * boosts.get(t, 1.0) for t in set(searched)}
     # A word common in English that the corpus lacks ("keep", "talking", "putting") weighs
     # half: a small corpus lacks most words, and missing one says less about whether it

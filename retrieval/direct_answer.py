@@ -104,18 +104,21 @@ def direct_answer(
         title_terms = set(analyze(hit.title)) & weight.keys()
         before = 0.0  # the coverage of the sentence before, which this one may go on with
         for start, end, found in _sentences(hit, sentences, weight.keys()):
+            # "Ann Wren organised the first regatta. Boats met on June 3, 1921": a sentence
+            # may give the answer to the one before it without repeating its words.
+            carried = FOLLOW_SHARE * before if kind else 0.0
+            if not (found or carried):  # a sentence unrelated to the question answers nothing
+                before = 0.0
+                continue
             text = hit.text[start:end]
             covered = sum(weight[t] for t in found)
             from_title = sum(weight[t] for t in title_terms - found)
             coverage = (covered + TITLE_SHARE * from_title) / total if total else 0.0
-            # "Ann Wren organised the first regatta. Boats met on June 3, 1921": a sentence
-            # may give the answer to the one before it without repeating its words.
-            carried, before = FOLLOW_SHARE * before if kind else 0.0, coverage if found else 0.0
+            before = coverage if found else 0.0
             if _unfit(text):
                 continue
-            if found or carried:  # a sentence unrelated to the question answers nothing
-                score = max(coverage, carried) + RANK_BONUS / hit.rank
-                candidates.append(_Candidate(hit, start, end, text, score))
+            score = max(coverage, carried) + RANK_BONUS / hit.rank
+            candidates.append(_Candidate(hit, start, end, text, score))
     if not candidates:
         return None
     candidates.sort(key=lambda c: c.score, reverse=True)

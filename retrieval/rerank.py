@@ -206,18 +206,20 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     looked_for = asked | hints | question.counted
     # The candidates of an article share its title: its split is worked out once.
     whole = _total_weight(question)
-    splits: dict[str, tuple[float, bool, float, set[str]]] = {}
+    splits: dict[str, tuple[float, bool, float, set[str], set[str]]] = {}
     first = []
     for c in candidates:
         split = splits.get(c.title)
         if split is None:
             content, subject, only_subject = _split_subject(question, c.title, whole)
             total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
-            split = splits[c.title] = (subject, only_subject, total, set(content))
-        subject, only_subject, total, wanted = split  # `wanted` is only read
+            wanted = set(content)
+            split = splits[c.title] = (subject, only_subject, total, wanted, wanted | hints)
+        # `wanted` and `sought` (with the hints) are only read.
+        subject, only_subject, total, wanted, sought = split
         # The stored terms are the heading's and the text's: what the passage holds.
         held = _held(c.terms, looked_for)
-        found = (wanted | hints) & held
+        found = sought & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
         coverage = min(1.0, sum(map(question.weights.get, found, repeat(0.0))) / total)
@@ -227,16 +229,16 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
             coverage = 1.0
         score = BM25_WEIGHT * c.bm25 / top + COVERAGE_WEIGHT * coverage
         counts = not question.counted or not question.counted.isdisjoint(held)
-        names = all(t <= held or t <= _terms_of_line(c.title) for t in named)
-        first.append((score, c, subject, total, wanted, coverage, counts, names, held))
+        names = not named or all(t <= held or t <= _terms_of_line(c.title) for t in named)
+        first.append((score, c, subject, total, sought, coverage, counts, names, held))
     first.sort(key=lambda item: (not item[7], -item[0]))
     gives = _kind_check(question)
     out = []
-    for i, (score, c, subject, total, wanted, coverage, counts, names, held) in enumerate(first):
+    for i, (score, c, subject, total, sought, coverage, counts, names, held) in enumerate(first):
         proximity, typed_share = 0.0, 0.0
         if i < SENTENCE_DEPTH:
             proximity, typed_share = _best_sentence(
-                question, c.text, *_sentences_holding(c, wanted | hints, held), total, gives
+                question, c.text, *_sentences_holding(c, sought, held), total, gives
             )
         typed = typed_share > 0.0
         # The bonus goes to the passage whose best sentence itself gives the answer.
