@@ -68,6 +68,27 @@ _REASON = re.compile(
     r"caused|causes|reason|result(?:s|ed)?\s+(?:in|from))\b",
     re.I,
 )
+# Words every match of _REASON holds one of (lower-cased, and none spans a space: "as a result"
+# holds "result", "so that" "that"): an ASCII sentence without any gives no reason, which a few
+# substring scans tell far faster than the pattern tried at every word.
+_REASON_STEMS = (
+    "because",
+    "due",
+    "owing",
+    "since",
+    "result",
+    "that",
+    "order",
+    "thanks",
+    "allow",
+    "enabl",
+    "lets",
+    "help",
+    "means",
+    "lead",
+    "caus",
+    "reason",
+)
 
 
 class HasSentences(Protocol):
@@ -205,6 +226,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     # stored terms (a handful of searches, not a set of its hundred terms).
     looked_for = asked | hints | question.counted
     # The candidates of an article share its title: its split is worked out once.
+    spaced = [(t, f" {t} ") for t in looked_for]  # in its order, for `_held`
     whole = _total_weight(question)
     splits: dict[str, tuple[float, bool, float, set[str], set[str]]] = {}
     first = []
@@ -218,7 +240,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         # `wanted` and `sought` (with the hints) are only read.
         subject, only_subject, total, wanted, sought = split
         # The stored terms are the heading's and the text's: what the passage holds.
-        held = _held(c.terms, looked_for)
+        held = _held(c.terms, looked_for, spaced)
         found = sought & held
         # An answer's own word ("born" for "from") stands in for a question word, at its
         # lower weight.
@@ -272,13 +294,19 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
     return [ranked for _, ranked in out]
 
 
-def _held(terms: str, looked_for: set[str]) -> set[str]:
+def _held(
+    terms: str, looked_for: set[str], spaced: list[tuple[str, str]] | None = None
+) -> set[str]:
     """Which of `looked_for` are among stored terms (space-separated, as the analyzer's terms
-    are joined at ingest; any other spacing is split as it comes)."""
+    are joined at ingest; any other spacing is split as it comes). `spaced` is each of
+    `looked_for` (in its order) with a space either side, when the caller made them once for
+    all its candidates."""
     if not _spaced_as_stored(terms):  # a newline or tab, say
         return looked_for & set(terms.split())
     stored = f" {terms} "
-    return {t for t in looked_for if f" {t} " in stored}
+    if spaced is None:
+        return {t for t in looked_for if f" {t} " in stored}
+    return {t for t, padded in spaced if padded in stored}
 
 
 # What str.split() splits on besides one space: two spaces, the ASCII controls it takes for
@@ -389,6 +417,21 @@ def _best_sentence(
     return best, 0.0
 
 
+def _gives_reason(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] gives a reason (`_REASON`), looked for only when it holds one
+    of `_REASON_STEMS`. (Only in ASCII: case-insensitive matching of other text has its own
+    rules, so it is left to the pattern.)"""
+    region = text[start:end]
+    if region.isascii():
+        lowered = region.lower()
+        for stem in _REASON_STEMS:
+            if stem in lowered:
+                break
+        else:
+            return False
+    return _REASON.search(text, start, end) is not None
+
+
 def _kind_check(question: Question) -> Callable[[str, int, int], bool] | None:
     """Whether text[start:end] (a sentence) holds an answer of the kind the question asks, as a
     function of (text, start, end) worked out once per question; None when no sentence can
@@ -397,8 +440,7 @@ def _kind_check(question: Question) -> Callable[[str, int, int], bool] | None:
         if not _WHY.match(question.text):
             return None
         # "why" wants a reason: a sentence that gives one says "because", "due to", "allows"...
-        reason = _REASON.search
-        return lambda text, start, end: reason(text, start, end) is not None
+        return _gives_reason
     measures = question.measures
     if measures:  # "how tall" wants a length, not any number
         return lambda text, start, end: has_measure(text[start:end], measures)
