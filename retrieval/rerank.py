@@ -196,8 +196,10 @@ def _split_subject(
     the question names ("what is a capybara": then every term counts as content). `total` is
     the question's whole weight (`_total_weight`), the same for every candidate."""
     subject = _terms_of_line(title)
-    content = tuple(t for t in question.terms if t not in subject and t not in question.cues)
-    held = sum(question.weights.get(t, 0.0) for t in question.terms if t in subject)
+    terms, cues, weights = question.terms, question.cues, question.weights
+    # Lists, not generators (a tenth as much overhead); summed in the same order.
+    content = tuple([t for t in terms if t not in subject and t not in cues])
+    held = sum([weights.get(t, 0.0) for t in terms if t in subject])
     return content or question.terms, held / total, not content
 
 
@@ -234,7 +236,7 @@ def rerank(question: Question, candidates: Sequence[Candidate]) -> list[Ranked]:
         split = splits.get(c.title)
         if split is None:
             content, subject, only_subject = _split_subject(question, c.title, whole)
-            total = sum(question.weights.get(t, 0.0) for t in content) or 1.0
+            total = sum(map(question.weights.get, content, repeat(0.0))) or 1.0
             wanted = set(content)
             split = splits[c.title] = (subject, only_subject, total, wanted, wanted | hints)
         # `wanted` and `sought` (with the hints) are only read.

@@ -133,7 +133,13 @@ class Layout:
         """(start, end) of each token holding one of `terms`, in order, each once."""
         own, starts, lengths, _ = self._parsed()
         ends = map(add, starts, lengths)
-        return tuple(
+        if len(own) == len(starts) == len(lengths):  # at C level: three hits an ask
+            return tuple(
+                dict.fromkeys(
+                    compress(zip(starts, ends, strict=True), map(terms.__contains__, own))
+                )
+            )
+        return tuple(  # raises as zip(strict=True) does
             dict.fromkeys((a, b) for t, a, b in zip(own, starts, ends, strict=True) if t in terms)
         )
 
