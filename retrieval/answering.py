@@ -344,12 +344,9 @@ def find(
     reranked list), `rerank` orders them by what answers the question, `judge` decides
     whether the best of them answers it at all and drops the ones far below it.
     """
-    behind = False
-    if check:
-        fit = _fit(index, reads.versions(guild_id), guild_id)
-        if fit is None:
-            return None, False
-        behind = not fit
+    behind = lags(index, reads, guild_id) if check else False
+    if behind is None:
+        return None, False
     asked = _asked(text, k, guild_id, offset, index)
     result, search_ms = _timed_search(index, asked, guild_id)
     return _concluded(asked, index, guild_id, result, search_ms, reads, k, offset), behind
@@ -712,20 +709,7 @@ class Answering:
             confidence=found.verdict.confidence,
             latency_ms=latency_ms,
         )
-        return Answer(
-            query=text,
-            answered=answered,
-            hits=tuple(found.hits),
-            latency_ms=latency_ms,
-            confidence=found.verdict.confidence,
-            articles_searched=articles,
-            query_id=query_id,
-            has_more=found.more,
-            reason=found.verdict.reason,
-            searched_for=found.searched_for,
-            search_ms=found.search_ms,
-            direct=found.direct,
-        )
+        return _answer(text, found, articles, latency_ms, query_id)
 
     async def page(
         self, query_id: int, page: int, k: int = 3, guild_id: int | None = None
@@ -743,20 +727,28 @@ class Answering:
         started = time.perf_counter()
         found = await self._search(record.query, k, guild_id, offset=page * k)
         articles = await self._articles(guild_id)
-        return Answer(
-            query=record.query,
-            answered=found.verdict.answered,
-            hits=tuple(found.hits),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            confidence=found.verdict.confidence,
-            articles_searched=articles,
-            query_id=query_id,
-            has_more=found.more,
-            reason=found.verdict.reason,
-            searched_for=found.searched_for,
-            search_ms=found.search_ms,
-            direct=found.direct,
-        )
+        latency_ms = (time.perf_counter() - started) * 1000
+        return _answer(record.query, found, articles, latency_ms, query_id)
+
+
+def _answer(
+    text: str, found: Found, articles: int, latency_ms: float, query_id: int | None
+) -> Answer:
+    """The Answer a surface shows for what a search found (an ask's, or a page's)."""
+    return Answer(
+        query=text,
+        answered=found.verdict.answered,
+        hits=tuple(found.hits),
+        latency_ms=latency_ms,
+        confidence=found.verdict.confidence,
+        articles_searched=articles,
+        query_id=query_id,
+        has_more=found.more,
+        reason=found.verdict.reason,
+        searched_for=found.searched_for,
+        search_ms=found.search_ms,
+        direct=found.direct,
+    )
 
 
 @dataclass(frozen=True, slots=True)

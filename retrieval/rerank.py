@@ -360,7 +360,7 @@ def _sentences_holding(
             # In `wanted`'s order, so that each sentence's set is built as before.
             present = [t for t in wanted if t in held]
             if not present:
-                return _NO_BOUNDS, {}
+                return _no_bounds, {}
             return layout.sentence_bounds, layout.sentences_holding(present)
         return layout.sentence_bounds, layout.sentences_holding(wanted)
     every = sentence_terms(c.text)
@@ -371,9 +371,6 @@ def _sentences_holding(
 
 def _no_bounds() -> tuple[Sequence[int], Sequence[int]]:
     return [], []
-
-
-_NO_BOUNDS = _no_bounds
 
 
 def _best_sentence(

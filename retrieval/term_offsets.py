@@ -133,15 +133,11 @@ class Layout:
         """(start, end) of each token holding one of `terms`, in order, each once."""
         own, starts, lengths, _ = self._parsed()
         ends = map(add, starts, lengths)
-        if len(own) == len(starts) == len(lengths):  # at C level: three hits an ask
-            return tuple(
-                dict.fromkeys(
-                    compress(zip(starts, ends, strict=True), map(terms.__contains__, own))
-                )
-            )
-        return tuple(  # raises as zip(strict=True) does
-            dict.fromkeys((a, b) for t, a, b in zip(own, starts, ends, strict=True) if t in terms)
-        )
+        if len(own) != len(starts):  # a damaged layout (zip's check covers the lengths)
+            raise ValueError("a stored layout's terms and spans differ in number")
+        # At C level: the tokens holding one of `terms` picked by compress.
+        picked = compress(zip(starts, ends, strict=True), map(terms.__contains__, own))
+        return tuple(dict.fromkeys(picked))
 
 
 def _packed(values: Sequence[int]) -> tuple[str, bytes]:
@@ -272,7 +268,4 @@ def layout_of(text: str) -> Layout:
 def layout_of_row(row: Mapping[str, Any]) -> Layout:
     """A fetched passage's layout (its `layout`, `terms` and `text`): decoded when stored,
     else analysed."""
-    blob = row["layout"]
-    if blob and blob[0] == FORMAT:  # as `decode`, without its call: thirty rows an ask
-        return Layout(blob=blob, terms=row["terms"])
-    return Layout(text=row["text"])
+    return decode(row["layout"], row["terms"]) or layout_of(row["text"])
