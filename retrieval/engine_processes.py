@@ -41,7 +41,13 @@ _FRAME_SIZE = 4  # a frame's length, big-endian, before its body (as `retrieval.
 _NUMBER_SIZE = 8  # a request's number, after its flags and before its pickle
 # A request's flags (see retrieval.engine_worker): none, or load the compiled search first.
 _NO_FLAGS, _LOAD_COMPILED = b"\x00", b"\x01"
-DEPTH = 2  # questions in a process's hands at once: one it answers, one ready in its pipe
+# Questions in a process's hands at once: those it answers and those waiting in its pipe, which
+# it takes together when it is done (engine_worker.serve). Deeper, a busy process answers more
+# at a time, with fewer wake-ups and its data still in the CPU's caches: at 50 users on two
+# cores, 2 in hand answered 264-312 questions a second, 12 in hand 342-420 (bench/README.md,
+# "Issue 10, eighth session"). A server flooding the bot makes another's question wait for
+# what is in the processes' hands (at most DEPTH each) and one more of its own.
+DEPTH = 12
 # Seconds a start waits for `retrieval.precompile`: found in numba's cache, the search is ready
 # within them and the processes load it as they start; compiled (the first time after an
 # install) it is not, and they start on numpy and load it later, one at a time.
@@ -248,7 +254,9 @@ class EngineProcesses:
     def _dispatch(self) -> None:
         """Send queued questions to processes with room (fewer than DEPTH in hand), one
         server's at a time in turn: a server that floods the bot with questions, or asks
-        costly ones, makes another server's question wait for at most one of its own."""
+        costly ones, makes another server's question wait for what the processes already
+        hold and at most one more of its own. What goes to one process goes in one write."""
+        sending: dict[_Process, list[bytes]] = {}
         while self._turns and not self._closed:
             free = [
                 e
@@ -256,7 +264,7 @@ class EngineProcesses:
                 if e is not None and e.alive and e.process.stdin and len(e.waiting) < DEPTH
             ]
             if not free:
-                return
+                break
             entry = min(free, key=lambda e: len(e.waiting))
             server = self._turns.popleft()
             queue = self._queues[server]
@@ -272,9 +280,11 @@ class EngineProcesses:
             flags = _NO_FLAGS
             if self._load_now(entry):
                 flags, entry.loading, entry.told = _LOAD_COMPILED, number, True
-            assert entry.process.stdin is not None
             size = len(flags) + len(body)
-            entry.process.stdin.write(size.to_bytes(_FRAME_SIZE, "big") + flags + body)
+            sending.setdefault(entry, []).extend((size.to_bytes(_FRAME_SIZE, "big"), flags, body))
+        for entry, parts in sending.items():
+            assert entry.process.stdin is not None
+            entry.process.stdin.write(b"".join(parts))
 
     def _load_now(self, entry: _Process) -> bool:
         """Whether this process is to load the compiled search with the question sent now:

@@ -53,14 +53,51 @@ NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pick
 # if it is not done by then, it finishes in the background while numpy answers): well within
 # the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
 LOAD_WAIT_S = 10.0
-KEPT_ROWS = 8192  # passages' rows an engine process keeps (see Engine.rows_for)
+# Bytes of passages' rows (text, terms, layout, title, source) an engine process keeps (see
+# Engine.rows_for): about 20,000 passages of a few hundred words, a few tens of MB a process.
+KEPT_BYTES = 32 * 1024 * 1024
 # Most requests waiting in the pipe answered together (see serve): a bound of its own, above
-# what the bot sends a process at once today (engine_processes.DEPTH, 2).
-TOGETHER = 4
+# what the bot sends a process at once (engine_processes.DEPTH).
+TOGETHER = 16
 
 
 def frame(value: object) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class KeptRows:
+    """Passages' rows by (server, passage), at most `budget` bytes of their text and fields.
+    Over the budget, the older half goes (in the order they were read): a passage asked about
+    again and again is read again at most once per half-turn of the cache, and no work is done
+    per hit to keep an order (a hit is one dict lookup)."""
+
+    def __init__(self, budget: int = KEPT_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._rows: dict[tuple[int | None, int], tuple[Any, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: tuple[int | None, int]) -> Any:
+        kept = self._rows.get(key)
+        return None if kept is None else kept[0]
+
+    def put(self, key: tuple[int | None, int], row: Any) -> None:
+        if key in self._rows:
+            return
+        size = _row_size(row)
+        self._rows[key] = (row, size)
+        self.size += size
+        if self.size > self.budget:
+            keys = list(self._rows)
+            for old in keys[: len(keys) // 2 or 1]:
+                self.size -= self._rows.pop(old)[1]
+
+
+def _row_size(row: Any) -> int:
+    """A row's bytes as kept: its text and binary fields, and a fixed cost for the rest."""
+    return 200 + sum(len(v) for v in row if isinstance(v, str | bytes))
 
 
 class _Reads:
@@ -68,7 +105,7 @@ class _Reads:
     without a layout are sent back for the bot to keep (it owns the writes). Rows come from
     `rows` (see `Engine.rows_for`) where they are there."""
 
-    def __init__(self, db: sqlite3.Connection, rows: dict[tuple[int | None, int], Any]) -> None:
+    def __init__(self, db: sqlite3.Connection, rows: KeptRows) -> None:
         self.db = db
         self.rows = rows
         self.unlaid: list[tuple[object, ...]] = []
@@ -90,11 +127,9 @@ class _Reads:
         if missing:
             rows, self.unlaid = Store.passages_by_id_on(self.db, missing, guild_id)
             found |= rows
-            if len(kept) + len(rows) > KEPT_ROWS:
-                kept.clear()
             for i, row in rows.items():
                 if row["layout"] is not None:  # one without is read again once it has one
-                    kept[(guild_id, i)] = row
+                    kept.put((guild_id, i), row)
         return found
 
 
@@ -106,17 +141,17 @@ class Engine:
         self.folder = folder
         self.index: Bm25Index | None = None
         self._looked: tuple[int, int, int] | None = None  # the manifest last opened
-        self._rows: dict[tuple[int | None, int], Any] = {}
+        self._rows = KeptRows()
         self._rows_of: tuple[str | None, int] | None = None  # the saved index they were read for
 
-    def rows_for(self, index: Bm25Index) -> dict[tuple[int | None, int], Any]:
+    def rows_for(self, index: Bm25Index) -> KeptRows:
         """The passages' rows read for questions on this version of the corpus, by (server,
         passage): a passage's row (text, terms, layout, title, source) changes only with a
         new version, so a popular passage is read once per version, not once per question
         (reading the rows was 15% of an engine process's work at 50 users). A server's row
         is kept apart from another's: what each sees is read as that server."""
         if self._rows_of != (index.saved_as, index.version):
-            self._rows = {}  # a new one: a question on the old version may still hold that
+            self._rows = KeptRows()  # a new one: a question on the old version may hold that
             self._rows_of = (index.saved_as, index.version)
         return self._rows
 
@@ -166,7 +201,7 @@ class Engine:
         together: list[tuple[int, tuple[str, int, int | None], bool]] = []
         lagging: dict[int | None, bool | None] = {}
         index: Bm25Index | None = None
-        reads = _Reads(self.db, {})
+        reads = _Reads(self.db, KeptRows(0))
         for number, request in requests:
             saved_as, version, scope_versions, text, k, guild_id, offset, check = request
             current = self.index_for(saved_as, version) if offset == 0 else None

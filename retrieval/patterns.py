@@ -32,7 +32,12 @@ class Lazy:
     def may_match(self, folded: str) -> bool:
         """False when the pattern cannot match text that case-folds (`fold`) to `folded`: it
         needs a word none of which is in it. True when it may (or it names no needed word)."""
-        return not self.needs or any(word in folded for word in self.needs)
+        if not self.needs:
+            return True
+        for word in self.needs:  # noqa: SIM110 - a loop costs a third of any() over a generator
+            if word in folded:
+                return True
+        return False
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:

@@ -16,7 +16,7 @@ import pytest
 
 from retrieval import engine_processes
 from retrieval.engine_processes import EngineProcesses
-from retrieval.engine_worker import Engine
+from retrieval.engine_worker import Engine, KeptRows
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Answer, Caller
 
@@ -141,6 +141,37 @@ async def test_requests_answered_together_get_what_each_gets_alone(
     assert expected[4][1].hits[0].rank == 2
 
 
+async def test_rows_kept_within_their_budget_give_the_same_answers(
+    kb: KnowledgeBase, db_path: Path
+) -> None:
+    """An engine whose rows overflow their budget again and again (the older half dropped
+    each time) answers as one that keeps them all, and keeps no more than the budget."""
+    index = await kb.answering.current_index()
+    saved = (index.saved_as, index.version, index.scope_versions)
+    requests = [(*saved, q, 5, SERVER_A, 0, True) for q in QUESTIONS * 3]
+    folder = db_path.parent / f"{db_path.name}.segments"
+    roomy = Engine(str(db_path), folder)
+    expected = [_as_sent(roomy.answer(r)) for r in requests]
+    tight = Engine(str(db_path), folder)
+    kept = tight.rows_for(index)
+    kept.budget = 6_000  # a few passages
+    got = [_as_sent(tight.answer(r)) for r in requests]
+    assert got == expected
+    assert 0 < kept.size <= kept.budget and 0 < len(kept) < len(roomy.rows_for(index))
+
+
+def test_kept_rows_drop_the_older_half_when_over_budget() -> None:
+    kept = KeptRows(budget=10 * (200 + 100))  # ten rows of 100 characters
+    for i in range(10):
+        kept.put((None, i), (i, "x" * 100))
+    assert len(kept) == 10 and kept.get((None, 0)) == (0, "x" * 100)
+    kept.put((None, 10), (10, "y" * 100))  # over: rows 0-4 go, the newer stay
+    assert [kept.get((None, i)) is not None for i in range(11)] == [False] * 5 + [True] * 6
+    assert kept.size == 6 * 300
+    kept.put((5, 3), (3, "z" * 100))  # another server's row of the same passage is its own
+    assert kept.get((5, 3)) == (3, "z" * 100) and kept.get((None, 3)) is None
+
+
 async def test_a_process_never_shows_a_passage_as_it_was_before_a_change(
     kb: KnowledgeBase,
 ) -> None:
@@ -193,14 +224,14 @@ async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
         task.add_done_callback(lambda _: done.append(label))
         return task
 
-    flood = [ask(f"A{i}", SERVER_A) for i in range(20)]
+    flood = [ask(f"A{i}", SERVER_A) for i in range(4 * engine_processes.DEPTH)]
     other = ask("B", SERVER_B)
     answers = await asyncio.gather(*flood, other)
     assert all(a.answered for a in answers)
-    # Two of A's were in the process's hands when B asked; B's went next after one more.
-    assert done.index("B") <= 3, done
+    # DEPTH of A's were in the process's hands when B asked; B's went next after one more.
+    assert done.index("B") <= engine_processes.DEPTH + 1, done
     assert kb.answering._processes is not None
-    assert kb.answering._processes.answered == 23
+    assert kb.answering._processes.answered == len(answers) + 2
 
 
 async def test_processes_answer_with_numpy_until_the_search_is_compiled_then_load_it(
