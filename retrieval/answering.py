@@ -655,16 +655,18 @@ class Answering:
                 texts.append(exc)
         valid = [t for t in texts if isinstance(t, str)]
         founds = iter(await self._search_many(valid, k, caller.guild_id))
-        out: list[Answer | InvalidQuery] = []
+        logging = []
         for text in texts:
             if isinstance(text, InvalidQuery):
-                out.append(text)
                 continue
             found, own_ms = next(founds)
             started = time.perf_counter() - own_ms / 1000
             articles = await self._articles(caller.guild_id)
-            out.append(await self._logged(text, found, articles, started, caller))
-        return out
+            logging.append(self._logged(text, found, articles, started, caller))
+        # Logged together: one write for the batch's rows, in its order (the log writes at
+        # most once per log_writer.INTERVAL_S; one after another, each would wait for it).
+        answers = iter(await asyncio.gather(*logging))
+        return [text if isinstance(text, InvalidQuery) else next(answers) for text in texts]
 
     async def _search_many(
         self, texts: list[str], k: int, guild_id: int | None

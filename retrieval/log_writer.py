@@ -1,12 +1,16 @@
 """Query-log rows written together: one statement and one commit for every ask that arrived
-while the previous write was under way (or, with an `interval`, within it of each other).
+while the previous write was under way, or since it started if that was less than `interval`
+ago.
 
 Every question leaves a row in the query log. Written one by one, each row costs a trip to the
 database thread and a commit of its own. Here an ask hands its row to the writer and waits for
-the write that carries it: a write starts as soon as the loop is free (or after `interval`, or
-once `max_rows` have gathered), and the rows arriving while it is under way go together in the
-next one, so the busier the bot, the more rows share a write (measured: 0.2 ms of CPU per row
-alone, 0.04 ms with 500 asking at once).
+the write that carries it: a write starts as soon as the loop is free, unless the last one
+started less than `interval` ago (then at `interval` after it), or at once when `max_rows` have
+gathered; the rows arriving meanwhile go together in the next one, so the busier the bot, the
+more rows share a write (measured: 0.14 ms of CPU to write one row, 0.02 ms a row in a write
+of eight). A bot that is not busy writes each row at once; a busy one writes at most once per
+`interval`, which also spares the engine processes some reading: SQLite empties a connection's
+page cache when another has committed since its last read.
 
 The ask still returns only once its row is committed, so the row's id is the real one (it goes
 into the answer's buttons) and the log shown by /logs right after the ask holds it; no read has
@@ -28,11 +32,12 @@ log = logging.getLogger(__name__)
 Row = TypeVar("Row")
 Deferred = TypeVar("Deferred")
 
-# How long the first row of a batch waits for others. None: no timer, the write starts as soon
-# as the loop is free, and the rows that arrive while it is under way make the next batch (a
-# timer of even 2 ms cost more CPU per row than a batch of a few rows saves, measured at 1
-# and at 50 users).
-INTERVAL_S: float | None = None
+# The least time from the start of one write to the start of the next. At 50 users (about 300
+# asks a second, so most writes carried one row without it), 5 ms took the bot's CPU an ask
+# from 4.5-5.1 to 4.0-4.7 ms and its asks a second from 286-324 to 301-368 (3 runs each,
+# bench/README.md, "Issue 10, eighth session"); an ask waits for it only when another's row
+# was written less than 5 ms before. None: each write starts as soon as the loop is free.
+INTERVAL_S: float | None = 0.005
 MAX_ROWS = 64
 
 
@@ -60,6 +65,7 @@ class BatchWriter(Generic[Row, Deferred]):
         self._deferred: list[Deferred] = []
         self._timer: asyncio.Handle | None = None
         self._writing: asyncio.Task[None] | None = None
+        self._last_start = float("-inf")  # the loop's time when the last write started
         self._closed = False
         self.batches = 0  # writes of rows made, for tests and benchmarks: rows per write
 
@@ -84,8 +90,9 @@ class BatchWriter(Generic[Row, Deferred]):
         return len(self._rows) + len(self._deferred)
 
     def _wake(self, now: bool = False) -> None:
-        """Start a write after `interval` (at once when a batch is full); a write under way
-        takes what gathered meanwhile when it is done."""
+        """Start a write as soon as the loop is free, or `interval` after the last one
+        started (at once when a batch is full); a write under way takes what gathered
+        meanwhile when it is done."""
         if self._writing is not None and not self._writing.done():
             return
         if now:
@@ -94,20 +101,23 @@ class BatchWriter(Generic[Row, Deferred]):
             self._start()
         elif self._timer is None:
             loop = asyncio.get_running_loop()
+            wait = 0.0 if self.interval is None else self._last_start + self.interval - loop.time()
             self._timer = (
-                loop.call_soon(self._start)
-                if self.interval is None
-                else loop.call_later(self.interval, self._start)
+                loop.call_soon(self._start) if wait <= 0 else loop.call_later(wait, self._start)
             )
 
     def _start(self) -> None:
         self._timer = None
         if self._writing is None or self._writing.done():
-            self._writing = asyncio.get_running_loop().create_task(self._drain())
+            loop = asyncio.get_running_loop()
+            self._last_start = loop.time()
+            self._writing = loop.create_task(self._write_some())
+            self._writing.add_done_callback(self._written)
 
-    async def _drain(self) -> None:
-        while self._rows or self._deferred:
-            await self._write_some()
+    def _written(self, _: asyncio.Task[None]) -> None:
+        """After a write: the next, for what gathered meanwhile (close writes it if closed)."""
+        if not self._closed and (self._rows or self._deferred):
+            self._wake(now=len(self._rows) >= self.max_rows)
 
     async def _write_some(self) -> None:
         batch, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]

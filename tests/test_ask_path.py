@@ -227,6 +227,27 @@ async def test_rows_logged_together_share_one_write(db_path):
         await store.close()
 
 
+async def test_a_busy_log_writes_at_most_once_per_interval(db_path):
+    """The first row is written at once; rows that come within the interval after a write
+    started wait for the next one (here: until the store closes), together."""
+    store = await Store.open(db_path)
+    store._writer.interval = 3600.0  # the next write would be an hour after the first
+    try:
+        first = await _log(store, 0)
+        assert store.log_writes == 1 and _logged(db_path) == [(first, "question 0")]
+        later = [_log(store, n) for n in range(1, 5)]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not any(task.done() for task in later) and len(_logged(db_path)) == 1
+    finally:
+        await store.close()
+    ids = [await task for task in later]
+    assert store.log_writes == 2
+    assert _logged(db_path) == [(first, "question 0")] + [
+        (i, f"question {n}") for n, i in enumerate(ids, start=1)
+    ]
+
+
 async def test_rows_still_waiting_are_written_when_the_store_closes(db_path):
     store = await Store.open(db_path)
     logging = [_log(store, n) for n in range(5)]
