@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import signal
 import subprocess
@@ -162,14 +163,35 @@ async def test_rows_kept_within_their_budget_give_the_same_answers(
 
 def test_kept_rows_drop_the_older_half_when_over_budget() -> None:
     kept = KeptRows(budget=10 * (200 + 100))  # ten rows of 100 characters
+
+    def row(i: int, letter: str) -> dict[str, object]:
+        return {"id": i, "text": letter * 100, "layout": None}
+
     for i in range(10):
-        kept.put((None, i), (i, "x" * 100))
-    assert len(kept) == 10 and kept.get((None, 0)) == (0, "x" * 100)
-    kept.put((None, 10), (10, "y" * 100))  # over: rows 0-4 go, the newer stay
+        kept.put((None, i), row(i, "x"))
+    assert len(kept) == 10 and kept.get((None, 0)) == row(0, "x")
+    kept.put((None, 10), row(10, "y"))  # over: rows 0-4 go, the newer stay
     assert [kept.get((None, i)) is not None for i in range(11)] == [False] * 5 + [True] * 6
     assert kept.size == 6 * 300
-    kept.put((5, 3), (3, "z" * 100))  # another server's row of the same passage is its own
-    assert kept.get((5, 3)) == (3, "z" * 100) and kept.get((None, 3)) is None
+    kept.put((5, 3), row(3, "z"))  # another server's row of the same passage is its own
+    assert kept.get((5, 3)) == row(3, "z") and kept.get((None, 3)) is None
+
+
+async def test_kept_rows_are_not_walked_by_the_garbage_collector(
+    kb: KnowledgeBase, db_path: Path
+) -> None:
+    """An engine's kept rows hold only text, numbers and bytes, so the cyclic garbage
+    collector does not track them (kept as sqlite3.Row objects, every full collection walked
+    them all)."""
+    index = await kb.answering.current_index()
+    saved = (index.saved_as, index.version, index.scope_versions)
+    engine = Engine(str(db_path), db_path.parent / f"{db_path.name}.segments")
+    for question in QUESTIONS:
+        assert engine.answer((*saved, question, 5, SERVER_A, 0, True))[0] == "found"
+    assert engine.index is not None
+    kept = list(engine.rows_for(engine.index).rows())
+    assert kept and not any(gc.is_tracked(row) for row in kept)
+    assert all(isinstance(row["text"], str) for row in kept)
 
 
 async def test_a_process_never_shows_a_passage_as_it_was_before_a_change(
