@@ -44,6 +44,9 @@ class Citebot(commands.Bot):
         self.kb = kb
         self.settings = settings
         self.limiter = SearchLimiter(settings.ask_rate, settings.ask_per)
+        # Set by the launcher, the process's owner: whether on_ready sets the process's heap
+        # aside (`settle_heap`); not for a bot inside another program (the tests).
+        self.settles_heap = False
         self.synced: bool | None = None  # None: not tried; False: tree unchanged, skipped
 
     async def setup_hook(self) -> None:
@@ -80,7 +83,8 @@ class Citebot(commands.Bot):
         log.info(
             "logged in as %s (%s) in %d servers", self.user, self.application_id, len(self.guilds)
         )
-        settle_heap()
+        if self.settles_heap:
+            settle_heap()
 
 
 def settle_heap() -> None:

@@ -636,7 +636,8 @@ class Answering:
         _check_k(k)
         found = await self._search(text, k, caller.guild_id)
         articles = await self._articles(caller.guild_id)
-        return await self._logged(text, found, articles, started, caller)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return await self._logged(text, found, articles, latency_ms, caller)
 
     async def ask_many(
         self, queries: Sequence[str], k: int = 3, caller: Caller | None = None
@@ -654,19 +655,20 @@ class Answering:
             except InvalidQuery as exc:
                 texts.append(exc)
         valid = [t for t in texts if isinstance(t, str)]
-        founds = iter(await self._search_many(valid, k, caller.guild_id))
-        logging = []
-        for text in texts:
-            if isinstance(text, InvalidQuery):
-                continue
-            found, own_ms = next(founds)
-            started = time.perf_counter() - own_ms / 1000
-            articles = await self._articles(caller.guild_id)
-            logging.append(self._logged(text, found, articles, started, caller))
-        # Logged together: one write for the batch's rows, in its order (the log writes at
-        # most once per log_writer.INTERVAL_S; one after another, each would wait for it).
-        answers = iter(await asyncio.gather(*logging))
-        return [text if isinstance(text, InvalidQuery) else next(answers) for text in texts]
+        founds = await self._search_many(valid, k, caller.guild_id)
+        articles = await self._articles(caller.guild_id)
+        # Logged together: the batch's rows go in as few writes as the log takes (its
+        # MAX_ROWS a write), in the batch's order; one after another, each would wait for the
+        # log's interval (log_writer.INTERVAL_S).
+        logged = iter(
+            await asyncio.gather(
+                *(
+                    self._logged(text, found, articles, own_ms, caller)
+                    for text, (found, own_ms) in zip(valid, founds, strict=True)
+                )
+            )
+        )
+        return [text if isinstance(text, InvalidQuery) else next(logged) for text in texts]
 
     async def _search_many(
         self, texts: list[str], k: int, guild_id: int | None
@@ -698,10 +700,9 @@ class Answering:
         return await self._on_current_index(attempt)
 
     async def _logged(
-        self, text: str, found: Found, articles: int, started: float, caller: Caller
+        self, text: str, found: Found, articles: int, latency_ms: float, caller: Caller
     ) -> Answer:
-        """The answer to `text`, logged; its latency counted from `started` to now."""
-        latency_ms = (time.perf_counter() - started) * 1000
+        """The answer to `text`, logged with its latency (the time of its own work)."""
         answered = found.verdict.answered
         query_id = await self.queries.record(
             caller,

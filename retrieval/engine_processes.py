@@ -46,7 +46,8 @@ _NO_FLAGS, _LOAD_COMPILED = b"\x00", b"\x01"
 # at a time, with fewer wake-ups and its data still in the CPU's caches: at 50 users on two
 # cores, 2 in hand answered 264-312 questions a second, 12 in hand 342-420 (bench/README.md,
 # "Issue 10, eighth session"). A server flooding the bot makes another's question wait for
-# what is in the processes' hands (at most DEPTH each) and one more of its own.
+# what is in the processes' hands (at most DEPTH each) and one more of its own; a process that
+# hangs holds DEPTH askers until ANSWER_DEADLINE_S (then they are answered in threads).
 DEPTH = 12
 # Seconds a start waits for `retrieval.precompile`: found in numba's cache, the search is ready
 # within them and the processes load it as they start; compiled (the first time after an
@@ -261,7 +262,7 @@ class EngineProcesses:
             free = [
                 e
                 for e in self._slots
-                if e is not None and e.alive and e.process.stdin and len(e.waiting) < DEPTH
+                if e is not None and e.alive and e.process.stdin and len(e.waiting) < _room(e)
             ]
             if not free:
                 break
@@ -378,6 +379,13 @@ class EngineProcesses:
                 entry.reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await entry.reader
+
+
+def _room(entry: _Process) -> int:
+    """Questions a process may hold: DEPTH, or only the one it loads the compiled search
+    with while it does (a second or so; the others answer meanwhile, rather than DEPTH
+    questions waiting behind the load)."""
+    return 1 if entry.loading is not None else DEPTH
 
 
 def _environment() -> dict[str, str]:

@@ -55,8 +55,9 @@ NUMBER_SIZE = 8  # a request's number (little-endian), before the request's pick
 # the bot's deadline for an answer (engine_processes.ANSWER_DEADLINE_S).
 LOAD_WAIT_S = 10.0
 # Bytes of passages' rows (text, terms, layout, title, source) an engine process keeps (see
-# Engine.rows_for): about 20,000 passages of a few hundred words, a few tens of MB a process.
+# Engine.rows_for): about 15,000 passages of about a hundred words (2.1 KB each as kept).
 KEPT_BYTES = 32 * 1024 * 1024
+ENTRY_BYTES = 120  # a kept row's key tuple, its (row, size) pair and their dict slot
 # Most requests waiting in the pipe answered together (see serve): a bound of its own, above
 # what the bot sends a process at once (engine_processes.DEPTH).
 TOGETHER = 16
@@ -67,10 +68,10 @@ def frame(value: object) -> bytes:
 
 
 class KeptRows:
-    """Passages' rows by (server, passage), at most `budget` bytes of their text and fields.
-    Over the budget, the older half goes (in the order they were read): a passage asked about
-    again and again is read again at most once per half-turn of the cache, and no work is done
-    per hit to keep an order (a hit is one dict lookup)."""
+    """Passages' rows by (server, passage), at most `budget` bytes of them (`_row_size`).
+    Over the budget, the oldest go (in the order they were read) until half of it is free: a
+    passage asked about again and again is read again at most once per half-turn of the
+    cache, and no work is done per hit to keep an order (a hit is one dict lookup)."""
 
     def __init__(self, budget: int = KEPT_BYTES) -> None:
         self.budget = budget
@@ -95,14 +96,17 @@ class KeptRows:
         self._rows[key] = (row, size)
         self.size += size
         if self.size > self.budget:
-            keys = list(self._rows)
-            for old in keys[: len(keys) // 2 or 1]:
-                self.size -= self._rows.pop(old)[1]
+            rows = self._rows
+            for old in list(rows):  # the oldest first, until half the budget is free
+                self.size -= rows.pop(old)[1]
+                if self.size <= self.budget // 2:
+                    break
 
 
 def _row_size(row: Mapping[str, Any]) -> int:
-    """A row's bytes as kept: its text and binary fields, and a fixed cost for the rest."""
-    return 200 + sum(len(v) for v in row.values() if isinstance(v, str | bytes))
+    """A row's bytes as kept (its dict and values, as `sys.getsizeof` counts them: text
+    outside ASCII takes 2 or 4 bytes a character), and the cache's own entry for it."""
+    return ENTRY_BYTES + sys.getsizeof(row) + sum(map(sys.getsizeof, row.values()))
 
 
 class _Reads:
@@ -248,6 +252,7 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
     """Answer requests until the bot closes the pipe: those waiting in it at once (at most
     TOGETHER) together, each answer sent as soon as it is ready. `requests` is unbuffered,
     so that what waits in the pipe is what the system says."""
+    set_aside_compiled = searches_compiled()
     while (body := read_frame(requests)) is not None:
         bodies = [body]
         while len(bodies) < TOGETHER and _waiting(requests):
@@ -274,6 +279,19 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
             log.error("answering in an engine process failed: %s", type(exc).__name__)
             for number in sorted(left):
                 write_frame(answers, frame((number, "failed", None, searches_compiled())))
+        if not set_aside_compiled and searches_compiled():  # numba's objects, loaded meanwhile
+            _set_aside()
+            set_aside_compiled = True
+
+
+def _set_aside() -> None:
+    """Set what the process holds now (modules, the index, the compiled search once loaded)
+    aside from the cyclic garbage collector's full collections (as `bot.client.settle_heap`
+    does for the bot): at 50 users each walked 140,000 objects, 70 ms of CPU during which a
+    dozen questions waited. Called between groups of questions, when nothing of a question
+    is held."""
+    gc.collect()
+    gc.freeze()
 
 
 def _waiting(stream: BinaryIO) -> bool:
@@ -304,11 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if opened is not None:
         engine.index = opened[0]
     requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
-    # What the process holds before its first question (modules, the index) is set aside from
-    # the cyclic garbage collector's full collections (see bot.client.settle_heap): at 50 users
-    # each walked 140,000 objects, 70 ms of CPU during which a dozen questions waited.
-    gc.collect()
-    gc.freeze()
+    _set_aside()
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
         serve(engine, requests, answers)
     return 0

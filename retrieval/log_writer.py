@@ -110,12 +110,17 @@ class BatchWriter(Generic[Row, Deferred]):
         self._timer = None
         if self._writing is None or self._writing.done():
             loop = asyncio.get_running_loop()
-            self._last_start = loop.time()
+            if self._rows:  # a write of deferred items alone holds up no asker's next row
+                self._last_start = loop.time()
             self._writing = loop.create_task(self._write_some())
             self._writing.add_done_callback(self._written)
 
-    def _written(self, _: asyncio.Task[None]) -> None:
-        """After a write: the next, for what gathered meanwhile (close writes it if closed)."""
+    def _written(self, task: asyncio.Task[None]) -> None:
+        """After a write: the next, for what gathered meanwhile (close writes it if closed;
+        a write cancelled, at the loop's shutdown, starts none: its rows are back in the
+        queue for close)."""
+        if task.cancelled():
+            return
         if not self._closed and (self._rows or self._deferred):
             self._wake(now=len(self._rows) >= self.max_rows)
 

@@ -248,6 +248,24 @@ async def test_a_busy_log_writes_at_most_once_per_interval(db_path):
     ]
 
 
+async def test_a_row_held_by_the_interval_is_written_when_it_is_over(db_path):
+    """The held row's write starts by itself once the interval since the last one is over
+    (no close needed)."""
+    store = await Store.open(db_path)
+    store._writer.interval = 0.3
+    try:
+        first = await _log(store, 0)
+        second = _log(store, 1)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not second.done() and store.log_writes == 1
+        held = await asyncio.wait_for(second, 60)  # a hang guard: it is written after 0.3 s
+        assert store.log_writes == 2
+        assert _logged(db_path) == [(first, "question 0"), (held, "question 1")]
+    finally:
+        await store.close()
+
+
 async def test_rows_still_waiting_are_written_when_the_store_closes(db_path):
     store = await Store.open(db_path)
     logging = [_log(store, n) for n in range(5)]

@@ -161,20 +161,24 @@ async def test_rows_kept_within_their_budget_give_the_same_answers(
     assert 0 < kept.size <= kept.budget and 0 < len(kept) < len(roomy.rows_for(index))
 
 
-def test_kept_rows_drop_the_older_half_when_over_budget() -> None:
-    kept = KeptRows(budget=10 * (200 + 100))  # ten rows of 100 characters
-
+def test_kept_rows_drop_the_oldest_until_half_the_budget_is_free() -> None:
     def row(i: int, letter: str) -> dict[str, object]:
         return {"id": i, "text": letter * 100, "layout": None}
 
+    one = KeptRows()
+    one.put((None, 0), row(0, "x"))
+    kept = KeptRows(budget=10 * one.size)  # ten rows of this shape
     for i in range(10):
         kept.put((None, i), row(i, "x"))
     assert len(kept) == 10 and kept.get((None, 0)) == row(0, "x")
-    kept.put((None, 10), row(10, "y"))  # over: rows 0-4 go, the newer stay
-    assert [kept.get((None, i)) is not None for i in range(11)] == [False] * 5 + [True] * 6
-    assert kept.size == 6 * 300
+    kept.put((None, 10), row(10, "y"))  # over: the oldest go until half the budget is free
+    assert [kept.get((None, i)) is not None for i in range(11)] == [False] * 6 + [True] * 5
+    assert kept.size == 5 * one.size <= kept.budget // 2
     kept.put((5, 3), row(3, "z"))  # another server's row of the same passage is its own
     assert kept.get((5, 3)) == row(3, "z") and kept.get((None, 3)) is None
+    wide = KeptRows()
+    wide.put((None, 0), row(0, "\U0001f600"))  # outside ASCII: four bytes a character
+    assert wide.size > one.size + 300
 
 
 async def test_kept_rows_are_not_walked_by_the_garbage_collector(
@@ -232,7 +236,7 @@ async def test_a_source_added_is_found_by_the_next_question_in_a_process(
     assert processes.answered == 3
 
 
-async def test_a_server_flooding_questions_makes_another_wait_for_one_of_them(
+async def test_a_server_flooding_questions_makes_another_wait_only_for_what_is_in_hand(
     kb: KnowledgeBase,
 ) -> None:
     """Queued questions go to the engine process one server at a time, in turn."""
