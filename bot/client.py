@@ -9,7 +9,6 @@ rate-limited sync calls.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -21,6 +20,7 @@ from bot.errors import CitebotTree
 from bot.ratelimit import SearchLimiter
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS
+from retrieval.heap import settle_heap
 from retrieval.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Citebot(commands.Bot):
         self.settings = settings
         self.limiter = SearchLimiter(settings.ask_rate, settings.ask_per)
         # Set by the launcher, the process's owner: whether on_ready sets the process's heap
-        # aside (`settle_heap`); not for a bot inside another program (the tests).
+        # aside (`retrieval.heap.settle_heap`); not for a bot inside another program (tests).
         self.settles_heap = False
         self.synced: bool | None = None  # None: not tried; False: tree unchanged, skipped
 
@@ -85,19 +85,3 @@ class Citebot(commands.Bot):
         )
         if self.settles_heap:
             settle_heap()
-
-
-def settle_heap() -> None:
-    """Set aside what the bot holds once it is ready (modules, discord.py's state of its
-    servers, the index) from the cyclic garbage collector's full collections (`gc.freeze`).
-
-    Why: a full collection walks every object the process holds, and runs whenever enough of
-    the asks' objects (in flight across a few young collections) reached the oldest
-    generation: at 50 users every 3-4 s, 68 ms of CPU each, during which no ask moves. With
-    the startup heap set aside: 20 ms (bench/README.md, "Issue 10, eighth session"). Objects
-    set aside are still freed when nothing refers to them; only a cycle among them would
-    stay. So each later on_ready (after a reconnect, when discord.py drops its state of the
-    servers, which holds cycles) first puts them back, collects, and sets aside again."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()

@@ -47,7 +47,7 @@ async def _serve(settings: Settings) -> None:
         # the questions, else by this process.
         if not await kb.answer_in_processes(settings.engine_processes, compiled=True):
             await kb.expect_many_questions()
-        bot.settles_heap = True  # this process is the bot's own (see bot.client.settle_heap)
+        bot.settles_heap = True  # this process is the bot's own (see retrieval.heap)
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

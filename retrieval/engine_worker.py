@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import logging
 import os
 import pickle
@@ -41,6 +40,7 @@ from typing import Any, BinaryIO
 
 from retrieval.answering import Found, find, found_each, lags
 from retrieval.engine_processes import code_stamp
+from retrieval.heap import settle_heap
 from retrieval.index import MANIFEST, Bm25Index, searches_compiled, use_compiled
 from retrieval.parser_host import read_frame, write_frame
 from retrieval.store import Store, read_connection
@@ -135,11 +135,13 @@ class _Reads:
         self.unlaid = []
         if missing:
             rows, self.unlaid = Store.passages_by_id_on(self.db, missing, guild_id)
+            keys: list[str] = []
             for i, row in rows.items():
+                keys = keys or row.keys()
                 # A dict of its values (text, numbers, bytes) is not tracked by the cyclic
                 # garbage collector, which would otherwise walk every kept row (a
                 # sqlite3.Row) in each full collection.
-                found[i] = values = dict(zip(row.keys(), row, strict=True))
+                found[i] = values = dict(zip(keys, row, strict=True))
                 if values["layout"] is not None:  # one without is read again once it has one
                     kept.put((guild_id, i), values)
         return found
@@ -213,14 +215,14 @@ class Engine:
         together: list[tuple[int, tuple[str, int, int | None], bool]] = []
         lagging: dict[int | None, bool | None] = {}
         index: Bm25Index | None = None
-        reads = _Reads(self.db, KeptRows(0))
+        reads: _Reads | None = None
         for number, request in requests:
             saved_as, version, scope_versions, text, k, guild_id, offset, check = request
             current = self.index_for(saved_as, version) if offset == 0 else None
             if current is None or (index is not None and current is not index):
                 yield number, *self.answer(request)
                 continue
-            if index is None:
+            if reads is None:
                 reads = _Reads(self.db, self.rows_for(current))
             index = current
             index.scope_versions = scope_versions  # as in `answer`
@@ -233,7 +235,7 @@ class Engine:
                 yield number, "found", (None, False, [])
                 continue
             together.append((number, (text, k, guild_id), behind))
-        if index is None or not together:
+        if index is None or reads is None or not together:
             return
         found_all = found_each([question for _, question, _ in together], index, reads)
         for (number, _, behind), (found, _) in zip(together, found_all, strict=True):
@@ -280,18 +282,8 @@ def serve(engine: Engine, requests: BinaryIO, answers: BinaryIO) -> None:
             for number in sorted(left):
                 write_frame(answers, frame((number, "failed", None, searches_compiled())))
         if not set_aside_compiled and searches_compiled():  # numba's objects, loaded meanwhile
-            _set_aside()
+            settle_heap()  # between groups: nothing of a question is held
             set_aside_compiled = True
-
-
-def _set_aside() -> None:
-    """Set what the process holds now (modules, the index, the compiled search once loaded)
-    aside from the cyclic garbage collector's full collections (as `bot.client.settle_heap`
-    does for the bot): at 50 users each walked 140,000 objects, 70 ms of CPU during which a
-    dozen questions waited. Called between groups of questions, when nothing of a question
-    is held."""
-    gc.collect()
-    gc.freeze()
 
 
 def _waiting(stream: BinaryIO) -> bool:
@@ -322,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if opened is not None:
         engine.index = opened[0]
     requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
-    _set_aside()
+    settle_heap()  # modules and the index (see retrieval.heap)
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
         serve(engine, requests, answers)
     return 0

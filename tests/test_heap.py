@@ -1,11 +1,11 @@
-"""The bot's heap set aside from full garbage collections once it is ready (bot.client)."""
+"""A process's heap set aside from full garbage collections (retrieval.heap)."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from bot.client import settle_heap
+from retrieval.heap import settle_heap
 
 
 class _Node:
