@@ -1,7 +1,5 @@
 """`python -m bot` is the same program as `citebot`."""
 
-import sys
+from bot.cli import finish, main
 
-from bot.cli import main
-
-sys.exit(main())
+finish(main())

@@ -691,3 +691,28 @@ def test_each_terminal_change_leaves_the_saved_index_current_and_merged(cli, db_
     assert saved()[0] == version()
     asked = cli("ask", "which crane lifts 25 tonnes")
     assert "crane 5 lifts 25 tonnes" in asked.out.replace("**", "")
+
+
+def test_a_reader_that_stops_early_ends_the_batch_quietly(db_path):
+    """`citebot ask --batch < questions | head -1`: the answers the reader never takes end the
+    process with the shell's status for a closed pipe and nothing on stderr (the process ends
+    without the interpreter's teardown, which would report the unflushed output)."""
+    env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=db_path.parent,
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"{SPEND}\n".encode() * 400)
+        process.stdin.close()
+        first = json.loads(process.stdout.readline())
+        process.stdout.close()
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert first["query"] == SPEND and first["hits"]
+    assert (status, stderr) == (141, b"")
