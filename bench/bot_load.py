@@ -31,7 +31,7 @@ document. Rows go straight into the SQLite file (schema created by KnowledgeBase
 analysed with the product's analyzer. Questions are 2-4 of the rarer words of a random passage.
 
 Part 1 runs the bot in its own process through the real entry point (`citebot run`, started
-by tests.discord_emulator.launch.launched with CITEBOT_ASK_COOLDOWN=1000/1, so the per-user
+by discord_emulator.launch.launched with CITEBOT_ASK_COOLDOWN=1000/1, so the per-user
 cooldown never interferes), while the emulator and the timing hooks run here: as in production,
 where Discord's servers are elsewhere, the emulator's own work (HTTP, websocket, JSON) no longer
 competes with the bot for its event loop (it still shares the machine's CPUs). Loop lag in part 1
@@ -75,18 +75,18 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from bot.client import Citebot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from retrieval.analyzer import analyze  # noqa: E402
-from retrieval.knowledge import KnowledgeBase  # noqa: E402
-from retrieval.seeds import seed_files  # noqa: E402
-from retrieval.term_offsets import stored_form  # noqa: E402
-from tests.discord_emulator import (  # noqa: E402
+from discord_emulator import (  # noqa: E402
     DiscordEmulator,
     Interaction,
     Message,
     User,
     point_discord_at,
 )
-from tests.discord_emulator.launch import REPO_ROOT, LaunchedProcess, launched  # noqa: E402
+from discord_emulator.launch import REPO_ROOT, LaunchedProcess, launched  # noqa: E402
+from retrieval.analyzer import analyze  # noqa: E402
+from retrieval.knowledge import KnowledgeBase  # noqa: E402
+from retrieval.seeds import seed_files  # noqa: E402
+from retrieval.term_offsets import stored_form  # noqa: E402
 
 SEED = 20250105
 VOCABULARY = 30_000

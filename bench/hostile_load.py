@@ -51,10 +51,10 @@ from bench.bot_load import (
     _table,
     build_database,
 )
+from discord_emulator import Guild, Interaction, User
+from discord_emulator.launch import REPO_ROOT, LaunchedProcess, launched
 from retrieval.ingest import MAX_WAITING
 from retrieval.sandbox import Budget
-from tests.discord_emulator import Guild, Interaction, User
-from tests.discord_emulator.launch import REPO_ROOT, LaunchedProcess, launched
 from tests.hostile import shared_stream_pdf
 
 RATIO_TARGET = 2.0

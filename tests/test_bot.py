@@ -21,10 +21,8 @@ import pytest
 from bot.client import Citebot
 from bot.errors import NOT_MODERATOR, UNEXPECTED
 from bot.settings import Settings
-from retrieval.knowledge import KnowledgeBase
-from tests.conftest import table_dump
-from tests.discord_emulator import DiscordEmulator, running_emulator
-from tests.discord_emulator.model import (
+from discord_emulator import DiscordEmulator, running_emulator
+from discord_emulator.model import (
     EVERYONE_PERMISSIONS,
     Guild,
     Message,
@@ -32,6 +30,8 @@ from tests.discord_emulator.model import (
     User,
     snowflake,
 )
+from retrieval.knowledge import KnowledgeBase
+from tests.conftest import table_dump
 from tests.test_web_sources import LOCAL, Site, article_page
 from tests.test_web_sources import site as site  # the test web server fixture
 
@@ -568,7 +568,7 @@ async def test_bad_uploads_are_refused_and_change_nothing(
 async def test_citebot_run_serves_questions_and_stops_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.discord_emulator.launch import REPO_ROOT, launched
+    from discord_emulator.launch import REPO_ROOT, launched
 
     async with running_emulator(monkeypatch) as emu:
         env = {
@@ -590,7 +590,7 @@ async def test_citebot_run_serves_questions_and_stops_cleanly(
 async def test_citebot_run_with_a_rejected_token_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.discord_emulator.launch import REPO_ROOT, launched
+    from discord_emulator.launch import REPO_ROOT, launched
 
     async with running_emulator(monkeypatch) as emu:
         env = {

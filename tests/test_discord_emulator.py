@@ -19,10 +19,10 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.discord_emulator import DiscordEmulator, running_emulator
-from tests.discord_emulator import launch as launcher
-from tests.discord_emulator.launch import launched
-from tests.discord_emulator.limits import check_choices, check_commands, check_message
+from discord_emulator import DiscordEmulator, running_emulator
+from discord_emulator import launch as launcher
+from discord_emulator.launch import launched
+from discord_emulator.limits import check_choices, check_commands, check_message
 
 TOPICS = ["python", "pytest", "pydantic", "rust", "sqlite", "discord"]
 SETTING_KEYS = ["language", "limit", "channel"]

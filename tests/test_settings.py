@@ -128,8 +128,8 @@ def _logged(stderr: str, level: str, logger: str) -> bool:
 
 
 async def test_a_rejected_token_is_not_logged_even_at_debug(tmp_path, monkeypatch):
-    from tests.discord_emulator import running_emulator
-    from tests.discord_emulator.launch import REPO_ROOT, launched
+    from discord_emulator import running_emulator
+    from discord_emulator.launch import REPO_ROOT, launched
 
     token = "MTAw.rejected-token-value.xyz"
     async with running_emulator(monkeypatch) as emu:
@@ -150,8 +150,8 @@ async def test_a_rejected_token_is_not_logged_even_at_debug(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("content", ["", "1"])
 async def test_questions_reach_debug_logs_only_with_the_opt_in(tmp_path, monkeypatch, content):
-    from tests.discord_emulator import running_emulator
-    from tests.discord_emulator.launch import REPO_ROOT, launched
+    from discord_emulator import running_emulator
+    from discord_emulator.launch import REPO_ROOT, launched
 
     async with running_emulator(monkeypatch) as emu:
         env = {

@@ -1,7 +1,7 @@
 """Run the real product entry point as its own process, talking to a running emulator.
 
     DISCORD_EMULATOR_URL=http://127.0.0.1:PORT \\
-        python -m tests.discord_emulator.launch [--entry module:function] ARGS...
+        python -m discord_emulator.launch [--entry module:function] ARGS...
 
 Points discord.py at the emulator exactly as the in-process `patch_discord` does (the same
 `point_discord_at`), keeps proxies out of the way of 127.0.0.1, then calls the entry point
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 ENV_VAR = "DISCORD_EMULATOR_URL"
 DEFAULT_ENTRY = "bot.cli:main"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-USAGE = f"usage: {ENV_VAR}=http://127.0.0.1:PORT python -m tests.discord_emulator.launch " + (
+REPO_ROOT = Path(__file__).resolve().parents[1]
+USAGE = f"usage: {ENV_VAR}=http://127.0.0.1:PORT python -m discord_emulator.launch " + (
     "[--entry module:function] ARGS..."
 )
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "WS_PROXY", "WSS_PROXY")
@@ -204,7 +204,7 @@ async def launched(
     env: Mapping[str, str | None] | None = None,
     cwd: str | os.PathLike[str] = REPO_ROOT,
 ) -> AsyncIterator[LaunchedProcess]:
-    """Start `python -m tests.discord_emulator.launch --entry ENTRY ARGS...` against `emulator`.
+    """Start `python -m discord_emulator.launch --entry ENTRY ARGS...` against `emulator`.
 
     `env` adds to this process's environment (a None value removes the variable); the
     emulator's URL is set for it. On leaving the block the process is killed if still running.
