@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from retrieval.reports import AddResult
 
 DEFAULT_DB = "citebot.db"
+DEFAULT_WIDTH = 100  # columns, when standard output is no terminal
+MIN_WIDTH = 40
 ARTICLE_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf"})
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -154,8 +156,11 @@ def _use_ansi(stream: TextIO) -> bool:
 
 
 def highlight(hit: Hit, ansi: bool) -> str:
-    """The passage with query terms in bold: ANSI in a terminal, **markdown** elsewhere."""
-    on, off = ("\x1b[1m", "\x1b[0m") if ansi else ("**", "**")
+    """The passage with query terms in bold in a terminal; plain text elsewhere (a pipe, a
+    file, NO_COLOR), where markers would only be noise in what a program or a person reads."""
+    if not ansi:
+        return hit.text
+    on, off = "\x1b[1m", "\x1b[0m"
     out, pos = [], 0
     for start, end in sorted(hit.highlights):
         if start < pos:
@@ -182,13 +187,14 @@ def _printable(text: str) -> str:
 
 def direct_line(direct: DirectAnswer, titles: dict[int, str], ansi: bool) -> str:
     """ "Answer: <sentence>" with the answer span emphasised (bold and underlined in a
-    terminal, **like this** elsewhere), then "from [rank] <title>"."""
-    on, off = ("\x1b[1;4m", "\x1b[0m") if ansi else ("**", "**")
+    terminal; plain text elsewhere), then "from [rank] <title>"."""
+    on, off = ("\x1b[1;4m", "\x1b[0m") if ansi else ("", "")
     text = direct.text
     if direct.span:
         start, end = direct.span
-        pieces = (text[:start], on, _printable(text[start:end]), off, text[end:])
-        sentence = "".join(p if p in (on, off) else _printable(p) for p in pieces)
+        sentence = (_printable(text[:start]) + on + _printable(text[start:end]) + off) + _printable(
+            text[end:]
+        )
     else:
         sentence = _printable(text)
     title = _printable(titles.get(direct.rank, "")).strip()
@@ -204,11 +210,25 @@ def searched_for_line(searched_for: Sequence[tuple[str, str]]) -> str:
     return _wrap(f"Searched for {pairs}.")
 
 
+def _width() -> int:
+    """Where lines wrap: the terminal's width (COLUMNS, else the terminal standard output is
+    on), else 100 (a pipe, a file); never narrower than MIN_WIDTH."""
+    import shutil
+
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 passage", "2 passages"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _wrap(text: str, indent: str = "", hanging: str | None = None) -> str:
-    # Hyphenated names (GPT-4o, cost-effective) must not be cut at the hyphen.
+    # Hyphenated names (GPT-4o, cost-effective) must not be cut at the hyphen. An ANSI escape
+    # counts as characters here: a line with emphasis may wrap a little early, never late.
     return textwrap.fill(
         text,
-        width=100,
+        width=_width(),
         initial_indent=indent,
         subsequent_indent=indent if hanging is None else hanging,
         break_on_hyphens=False,
@@ -224,22 +244,25 @@ def render_answer(answer: Answer, ansi: bool) -> str:
             "Try other words, or add a source: citebot sources add FILE"
         )
     lines = []
-    if answer.searched_for:
-        lines += [searched_for_line(answer.searched_for), ""]
-    if answer.direct:
+    if answer.direct:  # the answer first, then what it was searched for, then the evidence
         titles = {h.rank: h.title for h in answer.hits}
         lines += [direct_line(answer.direct, titles, ansi), ""]
+    if answer.searched_for:
+        lines += [searched_for_line(answer.searched_for), ""]
     for hit in answer.hits:
         lines.append(
-            f"[{hit.rank}] {hit.title} — {hit.source}, paragraph {hit.paragraph} "
-            f"(score {hit.score:.2f})"
+            _wrap(
+                f"[{hit.rank}] {hit.title} — {hit.source}, paragraph {hit.paragraph} "
+                f"(score {hit.score:.2f})",
+                hanging="    ",
+            )
         )
         for para in highlight(hit, ansi).split("\n"):
             lines.append(_wrap(para, "    "))
         lines.append("")
     lines.append(
-        f"{len(answer.hits)} passage(s) from {answer.articles_searched} article(s) searched "
-        f"in {answer.latency_ms:.0f} ms"
+        f"{plural(len(answer.hits), 'passage')} from "
+        f"{plural(answer.articles_searched, 'article')} searched in {answer.latency_ms:.0f} ms"
     )
     return "\n".join(lines)
 
@@ -472,8 +495,9 @@ async def _sources(kb: KnowledgeBase, args: argparse.Namespace) -> None:
             return
         for s in sources:
             scope = "bundled" if s.bundled else (f"guild {s.guild_id}" if s.guild_id else "global")
-            print(f"[{s.doc_id}] {s.title}\n    {s.source} · {s.passages} passages · {scope}")
-        print(f"{len(sources)} source(s)")
+            passages = plural(s.passages, "passage")
+            print(f"[{s.doc_id}] {s.title}\n    {s.source} · {passages} · {scope}")
+        print(plural(len(sources), "source"))
     else:
         try:
             await _change(kb, args)
@@ -596,7 +620,7 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     if len(items) == 1:
         result = await _add_one(kb, items[0], args.title, Caller.terminal(args.guild))
         s = result.source
-        print(f"Added [{s.doc_id}] {s.title} ({result.passages} passages)")
+        print(f"Added [{s.doc_id}] {s.title} ({plural(result.passages, 'passage')})")
         print(_wrap(f"Summary: {result.summary}"))
         return
     added = skipped = failed = 0
@@ -611,11 +635,11 @@ async def _add(kb: KnowledgeBase, args: argparse.Namespace) -> None:
             else:
                 added += 1
                 s = outcome.source
-                print(f"added [{s.doc_id}] {s.title} ({outcome.passages} passages)")
+                print(f"added [{s.doc_id}] {s.title} ({plural(outcome.passages, 'passage')})")
             advance()
     summary = f"{added} added, {skipped} skipped as duplicates, {failed} failed"
     if ignored:
-        summary += f"; {ignored} other file(s) in the folders ignored"
+        summary += f"; {plural(ignored, 'other file')} in the folders ignored"
     print(summary)
     if failed:
         raise _Failed

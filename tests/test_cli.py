@@ -24,17 +24,32 @@ SPEND = "How much money did DeepSeek spend developing its model?"
 def test_ask_prints_numbered_cited_passages_with_terms_highlighted(cli):
     result = cli("ask", SPEND)
     assert result.code == 0, result.err
-    # The direct answer comes first, its amount marked; then the passages as evidence.
+    # The direct answer comes first; then the passages as evidence. Not a terminal: plain
+    # text, no emphasis markers (a terminal gets ANSI: see the pseudo-terminal test).
     assert result.out.startswith(
-        "Answer: DeepSeek reportedly spent only **$5.6 million** to develop its version 3 "
+        "Answer: DeepSeek reportedly spent only $5.6 million to develop its version 3 "
         "model.\n  from [1] China's AI Leap: DeepSeek Challenges US Dominance\n\n"
         "[1] China's AI Leap: DeepSeek Challenges US Dominance"
     )
     assert "seeds/002_2d5ac121eab98ad0.txt, paragraph 2" in result.out
-    assert "**spent**" in result.out and "**DeepSeek**" in result.out
+    assert "**" not in result.out and "\x1b" not in result.out
     # The third passage shares only "DeepSeek" with the question: left out, not padded in.
     assert "[2] " in result.out and "[3] " not in result.out
-    assert "5 article(s) searched" in result.out
+    assert result.out.rstrip().endswith(" ms") and "\n2 passages from 5 articles searched in " in (
+        result.out
+    )
+
+
+def test_one_passage_is_one_passage_and_lines_fit_the_terminal(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    result = cli("ask", SPEND, "-k", "1")
+    assert result.code == 0, result.err
+    assert "\n1 passage from 5 articles searched in " in result.out
+    lines = result.out.splitlines()
+    assert max(map(len, lines)) <= 60 and max(map(len, lines)) > 50
+    monkeypatch.setenv("COLUMNS", "160")
+    wide = cli("ask", SPEND, "-k", "1").out.splitlines()
+    assert max(map(len, wide)) > 60 and len(wide) < len(lines)
 
 
 def test_ask_json_has_exactly_the_documented_shape(cli):
@@ -96,7 +111,7 @@ def test_the_answer_line_shows_an_article_as_text_only(cli, tmp_path):
     result = cli("ask", "when were the ferncliff robots installed")
     # Direction overrides, zero-width characters and line separators are gone from the line.
     assert result.out.startswith(
-        "Answer: The Ferncliff warehouse robots were installed on **March 3, 2021** by the "
+        "Answer: The Ferncliff warehouse robots were installed on March 3, 2021 by the "
         "operations team,\n        according to the plant manager.\n  from [1] Robots\n"
     )
 
@@ -158,7 +173,7 @@ def test_sources_add_list_and_remove(cli, tmp_path):
     )
     added = cli("sources", "add", str(note))
     assert added.code == 0, added.err
-    assert added.out.startswith("Added [6] Export rules for accelerators (1 passages)")
+    assert added.out.startswith("Added [6] Export rules for accelerators (1 passage)")
     listing = json.loads(cli("sources", "list", "--json").out)
     assert listing[-1]["title"] == "Export rules for accelerators"
     assert listing[-1]["source"] == str(note) and listing[-1]["kind"] == "file"
@@ -295,9 +310,11 @@ def test_python_dash_m_bot_is_the_same_program(db_path):
 
 
 def test_in_a_terminal_the_answer_span_is_bold_and_underlined(db_path):
-    """A real process on a pseudo-terminal: the span gets ANSI emphasis, and NO_COLOR drops it."""
+    """A real process on a pseudo-terminal: the span gets ANSI emphasis, and NO_COLOR drops it
+    (plain text, no markers either)."""
     args = [sys.executable, "-m", "bot", "ask", "what day did deepseek release the r1 model"]
-    for no_color, expected in ((False, "\x1b[1;4mJanuary 20, 2025\x1b[0m"), (True, "**Jan")):
+    spans = ("\x1b[1;4mJanuary 20, 2025\x1b[0m", "model on January 20, 2025—")
+    for no_color, expected in ((False, spans[0]), (True, spans[1])):
         leader, follower = pty.openpty()
         env = {**os.environ, "CITEBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
         env.pop("NO_COLOR", None)
@@ -312,8 +329,12 @@ def test_in_a_terminal_the_answer_span_is_bold_and_underlined(db_path):
                 output += chunk
             assert process.wait(timeout=60) == 0, process.stderr.read()
         os.close(leader)
-        first = output.decode().splitlines()[0]
+        text = output.decode()
+        first = text.splitlines()[0]
         assert first.startswith("Answer: By releasing its R1 model on ") and expected in first
+        # The passages' matched terms: bold in the terminal; nothing with NO_COLOR.
+        assert ("\x1b[1mR1\x1b[0m" in text) is not no_color
+        assert "**" not in text and ("\x1b" in text) is not no_color
 
 
 def _read_pty(fd: int) -> bytes:
@@ -417,8 +438,10 @@ def test_citebot_console_script(db_path):
 def test_a_typo_is_searched_as_the_corpus_spells_it_and_the_cli_says_so(cli):
     result = cli("ask", "How much money did DeepSeek spnd developing its model?")
     assert result.code == 0, result.err
-    assert result.out.startswith('Searched for "spent" for "spnd".\n')
-    assert "$5.6 million" in result.out
+    # The answer first, then what was searched instead, then the passages.
+    assert result.out.startswith("Answer: DeepSeek reportedly spent only $5.6 million")
+    head, searched, _ = result.out.partition('\n\nSearched for "spent" for "spnd".\n\n[1] ')
+    assert searched and "\n  from [1] " in head
     data = json.loads(cli("ask", "How much did DeepSeek spnd on V3?", "--json").out)
     assert data["searched_for"] == [{"typed": "spnd", "searched": "spent"}]
 
