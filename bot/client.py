@@ -25,7 +25,13 @@ from retrieval.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.sources", "bot.cogs.logs")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.summary",
+    "bot.cogs.sources",
+    "bot.cogs.logs",
+    "bot.cogs.server_settings",
+)
 
 
 class Citebot(commands.Bot):

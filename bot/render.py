@@ -27,6 +27,7 @@ from retrieval.models import (
     Summary,
     TopQuery,
 )
+from retrieval.server_settings import ServerSettings
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -386,6 +387,56 @@ def log_embed(
         description=join_lines(lines, DESCRIPTION_LIMIT) or "No questions logged here yet.",
         colour=COLOUR_ANSWER,
     )
+
+
+def settings_embed(
+    settings: ServerSettings,
+    *,
+    default_roles: frozenset[int],
+    default_cooldown: tuple[int, float],
+    message_content: bool,
+    done: str = "",
+) -> discord.Embed:
+    """A server's settings as `/settings show` lists them; `done`: what the moderator just
+    changed, said first. Roles and channels are mentions (Discord shows their names, and a
+    mention in an embed notifies nobody)."""
+
+    def roles(ids: frozenset[int]) -> str:
+        return ", ".join(f"<@&{i}>" for i in sorted(ids)) or "none"
+
+    if settings.moderator_roles is None:
+        moderators = f"{roles(default_roles)} (the bot's default)"
+    else:
+        moderators = roles(settings.moderator_roles)
+    asks, seconds = settings.cooldown or default_cooldown
+    cooldown = f"{asks} question{'s' * (asks != 1)} per {seconds:g} s" + (
+        " (the bot's default)" if settings.cooldown is None else ""
+    )
+    channels = ", ".join(f"<#{i}>" for i in sorted(settings.auto_answer_channels)) or "none"
+    if settings.auto_answer_channels and not message_content:
+        channels += (
+            "\n⚠️ The bot cannot read messages: its Message Content intent is off, so these "
+            "channels get no answers (see the README, *Auto-answers*)."
+        )
+    elif not message_content:
+        channels += " (needs the Message Content intent, which is off for this bot)"
+    embed = discord.Embed(
+        title="citebot settings for this server",
+        description=fit(done, DESCRIPTION_LIMIT) or None,
+        colour=COLOUR_OK if done else COLOUR_ANSWER,
+    )
+    embed.add_field(name="Moderator roles", value=fit(moderators, FIELD_VALUE_LIMIT), inline=False)
+    embed.add_field(
+        name="Answers", value="private (only the asker)" if settings.private_answers else "public"
+    )
+    embed.add_field(name="Cooldown", value=cooldown)
+    embed.add_field(name="Auto-answer in", value=fit(channels, FIELD_VALUE_LIMIT), inline=False)
+    digest = f"<#{settings.digest_channel}>" if settings.digest_channel else "not sent"
+    embed.add_field(name="Weekly digest", value=digest)
+    days = settings.retention_days
+    kept = f"{days} day{'s' * (days != 1)}" if days else "until deleted"
+    embed.add_field(name="Questions kept", value=kept)
+    return embed
 
 
 def error_embed(message: str) -> discord.Embed:

@@ -58,9 +58,21 @@ async def in_time(
         raise
 
 
-async def send(interaction: discord.Interaction[Citebot], **kwargs: Any) -> None:
-    """The reply, whether or not the interaction was deferred."""
-    if interaction.response.is_done():
-        await interaction.followup.send(**kwargs)
-    else:
-        await interaction.response.send_message(**kwargs)
+async def send(
+    interaction: discord.Interaction[Citebot],
+    *,
+    ephemeral: bool = False,
+    deferred_ephemeral: bool | None = None,
+    **kwargs: Any,
+) -> None:
+    """The reply, whether or not the interaction was deferred; `ephemeral`: for the member
+    alone. `deferred_ephemeral`: whether a deferral (if there was one) was private; a private
+    reply to a public deferral first deletes the public "thinking" message, so the channel is
+    left with nothing."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+        return
+    if ephemeral and deferred_ephemeral is False:
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await interaction.followup.send(ephemeral=ephemeral, **kwargs)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render
+from bot.checks import spend_search
 from bot.errors import report
 from retrieval.knowledge import MAX_K
 from retrieval.models import Answer
@@ -51,7 +52,7 @@ class PageButton(
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
-            interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
+            await spend_search(interaction)
             await interaction.response.defer()
             answer = await interaction.client.kb.page(
                 self.query_id, self.page, self.k, interaction.guild_id
@@ -89,7 +90,7 @@ class VoteButton(
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
-            interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
+            await spend_search(interaction)
             # The vote is a write, which may wait for another process's lock: defer first.
             await interaction.response.defer(ephemeral=True, thinking=True)
             changed = await interaction.client.kb.record_feedback(

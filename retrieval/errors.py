@@ -47,3 +47,7 @@ class Forbidden(CitebotError):
 
 class Busy(CitebotError):
     """Too much is already queued for this server; try again later."""
+
+
+class InvalidSetting(CitebotError):
+    """A server setting outside its limits (`retrieval.server_settings`); nothing was stored."""

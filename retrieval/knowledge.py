@@ -7,7 +7,8 @@ one door are rooms with one job each, sharing one store:
 - `retrieval.answering.Answering`: questions searched, reranked, judged (and logged);
 - `retrieval.library.Library`: the sources each server sees, found, summarised, removed;
 - `retrieval.intake.Intake`: sources added and refreshed, and the bundled corpus;
-- `retrieval.query_log.QueryLog`: the log of questions and the votes on their answers.
+- `retrieval.query_log.QueryLog`: the log of questions and the votes on their answers;
+- `retrieval.server_settings.ServerSettingsRoom`: each server's own settings.
 
 The facade's public methods are its rooms' own: the surfaces (and the benchmarks) need one
 object, and none of them has to know how the rooms are divided. The intake is built on its first
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot a
     from retrieval.index import Bm25Index
     from retrieval.ingest import IngestQueue
     from retrieval.intake import Intake
+    from retrieval.server_settings import ServerSettingsRoom
     from retrieval.urls import FetchPolicy
 
 # What the surfaces import from here (the limits they check before calling, the log's views).
@@ -57,12 +59,12 @@ class _Door:
     """A public method of a room the facade builds on first use: `kb.add_file` is
     `kb.intake.add_file`, looked up when it is called for, so the room is not built before."""
 
-    def __init__(self, room: str) -> None:
+    def __init__(self, room: str, method: str = "") -> None:
         self.room = room
-        self.name = ""
+        self.name = method
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.name = self.name or name
 
     def __get__(self, kb: object, owner: type | None = None) -> Any:
         if kb is None:
@@ -85,6 +87,7 @@ class KnowledgeBase:
         self.store = store
         self.queries = QueryLog(store)
         self.library = Library(store)
+        self._servers: ServerSettingsRoom | None = None
         self._fetch_policy = fetch_policy
         self._resolver = resolver
         self._ingest = ingest
@@ -106,6 +109,8 @@ class KnowledgeBase:
         self.summaries = self.library.summaries
         self.remove_source = self.library.remove_source
 
+    server_settings = _Door("servers", "of")
+    change_server_settings = _Door("servers", "change")
     ensure_seeds = _Door("intake")
     add_file = _Door("intake")
     add_files = _Door("intake")
@@ -113,6 +118,16 @@ class KnowledgeBase:
     add_url = _Door("intake")
     add_text = _Door("intake")
     refresh = _Door("intake")
+
+    @property
+    def servers(self) -> ServerSettingsRoom:
+        """Each server's settings (the bot's alone: built on first use, so `citebot ask`
+        does not import it)."""
+        if self._servers is None:
+            from retrieval.server_settings import ServerSettingsRoom
+
+            self._servers = ServerSettingsRoom(self.store)
+        return self._servers
 
     @property
     def intake(self) -> Intake:

@@ -122,6 +122,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE passages ADD COLUMN layout BLOB;
     """,
+    # 7: each server's own settings (`retrieval.server_settings`), as one JSON object a server:
+    # a setting added later needs no migration, and a server that set nothing has no row.
+    """
+    CREATE TABLE server_settings (
+        guild_id    INTEGER PRIMARY KEY,
+        settings    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -520,6 +529,22 @@ class Store:
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
+        )
+
+    async def server_settings(self, guild_id: int) -> str | None:
+        """A server's settings as stored (JSON), or None when it has set nothing."""
+        async with self._reader.execute(
+            "SELECT settings FROM server_settings WHERE guild_id = ?", (guild_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set_server_settings(self, db: aiosqlite.Connection, guild_id: int, text: str) -> None:
+        await db.execute(
+            "INSERT INTO server_settings (guild_id, settings, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, "
+            "updated_at = excluded.updated_at",
+            (guild_id, text, now()),
         )
 
     async def load_passages(self, db: aiosqlite.Connection | None = None) -> Sequence[PassageRow]:

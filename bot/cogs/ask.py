@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render, replies
+from bot.checks import spend_search
 from bot.views import answer_view
 from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
 from retrieval.models import Caller
@@ -26,12 +27,6 @@ RECENT_WEIGHT = 0.2  # of the last answer's time in Ask.recent_ms
 DEFER_AT_ONCE = 4.0
 
 
-def _within_limit(interaction: discord.Interaction[Citebot]) -> bool:
-    """The member's search budget, shared with the page and vote buttons."""
-    interaction.client.limiter.hit(interaction.guild_id, interaction.user.id)
-    return True
-
-
 class Ask(commands.Cog):
     """Questions answered from this server's articles and the bundled corpus."""
 
@@ -46,16 +41,21 @@ class Ask(commands.Cog):
     @app_commands.describe(
         question="What you want to know",
         count=f"How many passages to show (1-{MAX_COUNT}, default 3)",
+        private="Only you see the answer (default: as this server's moderators chose)",
     )
-    @app_commands.check(_within_limit)
+    @app_commands.check(spend_search)
     async def ask(
         self,
         interaction: discord.Interaction[Citebot],
         question: app_commands.Range[str, 1, MAX_QUERY_CHARS],
         count: app_commands.Range[int, 1, MAX_COUNT] = 3,
+        private: bool | None = None,
     ) -> None:
         """Ask a question; get the best passages with citations."""
         validate_query(question)  # cheap: a blank question is refused before deferring
+        assert interaction.guild_id is not None  # guild_only
+        if private is None:
+            private = (await self.bot.kb.server_settings(interaction.guild_id)).private_answers
         caller = Caller(
             surface="discord",
             guild_id=interaction.guild_id,
@@ -72,13 +72,19 @@ class Ask(commands.Cog):
         answer = await replies.in_time(
             interaction,
             self.bot.kb.ask(question, count, caller),
-            ephemeral=False,
+            ephemeral=private,
             defer_after=quick if self.recent_ms < DEFER_AT_ONCE * quick * 1000 else 0.0,
         )
         took_ms = (time.perf_counter() - started) * 1000  # with the waits of a busy bot
         self.recent_ms += RECENT_WEIGHT * (took_ms - self.recent_ms)
+        # "Nothing answers this" is for the asker alone (with a hint to rephrase), like any
+        # refusal: a channel need not read every question the articles do not cover.
         await replies.send(
-            interaction, embed=render.answer_embed(answer), view=answer_view(answer, 0, count)
+            interaction,
+            embed=render.answer_embed(answer),
+            view=answer_view(answer, 0, count),
+            ephemeral=private or not answer.answered,
+            deferred_ephemeral=private,
         )
 
 
