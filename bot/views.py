@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render
-from bot.checks import spend_search
+from bot.checks import is_moderator, spend_search
 from bot.errors import report
 from retrieval.knowledge import MAX_K
 from retrieval.models import Answer
@@ -29,38 +29,117 @@ LAST_ANSWER_PAGE = MAX_K
 
 class PageButton(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"citebot:page:(?P<query>\d+):(?P<page>\d+):(?P<k>\d+)",
+    template=r"citebot:page:(?P<query>\d+):(?P<page>\d+):(?P<k>\d+)(?::(?P<asker>\d+))?",
 ):
-    """Show another page of an answer, in place."""
+    """Show another page of an answer: in place for the asker (or a moderator); anyone else
+    gets that page privately, and the answer stays as the asker left it. The asker's id is in
+    the custom_id (buttons from before it was have none, and page in place for everyone)."""
 
-    def __init__(self, query_id: int, page: int, k: int, *, label: str, disabled: bool = False):
+    def __init__(
+        self,
+        query_id: int,
+        page: int,
+        k: int,
+        asker: int | None,
+        *,
+        label: str,
+        disabled: bool = False,
+    ):
+        owner = "" if asker is None else f":{asker}"
         super().__init__(
             discord.ui.Button(
                 label=label,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"citebot:page:{query_id}:{page}:{k}",
+                custom_id=f"citebot:page:{query_id}:{page}:{k}{owner}",
                 disabled=disabled,
             )
         )
-        self.query_id, self.page, self.k = query_id, page, k
+        self.query_id, self.page, self.k, self.asker = query_id, page, k, asker
 
     @classmethod
     async def from_custom_id(
         cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> PageButton:
-        return cls(int(match["query"]), int(match["page"]), int(match["k"]), label=item.label or "")
+        asker = int(match["asker"]) if match["asker"] else None
+        page, k = int(match["page"]), int(match["k"])
+        return cls(int(match["query"]), page, k, asker, label=item.label or "")
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
             await spend_search(interaction)
-            await interaction.response.defer()
-            answer = await interaction.client.kb.page(
-                self.query_id, self.page, self.k, interaction.guild_id
-            )
-            await interaction.edit_original_response(
+            if await _may_change(interaction, self.asker):
+                await interaction.response.defer()
+                answer = await self._answer(interaction)
+                await interaction.edit_original_response(
+                    embed=render.answer_embed(answer, self.page),
+                    view=answer_view(
+                        answer, self.page, self.k, self.asker, private=_is_private(interaction)
+                    ),
+                )
+                return
+            # Someone else's answer: their own copy of the page, which they page in place.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            answer = await self._answer(interaction)
+            await interaction.followup.send(
                 embed=render.answer_embed(answer, self.page),
-                view=answer_view(answer, self.page, self.k),
+                view=answer_view(answer, self.page, self.k, interaction.user.id, private=True),
+                ephemeral=True,
             )
+        except Exception as exc:
+            await report(interaction, exc)
+
+    async def _answer(self, interaction: Interaction) -> Answer:
+        return await interaction.client.kb.page(
+            self.query_id, self.page, self.k, interaction.guild_id
+        )
+
+
+def _is_private(interaction: Interaction) -> bool:
+    """Whether the message the button is on is ephemeral (only its reader sees it)."""
+    message = interaction.message
+    return bool(message is not None and message.flags.ephemeral)
+
+
+async def _may_change(interaction: Interaction, asker: int | None) -> bool:
+    """Whether this member may change a public answer: its asker, or a moderator."""
+    return asker is None or interaction.user.id == asker or await is_moderator(interaction)
+
+
+NOT_YOURS = "Only the person who asked, or a moderator, can delete this answer."
+
+
+class DeleteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:delete:(?P<asker>\d+)",
+):
+    """Delete a public answer: its asker or a moderator (the question stays in the log)."""
+
+    def __init__(self, asker: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"citebot:delete:{asker}",
+            )
+        )
+        self.asker = asker
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> DeleteButton:
+        return cls(int(match["asker"]))
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            if not await _may_change(interaction, self.asker):
+                await interaction.response.send_message(
+                    embed=render.error_embed(NOT_YOURS), ephemeral=True
+                )
+                return
+            await interaction.response.defer()
+            await interaction.delete_original_response()
         except Exception as exc:
             await report(interaction, exc)
 
@@ -145,21 +224,29 @@ class SourcesPageButton(
             await report(interaction, exc)
 
 
-def answer_view(answer: Answer, page: int, k: int) -> discord.ui.View | Any:
-    """Previous/next page and feedback buttons under an answer."""
+def answer_view(
+    answer: Answer, page: int, k: int, asker: int | None, *, private: bool = False
+) -> discord.ui.View | Any:
+    """Previous/next page and feedback buttons under an answer, and Delete under a public one
+    (`private`: only its reader sees it, and can dismiss it)."""
     view = discord.ui.View(timeout=None)
     if answer.query_id is None:
         return view
     if page > 0 or answer.has_more:
+        previous = max(page - 1, 0)
         view.add_item(
-            PageButton(answer.query_id, max(page - 1, 0), k, label="◀ Previous", disabled=page == 0)
+            PageButton(answer.query_id, previous, k, asker, label="◀ Previous", disabled=page == 0)
         )
         # More hits may exist beyond the last page the engine serves; Next must not offer them.
         last = not answer.has_more or page >= LAST_ANSWER_PAGE
-        view.add_item(PageButton(answer.query_id, page + 1, k, label="Next ▶", disabled=last))
+        view.add_item(
+            PageButton(answer.query_id, page + 1, k, asker, label="Next ▶", disabled=last)
+        )
     if answer.answered or page > 0:
         view.add_item(VoteButton(answer.query_id, True))
         view.add_item(VoteButton(answer.query_id, False))
+    if asker is not None and not private:
+        view.add_item(DeleteButton(asker))
     return view
 
 
@@ -184,4 +271,4 @@ def sources_view(total: int, page: int) -> discord.ui.View:
     return view
 
 
-DYNAMIC_ITEMS = (PageButton, VoteButton, SourcesPageButton)
+DYNAMIC_ITEMS = (PageButton, VoteButton, DeleteButton, SourcesPageButton)

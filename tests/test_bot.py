@@ -217,7 +217,9 @@ async def test_next_page_shows_the_following_passages(world: World) -> None:
     message = await _ask(world, "open-source AI models from China", count=2)
     assert [f["name"][:3] for f in _fields(message)] == ["[1]", "[2]"]
     [next_id] = [
-        c for c in message.custom_ids() if c.startswith("citebot:page:") and c.endswith(":1:2")
+        c
+        for c in message.custom_ids()
+        if c.startswith("citebot:page:") and c.endswith(f":1:2:{world.emu.member.id}")
     ]
     click = await world.emu.click(message, next_id, world.emu.member)
     await click.wait_callback()

@@ -74,14 +74,14 @@ async def test_page_buttons_share_the_ask_budget(world: World) -> None:
     message = await _ask(world, "open-source AI models from China", count=1)  # 1 of 5
     for page in range(1, 5):  # 2..5
         [next_id] = [
-            c for c in message.custom_ids() if re.fullmatch(rf"citebot:page:\d+:{page}:1", c)
+            c for c in message.custom_ids() if re.fullmatch(rf"citebot:page:\d+:{page}:1:\d+", c)
         ]
         click = await world.emu.click(message, next_id, world.emu.member)
         await click.wait_callback()
         await world.emu.wait_until(
             lambda p=page: _fields(message)[0]["name"].startswith(f"[{p + 1}]")
         )
-    [next_id] = [c for c in message.custom_ids() if re.fullmatch(r"citebot:page:\d+:5:1", c)]
+    [next_id] = [c for c in message.custom_ids() if re.fullmatch(r"citebot:page:\d+:5:1:\d+", c)]
     flood = await world.emu.click(message, next_id, world.emu.member)
     refused = await flood.wait_message()
     assert refused.ephemeral and TOO_FAST in refused.embeds[0]["description"]

@@ -358,9 +358,9 @@ async def test_next_is_disabled_on_the_last_page_the_engine_serves(kb):
     with pytest.raises(InvalidQuery):
         await kb.page(answer.query_id, LAST_ANSWER_PAGE + 1, 1)
     more = replace(last, has_more=True)  # as if the corpus had passages beyond it
-    assert _next_button(answer_view(more, LAST_ANSWER_PAGE, 1))["disabled"]
-    assert not _next_button(answer_view(more, LAST_ANSWER_PAGE - 1, 1))["disabled"]
-    assert _next_button(answer_view(replace(more, has_more=False), 3, 1))["disabled"]
+    assert _next_button(answer_view(more, LAST_ANSWER_PAGE, 1, None))["disabled"]
+    assert not _next_button(answer_view(more, LAST_ANSWER_PAGE - 1, 1, None))["disabled"]
+    assert _next_button(answer_view(replace(more, has_more=False), 3, 1, None))["disabled"]
 
 
 def test_text_escape_leaves_alone_is_what_escaping_it_in_full_gives():

@@ -204,7 +204,7 @@ async def test_cli_adds_several_items_and_a_folder_with_a_summary(
     lines = result.out.strip().splitlines()
     assert result.code == 1  # one item failed
     assert lines[-1] == (
-        "4 added, 1 skipped as duplicates, 1 failed; 1 other file(s) in the folders ignored"
+        "4 added, 1 skipped as duplicates, 1 failed; 1 other file in the folders ignored"
     )
     assert any(line.startswith("failed " + site.url("/away")) for line in lines), lines
     assert any(line.startswith("skipped " + site.url("/mirror/h20")) for line in lines)

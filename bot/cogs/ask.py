@@ -79,11 +79,12 @@ class Ask(commands.Cog):
         self.recent_ms += RECENT_WEIGHT * (took_ms - self.recent_ms)
         # "Nothing answers this" is for the asker alone (with a hint to rephrase), like any
         # refusal: a channel need not read every question the articles do not cover.
+        ephemeral = private or not answer.answered
         await replies.send(
             interaction,
             embed=render.answer_embed(answer),
-            view=answer_view(answer, 0, count),
-            ephemeral=private or not answer.answered,
+            view=answer_view(answer, 0, count, interaction.user.id, private=ephemeral),
+            ephemeral=ephemeral,
             deferred_ephemeral=private,
         )
 

@@ -1,0 +1,81 @@
+"""The asker in control of a public answer (issue 11): only the asker or a moderator pages it
+in place or deletes it; anyone else who pages gets that page privately, and the answer stays
+as the asker left it."""
+
+from __future__ import annotations
+
+import re
+
+from discord_emulator.model import Message
+from tests.test_bot import SPEND, World, _ask, _fields
+from tests.test_bot import world as world  # the bot-and-emulator fixture
+
+QUESTION = "open-source AI models from China"
+
+
+def _button(message: Message, pattern: str) -> str:
+    [custom_id] = [c for c in message.custom_ids() if re.fullmatch(pattern, c)]
+    return custom_id
+
+
+def _next(message: Message) -> str:
+    return _button(message, r"citebot:page:\d+:1:2:\d+")
+
+
+async def test_someone_else_paging_gets_the_page_privately(world: World) -> None:
+    emu = world.emu
+    answer = await _ask(world, QUESTION, count=2)
+    before = [f["name"] for f in _fields(answer)]
+    bystander = emu.add_member("dave")
+    click = await emu.click(answer, _next(answer), bystander)
+    private = await click.wait_message()
+    assert private.ephemeral and private is not answer
+    assert [f["name"][:3] for f in _fields(private)] == ["[3]", "[4]"]
+    assert [f["name"] for f in _fields(answer)] == before  # the asker's answer is unchanged
+    # Their copy is theirs to page in place, and has no Delete (they can dismiss it).
+    assert not [c for c in private.custom_ids() if c.startswith("citebot:delete:")]
+    back = _button(private, rf"citebot:page:\d+:0:2:{bystander.id}")
+    again = await emu.click(private, back, bystander)
+    await again.wait_callback()
+    await emu.wait_until(lambda: _fields(private)[0]["name"].startswith("[1]"))
+    assert [f["name"] for f in _fields(answer)] == before
+
+
+async def test_the_asker_and_a_moderator_page_in_place(world: World) -> None:
+    emu = world.emu
+    answer = await _ask(world, QUESTION, count=2)
+    click = await emu.click(answer, _next(answer), emu.member)
+    await click.wait_callback()
+    await emu.wait_until(lambda: _fields(answer)[0]["name"].startswith("[3]"))
+    back = _button(answer, rf"citebot:page:\d+:0:2:{emu.member.id}")
+    by_moderator = await emu.click(answer, back, emu.moderator)
+    await by_moderator.wait_callback()
+    await emu.wait_until(lambda: _fields(answer)[0]["name"].startswith("[1]"))
+
+
+async def test_only_the_asker_or_a_moderator_deletes_an_answer(world: World) -> None:
+    emu = world.emu
+    answer = await _ask(world, SPEND)
+    delete = _button(answer, rf"citebot:delete:{emu.member.id}")
+    refused = await emu.click(answer, delete, emu.add_member("eve"))
+    message = await refused.wait_message()
+    assert message.ephemeral
+    assert message.embeds[0]["description"].startswith("Only the person who asked")
+    assert not answer.deleted
+    done = await emu.click(answer, delete, emu.member)
+    await done.wait_callback()
+    await emu.wait_until(lambda: answer.deleted, what="the answer deleted")
+    other = await _ask(world, SPEND, user=emu.add_member("frank"))
+    by_moderator = await emu.click(other, _button(other, r"citebot:delete:\d+"), emu.moderator)
+    await by_moderator.wait_callback()
+    await emu.wait_until(lambda: other.deleted, what="deleted by a moderator")
+
+
+async def test_a_private_answer_has_no_delete_button(world: World) -> None:
+    interaction = await world.emu.run_command(
+        world.emu.member, "ask", {"question": SPEND, "private": True}
+    )
+    private = await interaction.wait_message()
+    assert private.ephemeral
+    assert not [c for c in private.custom_ids() if c.startswith("citebot:delete:")]
+    assert [c for c in private.custom_ids() if c.startswith("citebot:vote:")]
