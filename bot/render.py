@@ -27,6 +27,7 @@ from retrieval.models import (
     Summary,
     TopQuery,
 )
+from retrieval.reports import PassageContext
 from retrieval.server_settings import ServerSettings
 
 CONTENT_LIMIT = 2000
@@ -204,19 +205,128 @@ def _link(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
 
 
+# A word of a text fragment's start or end: letters and digits, with inner punctuation that
+# pages write the same way (1,024, U.S., 5.6, state-of-the-art, it's); quotes and dashes that
+# a page may write otherwise than the cleaned passage does end the phrase.
+_PLAIN_WORD = re.compile(r"[^\W_]+(?:[.,'\-%][^\W_]+)*[.,;:!?]?")
+FRAGMENT_WORDS = 5  # words of the passage's start (and of its end) in a text fragment
+
+
+def _phrase(words: Sequence[str]) -> str:
+    """The longest run of plain words from the start of `words`, without its last word's
+    trailing punctuation."""
+    taken = []
+    for word in words[:FRAGMENT_WORDS]:
+        if not _PLAIN_WORD.fullmatch(word):
+            break
+        taken.append(word)
+    return " ".join(taken).rstrip(".,;:!?")
+
+
+def _directive(term: str) -> str:
+    """A text fragment's term: percent-encoded, with "-", "," and "&" too (they have a
+    meaning in the directive)."""
+    return quote(term, safe="").replace("-", "%2D")
+
+
+def deep_link(url: str, passage: str) -> str:
+    """`url` with a text fragment (`#:~:text=start,end`) that opens the page at the passage and
+    highlights it, in browsers that support it; others open the page, as without one. The
+    start is the passage's first few plain words, the end its last few; no fragment when the
+    passage starts with none."""
+    words = passage.split()
+    start = _phrase(words)
+    if not start:
+        return _link(url)
+    # The end: the passage's last few plain words, after the start's (the two never overlap).
+    tail: list[str] = []
+    for word in reversed(words[FRAGMENT_WORDS:][-FRAGMENT_WORDS:]):
+        if not _PLAIN_WORD.fullmatch(word):
+            break
+        tail.append(word)
+    end = " ".join(reversed(tail)).rstrip(".,;:!?")
+    directive = _directive(start) + (f",{_directive(end)}" if end else "")
+    joiner = ":~:text=" if "#" in url else "#:~:text="
+    return f"{_link(url)}{joiner}{directive}"
+
+
+def _when(iso: str | None) -> str:
+    """A stored time as a Discord timestamp (each reader sees it in their own time zone)."""
+    if not iso:
+        return ""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return ""
+    return f"<t:{int(moment.timestamp())}:D>"
+
+
+def provenance(kind: str, source: str, added_by: str | None, added_at: str | None) -> str:
+    """Where an article came from, for a reader: who added it and when (a web page is a link
+    of its own)."""
+    if kind == "seed" or added_by == "citebot":
+        return "bundled with citebot"
+    who = f"<@{added_by}>" if added_by and added_by.isdigit() else "the bot's operator"
+    when = _when(added_at)
+    what = {"text": "pasted text", "file": "a file", "url": "a web page"}.get(kind, "a source")
+    return f"{what} added by {who}" + (f" on {when}" if when else "")
+
+
+def _site(url: str) -> str:
+    """A URL as link text: its host and path, escaped, short."""
+    shown = url.split("://", 1)[-1].split("#", 1)[0].rstrip("/")
+    return safe(shown, 80, one_line=True)
+
+
 def citation(hit: Hit) -> str:
-    """One citation: article title (linked when the source is a URL) and paragraph."""
-    title = safe(hit.title, 120, one_line=True)
+    """One citation a member can follow (the title is the field's name, not repeated): a web
+    page's link opens it at the passage; any other source says who added it and when.
+    "Show in context" (a button) shows any passage with the ones around it."""
     if hit.is_url:
-        text = f"[{title}]({_link(hit.source)}) · paragraph {hit.paragraph}"
+        text = (
+            f"[{_site(hit.source)} ↗]({deep_link(hit.source, hit.text)}) · "
+            f"paragraph {hit.paragraph}"
+        )
+        if len(text) > CITATION_LIMIT:  # a very long address: the page without the fragment
+            text = f"[{_site(hit.source)} ↗]({_link(hit.source)}) · paragraph {hit.paragraph}"
     else:
-        name = visible(fit(hit.source, 120)).replace("`", "").replace("\n", " ")
-        text = f"*{title}* · `{name}` · paragraph {hit.paragraph}"
-    return (
-        text
-        if len(text) <= CITATION_LIMIT
-        else fit(f"{title} · paragraph {hit.paragraph}", CITATION_LIMIT)
+        text = (
+            f"{provenance(hit.kind, hit.source, hit.added_by, hit.added_at)} · "
+            f"paragraph {hit.paragraph}"
+        )
+    return text if len(text) <= CITATION_LIMIT else f"paragraph {hit.paragraph}"
+
+
+CONTEXT_PASSAGE_LIMIT = 2000  # of the description's 4,096: the cited passage ...
+CONTEXT_AROUND_LIMIT = 900  # ... and each side around it
+
+
+def context_embed(context: PassageContext) -> discord.Embed:
+    """Show in context: the cited passage (in bold) between the passages around it in its
+    article, with where the article came from."""
+    before = fit("\n\n".join(context.before)[-CONTEXT_AROUND_LIMIT:], CONTEXT_AROUND_LIMIT)
+    after = fit("\n\n".join(context.after), CONTEXT_AROUND_LIMIT)
+    parts = []
+    if before:
+        cut = len(before) >= CONTEXT_AROUND_LIMIT
+        parts.append(("…" if cut else "") + escape(before.lstrip()))
+    parts.append(f"**{safe(context.text, CONTEXT_PASSAGE_LIMIT)}**")
+    if after:
+        parts.append(escape(after))
+    embed = discord.Embed(
+        title=safe(context.title, TITLE_LIMIT, one_line=True) or "(untitled)",
+        description=fit("\n\n".join(parts), DESCRIPTION_LIMIT),
+        colour=COLOUR_ANSWER,
     )
+    if context.source.startswith(("http://", "https://")):
+        embed.url = deep_link(context.source, context.text)
+        where = _site(context.source)
+    else:
+        where = provenance(context.kind, context.source, context.added_by, context.added_at)
+    embed.add_field(name="Source", value=fit(f"{where} · paragraph {context.paragraph}", 1024))
+    return embed
 
 
 def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:

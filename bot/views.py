@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import render
+from bot import render, replies
 from bot.checks import is_moderator, spend_search
 from bot.errors import report
 from retrieval.knowledge import MAX_K
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 Interaction = discord.Interaction["Citebot"]
 
+# Show-in-context buttons under an answer: the first row holds paging, votes and Delete (five),
+# and a view has five rows of five.
+MAX_CONTEXT_BUTTONS = 20
 # KnowledgeBase.page() serves pages 0..MAX_K and refuses the one after: Next stops here.
 LAST_ANSWER_PAGE = MAX_K
 
@@ -106,6 +109,42 @@ async def _may_change(interaction: Interaction, asker: int | None) -> bool:
 
 
 NOT_YOURS = "Only the person who asked, or a moderator, can delete this answer."
+
+
+class ContextButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:context:(?P<passage>\d+)",
+):
+    """Show in context: the cited passage with the passages around it in its article, for
+    whoever presses it alone (anyone may: it changes nothing)."""
+
+    def __init__(self, passage_id: int, rank: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"[{rank}] in context",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:context:{passage_id}",
+            )
+        )
+        self.passage_id = passage_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> ContextButton:
+        rank = re.match(r"\[(\d+)\]", item.label or "")
+        return cls(int(match["passage"]), int(rank[1]) if rank else 0)
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            context = await replies.in_time(
+                interaction,
+                interaction.client.kb.passage_context(self.passage_id, interaction.guild_id),
+                ephemeral=True,
+            )
+            await replies.send(interaction, embed=render.context_embed(context), ephemeral=True)
+        except Exception as exc:
+            await report(interaction, exc)
 
 
 class DeleteButton(
@@ -247,6 +286,8 @@ def answer_view(
         view.add_item(VoteButton(answer.query_id, False))
     if asker is not None and not private:
         view.add_item(DeleteButton(asker))
+    for hit in answer.hits[:MAX_CONTEXT_BUTTONS]:  # a row of their own, five to a row
+        view.add_item(ContextButton(hit.passage_id, hit.rank))
     return view
 
 
@@ -271,4 +312,4 @@ def sources_view(total: int, page: int) -> discord.ui.View:
     return view
 
 
-DYNAMIC_ITEMS = (PageButton, VoteButton, DeleteButton, SourcesPageButton)
+DYNAMIC_ITEMS = (PageButton, VoteButton, DeleteButton, ContextButton, SourcesPageButton)

@@ -255,6 +255,9 @@ def _judged(
                 text=row["text"],
                 score=scored.score,
                 highlights=layouts[scored.passage_id].highlights(query_terms),
+                kind=row["kind"],
+                added_by=row["added_by"],
+                added_at=row["added_at"],
             )
         )
     searched_for = _searched_for(text, fixes, hits)

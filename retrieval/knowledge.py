@@ -108,6 +108,7 @@ class KnowledgeBase:
         self.summary = self.library.summary
         self.summaries = self.library.summaries
         self.remove_source = self.library.remove_source
+        self.passage_context = self.library.passage_context
 
     server_settings = _Door("servers", "of")
     change_server_settings = _Door("servers", "change")

@@ -14,7 +14,7 @@ from retrieval.models import Caller, Source
 from retrieval.store import Store
 
 if TYPE_CHECKING:
-    from retrieval.reports import Summary
+    from retrieval.reports import PassageContext, Summary
 
 
 def title_key(text: str) -> str:
@@ -30,6 +30,31 @@ class Library:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    async def passage_context(
+        self, passage_id: int, guild_id: int | None = None, around: int = 1
+    ) -> PassageContext:
+        """A passage `guild_id` may see, with `around` passages before and after it in its
+        article; NotFound when it is gone (its source removed) or not this server's."""
+        from retrieval.reports import PassageContext
+
+        rows = await self.store.passage_context(passage_id, guild_id, around)
+        at = next((i for i, r in enumerate(rows) if r["id"] == passage_id), None)
+        if at is None:
+            raise NotFound("that passage is no longer in the sources", hint=HINT_LIST_SOURCES)
+        row = rows[at]
+        return PassageContext(
+            passage_id=passage_id,
+            title=row["title"],
+            source=row["source"],
+            kind=row["kind"],
+            added_by=row["added_by"],
+            added_at=row["added_at"],
+            paragraph=row["paragraph"],
+            before=tuple(r["text"] for r in rows[:at]),
+            text=row["text"],
+            after=tuple(r["text"] for r in rows[at + 1 :]),
+        )
 
     async def list_sources(self, guild_id: int | None = None) -> list[Source]:
         return await self.store.list_sources(guild_id)

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from retrieval.reports import AddResult, RefreshResult, Summary
+    from retrieval.reports import AddResult, PassageContext, RefreshResult, Summary
 
 # The values defined in `retrieval.reports`, importable from here as they always were.
-REPORTS = frozenset({"AddResult", "RefreshResult", "Summary"})
+REPORTS = frozenset({"AddResult", "PassageContext", "RefreshResult", "Summary"})
 
 __all__ = [
     "OPERATOR_MARK",
@@ -25,6 +25,7 @@ __all__ = [
     "DirectAnswer",
     "FeedbackRow",
     "Hit",
+    "PassageContext",
     "QueryRecord",
     "RefreshResult",
     "Source",
@@ -56,6 +57,12 @@ class Hit:
     text: str
     score: float
     highlights: tuple[tuple[int, int], ...] = ()
+    # Where the article came from, for a citation a member can follow: its kind ("seed",
+    # "file", "text", "url"), who added it (a Discord user id, OPERATOR_MARK, "citebot" for
+    # the bundled articles) and when (ISO 8601, UTC).
+    kind: str = ""
+    added_by: str | None = None
+    added_at: str | None = None
 
     @property
     def is_url(self) -> bool:

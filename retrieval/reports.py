@@ -42,3 +42,20 @@ class RefreshResult:
     source: Source
     status: str
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PassageContext:
+    """A cited passage with the passages around it in its article (Show in context), and
+    where the article came from (see `retrieval.models.Hit`)."""
+
+    passage_id: int
+    title: str
+    source: str
+    kind: str
+    added_by: str | None
+    added_at: str | None
+    paragraph: int
+    before: tuple[str, ...]
+    text: str
+    after: tuple[str, ...]

@@ -244,7 +244,8 @@ def _passages_query(ids: Sequence[int], guild_id: int | None) -> tuple[str, tupl
     cond, args = _visible(guild_id)
     sql = (
         "SELECT p.id, p.document_id, p.paragraph, p.heading, p.text, p.terms, p.layout, "
-        "d.title, d.source FROM passages p JOIN documents d ON d.id = p.document_id "
+        "d.title, d.source, d.kind, d.added_by, d.added_at "
+        "FROM passages p JOIN documents d ON d.id = p.document_id "
         f"WHERE p.id IN ({marks}) AND {cond}"
     )
     return sql, (*ids, *args)
@@ -573,6 +574,22 @@ class Store:
         found = {r["id"]: r for r in rows}
         self.keep_layouts(_without_layout(ids, found))
         return found
+
+    async def passage_context(
+        self, passage_id: int, guild_id: int | None, around: int
+    ) -> list[sqlite3.Row]:
+        """The passage `passage_id` and up to `around` passages before and after it in its
+        document (by ordinal), with the document's title, source, kind, who added it and when;
+        empty when there is no such passage or `guild_id` may not see it."""
+        cond, args = _visible(guild_id)
+        sql = (
+            "SELECT p.id, p.ordinal, p.paragraph, p.heading, p.text, d.title, d.source, "
+            "d.kind, d.added_by, d.added_at FROM passages p "
+            "JOIN passages c ON c.id = ? AND p.document_id = c.document_id "
+            "AND p.ordinal BETWEEN c.ordinal - ? AND c.ordinal + ? "
+            f"JOIN documents d ON d.id = p.document_id WHERE {cond} ORDER BY p.ordinal"
+        )
+        return list(await self._reader.execute_fetchall(sql, (passage_id, around, around, *args)))
 
     @staticmethod
     def passages_by_id_on(

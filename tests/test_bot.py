@@ -149,7 +149,9 @@ async def test_ask_shows_numbered_cited_passages_and_logs_the_row(world: World) 
     assert [f["name"][:3] for f in fields] == ["[1]", "[2]"]
     assert fields[0]["name"] == "[1] China's AI Leap: DeepSeek Challenges US Dominance"
     assert "**spent**" in fields[0]["value"] and "$5.6 million" in fields[0]["value"]
-    assert "`seeds/002_2d5ac121eab98ad0.txt` · paragraph 2" in fields[0]["value"]
+    # Followable: no file name, who added it; the title is the field's name only.
+    assert fields[0]["value"].endswith("\nbundled with citebot · paragraph 2")
+    assert "China's AI Leap" not in fields[0]["value"]
     assert embed["footer"]["text"].startswith("Searched 5 articles in ")
     assert not message.ephemeral
     assert {"citebot:vote:1:1", "citebot:vote:1:0"} <= set(message.custom_ids())
@@ -539,7 +541,8 @@ async def test_moderator_adds_an_uploaded_markdown_file(world: World) -> None:
     assert {f["name"]: f["value"] for f in embed["fields"]}["Source"] == "robots.md"
     message = await _ask(world, "Ferncliff suction grippers")
     assert _fields(message)[0]["name"] == "[1] Parcel robots"
-    assert "`robots.md` · paragraph 1" in _fields(message)[0]["value"]
+    value = _fields(message)[0]["value"]
+    assert re.search(rf"\na file added by <@{emu.moderator.id}> on <t:\d+:D> · paragraph 1$", value)
 
 
 @pytest.mark.parametrize(
@@ -621,7 +624,9 @@ async def test_moderator_adds_a_web_page_and_citations_link_to_it(world: World, 
     embed = (await add.wait_message()).embeds[0]
     assert embed["title"] == "Added: Nvidia's China chip"
     message = await _ask(world, "H20 memory bandwidth inference")
-    assert f"[Nvidia's China chip]({url}) · paragraph" in _fields(message)[0]["value"]
+    value = _fields(message)[0]["value"]
+    link = re.search(r"\[[^\]]+ ↗\]\(([^)]+)\) · paragraph \d+$", value)
+    assert link and link[1].startswith(f"{url}#:~:text=Nvidia%20designed%20the%20H20")
     refresh = await emu.run_command(emu.moderator, "source refresh", {})
     report = (await refresh.wait_message()).embeds[0]
     assert "**unchanged** Nvidia's China chip" in report["description"]

@@ -79,3 +79,50 @@ async def test_a_private_answer_has_no_delete_button(world: World) -> None:
     assert private.ephemeral
     assert not [c for c in private.custom_ids() if c.startswith("citebot:delete:")]
     assert [c for c in private.custom_ids() if c.startswith("citebot:vote:")]
+
+
+PARAGRAPHS = [
+    "The Harwick ferry company bought two electric ferries in the spring. Each vessel carries "
+    "three hundred passengers and forty cars, and the crossing takes twenty minutes in calm "
+    "weather, about the same as the diesel boats they replace on the northern route. The "
+    "order was placed after a two-year trial in which a smaller battery boat ran the short "
+    "harbour shuttle, and the company says that trial convinced its board that the longer "
+    "northern crossing could be served on batteries alone, with no diesel generator kept "
+    "aboard as a reserve for winter storms or for the longest days of the summer season.",
+    "Charging happens at the Harwick pier during the ten-minute turnaround. The pier's new "
+    "substation delivers four megawatts, enough to top up the batteries between crossings "
+    "without slowing the timetable the islanders rely on every morning and evening. The "
+    "substation was built by the regional grid operator, which also laid a new cable under "
+    "the estuary, and the pier's charging arm connects automatically once a ferry is moored, "
+    "so the crew does not handle any cables; a second arm stands ready in case the first "
+    "one fails, and engineers can switch between them from the control room on the quay.",
+    "The council expects fuel savings of a million pounds a year. Maintenance crews were "
+    "trained over the winter, and the old diesel ferries will be sold to an operator on the "
+    "southern coast once both electric vessels have run a full season without trouble.",
+]
+
+
+async def test_show_in_context_gives_the_passage_between_its_neighbours_privately(
+    world: World,
+) -> None:
+    emu = world.emu
+    added = await emu.run_command(
+        emu.moderator,
+        "source add",
+        {"text": "\n\n".join(PARAGRAPHS), "title": "Harwick electric ferries"},
+    )
+    await added.wait_message()
+    answer = await _ask(world, "How is the Harwick ferry charged at the pier substation?")
+    assert _fields(answer)[0]["value"].endswith(" · paragraph 2")
+    [first] = [c for c in answer.custom_ids() if c.startswith("citebot:context:")][:1]
+    shown = await (await emu.click(answer, first, emu.add_member("gina"))).wait_message()
+    assert shown.ephemeral
+    embed = shown.embeds[0]
+    assert embed["title"] == "Harwick electric ferries"
+    before, passage, after = embed["description"].split("\n\n")
+    assert before.startswith("The Harwick ferry company bought two electric ferries")
+    assert passage.startswith("**Charging happens at the Harwick pier") and passage.endswith("**")
+    assert after.startswith("The council expects fuel savings")
+    source = embed["fields"][0]["value"]
+    assert source.startswith(f"pasted text added by <@{emu.moderator.id}> on <t:")
+    assert source.endswith(" · paragraph 2")

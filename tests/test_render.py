@@ -115,11 +115,41 @@ def test_the_direct_answer_is_the_first_line_with_its_span_in_bold():
     assert embed.description.splitlines()[0] == "Spent # **$5.6 million** \\> now."
 
 
-def test_citation_links_urls_and_names_files():
-    url = Hit(1, 1, 1, "A [bracketed] title", "https://ex.org/a b", 3, "t", 1.0)
-    assert render.citation(url) == "[A \\[bracketed\\] title](https://ex.org/a%20b) · paragraph 3"
-    file = Hit(1, 1, 1, "Notes", "seeds/002.txt", 2, "t", 1.0)
-    assert render.citation(file) == "*Notes* · `seeds/002.txt` · paragraph 2"
+def test_a_citation_can_be_followed_and_does_not_repeat_the_title():
+    text = "DeepSeek reportedly spent only $5.6 million on it, a fraction of the cost."
+    url = Hit(1, 1, 1, "A [bracketed] title", "https://ex.org/a b", 3, text, 1.0, kind="url")
+    assert render.citation(url) == (
+        "[ex.org/a b ↗](https://ex.org/a%20b#:~:text=DeepSeek%20reportedly%20spent%20only"
+        ",a%20fraction%20of%20the%20cost) · paragraph 3"
+    )
+    seed = Hit(1, 1, 1, "Notes", "seeds/002.txt", 2, "t", 1.0, kind="seed", added_by="citebot")
+    assert render.citation(seed) == "bundled with citebot · paragraph 2"
+    upload = Hit(
+        1,
+        1,
+        1,
+        "Notes",
+        "notes.md",
+        4,
+        "t",
+        1.0,
+        kind="file",
+        added_by="42",
+        added_at="2026-11-27T04:00:00.000+00:00",
+    )
+    assert render.citation(upload) == "a file added by <@42> on <t:1795752000:D> · paragraph 4"
+    typed = Hit(1, 1, 1, "Notes", "notes.md", 1, "t", 1.0, kind="file", added_by="cli")
+    assert render.citation(typed) == "a file added by the bot's operator · paragraph 1"
+
+
+def test_a_deep_link_takes_only_plain_words_and_encodes_them():
+    link = render.deep_link("https://e.org/p#top", "State-of-the-art: 1,024 GPUs, it's said.")
+    assert link == (
+        "https://e.org/p#top:~:text=State%2Dof%2Dthe%2Dart%3A%201%2C024%20GPUs%2C%20it%27s%20said"
+    )
+    assert render.deep_link("https://e.org/p", "\u201cQuoted\u201d first") == "https://e.org/p"
+    hostile = render.deep_link("https://e.org/p", "a) [x](http://evil) b c d e f g h")
+    assert hostile == "https://e.org/p"  # "a)" is no plain word: no fragment at all
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -292,7 +322,8 @@ def test_hostile_text_is_inert_everywhere_and_limits_hold(seed):
     ]
     ambiguous = Ambiguous(f"{question!r} matches 2 articles", [(6, title), (7, _hostile(rng))])
     embeds.append(render.error_embed(message_for(ambiguous)))
-    allowed = {SAFE_URL}
+    # A web page's citation links to the page at the passage (a text fragment of it).
+    allowed = {SAFE_URL} | {render.deep_link(SAFE_URL, h.text) for h in hits}
     for embed in embeds:
         _assert_limits(embed)
         for text in _strings(embed):
