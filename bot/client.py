@@ -31,6 +31,7 @@ EXTENSIONS = (
     "bot.cogs.sources",
     "bot.cogs.logs",
     "bot.cogs.server_settings",
+    "bot.cogs.help",
 )
 
 

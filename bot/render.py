@@ -549,6 +549,34 @@ def settings_embed(
     return embed
 
 
+def help_embed(
+    everyone: Sequence[str], moderators: Sequence[str], example: str | None
+) -> discord.Embed:
+    """/help: what citebot does, the commands (moderators' too, for a moderator), a question to
+    try (`example`, from this server's corpus)."""
+    embed = discord.Embed(
+        title="citebot: answers with their sources",
+        description=(
+            "Ask a question and I answer from the articles this server has added (and a few "
+            "bundled ones): the sentence that answers first, then the passages that say so, "
+            "each with a citation you can follow."
+        ),
+        colour=COLOUR_ANSWER,
+    )
+    embed.add_field(name="Commands", value=join_lines(everyone, FIELD_VALUE_LIMIT), inline=False)
+    if moderators:
+        embed.add_field(
+            name="For moderators", value=join_lines(moderators, FIELD_VALUE_LIMIT), inline=False
+        )
+    if example:
+        embed.add_field(
+            name="Try",
+            value=fit(f"`/ask question:` {safe(example, 300, one_line=True)}", FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    return embed
+
+
 def error_embed(message: str) -> discord.Embed:
     return discord.Embed(description=fit(message, DESCRIPTION_LIMIT), colour=COLOUR_ERROR)
 

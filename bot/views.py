@@ -15,6 +15,7 @@ import discord
 from bot import render, replies
 from bot.checks import is_moderator, spend_search
 from bot.errors import report
+from retrieval.errors import NotFound
 from retrieval.knowledge import MAX_K
 from retrieval.models import Answer
 
@@ -291,6 +292,52 @@ def answer_view(
     return view
 
 
+class PickArticle(
+    discord.ui.DynamicItem[discord.ui.Select],
+    template=r"citebot:summary-pick",
+):
+    """A menu of the articles an ambiguous /summary matched: the one picked is summarised in
+    place of the menu (for the asker alone, as the menu was)."""
+
+    def __init__(self, candidates: list[tuple[int, str]] | None = None) -> None:
+        options = [
+            discord.SelectOption(label=render.choice_name(title), value=str(doc_id))
+            for doc_id, title in (candidates or [])[: render.MAX_CHOICES]
+        ] or [discord.SelectOption(label="(none)", value="0")]
+        super().__init__(
+            discord.ui.Select(
+                custom_id="citebot:summary-pick",
+                placeholder="Pick the article",
+                options=options,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Select, match: re.Match[str]
+    ) -> PickArticle:
+        return cls()
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            values = (interaction.data or {}).get("values") or []
+            chosen = str(values[0]) if values else ""
+            if not chosen.isdigit():
+                raise NotFound("pick one of the articles in the menu")
+            summary = await interaction.client.kb.summary(chosen, interaction.guild_id)
+            await interaction.response.edit_message(
+                content=None, embed=render.summary_embed(summary), view=None
+            )
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+def pick_article_view(candidates: list[tuple[int, str]]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(PickArticle(candidates))
+    return view
+
+
 def sources_view(total: int, page: int) -> discord.ui.View:
     """Previous/next under a /sources page.
 
@@ -312,4 +359,11 @@ def sources_view(total: int, page: int) -> discord.ui.View:
     return view
 
 
-DYNAMIC_ITEMS = (PageButton, VoteButton, DeleteButton, ContextButton, SourcesPageButton)
+DYNAMIC_ITEMS = (
+    PageButton,
+    VoteButton,
+    DeleteButton,
+    ContextButton,
+    PickArticle,
+    SourcesPageButton,
+)

@@ -56,6 +56,11 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
+# Every file name ending a source is read by (retrieval.extract reads each as its kind), for
+# the surfaces to list: a file of another type is sniffed, and refused when it is none of them.
+ACCEPTED_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".pdf")
+
+
 def check_size(name: str, size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise BadSource(

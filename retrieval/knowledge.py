@@ -109,6 +109,7 @@ class KnowledgeBase:
         self.summaries = self.library.summaries
         self.remove_source = self.library.remove_source
         self.passage_context = self.library.passage_context
+        self.example_question = self.library.example_question
 
     server_settings = _Door("servers", "of")
     change_server_settings = _Door("servers", "change")

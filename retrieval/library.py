@@ -56,6 +56,21 @@ class Library:
             after=tuple(r["text"] for r in rows[at + 1 :]),
         )
 
+    async def example_question(self, guild_id: int | None = None) -> str | None:
+        """A question to try here (for /help): the question this server asked most and got an
+        answer to; else one about its newest source, or a bundled article's when it added
+        none; None for an empty corpus."""
+        asked = [q for q in await self.store.top_queries(guild_id, 20) if q.answered]
+        if asked and guild_id is not None:
+            return asked[0].query
+        sources = await self.store.list_sources(guild_id)
+        own = [s for s in sources if s.guild_id is not None] or sources
+        if not own:
+            return None
+        newest = max(own, key=lambda s: (s.added_at, s.doc_id))
+        title = " ".join(newest.title.split())[:150].rstrip(" .:;!?")
+        return f"What does “{title}” say?"
+
     async def list_sources(self, guild_id: int | None = None) -> list[Source]:
         return await self.store.list_sources(guild_id)
 

@@ -178,3 +178,62 @@ def test_a_damaged_row_reads_as_the_defaults_value_by_value() -> None:
     )
     assert read == ServerSettings(5, cooldown=(3, 60), digest_channel=99)
     assert ServerSettings.from_json(5, ["not", "an", "object"]) == ServerSettings(5)
+
+
+async def test_help_lists_what_this_member_can_use_and_a_question_from_here(world: World) -> None:
+    emu = world.emu
+    mine = await (await emu.run_command(emu.member, "help")).wait_message()
+    assert mine.ephemeral
+    fields = {f["name"]: f["value"] for f in mine.embeds[0]["fields"]}
+    assert "`/ask`" in fields["Commands"] and "`/summary`" in fields["Commands"]
+    assert "For moderators" not in fields and "/settings" not in fields["Commands"]
+    # No question asked here yet and no source of its own: a bundled article's title.
+    assert fields["Try"].startswith("`/ask question:` What does “")
+    added = await emu.run_command(
+        emu.moderator, "source add", {"text": ROBOTS_TEXT, "title": "Ferncliff parcel robots"}
+    )
+    await added.wait_message()
+    theirs = await (await emu.run_command(emu.moderator, "help")).wait_message()
+    fields = {f["name"]: f["value"] for f in theirs.embeds[0]["fields"]}
+    assert "`/settings show`" in fields["For moderators"]
+    assert "`/source add`" in fields["For moderators"]
+    assert fields["Try"] == "`/ask question:` What does “Ferncliff parcel robots” say?"
+    # Once members here asked and were answered, the question they asked most.
+    await _ask(world, SPEND)
+    again = await (await emu.run_command(emu.member, "help")).wait_message()
+    tried = {f["name"]: f["value"] for f in again.embeds[0]["fields"]}["Try"]
+    assert tried == f"`/ask question:` {SPEND}"
+    # The other server's help knows nothing of this one's sources or questions.
+    other = await (
+        await emu.run_command(world.other_member, "help", guild=world.other)
+    ).wait_message()
+    try_there = {f["name"]: f["value"] for f in other.embeds[0]["fields"]}["Try"]
+    assert "Ferncliff" not in try_there and SPEND not in try_there
+
+
+ROBOTS_TEXT = (
+    "Warehouse robots at Ferncliff Logistics now pick 4,000 parcels an hour. The Ferncliff "
+    "robots use suction grippers and a shared map of the shelves, and the company says the "
+    "fleet paid for itself within eleven months."
+)
+
+
+async def test_an_ambiguous_summary_offers_a_menu_of_the_matches(world: World) -> None:
+    emu = world.emu
+    for title in ("Harbour report spring", "Harbour report autumn"):
+        added = await emu.run_command(
+            emu.moderator, "source add", {"text": ROBOTS_TEXT + " " + title, "title": title}
+        )
+        await added.wait_message()
+    asked = await emu.run_command(emu.member, "summary", {"article": "Harbour report"})
+    menu = await asked.wait_message()
+    assert menu.ephemeral and menu.content == "2 articles match; which one?"
+    [select] = [c for c in menu.components[0]["components"]]
+    labels = {o["label"]: o["value"] for o in select["options"]}
+    assert set(labels) == {"Harbour report spring", "Harbour report autumn"}
+    picked = await emu.click(
+        menu, "citebot:summary-pick", emu.member, values=[labels["Harbour report autumn"]]
+    )
+    await picked.wait_callback()
+    await emu.wait_until(lambda: bool(menu.embeds), what="the summary in place of the menu")
+    assert menu.embeds[0]["title"] == "Harbour report autumn" and not menu.components

@@ -525,3 +525,10 @@ def test_binary_file_named_pdf_without_signature_is_refused() -> None:
 def test_pdf_without_text_is_refused() -> None:
     with pytest.raises(BadSource, match="no text layer"):
         extract(make_pdf([[]]), name="scan.pdf")
+
+
+def test_every_suffix_the_surfaces_list_is_one_the_reader_knows():
+    from retrieval import extract
+    from retrieval.files import ACCEPTED_SUFFIXES
+
+    assert set(ACCEPTED_SUFFIXES) == set(extract._SUFFIX_KINDS)

@@ -14,7 +14,7 @@ from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from bot.replies import in_time, send
 from bot.views import sources_view
 from retrieval.errors import BadSource
-from retrieval.files import MAX_FILE_BYTES
+from retrieval.files import ACCEPTED_SUFFIXES, MAX_FILE_BYTES
 from retrieval.ingest import OnQueued
 from retrieval.models import Caller
 from retrieval.urls import check_url
@@ -88,7 +88,7 @@ class Sources(commands.Cog):
     @moderator_only
     @app_commands.describe(
         url="A web page to add (http or https)",
-        file="A .txt or .md file to add",
+        file=f"A file to add: {', '.join(ACCEPTED_SUFFIXES[:-1])} or {ACCEPTED_SUFFIXES[-1]}",
         text="Text to add, pasted",
         title="A title to use instead of the detected one",
     )

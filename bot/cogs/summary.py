@@ -10,6 +10,8 @@ from discord.ext import commands
 
 from bot import render
 from bot.replies import in_time, send
+from bot.views import pick_article_view
+from retrieval.errors import Ambiguous
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -28,9 +30,20 @@ class Summaries(commands.Cog):
         self, interaction: discord.Interaction[Citebot], article: app_commands.Range[str, 1, 200]
     ) -> None:
         """Summarise an article in a few of its own sentences."""
-        found = await in_time(
-            interaction, self.bot.kb.summary(article, interaction.guild_id), ephemeral=False
-        )
+        try:
+            found = await in_time(
+                interaction, self.bot.kb.summary(article, interaction.guild_id), ephemeral=False
+            )
+        except Ambiguous as exc:
+            # Several articles match: a menu of them, for the asker to pick one.
+            await send(
+                interaction,
+                content=f"{len(exc.candidates)} articles match; which one?",
+                view=pick_article_view(exc.candidates),
+                ephemeral=True,
+                deferred_ephemeral=False,
+            )
+            return
         await send(interaction, embed=render.summary_embed(found))
 
     @summary.autocomplete("article")
