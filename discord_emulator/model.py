@@ -47,6 +47,10 @@ EVERYONE_PERMISSIONS = (
     | SEND_MESSAGES_IN_THREADS
 )
 
+CHANNEL_TEXT = 0
+CHANNEL_PUBLIC_THREAD = 11
+CHANNEL_FORUM = 15
+
 INTERACTION_PING = 1
 INTERACTION_COMMAND = 2
 INTERACTION_COMPONENT = 3
@@ -119,14 +123,55 @@ class Role:
 
 @dataclass
 class Channel:
+    """A text channel (type 0), a forum (15, its posts are threads) or a public thread (11, in
+    a text channel or a forum; `parent_id` and `owner_id` say where and whose)."""
+
     id: int
     guild_id: int
     name: str
-    type: int = 0  # GUILD_TEXT
+    type: int = CHANNEL_TEXT
     position: int = 0
+    parent_id: int | None = None
+    owner_id: int | None = None
+    # A forum's tags ({"id", "name"}), and the ones applied to a post (a thread in a forum).
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    applied_tags: list[int] = field(default_factory=list)
+    archived: bool = False
+    created_at: str = field(default_factory=iso_now)
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type == CHANNEL_PUBLIC_THREAD
+
+    def tag(self, name: str) -> int:
+        """A forum tag's id by name."""
+        return next(int(t["id"]) for t in self.available_tags if t["name"] == name)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        if self.is_thread:
+            return {
+                "id": str(self.id),
+                "guild_id": str(self.guild_id),
+                "parent_id": str(self.parent_id),
+                "owner_id": str(self.owner_id),
+                "type": self.type,
+                "name": self.name,
+                "last_message_id": None,
+                "message_count": 0,
+                "member_count": 1,
+                "total_message_sent": 0,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "applied_tags": [str(t) for t in self.applied_tags],
+                "thread_metadata": {
+                    "archived": self.archived,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": self.created_at,
+                    "locked": False,
+                    "create_timestamp": self.created_at,
+                },
+            }
+        payload: dict[str, Any] = {
             "id": str(self.id),
             "guild_id": str(self.guild_id),
             "type": self.type,
@@ -140,6 +185,24 @@ class Channel:
             "last_message_id": None,
             "flags": 0,
         }
+        if self.type == CHANNEL_FORUM:
+            payload |= {
+                "available_tags": [
+                    {
+                        "id": str(t["id"]),
+                        "name": t["name"],
+                        "moderated": False,
+                        "emoji_id": None,
+                        "emoji_name": None,
+                    }
+                    for t in self.available_tags
+                ],
+                "default_reaction_emoji": None,
+                "default_thread_rate_limit_per_user": 0,
+                "default_sort_order": None,
+                "default_forum_layout": 0,
+            }
+        return payload
 
 
 @dataclass
@@ -174,7 +237,12 @@ class Guild:
     roles: list[Role] = field(default_factory=list)
     channels: list[Channel] = field(default_factory=list)
     members: dict[int, Member] = field(default_factory=dict)
+    threads: list[Channel] = field(default_factory=list)
     locale: str = "en-US"
+
+    def find_channel(self, channel_id: int) -> Channel | None:
+        """A channel or a thread of this guild by id."""
+        return next((c for c in [*self.channels, *self.threads] if c.id == channel_id), None)
 
     @property
     def everyone(self) -> Role:
@@ -226,7 +294,7 @@ class Guild:
             "emojis": [],
             "stickers": [],
             "channels": [c.to_payload() for c in self.channels],
-            "threads": [],
+            "threads": [t.to_payload() for t in self.threads if not t.archived],
             "members": [m.to_payload(self) for m in self.members.values()],
             "member_count": len(self.members),
             "presences": [],
@@ -296,6 +364,10 @@ class Message:
     edited_at: str | None = None
     deleted: bool = False
     created_at: str = field(default_factory=iso_now)
+    # A channel message (a person's, or the bot's through the channel API) is no webhook's.
+    webhook: bool = True
+    message_reference: dict[str, Any] | None = None  # what it replies to
+    mentions: list[User] = field(default_factory=list)
 
     @property
     def ephemeral(self) -> bool:
@@ -350,12 +422,15 @@ class Message:
             "edited_timestamp": self.edited_at,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [],
+            "mentions": [u.to_payload() for u in self.mentions],
             "mention_roles": [],
             "pinned": False,
-            "webhook_id": str(self.application_id),
-            "application_id": str(self.application_id),
         }
+        if self.webhook:
+            payload["webhook_id"] = str(self.application_id)
+            payload["application_id"] = str(self.application_id)
+        if self.message_reference is not None:
+            payload["message_reference"] = self.message_reference
         if self.guild_id is not None:
             payload["guild_id"] = str(self.guild_id)
         return payload

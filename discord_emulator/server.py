@@ -21,7 +21,7 @@ import secrets
 import socket
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from .limits import (
     nest_errors,
 )
 from .limits import check_message as check_message_body
+from .messaging import INTENT_MESSAGE_CONTENT, Messaging
 from .model import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -63,6 +64,7 @@ from .model import (
     iso_now,
     snowflake,
 )
+from .refusal import _json, _Refusal
 
 if TYPE_CHECKING:
     import pytest
@@ -153,27 +155,6 @@ class _Upload:
     data: bytes
 
 
-@dataclass
-class _Refusal(Exception):
-    """Raised inside a handler to answer like Discord and record the violation."""
-
-    status: int
-    code: int
-    message: str
-    rule: str
-    errors: list[FieldError] = field(default_factory=list)
-    interaction: Interaction | None = None
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    # discord.py parses JSON only when Content-Type is exactly "application/json".
-    return web.Response(
-        status=status,
-        body=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-
-
 def _form_body(errors: list[FieldError], interaction: Interaction | None = None) -> _Refusal:
     return _Refusal(400, 50035, "Invalid Form Body", "invalid_form_body", errors, interaction)
 
@@ -182,7 +163,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").lower() in {"1", "true"}
 
 
-class DiscordEmulator:
+class DiscordEmulator(Messaging):
     """Discord for one test: a guild, its people, the bot's account, and the wire protocol.
 
     Use as `async with DiscordEmulator() as emu:`, then `emu.patch_discord(monkeypatch)` before
@@ -302,6 +283,7 @@ class DiscordEmulator:
         app.router.add_patch(f"{webhook}/messages/{{message_id}}", self._patch_webhook_message)
         app.router.add_delete(f"{webhook}/messages/{{message_id}}", self._delete_webhook_message)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._get_attachment)
+        self._messaging_routes(app, api)
         app.router.add_route("*", "/{tail:.*}", self._unsupported)
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -550,6 +532,10 @@ class DiscordEmulator:
             return
         if data.get("token") != self.token:
             await session.close(gw.CLOSE_AUTHENTICATION_FAILED, "Authentication failed")
+            return
+        intents = data.get("intents") or 0
+        if intents & INTENT_MESSAGE_CONTENT and not self.message_content_enabled:
+            await session.close(gw.CLOSE_DISALLOWED_INTENTS, "Disallowed intent(s)")
             return
         session.identified = True
         session.intents = data.get("intents")
@@ -1395,7 +1381,7 @@ class DiscordEmulator:
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
         if component["type"] != 2:
             data["values"] = list(values or [])
-        channel = next(c for c in guild.channels if c.id == message.channel_id)
+        channel = guild.find_channel(message.channel_id)
         return await self._send_interaction(
             INTERACTION_COMPONENT, guild, channel, member, data, source_message=message
         )
