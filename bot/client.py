@@ -32,6 +32,7 @@ EXTENSIONS = (
     "bot.cogs.logs",
     "bot.cogs.server_settings",
     "bot.cogs.help",
+    "bot.cogs.find_sources",
 )
 
 

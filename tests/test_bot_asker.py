@@ -5,6 +5,7 @@ as the asker left it."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 from discord_emulator.model import Message
 from tests.test_bot import SPEND, World, _ask, _fields
@@ -126,3 +127,45 @@ async def test_show_in_context_gives_the_passage_between_its_neighbours_privatel
     source = embed["fields"][0]["value"]
     assert source.startswith(f"pasted text added by <@{emu.moderator.id}> on <t:")
     assert source.endswith(" · paragraph 2")
+
+
+async def test_find_sources_replies_to_another_members_message(world: World) -> None:
+    emu = world.emu
+    general = emu.guild.channels[0]
+    posted = await emu.post(emu.member, general, SPEND)
+    asked = await emu.run_message_command(emu.add_member("hana"), "Find sources", posted)
+    await emu.wait_until(
+        lambda: any(m.message_reference for m in emu.messages_in(general)), what="the reply"
+    )
+    [reply] = [m for m in emu.messages_in(general) if m.message_reference]
+    assert reply.message_reference["message_id"] == str(posted.id)
+    assert not reply.ephemeral and reply.author.id == emu.bot_user.id
+    assert "$5.6 million" in reply.embeds[0]["description"]
+    await emu.wait_until(lambda: not asked.messages, what="the thinking message removed")
+    with sqlite3.connect(world.db) as con:
+        logged = con.execute("SELECT command, query FROM queries").fetchall()
+    assert logged == [("find-sources", SPEND)]
+
+
+async def test_find_sources_is_private_where_the_server_prefers_and_when_nothing_answers(
+    world: World,
+) -> None:
+    emu = world.emu
+    general = emu.guild.channels[0]
+    unanswerable = await emu.post(emu.member, general, "How do I bake sourdough bread?")
+    asked = await emu.run_message_command(emu.member, "Find sources", unanswerable)
+    shown = await asked.wait_message()
+    assert shown.ephemeral and "Try other words" in shown.embeds[0]["description"]
+    changed = await emu.run_command(emu.moderator, "settings answers", {"visibility": "private"})
+    await changed.wait_message()
+    posted = await emu.post(emu.member, general, SPEND)
+    private = await (
+        await emu.run_message_command(emu.member, "Find sources", posted)
+    ).wait_message()
+    assert private.ephemeral and "$5.6 million" in private.embeds[0]["description"]
+    assert not [m for m in emu.messages_in(general) if m.message_reference]
+    empty = await emu.post(emu.member, general, "   ")
+    refused = await (
+        await emu.run_message_command(emu.member, "Find sources", empty)
+    ).wait_message()
+    assert refused.ephemeral and "no text to search" in refused.embeds[0]["description"]
