@@ -193,6 +193,14 @@ def searched_for_line(answer: Answer) -> str:
     return fit(f"Searched for {pairs}", 400)
 
 
+def followed_up_line(answer: Answer) -> str:
+    """For a follow-up (a question asked in a thread on an answer): what it follows up."""
+    if not answer.context:
+        return ""
+    earlier = safe(answer.context, 200, one_line=True)
+    return f"↪ Following up on *{earlier}* (its words count less than yours)."
+
+
 def join_lines(lines: Sequence[str], limit: int) -> str:
     """Lines joined by newlines within `limit`: each line gets an equal share."""
     if not lines:
@@ -354,7 +362,13 @@ def answer_embed(answer: Answer, page: int = 0) -> discord.Embed:
         return embed
     # The direct answer leads; the passages below are its evidence.
     description = "\n".join(
-        line for line in (searched_for_line(answer), direct_answer_lines(answer)) if line
+        line
+        for line in (
+            followed_up_line(answer),
+            searched_for_line(answer),
+            direct_answer_lines(answer),
+        )
+        if line
     )
     description = description or None
     embed = discord.Embed(title=title, colour=COLOUR_ANSWER, description=description)

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 Interaction = discord.Interaction["Citebot"]
 
-# Show-in-context buttons under an answer: the first row holds paging, votes and Delete (five),
+# Show-in-context buttons under an answer: paging, votes, Delete and Follow up take six places,
 # and a view has five rows of five.
-MAX_CONTEXT_BUTTONS = 20
+MAX_CONTEXT_BUTTONS = 19
 # KnowledgeBase.page() serves pages 0..MAX_K and refuses the one after: Next stops here.
 LAST_ANSWER_PAGE = MAX_K
 
@@ -94,7 +94,7 @@ class PageButton(
 
     async def _answer(self, interaction: Interaction) -> Answer:
         return await interaction.client.kb.page(
-            self.query_id, self.page, self.k, interaction.guild_id
+            self.query_id, self.page, self.k, interaction.guild_id, thread_context(interaction)
         )
 
 
@@ -110,6 +110,65 @@ async def _may_change(interaction: Interaction, asker: int | None) -> bool:
 
 
 NOT_YOURS = "Only the person who asked, or a moderator, can delete this answer."
+THREAD_NAME_LIMIT = 100
+
+
+def thread_context(interaction: Interaction) -> str | None:
+    """The earlier question of the thread this interaction is in, when it is one of the bot's
+    follow-up threads (named after the question it follows up); else None."""
+    channel = interaction.channel
+    me = interaction.client.user
+    if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+        return channel.name
+    return None
+
+
+class FollowUpButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:followup",
+):
+    """Follow up: a thread on the answer, named after its question; /ask in it reads the
+    question as context. Anyone may start it (once: later presses point to it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Follow up",
+                emoji="🧵",
+                style=discord.ButtonStyle.secondary,
+                custom_id="citebot:followup",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> FollowUpButton:
+        return cls()
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            message = interaction.message
+            assert message is not None and interaction.guild is not None
+            existing = interaction.guild.get_thread(message.id)
+            if existing is not None:
+                await interaction.response.send_message(
+                    f"Follow-ups for this answer go in {existing.mention}.", ephemeral=True
+                )
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            question = (message.embeds[0].title if message.embeds else None) or "Follow-up"
+            name = " ".join(question.split())[:THREAD_NAME_LIMIT]
+            thread = await message.create_thread(name=name)
+            await thread.send(
+                "Ask follow-ups here with `/ask`: I read them with the question above in "
+                "mind (its words count, less than yours)."
+            )
+            await interaction.followup.send(
+                f"Ask your follow-up in {thread.mention}.", ephemeral=True
+            )
+        except Exception as exc:
+            await report(interaction, exc)
 
 
 class ContextButton(
@@ -287,6 +346,8 @@ def answer_view(
         view.add_item(VoteButton(answer.query_id, False))
     if asker is not None and not private:
         view.add_item(DeleteButton(asker))
+        if answer.answered and answer.context is None:  # a follow-up is in its thread already
+            view.add_item(FollowUpButton())
     for hit in answer.hits[:MAX_CONTEXT_BUTTONS]:  # a row of their own, five to a row
         view.add_item(ContextButton(hit.passage_id, hit.rank))
     return view
@@ -360,6 +421,7 @@ def sources_view(total: int, page: int) -> discord.ui.View:
 
 
 DYNAMIC_ITEMS = (
+    FollowUpButton,
     PageButton,
     VoteButton,
     DeleteButton,

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from retrieval.analyzer import analyze, analyze_spans, is_rewritten, normalize
@@ -51,6 +51,10 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 20
 RERANK_DEPTH = 30  # BM25's best passages that reranking reorders
 HINT_WEIGHT = 0.5  # an answer's typical word ("born") against 1 for the question's own words
+# A follow-up's earlier question (a thread's topic): its words are searched too, below the
+# question's own and an answer word's, so "who built it?" in a thread about the Harwick pier
+# finds the pier, while the new question's words decide what answers.
+CONTEXT_WEIGHT = 0.3
 # A word at least this common in English (about 30 in a million: "ban" and "pride" below it,
 # "putting" and "keep" above) may be missing from a corpus by chance; then it weighs this much.
 COMMON_SHARE = 3e-5
@@ -223,7 +227,7 @@ def _judged(
     }
     for t in lacking:
         weights[t] *= LACKING_COMMON_WEIGHT
-    weights |= {t: index.weight(t, guild_id) * HINT_WEIGHT for t in hints}
+    weights |= {t: index.weight(t, guild_id) * asked.weighting.get(t, HINT_WEIGHT) for t in hints}
     # The most a passage could score with each term once: BM25 scores over it compare
     # across questions and corpora (a small corpus has small idfs).
     scale = sum(index.idf(t, guild_id) * boosts.get(t, 1.0) for t in set(searched))
@@ -289,9 +293,12 @@ class Reads(Protocol):
     def passages(self, ids: list[int], guild_id: int | None) -> Mapping[int, Mapping]: ...
 
 
-def _asked(text: str, k: int, guild_id: int | None, offset: int, index: Bm25Index) -> _Asked:
+def _asked(
+    text: str, k: int, guild_id: int | None, offset: int, index: Bm25Index, context: str = ""
+) -> _Asked:
     """The question as it will be searched: its formal text, its terms with corrections for
-    words the corpus does not know, and the answer words added as hints."""
+    words the corpus does not know, and the answer words added as hints; with `context` (an
+    earlier question this one follows up), that question's words too, at CONTEXT_WEIGHT."""
     asked = text  # as typed: answer words and hints read the chat phrasing
     text = formal(text)  # "put out" is "released": the rest reads what it asks
     terms = analyze(text)
@@ -307,10 +314,14 @@ def _asked(text: str, k: int, guild_id: int | None, offset: int, index: Bm25Inde
     # Words the answer uses that the question does not ("born" for "where is X from"):
     # searched, and counted for proximity and coverage, at their lower weight.
     hints = [t for t in analyze(answer_words(asked)) if t not in searched]
+    earlier = [
+        t for t in dict.fromkeys(analyze(formal(context))) if t not in searched and t not in hints
+    ]
     # In whole steps of RERANK_DEPTH, so that every page size cuts its pages from the same
     # reranked list (and ends it at the same passage).
     depth = RERANK_DEPTH * -(-(offset + k + 1) // RERANK_DEPTH)
-    weighting = boosts | dict.fromkeys(hints, HINT_WEIGHT)
+    weighting = boosts | dict.fromkeys(hints, HINT_WEIGHT) | dict.fromkeys(earlier, CONTEXT_WEIGHT)
+    hints += earlier
     return _Asked(text, searched, hints, fixes, boosts, shares, depth, weighting)
 
 
@@ -337,10 +348,11 @@ def find(
     index: Bm25Index,
     reads: Reads,
     check: bool = True,
+    context: str = "",
 ) -> tuple[Found | None, bool]:
     """What `index` finds for the question (None when `check` finds it stale for this
     server), and whether it lags behind other servers' changes; synchronous, for an engine
-    thread or process.
+    thread or process. `context`: the earlier question this one follows up.
 
     A word the corpus does not know is searched as its closest known word, weighted down.
     BM25 picks the candidates (at least RERANK_DEPTH, so every page is cut from the same
@@ -350,7 +362,7 @@ def find(
     behind = lags(index, reads, guild_id) if check else False
     if behind is None:
         return None, False
-    asked = _asked(text, k, guild_id, offset, index)
+    asked = _asked(text, k, guild_id, offset, index, context)
     result, search_ms = _timed_search(index, asked, guild_id)
     return _concluded(asked, index, guild_id, result, search_ms, reads, k, offset), behind
 
@@ -564,7 +576,9 @@ class Answering:
         """The index for the latest corpus version (`retrieval.live_index`)."""
         return await self.live.update()
 
-    async def _search(self, text: str, k: int, guild_id: int | None, offset: int = 0) -> Found:
+    async def _search(
+        self, text: str, k: int, guild_id: int | None, offset: int = 0, context: str = ""
+    ) -> Found:
         """Hits ranked offset+1 .. offset+k (none when the corpus does not answer), and whether
         there are more after them; see `_found`, which does the work in an engine thread with
         the index the loop has (after waiting for a rebuild when this server's scopes changed
@@ -572,7 +586,7 @@ class Answering:
         loop = asyncio.get_running_loop()
         return await self._on_current_index(
             lambda index, check: self._found_somewhere(
-                text, k, guild_id, offset, index, check, loop
+                text, k, guild_id, offset, index, check, loop, context
             )
         )
 
@@ -601,11 +615,12 @@ class Answering:
         index: Bm25Index,
         check: bool,
         loop: asyncio.AbstractEventLoop,
+        context: str = "",
     ) -> tuple[Found | None, bool]:
         """`find` in an engine process when there are any and the index is saved, else (or
         when none could) in an engine thread."""
         if self._processes is not None:
-            answered = await self._processes.find(index, text, k, guild_id, offset, check)
+            answered = await self._processes.find(index, text, k, guild_id, offset, check, context)
             if answered is not None:
                 found, behind, unlaid = answered
                 if unlaid:
@@ -617,9 +632,9 @@ class Answering:
         # through the thread's own connection.
         reads = _ThreadReads(self, loop)
         if self._inline:
-            return find(text, k, guild_id, offset, index, reads, check)
+            return find(text, k, guild_id, offset, index, reads, check, context)
         return await loop.run_in_executor(
-            self._engine, find, text, k, guild_id, offset, index, reads, check
+            self._engine, find, text, k, guild_id, offset, index, reads, check, context
         )
 
     def _reader(self) -> sqlite3.Connection | None:
@@ -631,16 +646,22 @@ class Answering:
                     self._readers.append(self._local.db)
         return self._local.db  # type: ignore[no-any-return]
 
-    async def ask(self, query: str, k: int = 3, caller: Caller | None = None) -> Answer:
-        """The top `k` passages for `query` visible to `caller`'s server, logged."""
+    async def ask(
+        self, query: str, k: int = 3, caller: Caller | None = None, context: str | None = None
+    ) -> Answer:
+        """The top `k` passages for `query` visible to `caller`'s server, logged. `context`:
+        the earlier question this one follows up (a thread's): its words are searched too, at
+        a lower weight, and the answer says so."""
         caller = caller or Caller()
         started = time.perf_counter()
         text = validate_query(query)
         _check_k(k)
-        found = await self._search(text, k, caller.guild_id)
+        context = " ".join((context or "").split())[:MAX_QUERY_CHARS] or None
+        found = await self._search(text, k, caller.guild_id, context=context or "")
         articles = await self._articles(caller.guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
-        return await self._logged(text, found, articles, latency_ms, caller)
+        answer = await self._logged(text, found, articles, latency_ms, caller)
+        return replace(answer, context=context) if context else answer
 
     async def ask_many(
         self, queries: Sequence[str], k: int = 3, caller: Caller | None = None
@@ -718,7 +739,12 @@ class Answering:
         return _answer(text, found, articles, latency_ms, query_id)
 
     async def page(
-        self, query_id: int, page: int, k: int = 3, guild_id: int | None = None
+        self,
+        query_id: int,
+        page: int,
+        k: int = 3,
+        guild_id: int | None = None,
+        context: str | None = None,
     ) -> Answer:
         """Page `page` (0-based) of a logged question's results, searched again, not logged.
 
@@ -731,10 +757,14 @@ class Answering:
         if not 0 <= page <= MAX_K or not 1 <= k <= MAX_K:
             raise InvalidQuery(f"pages go from 1 to {MAX_K + 1}")
         started = time.perf_counter()
-        found = await self._search(record.query, k, guild_id, offset=page * k)
+        context = " ".join((context or "").split())[:MAX_QUERY_CHARS] or None
+        found = await self._search(
+            record.query, k, guild_id, offset=page * k, context=context or ""
+        )
         articles = await self._articles(guild_id)
         latency_ms = (time.perf_counter() - started) * 1000
-        return _answer(record.query, found, articles, latency_ms, query_id)
+        answer = _answer(record.query, found, articles, latency_ms, query_id)
+        return replace(answer, context=context) if context else answer
 
 
 def _answer(

@@ -296,7 +296,14 @@ class EngineProcesses:
         return not any(e is not None and e.alive and e.loading is not None for e in self._slots)
 
     async def find(
-        self, index: Bm25Index, text: str, k: int, guild_id: int | None, offset: int, check: bool
+        self,
+        index: Bm25Index,
+        text: str,
+        k: int,
+        guild_id: int | None,
+        offset: int,
+        check: bool,
+        context: str = "",
     ) -> tuple[Any, bool, list[tuple[object, ...]]] | None:
         """`retrieval.answering.find`'s (found, behind) and the layouts to keep, from an
         engine process; None when none could answer (then the caller does it itself)."""
@@ -314,6 +321,7 @@ class EngineProcesses:
             guild_id,
             offset,
             check,
+            context,
         )
         body = number.to_bytes(_NUMBER_SIZE, "little") + pickle.dumps(
             request, protocol=pickle.HIGHEST_PROTOCOL

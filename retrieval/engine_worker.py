@@ -192,7 +192,7 @@ class Engine:
         return None
 
     def answer(self, request: tuple[Any, ...]) -> tuple[str, object]:
-        saved_as, version, scope_versions, text, k, guild_id, offset, check = request
+        saved_as, version, scope_versions, text, k, guild_id, offset, check, context = request
         index = self.index_for(saved_as, version)
         if index is None:
             return "unsaved", None
@@ -200,7 +200,7 @@ class Engine:
         # it answers a server whose scopes did not change since is decided as the bot would.
         index.scope_versions = scope_versions
         reads = _Reads(self.db, self.rows_for(index))
-        found, behind = find(text, k, guild_id, offset, index, reads, check)
+        found, behind = find(text, k, guild_id, offset, index, reads, check, context)
         return "found", (_sent(found), behind, reads.unlaid)
 
     def answer_together(
@@ -217,8 +217,9 @@ class Engine:
         index: Bm25Index | None = None
         reads: _Reads | None = None
         for number, request in requests:
-            saved_as, version, scope_versions, text, k, guild_id, offset, check = request
-            current = self.index_for(saved_as, version) if offset == 0 else None
+            saved_as, version, scope_versions, text, k, guild_id, offset, check, context = request
+            # A later page, or a follow-up (its earlier question searched too), one by one.
+            current = self.index_for(saved_as, version) if offset == 0 and not context else None
             if current is None or (index is not None and current is not index):
                 yield number, *self.answer(request)
                 continue

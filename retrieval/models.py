@@ -128,6 +128,7 @@ class Answer:
     # (word as typed, word searched for instead): the corpus did not know the typed word
     searched_for: tuple[tuple[str, str], ...] = ()
     search_ms: float = 0.0  # the index search alone: comparable with another engine's search
+    context: str | None = None  # the earlier question this one follows up (a thread's)
 
     def to_json(self) -> dict[str, Any]:
         return {

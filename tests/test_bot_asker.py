@@ -169,3 +169,38 @@ async def test_find_sources_is_private_where_the_server_prefers_and_when_nothing
         await emu.run_message_command(emu.member, "Find sources", empty)
     ).wait_message()
     assert refused.ephemeral and "no text to search" in refused.embeds[0]["description"]
+
+
+async def test_follow_up_opens_a_thread_where_ask_reads_the_earlier_question(world: World) -> None:
+    emu = world.emu
+    pier = (
+        "Charging happens at the Harwick pier during the ten-minute turnaround. The regional "
+        "grid operator built the pier substation, which delivers four megawatts."
+    )
+    mill = (
+        "The old Dunmore mill was built by the Callan family in 1820. Its wheel still turns on "
+        "open days, when the grid operator of the estate demonstrates it."
+    )
+    for title, text in (("Pier charging", pier), ("Dunmore mill", mill)):
+        added = await emu.run_command(emu.moderator, "source add", {"text": text, "title": title})
+        await added.wait_message()
+    answer = await _ask(world, "How is the Harwick pier charged?")
+    click = await emu.click(answer, "citebot:followup", emu.add_member("ivan"))
+    pointer = await click.wait_message()
+    general = emu.guild.channels[0]
+    [thread] = emu.threads_of(general)
+    assert thread.id == answer.id and thread.name == "How is the Harwick pier charged?"
+    assert pointer.ephemeral and f"<#{thread.id}>" in pointer.content
+    assert emu.messages_in(thread)[0].content.startswith("Ask follow-ups here with `/ask`")
+    # In the thread, "it" is the pier: the earlier question's words count.
+    asked = await emu.run_command(emu.member, "ask", {"question": "who built it?"}, channel=thread)
+    followed = await asked.wait_message()
+    assert followed.channel_id == thread.id
+    description = followed.embeds[0]["description"]
+    assert description.startswith("↪ Following up on *How is the Harwick pier charged?*")
+    assert _fields(followed)[0]["name"] == "[1] Pier charging"
+    assert "citebot:followup" not in followed.custom_ids()
+    # A second press points to the thread that exists.
+    again = await emu.click(answer, "citebot:followup", emu.member)
+    assert f"<#{thread.id}>" in (await again.wait_message()).content
+    assert len(emu.threads_of(general)) == 1

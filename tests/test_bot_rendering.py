@@ -52,14 +52,16 @@ async def test_a_masked_link_title_is_listed_as_text_in_the_ambiguous_error(worl
         ROBOTS.replace("Ferncliff", "Fernhill"), title=LOUD, guild_id=emu.guild.id
     )
 
+    # Two titles match: a menu of them, each title as plain text (a select shows no Markdown,
+    # and the labels carry no link, mention or direction override).
     summary = await emu.run_command(emu.member, "summary", {"article": "official notice"})
-    error = await summary.wait_message()
-    text = error.embeds[0]["description"]
-    assert error.ephemeral and "matches 2 articles" in text
-    assert f"• 6: {PHISH_SHOWN}" in text
-    assert "@\u200beveryone" in text and "\\<@\u200b123>" in text and "\u202e" not in text
-    assert "\\`rm -rf\\` \\*\\*now\\*\\*" in text
-    assert live_links(text) == []
+    menu = await summary.wait_message()
+    assert menu.ephemeral and menu.content == "2 articles match; which one?"
+    [select] = menu.components[0]["components"]
+    labels = [o["label"] for o in select["options"]]
+    assert "[Official notice] (http://evil.example/phish)" in labels
+    assert all("](" not in n and "\u202e" not in n and len(n) <= 100 for n in labels)
+    assert live_links(menu.content) == []
 
     choices = await emu.autocomplete(emu.member, "summary", {"article": "official"})
     names = [c["name"] for c in choices]

@@ -126,7 +126,11 @@ async def test_requests_answered_together_get_what_each_gets_alone(
         (QUESTIONS[0], 1, SERVER_A, 1, True),  # a later page: answered on its own
         (QUESTIONS[3], 3, None, 0, True),
     ]
-    requests = [(*saved, text, k, guild, offset, check) for text, k, guild, offset, check in asked]
+    requests = [
+        (*saved, text, k, guild, offset, check, "") for text, k, guild, offset, check in asked
+    ]
+    # A follow-up (an earlier question searched too): answered on its own, as alone.
+    requests.append((*saved, "who makes them?", 3, SERVER_A, 0, True, "Ferncliff grippers"))
     folder = db_path.parent / f"{db_path.name}.segments"
     alone = Engine(str(db_path), folder)
     expected = [_as_sent(alone.answer(r)) for r in requests]
@@ -149,7 +153,7 @@ async def test_rows_kept_within_their_budget_give_the_same_answers(
     each time) answers as one that keeps them all, and keeps no more than the budget."""
     index = await kb.answering.current_index()
     saved = (index.saved_as, index.version, index.scope_versions)
-    requests = [(*saved, q, 5, SERVER_A, 0, True) for q in QUESTIONS * 3]
+    requests = [(*saved, q, 5, SERVER_A, 0, True, "") for q in QUESTIONS * 3]
     folder = db_path.parent / f"{db_path.name}.segments"
     roomy = Engine(str(db_path), folder)
     expected = [_as_sent(roomy.answer(r)) for r in requests]
@@ -191,7 +195,7 @@ async def test_kept_rows_are_not_walked_by_the_garbage_collector(
     saved = (index.saved_as, index.version, index.scope_versions)
     engine = Engine(str(db_path), db_path.parent / f"{db_path.name}.segments")
     for question in QUESTIONS:
-        assert engine.answer((*saved, question, 5, SERVER_A, 0, True))[0] == "found"
+        assert engine.answer((*saved, question, 5, SERVER_A, 0, True, ""))[0] == "found"
     assert engine.index is not None
     kept = list(engine.rows_for(engine.index).rows())
     assert kept and not any(gc.is_tracked(row) for row in kept)
@@ -362,6 +366,7 @@ async def test_a_process_answers_a_server_whose_scopes_did_not_change_while_the_
                 guild_id,
                 0,
                 True,
+                "",
             )
             return engine.answer(request)
 

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot import render, replies
 from bot.checks import spend_search
-from bot.views import answer_view
+from bot.views import answer_view, thread_context
 from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
 from retrieval.models import Caller
 
@@ -71,7 +71,7 @@ class Ask(commands.Cog):
         started = time.perf_counter()
         answer = await replies.in_time(
             interaction,
-            self.bot.kb.ask(question, count, caller),
+            self.bot.kb.ask(question, count, caller, thread_context(interaction)),
             ephemeral=private,
             defer_after=quick if self.recent_ms < DEFER_AT_ONCE * quick * 1000 else 0.0,
         )
