@@ -25,13 +25,27 @@ class NotModerator(app_commands.CheckFailure):
     """Raised for a member who is not a moderator; the error handler explains."""
 
 
+async def roles_that_moderate(client: Citebot, guild_id: int | None) -> frozenset[int]:
+    """The roles that make a member a moderator in this server: its own choice, else the
+    bot's default (MOD_ROLE_IDS)."""
+    if guild_id is None:
+        return frozenset()
+    chosen = (await client.kb.server_settings(guild_id)).moderator_roles
+    return client.settings.mod_role_ids if chosen is None else chosen
+
+
 async def moderator_roles(interaction: discord.Interaction[Citebot]) -> frozenset[int]:
     """The roles that make a member a moderator in the server of `interaction`."""
-    client = interaction.client
-    if interaction.guild_id is None:
-        return frozenset()
-    chosen = (await client.kb.server_settings(interaction.guild_id)).moderator_roles
-    return client.settings.mod_role_ids if chosen is None else chosen
+    return await roles_that_moderate(interaction.client, interaction.guild_id)
+
+
+async def member_moderates(client: Citebot, member: discord.Member) -> bool:
+    """Whether a member (the author of a message) moderates citebot in their server."""
+    perms = member.guild_permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    roles = await roles_that_moderate(client, member.guild.id)
+    return any(role.id in roles for role in member.roles)
 
 
 async def is_moderator(interaction: discord.Interaction[Citebot]) -> bool:

@@ -33,15 +33,19 @@ EXTENSIONS = (
     "bot.cogs.server_settings",
     "bot.cogs.help",
     "bot.cogs.find_sources",
+    "bot.cogs.auto_answer",
 )
 
 
 class Citebot(commands.Bot):
-    """citebot in Discord. Slash commands only: it needs no privileged intents."""
+    """citebot in Discord. Slash and message commands need no privileged intent; auto-answers
+    and plain follow-ups need Message Content (`Settings.message_content`)."""
 
     def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        # Messages only where a server asked for auto-answers: the privileged intent, opted in.
+        intents.guild_messages = intents.message_content = settings.message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

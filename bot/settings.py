@@ -44,6 +44,10 @@ class Settings:
     # Processes that answer questions beside the event loop (`retrieval.engine_processes`);
     # 0 answers in threads of the bot's own process.
     engine_processes: int = field(default_factory=lambda: default_engine_processes())
+    # Ask Discord for the privileged Message Content intent (and message events): needed to
+    # answer posts in auto-answer channels and plain messages in the bot's threads. It must
+    # be enabled for the application in the Developer Portal first, or the bot cannot log in.
+    message_content: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,8 +77,12 @@ class Settings:
             raise SettingsError(
                 f"CITEBOT_ENGINE_PROCESSES must be a number from 0 to 16, not {engines!r}"
             )
+        content = env.get("CITEBOT_MESSAGE_CONTENT", "").strip().lower()
+        if content not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise SettingsError(f"CITEBOT_MESSAGE_CONTENT must be 1 or 0, not {content!r}")
         return cls(
             token=token,
+            message_content=content in ("1", "true", "yes", "on"),
             engine_processes=int(engines) if engines else default_engine_processes(),
             db_path=env.get("CITEBOT_DB", "").strip() or "citebot.db",
             guild_id=_snowflake("DISCORD_GUILD_ID", guild) if guild else None,

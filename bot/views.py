@@ -77,7 +77,12 @@ class PageButton(
                 await interaction.edit_original_response(
                     embed=render.answer_embed(answer, self.page),
                     view=answer_view(
-                        answer, self.page, self.k, self.asker, private=_is_private(interaction)
+                        answer,
+                        self.page,
+                        self.k,
+                        self.asker,
+                        private=_is_private(interaction),
+                        threaded=in_thread(interaction.channel),
                     ),
                 )
                 return
@@ -111,6 +116,11 @@ async def _may_change(interaction: Interaction, asker: int | None) -> bool:
 
 NOT_YOURS = "Only the person who asked, or a moderator, can delete this answer."
 THREAD_NAME_LIMIT = 100
+
+
+def in_thread(channel: object) -> bool:
+    """Whether a channel is a thread (where an answer gets no Follow up: no thread in one)."""
+    return isinstance(channel, discord.Thread)
 
 
 def thread_context(interaction: Interaction) -> str | None:
@@ -324,10 +334,17 @@ class SourcesPageButton(
 
 
 def answer_view(
-    answer: Answer, page: int, k: int, asker: int | None, *, private: bool = False
+    answer: Answer,
+    page: int,
+    k: int,
+    asker: int | None,
+    *,
+    private: bool = False,
+    threaded: bool = False,
 ) -> discord.ui.View | Any:
     """Previous/next page and feedback buttons under an answer, and Delete under a public one
-    (`private`: only its reader sees it, and can dismiss it)."""
+    (`private`: only its reader sees it, and can dismiss it); Follow up under a public answer
+    that is in no thread yet (`threaded`: posted in one)."""
     view = discord.ui.View(timeout=None)
     if answer.query_id is None:
         return view
@@ -346,7 +363,7 @@ def answer_view(
         view.add_item(VoteButton(answer.query_id, False))
     if asker is not None and not private:
         view.add_item(DeleteButton(asker))
-        if answer.answered and answer.context is None:  # a follow-up is in its thread already
+        if answer.answered and answer.context is None and not threaded:
             view.add_item(FollowUpButton())
     for hit in answer.hits[:MAX_CONTEXT_BUTTONS]:  # a row of their own, five to a row
         view.add_item(ContextButton(hit.passage_id, hit.rank))

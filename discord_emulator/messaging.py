@@ -168,6 +168,12 @@ class Messaging:
         await self._message_created(guild, member, message)
         return thread, message
 
+    async def replay(self: DiscordEmulator, message: Message) -> None:
+        """Deliver a person's message again, as a gateway resume may replay an event the bot
+        had already received."""
+        guild = self.guilds[message.guild_id or self.guild.id]
+        await self._message_created(guild, self._member_of(guild, message.author), message)
+
     async def run_message_command(
         self: DiscordEmulator,
         user: User | Member,

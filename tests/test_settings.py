@@ -23,6 +23,7 @@ def test_defaults_and_every_setting():
             "MOD_ROLE_IDS": "11, 22,,33",
             "CITEBOT_ASK_COOLDOWN": "3/10",
             "CITEBOT_ENGINE_PROCESSES": "2",
+            "CITEBOT_MESSAGE_CONTENT": "1",
         }
     )
     assert full == Settings(
@@ -33,6 +34,7 @@ def test_defaults_and_every_setting():
         ask_rate=3,
         ask_per=10.0,
         engine_processes=2,
+        message_content=True,
     )
     threads_only = Settings.from_env({"DISCORD_TOKEN": "abc", "CITEBOT_ENGINE_PROCESSES": "0"})
     assert threads_only.engine_processes == 0
@@ -54,6 +56,7 @@ def test_empty_settings_count_as_unset():
         ({"DISCORD_TOKEN": "a", "CITEBOT_ASK_COOLDOWN": "0/30"}, "at least 1 ask"),
         ({"DISCORD_TOKEN": "a", "CITEBOT_ENGINE_PROCESSES": "many"}, "from 0 to 16"),
         ({"DISCORD_TOKEN": "a", "CITEBOT_ENGINE_PROCESSES": "99"}, "from 0 to 16"),
+        ({"DISCORD_TOKEN": "a", "CITEBOT_MESSAGE_CONTENT": "maybe"}, "must be 1 or 0"),
     ],
 )
 def test_bad_settings_name_the_variable(env, message):

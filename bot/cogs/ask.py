@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot import render, replies
 from bot.checks import spend_search
-from bot.views import answer_view, thread_context
+from bot.views import answer_view, in_thread, thread_context
 from retrieval.knowledge import MAX_QUERY_CHARS, validate_query
 from retrieval.models import Caller
 
@@ -83,7 +83,14 @@ class Ask(commands.Cog):
         await replies.send(
             interaction,
             embed=render.answer_embed(answer),
-            view=answer_view(answer, 0, count, interaction.user.id, private=ephemeral),
+            view=answer_view(
+                answer,
+                0,
+                count,
+                interaction.user.id,
+                private=ephemeral,
+                threaded=in_thread(interaction.channel),
+            ),
             ephemeral=ephemeral,
             deferred_ephemeral=private,
         )

@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot import render, replies
 from bot.checks import spend_search
 from bot.errors import report
-from bot.views import answer_view
+from bot.views import answer_view, in_thread
 from retrieval.errors import InvalidQuery
 from retrieval.knowledge import MAX_QUERY_CHARS
 from retrieval.models import Caller
@@ -80,7 +80,8 @@ class FindSources(commands.Cog):
                 return
             if not interaction.response.is_done():
                 await interaction.response.defer(ephemeral=True, thinking=True)
-            view = answer_view(answer, 0, COUNT, interaction.user.id)
+            threaded = in_thread(message.channel)
+            view = answer_view(answer, 0, COUNT, interaction.user.id, threaded=threaded)
             try:
                 await message.reply(embed=embed, view=view, mention_author=False)
             except discord.HTTPException:  # no right to post there: the asker sees it alone
