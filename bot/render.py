@@ -513,6 +513,9 @@ def log_embed(
     )
 
 
+NOT_YET = " (stored; not applied yet)"
+
+
 def settings_embed(
     settings: ServerSettings,
     *,
@@ -555,10 +558,11 @@ def settings_embed(
     )
     embed.add_field(name="Cooldown", value=cooldown)
     embed.add_field(name="Auto-answer in", value=fit(channels, FIELD_VALUE_LIMIT), inline=False)
-    digest = f"<#{settings.digest_channel}>" if settings.digest_channel else "not sent"
+    # Stored now; the digest and the purge come with the moderators' log features.
+    digest = f"<#{settings.digest_channel}>{NOT_YET}" if settings.digest_channel else "not sent"
     embed.add_field(name="Weekly digest", value=digest)
     days = settings.retention_days
-    kept = f"{days} day{'s' * (days != 1)}" if days else "until deleted"
+    kept = f"{days} day{'s' * (days != 1)}{NOT_YET}" if days else "until deleted"
     embed.add_field(name="Questions kept", value=kept)
     return embed
 

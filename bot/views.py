@@ -133,6 +133,35 @@ def thread_context(interaction: Interaction) -> str | None:
     return None
 
 
+THREAD_EXISTS = 160004  # Discord's code: a thread was started from this message already
+_QUERY_ID = re.compile(r"citebot:(?:vote|page):(\d+)")
+
+
+async def _asked_question(interaction: Interaction, message: discord.Message) -> str:
+    """The question an answer message answers, as it was asked (from the log, through the id
+    its buttons carry); the embed's title (shown escaped) only when the log has it no more."""
+    for custom_id in _custom_ids(message):
+        found = _QUERY_ID.match(custom_id)
+        if found:
+            record = await interaction.client.kb.logged_question(
+                int(found[1]), interaction.guild_id
+            )
+            if record is not None:
+                return record.query
+    title = message.embeds[0].title if message.embeds else None
+    return title or "Follow-up"
+
+
+def _custom_ids(message: discord.Message) -> list[str]:
+    ids: list[str] = []
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            custom_id = getattr(item, "custom_id", None)
+            if custom_id:
+                ids.append(custom_id)
+    return ids
+
+
 class FollowUpButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"citebot:followup",
@@ -160,16 +189,20 @@ class FollowUpButton(
         try:
             message = interaction.message
             assert message is not None and interaction.guild is not None
-            existing = interaction.guild.get_thread(message.id)
-            if existing is not None:
-                await interaction.response.send_message(
-                    f"Follow-ups for this answer go in {existing.mention}.", ephemeral=True
-                )
+            there = f"Follow-ups for this answer go in <#{message.id}>."  # a thread has its id
+            if interaction.guild.get_thread(message.id) is not None:
+                await interaction.response.send_message(there, ephemeral=True)
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
-            question = (message.embeds[0].title if message.embeds else None) or "Follow-up"
+            question = await _asked_question(interaction, message)
             name = " ".join(question.split())[:THREAD_NAME_LIMIT]
-            thread = await message.create_thread(name=name)
+            try:
+                thread = await message.create_thread(name=name)
+            except discord.HTTPException as exc:
+                if exc.code != THREAD_EXISTS:  # else archived, or not in the cache: it exists
+                    raise
+                await interaction.followup.send(there, ephemeral=True)
+                return
             await thread.send(
                 "Ask follow-ups here with `/ask`: I read them with the question above in "
                 "mind (its words count, less than yours)."

@@ -23,10 +23,17 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .model import (
+    ADMINISTRATOR,
     CHANNEL_FORUM,
     CHANNEL_PUBLIC_THREAD,
     CHANNEL_TEXT,
+    CREATE_PUBLIC_THREADS,
     INTERACTION_COMMAND,
+    MANAGE_THREADS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    VIEW_CHANNEL,
     Channel,
     Guild,
     Interaction,
@@ -204,7 +211,10 @@ class Messaging:
         payload = message.to_payload() | {
             "member": {k: v for k, v in member.to_payload(guild).items() if k != "user"}
         }
-        mentioned = any(u.id == self.bot_user.id for u in message.mentions)
+        # The bot always reads its own messages, and one that mentions it.
+        mentioned = message.author.id == self.bot_user.id or any(
+            u.id == self.bot_user.id for u in message.mentions
+        )
         for session in self._identified_sessions():
             intents = session.intents or 0
             if not intents & INTENT_GUILD_MESSAGES:
@@ -222,7 +232,6 @@ class Messaging:
     # -- the bot's REST calls -----------------------------------------------------------
 
     def _channel_of(self: DiscordEmulator, request: web.Request) -> tuple[Guild, Channel]:
-
         channel_id = int(request.match_info["channel_id"])
         for guild in self.guilds.values():
             channel = guild.find_channel(channel_id)
@@ -231,21 +240,40 @@ class Messaging:
         raise _Refusal(404, 10003, "Unknown Channel", "unknown_channel")
 
     def _message_of(self: DiscordEmulator, request: web.Request, channel: Channel) -> Message:
-
+        """A message of the channel, as the channel API sees it (never an ephemeral one)."""
         message = self.messages.get(int(request.match_info["message_id"]))
-        if message is None or message.channel_id != channel.id or message.deleted:
+        if (
+            message is None
+            or message.channel_id != channel.id
+            or message.deleted
+            or message.ephemeral
+        ):
             raise _Refusal(404, 10008, "Unknown Message", "unknown_message")
         return message
 
-    async def _post_channel_message(self: DiscordEmulator, request: web.Request) -> web.Response:
+    def _bot_may(self: DiscordEmulator, guild: Guild, channel: Channel, needed: int) -> None:
+        """Refuse (403, 50013) unless the bot has `needed` in `channel` (a thread: its
+        parent's permissions, less what either denies the bot)."""
+        bits = guild.permissions_of(guild.members[self.bot_user.id])
+        if not bits & ADMINISTRATOR:
+            bits &= ~channel.denied_to_bot
+            parent = guild.find_channel(channel.parent_id or 0) if channel.is_thread else None
+            if parent is not None:
+                bits &= ~parent.denied_to_bot
+        if bits & (needed | VIEW_CHANNEL) != needed | VIEW_CHANNEL:
+            raise _Refusal(403, 50013, "Missing Permissions", "missing_permissions")
 
+    async def _post_channel_message(self: DiscordEmulator, request: web.Request) -> web.Response:
         guild, channel = self._channel_of(request)
         if channel.type == CHANNEL_FORUM:
             raise _Refusal(400, 50008, "Cannot send messages in a non-text channel", "forum_post")
         body, uploads = await self._read_body(request)
         self._check_message(body, uploads, creating=True, interaction=None)
+        sending = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
+        self._bot_may(guild, channel, sending)
         reference = body.get("message_reference")
         if reference is not None:
+            self._bot_may(guild, channel, READ_MESSAGE_HISTORY)
             target = self.messages.get(int(reference.get("message_id", 0)))
             if target is None or target.channel_id != channel.id or target.deleted:
                 if reference.get("fail_if_not_exists", True):
@@ -265,6 +293,7 @@ class Messaging:
             application_id=self.application_id,
             webhook=False,
             message_reference=reference,
+            type=19 if reference is not None else 0,  # REPLY
         )
         self._apply_edit(message, body, uploads, replace_flags=True)
         if not (message.content or message.embeds or message.components or message.attachments):
@@ -274,12 +303,10 @@ class Messaging:
         return _json(message.to_payload())
 
     async def _get_channel_message(self: DiscordEmulator, request: web.Request) -> web.Response:
-
         _, channel = self._channel_of(request)
         return _json(self._message_of(request, channel).to_payload())
 
     async def _delete_channel_message(self: DiscordEmulator, request: web.Request) -> web.Response:
-
         guild, channel = self._channel_of(request)
         message = self._message_of(request, channel)
         if message.author.id != self.bot_user.id:
@@ -293,13 +320,13 @@ class Messaging:
         return web.Response(status=204)
 
     async def _thread_from(self: DiscordEmulator, request: web.Request) -> web.Response:
-
         guild, channel = self._channel_of(request)
         message = self._message_of(request, channel)
         if channel.type != CHANNEL_TEXT:
             raise _Refusal(400, 50024, "Cannot execute action on this channel type", "thread")
         if message.ephemeral:
             raise _Refusal(400, 50083, "Cannot start a thread on an ephemeral message", "thread")
+        self._bot_may(guild, channel, CREATE_PUBLIC_THREADS)
         if guild.find_channel(message.id) is not None:
             raise _Refusal(400, 160004, "A thread has already been created", "thread_exists")
         body, _ = await self._read_body(request)
@@ -320,12 +347,13 @@ class Messaging:
         return _json(thread.to_payload(), status=201)
 
     async def _patch_channel(self: DiscordEmulator, request: web.Request) -> web.Response:
-
         guild, channel = self._channel_of(request)
         if not channel.is_thread:
             raise _Refusal(403, 50013, "Missing Permissions", "edit_channel")
         body: Mapping[str, Any] = (await self._read_body(request))[0]
         if "applied_tags" in body:
+            if channel.owner_id != self.bot_user.id:  # someone else's post: a moderator's act
+                self._bot_may(guild, channel, MANAGE_THREADS)
             parent = guild.find_channel(channel.parent_id or 0)
             known = {int(t["id"]) for t in (parent.available_tags if parent else [])}
             tags = [int(t) for t in body["applied_tags"]]
@@ -333,7 +361,10 @@ class Messaging:
                 raise _Refusal(400, 50035, "Invalid Form Body (applied_tags)", "bad_tags")
             channel.applied_tags = tags
         if "name" in body:
-            channel.name = str(body["name"])[:THREAD_NAME_LIMIT]
+            name = str(body["name"] or "")
+            if not 1 <= len(name) <= THREAD_NAME_LIMIT:
+                raise _Refusal(400, 50035, "Invalid Form Body (name)", "invalid_form_body")
+            channel.name = name
         if "archived" in body:
             channel.archived = bool(body["archived"])
         await self._dispatch_to_all("THREAD_UPDATE", channel.to_payload())

@@ -32,6 +32,8 @@ ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 53) - 1
 
@@ -44,8 +46,12 @@ EVERYONE_PERMISSIONS = (
     | READ_MESSAGE_HISTORY
     | USE_EXTERNAL_EMOJIS
     | USE_APPLICATION_COMMANDS
+    | CREATE_PUBLIC_THREADS
     | SEND_MESSAGES_IN_THREADS
 )
+# What the README's invite link grants the bot beyond @everyone: Manage Threads (to tag a forum
+# post nothing answers).
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_THREADS
 
 CHANNEL_TEXT = 0
 CHANNEL_PUBLIC_THREAD = 11
@@ -138,6 +144,8 @@ class Channel:
     applied_tags: list[int] = field(default_factory=list)
     archived: bool = False
     created_at: str = field(default_factory=iso_now)
+    # Permission bits the bot is denied here (a channel override), for the bot's REST calls.
+    denied_to_bot: int = 0
 
     @property
     def is_thread(self) -> bool:

@@ -41,6 +41,7 @@ from .messaging import INTENT_MESSAGE_CONTENT, Messaging
 from .model import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
+    BOT_PERMISSIONS,
     CALLBACK_AUTOCOMPLETE,
     CALLBACK_DEFERRED_MESSAGE,
     CALLBACK_DEFERRED_UPDATE,
@@ -222,7 +223,7 @@ class DiscordEmulator(Messaging):
         guild.roles.append(Role(guild_id, "@everyone", EVERYONE_PERMISSIONS))
         guild.roles.append(Role(snowflake(), "Moderator", MANAGE_GUILD, position=2))
         guild.roles.append(Role(snowflake(), "Admin", ADMINISTRATOR, position=3))
-        bot_role = Role(snowflake(), self.bot_user.username, EVERYONE_PERMISSIONS, 1, managed=True)
+        bot_role = Role(snowflake(), self.bot_user.username, BOT_PERMISSIONS, 1, managed=True)
         guild.roles.append(bot_role)
         for position, channel_name in enumerate(channels):
             guild.channels.append(Channel(snowflake(), guild_id, channel_name, position=position))

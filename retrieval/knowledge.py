@@ -101,6 +101,7 @@ class KnowledgeBase:
         self.ask_many = self.answering.ask_many
         self.page = self.answering.page
         self.record_feedback = self.queries.record_feedback
+        self.logged_question = self.queries.question
         self.query_log = self.queries.rows
         self.list_sources = self.library.list_sources
         self.find_article = self.library.find_article

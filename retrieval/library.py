@@ -57,12 +57,9 @@ class Library:
         )
 
     async def example_question(self, guild_id: int | None = None) -> str | None:
-        """A question to try here (for /help): the question this server asked most and got an
-        answer to; else one about its newest source, or a bundled article's when it added
-        none; None for an empty corpus."""
-        asked = [q for q in await self.store.top_queries(guild_id, 20) if q.answered]
-        if asked and guild_id is not None:
-            return asked[0].query
+        """A question to try here (for /help): one about this server's newest source, or a
+        bundled article's when it added none; None for an empty corpus. Never a question from
+        the log: a member's question (a private one, an auto-answered post) is theirs."""
         sources = await self.store.list_sources(guild_id)
         own = [s for s in sources if s.guild_id is not None] or sources
         if not own:

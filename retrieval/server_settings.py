@@ -143,6 +143,10 @@ class ServerSettingsRoom:
             data = json.loads(text) if text else None
         except ValueError:
             data = None
+        # A change that committed while this read was under way is newer: it stays.
+        known = self._known.get(guild_id)
+        if known is not None:
+            return known
         settings = ServerSettings.from_json(guild_id, data)
         self._remember(settings)
         return settings

@@ -141,7 +141,10 @@ async def test_find_sources_replies_to_another_members_message(world: World) -> 
     assert reply.message_reference["message_id"] == str(posted.id)
     assert not reply.ephemeral and reply.author.id == emu.bot_user.id
     assert "$5.6 million" in reply.embeds[0]["description"]
-    await emu.wait_until(lambda: not asked.messages, what="the thinking message removed")
+    await emu.wait_until(
+        lambda: asked.original is not None and asked.original.deleted,
+        what="the thinking message removed",
+    )
     with sqlite3.connect(world.db) as con:
         logged = con.execute("SELECT command, query FROM queries").fetchall()
     assert logged == [("find-sources", SPEND)]
@@ -204,3 +207,26 @@ async def test_follow_up_opens_a_thread_where_ask_reads_the_earlier_question(wor
     again = await emu.click(answer, "citebot:followup", emu.member)
     assert f"<#{thread.id}>" in (await again.wait_message()).content
     assert len(emu.threads_of(general)) == 1
+
+
+async def test_find_sources_where_the_bot_cannot_post_answers_privately(world: World) -> None:
+    from discord_emulator.model import SEND_MESSAGES
+
+    emu = world.emu
+    closed = await emu.add_channel("announcements")
+    closed.denied_to_bot = SEND_MESSAGES
+    posted = await emu.post(emu.member, closed, SPEND)
+    asked = await emu.run_message_command(emu.member, "Find sources", posted)
+    await asked.wait_followups()
+    shown = asked.messages[-1]
+    assert shown.ephemeral and "$5.6 million" in shown.embeds[0]["description"]
+    assert [v.rule for v in emu.take_violations()] == ["missing_permissions"]
+
+
+async def test_a_follow_up_thread_is_named_after_the_question_as_asked(world: World) -> None:
+    emu = world.emu
+    question = "How much money did DeepSeek spend developing its model? (cost_total)"
+    answer = await _ask(world, question)
+    await (await emu.click(answer, "citebot:followup", emu.member)).wait_message()
+    [thread] = emu.threads_of(emu.guild.channels[0])
+    assert thread.name == question  # not the embed title's escaped form

@@ -159,3 +159,15 @@ async def test_without_the_intent_the_bot_hears_no_messages(room: Room) -> None:
     shown = await (await emu.run_command(emu.moderator, "settings show")).wait_message()
     auto = next(f["value"] for f in shown.embeds[0]["fields"] if f["name"] == "Auto-answer in")
     assert "Message Content intent is off" in auto
+
+
+async def test_in_a_forum_post_members_talk_among_themselves(room: Room) -> None:
+    emu = room.emu
+    forum = await emu.add_channel("help", forum=True, tags=["Unanswered"])
+    await _watch(room, forum)
+    # A moderator's own post is a question like any other.
+    post, _ = await emu.start_forum_post(emu.moderator, forum, "DeepSeek's budget", SPEND)
+    await emu.wait_until(lambda: len(_bot_messages(room, post)) == 1, what="the answer")
+    await emu.post(emu.member, post, "which chips did DeepSeek use?")
+    await _settled(room)
+    assert len(_bot_messages(room, post)) == 1  # later messages in a post are not follow-ups

@@ -7,6 +7,8 @@ choices are stored in the database and outlive the bot.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.errors import NOT_MODERATOR
@@ -81,6 +83,10 @@ async def test_a_moderator_role_counts_in_its_own_server_only(world: World) -> N
 
     removed = await _settings(world, "moderators remove", {"role": world.helpers})
     assert _field(removed, "Moderator roles") == "none"
+    unknown = await _settings(world, "moderators remove", {"role": world.helpers})
+    assert unknown.embeds[0]["description"].endswith(
+        "was not a moderator role here; nothing changed."
+    )
     again = await emu.run_command(trusted, "logs recent", {}, bypass_permissions=True)
     assert (await again.wait_message()).embeds[0]["description"] == NOT_MODERATOR
 
@@ -129,9 +135,10 @@ async def test_auto_answer_digest_and_retention_are_stored_and_shown(world: Worl
     auto = _field(on, "Auto-answer in")
     assert auto.startswith(f"<#{channel.id}>") and "Message Content intent is off" in auto
     digest = await _settings(world, "digest", {"channel": channel})
-    assert _field(digest, "Weekly digest") == f"<#{channel.id}>"
+    # Stored for the moderators' digest and purge, which do not run yet: it says so.
+    assert _field(digest, "Weekly digest") == f"<#{channel.id}> (stored; not applied yet)"
     kept = await _settings(world, "retention", {"days": 90})
-    assert _field(kept, "Questions kept") == "90 days"
+    assert _field(kept, "Questions kept") == "90 days (stored; not applied yet)"
     off = await _settings(world, "auto-answer", {"channel": channel, "enabled": False})
     assert _field(off, "Auto-answer in").startswith("none")
     stored = await world.kb.server_settings(world.emu.guild.id)
@@ -198,11 +205,12 @@ async def test_help_lists_what_this_member_can_use_and_a_question_from_here(worl
     assert "`/settings show`" in fields["For moderators"]
     assert "`/source add`" in fields["For moderators"]
     assert fields["Try"] == "`/ask question:` What does “Ferncliff parcel robots” say?"
-    # Once members here asked and were answered, the question they asked most.
-    await _ask(world, SPEND)
+    # Never a member's own question (it may have been asked privately).
+    private = await emu.run_command(emu.member, "ask", {"question": SPEND, "private": True})
+    await private.wait_message()
     again = await (await emu.run_command(emu.member, "help")).wait_message()
     tried = {f["name"]: f["value"] for f in again.embeds[0]["fields"]}["Try"]
-    assert tried == f"`/ask question:` {SPEND}"
+    assert tried == "`/ask question:` What does “Ferncliff parcel robots” say?"
     # The other server's help knows nothing of this one's sources or questions.
     other = await (
         await emu.run_command(world.other_member, "help", guild=world.other)
@@ -237,3 +245,12 @@ async def test_an_ambiguous_summary_offers_a_menu_of_the_matches(world: World) -
     await picked.wait_callback()
     await emu.wait_until(lambda: bool(menu.embeds), what="the summary in place of the menu")
     assert menu.embeds[0]["title"] == "Harbour report autumn" and not menu.components
+
+
+async def test_adding_a_role_to_the_default_keeps_the_defaults_roles(world: World) -> None:
+    default = world.emu.guild.role("Admin")
+    world.bot.settings = replace(world.bot.settings, mod_role_ids=frozenset({default.id}))
+    added = await _settings(world, "moderators add", {"role": world.helpers})
+    assert _field(added, "Moderator roles") == ", ".join(
+        f"<@&{i}>" for i in sorted({default.id, world.helpers.id})
+    )

@@ -2,9 +2,11 @@
 get an answer in a thread, unasked; plain messages in the bot's threads are follow-ups.
 
 Rules (issue 11): once per post; nothing posted when the corpus does not answer (a forum post
-gets the forum's "Unanswered" tag instead, when the forum has one); silent in a thread once a
-moderator has written there (people are helping; the bot steps back); at most
-`DAILY_CAP` auto-answers a member a day in a server. Reading message text needs the privileged
+gets the forum's "Unanswered" tag instead, when the forum has one); later messages are answered
+as follow-ups only in the bot's own threads (in a forum post, members talk among themselves);
+silent in a thread once a moderator has written there (people are helping; the bot steps back:
+remembered while the bot runs); at most `DAILY_CAP` auto-answers a member a day in a server.
+System messages ("started a thread") are no questions. Reading message text needs the privileged
 Message Content intent (`Settings.message_content`): without it the bot receives no messages,
 and `/settings show` says so.
 """
@@ -73,6 +75,8 @@ class AutoAnswer(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.guild is None or not message.content:
             return  # a bot's, a DM, or no text (no Message Content intent)
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return  # a system message ("started a thread", a pin): nobody asked anything
         self._in_flight += 1
         self._idle.clear()
         try:
@@ -93,18 +97,19 @@ class AutoAnswer(commands.Cog):
         settings = await self.bot.kb.server_settings(guild.id)
         watched = settings.auto_answer_channels
         if isinstance(channel, discord.Thread):
+            parent = channel.parent
+            if message.id == channel.id:  # a forum post itself (its first message)
+                if isinstance(parent, discord.ForumChannel) and parent.id in watched:
+                    await self._answer_post(message, channel, parent)
+                return
             if await self._is_moderator(message):
                 self.moderated.add(channel.id)
                 return
             if channel.id in self.moderated:
                 return  # a moderator is helping here
-            parent = channel.parent
-            if isinstance(parent, discord.ForumChannel) and parent.id in watched:
-                if message.id == channel.id:  # the post itself
-                    await self._answer_post(message, channel, parent)
-                else:  # a later message in a post: a follow-up on its title
-                    await self._answer_in(message, channel, context=channel.name)
-            elif self.bot.user is not None and channel.owner_id == self.bot.user.id:
+            # Later messages are follow-ups only in the bot's own threads (Follow up, an
+            # auto-answered channel message): in a forum post, members talk among themselves.
+            if self.bot.user is not None and channel.owner_id == self.bot.user.id:
                 await self._answer_in(message, channel, context=channel.name)
         elif isinstance(channel, discord.TextChannel) and channel.id in watched:
             await self._answer_message(message, channel)

@@ -2,9 +2,8 @@
 
 The commands are read from the bot's own command tree, so the list never lags behind them:
 moderator commands (those Discord shows only to Manage Server by default) are listed for
-moderators alone. The example question is drawn from this server's corpus: a question people
-here asked and got an answer to, else one about this server's newest source (a bundled
-article's when the server has added none).
+moderators alone. The example question is drawn from this server's corpus: one about its newest
+source (a bundled article's when the server has added none), never a member's own question.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.checks import is_moderator
+from bot.replies import in_time, send
 
 if TYPE_CHECKING:
     from bot.client import Citebot
@@ -55,9 +55,11 @@ class Help(commands.Cog):
         assert interaction.guild_id is not None  # guild_only
         moderator = await is_moderator(interaction)
         everyone, moderators = command_lines(self.bot.tree, moderator)
-        example = await self.bot.kb.example_question(interaction.guild_id)
+        example = await in_time(
+            interaction, self.bot.kb.example_question(interaction.guild_id), ephemeral=True
+        )
         embed = render.help_embed(everyone, moderators, example)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await send(interaction, embed=embed, ephemeral=True, deferred_ephemeral=True)
 
 
 async def setup(bot: Citebot) -> None:

@@ -12,8 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.checks import MODERATOR_PERMISSIONS, moderator_only
+from bot import render, replies
+from bot.checks import MODERATOR_PERMISSIONS, moderator_only, roles_that_moderate
 from retrieval.server_settings import (
     COOLDOWN_ASKS,
     COOLDOWN_SECONDS,
@@ -51,10 +51,12 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
             message_content=self.bot.intents.message_content,
             done=done,
         )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await replies.send(interaction, embed=embed, ephemeral=True, deferred_ephemeral=True)
 
     async def _change(self, interaction: Interaction, done: str, **changes: object) -> None:
         assert interaction.guild_id is not None  # guild_only
+        # A write may wait for another process's lock (a folder being added): defer first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         updated = await self.bot.kb.change_server_settings(interaction.guild_id, **changes)
         await self._reply(interaction, updated, done)
 
@@ -73,8 +75,8 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
     @app_commands.describe(role="Members with this role can add sources and read the log")
     async def add_moderator(self, interaction: Interaction, role: discord.Role) -> None:
         """Make a role's members moderators of citebot here."""
-        current = await self._current(interaction)
-        roles = current.moderator_roles or frozenset()
+        # From the roles in force: adding to the default keeps the default's roles.
+        roles = await roles_that_moderate(self.bot, interaction.guild_id)
         await self._change(
             interaction,
             f"{role.mention} moderates citebot here.",
@@ -86,10 +88,18 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
     @app_commands.describe(role="The role to take off the list")
     async def remove_moderator(self, interaction: Interaction, role: discord.Role) -> None:
         """Take a role off this server's moderator roles."""
-        current = await self._current(interaction)
-        roles = (current.moderator_roles or frozenset()) - {role.id}
+        current = await roles_that_moderate(self.bot, interaction.guild_id)
+        if role.id not in current:
+            await self._reply(
+                interaction,
+                await self._current(interaction),
+                f"{role.mention} was not a moderator role here; nothing changed.",
+            )
+            return
         await self._change(
-            interaction, f"{role.mention} no longer moderates citebot here.", moderator_roles=roles
+            interaction,
+            f"{role.mention} no longer moderates citebot here.",
+            moderator_roles=current - {role.id},
         )
 
     @moderators.command(name="default")
