@@ -56,11 +56,10 @@ class Ask(commands.Cog):
         assert interaction.guild_id is not None  # guild_only
         if private is None:
             private = (await self.bot.kb.server_settings(interaction.guild_id)).private_answers
-        caller = Caller(
-            surface="discord",
-            guild_id=interaction.guild_id,
+        caller = Caller.member(
+            interaction.guild_id,
+            interaction.user.id,
             channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
             command="ask",
         )
         # Most answers are ready well within Discord's deadline: sent as the response itself,

@@ -140,11 +140,10 @@ class AutoAnswer(commands.Cog):
         if not self.answered.add(message.id) or not self._within_cap(message):
             return None
         assert message.guild is not None
-        caller = Caller(
-            surface="discord",
-            guild_id=message.guild.id,
+        caller = Caller.member(
+            message.guild.id,
+            message.author.id,
             channel_id=message.channel.id,
-            user_id=message.author.id,
             command="auto-answer",
         )
         return await self.bot.kb.ask(question, COUNT, caller, context)

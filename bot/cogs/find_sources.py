@@ -63,11 +63,10 @@ class FindSources(commands.Cog):
                 raise InvalidQuery("that message has no text to search (only images or embeds?)")
             assert interaction.guild_id is not None  # guild_only
             private = (await self.bot.kb.server_settings(interaction.guild_id)).private_answers
-            caller = Caller(
-                surface="discord",
-                guild_id=interaction.guild_id,
+            caller = Caller.member(
+                interaction.guild_id,
+                interaction.user.id,
                 channel_id=interaction.channel_id,
-                user_id=interaction.user.id,
                 command="find-sources",
             )
             answer = await replies.in_time(
