@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render, replies
-from bot.checks import is_moderator, spend_search
+from bot.checks import NotModerator, is_moderator, spend_search
 from bot.errors import report
 from retrieval.errors import NotFound
 from retrieval.knowledge import MAX_K
-from retrieval.models import Answer
+from retrieval.models import Answer, Caller
 
 if TYPE_CHECKING:
     pass
@@ -405,29 +405,31 @@ def answer_view(
 
 class PickArticle(
     discord.ui.DynamicItem[discord.ui.Select],
-    template=r"citebot:summary-pick",
+    template=r"citebot:pick:(?P<action>summary|remove)",
 ):
-    """A menu of the articles an ambiguous /summary matched: the one picked is summarised in
-    place of the menu (for the asker alone, as the menu was)."""
+    """A menu of the articles an ambiguous title matched (/summary, /source remove): the one
+    picked is summarised (or removed, by a moderator) in place of the menu, for the one who
+    asked alone, as the menu was."""
 
-    def __init__(self, candidates: list[tuple[int, str]] | None = None) -> None:
+    def __init__(self, action: str, candidates: list[tuple[int, str]] | None = None) -> None:
         options = [
             discord.SelectOption(label=render.choice_name(title), value=str(doc_id))
             for doc_id, title in (candidates or [])[: render.MAX_CHOICES]
         ] or [discord.SelectOption(label="(none)", value="0")]
         super().__init__(
             discord.ui.Select(
-                custom_id="citebot:summary-pick",
+                custom_id=f"citebot:pick:{action}",
                 placeholder="Pick the article",
                 options=options,
             )
         )
+        self.action = action
 
     @classmethod
     async def from_custom_id(
         cls, interaction: Interaction, item: discord.ui.Select, match: re.Match[str]
     ) -> PickArticle:
-        return cls()
+        return cls(match["action"])
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         try:
@@ -435,17 +437,28 @@ class PickArticle(
             chosen = str(values[0]) if values else ""
             if not chosen.isdigit():
                 raise NotFound("pick one of the articles in the menu")
-            summary = await interaction.client.kb.summary(chosen, interaction.guild_id)
-            await interaction.response.edit_message(
-                content=None, embed=render.summary_embed(summary), view=None
-            )
+            kb = interaction.client.kb
+            if self.action == "summary":
+                summary = await kb.summary(chosen, interaction.guild_id)
+                embed = render.summary_embed(summary)
+            else:  # remove: a moderator's, checked again (the menu may outlive a role)
+                if not await is_moderator(interaction):
+                    raise NotModerator()
+                await interaction.response.defer()  # the write may wait for a lock
+                caller = Caller.member(interaction.guild_id, interaction.user.id)
+                removed = await kb.remove_source(int(chosen), caller)
+                await interaction.edit_original_response(
+                    content=None, embed=render.removed_embed(removed), view=None
+                )
+                return
+            await interaction.response.edit_message(content=None, embed=embed, view=None)
         except Exception as exc:
             await report(interaction, exc)
 
 
-def pick_article_view(candidates: list[tuple[int, str]]) -> discord.ui.View:
+def pick_article_view(action: str, candidates: list[tuple[int, str]]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(PickArticle(candidates))
+    view.add_item(PickArticle(action, candidates))
     return view
 
 

@@ -240,7 +240,7 @@ async def test_an_ambiguous_summary_offers_a_menu_of_the_matches(world: World) -
     labels = {o["label"]: o["value"] for o in select["options"]}
     assert set(labels) == {"Harbour report spring", "Harbour report autumn"}
     picked = await emu.click(
-        menu, "citebot:summary-pick", emu.member, values=[labels["Harbour report autumn"]]
+        menu, "citebot:pick:summary", emu.member, values=[labels["Harbour report autumn"]]
     )
     await picked.wait_callback()
     await emu.wait_until(lambda: bool(menu.embeds), what="the summary in place of the menu")
@@ -254,3 +254,26 @@ async def test_adding_a_role_to_the_default_keeps_the_defaults_roles(world: Worl
     assert _field(added, "Moderator roles") == ", ".join(
         f"<@&{i}>" for i in sorted({default.id, world.helpers.id})
     )
+
+
+async def test_an_ambiguous_removal_offers_a_menu_and_removes_the_one_picked(world: World) -> None:
+    emu = world.emu
+    for title in ("Harbour report spring", "Harbour report autumn"):
+        added = await emu.run_command(
+            emu.moderator, "source add", {"text": ROBOTS_TEXT + " " + title, "title": title}
+        )
+        await added.wait_message()
+    asked = await emu.run_command(emu.moderator, "source remove", {"source": "Harbour report"})
+    menu = await asked.wait_message()
+    assert menu.ephemeral and menu.content == "2 sources match; which one should go?"
+    [select] = menu.components[0]["components"]
+    labels = {o["label"]: o["value"] for o in select["options"]}
+    picked = await emu.click(
+        menu, "citebot:pick:remove", emu.moderator, values=[labels["Harbour report spring"]]
+    )
+    await picked.wait_callback()
+    await emu.wait_until(lambda: bool(menu.embeds), what="the removal in place of the menu")
+    assert menu.embeds[0]["description"].endswith(": Harbour report spring")
+    assert not menu.components
+    titles = {s.title for s in await world.kb.list_sources(emu.guild.id)}
+    assert "Harbour report autumn" in titles and "Harbour report spring" not in titles

@@ -12,8 +12,8 @@ from discord.ext import commands
 from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from bot.replies import in_time, send
-from bot.views import sources_view
-from retrieval.errors import BadSource
+from bot.views import pick_article_view, sources_view
+from retrieval.errors import Ambiguous, BadSource
 from retrieval.files import ACCEPTED_SUFFIXES, MAX_FILE_BYTES
 from retrieval.ingest import OnQueued
 from retrieval.models import Caller
@@ -158,7 +158,21 @@ class Sources(commands.Cog):
         """Remove one of this server's sources."""
         # Removing waits for the database's write lock, which another process may hold.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        article = await self.bot.kb.find_article(source, interaction.guild_id)
+        try:
+            article = await self.bot.kb.find_article(source, interaction.guild_id)
+        except Ambiguous as exc:  # several match: a menu of them, to pick the one to remove
+            own = {
+                s.doc_id
+                for s in await self.bot.kb.list_sources(interaction.guild_id)
+                if s.guild_id == interaction.guild_id
+            }
+            candidates = [(i, t) for i, t in exc.candidates if i in own] or exc.candidates
+            await interaction.followup.send(
+                content=f"{len(candidates)} sources match; which one should go?",
+                view=pick_article_view("remove", candidates),
+                ephemeral=True,
+            )
+            return
         removed = await self.bot.kb.remove_source(article.doc_id, _member(interaction))
         await interaction.followup.send(embed=render.removed_embed(removed), ephemeral=True)
 

@@ -39,7 +39,7 @@ class Summaries(commands.Cog):
             await send(
                 interaction,
                 content=f"{len(exc.candidates)} articles match; which one?",
-                view=pick_article_view(exc.candidates),
+                view=pick_article_view("summary", exc.candidates),
                 ephemeral=True,
                 deferred_ephemeral=False,
             )
