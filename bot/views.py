@@ -224,7 +224,7 @@ class ContextButton(
     def __init__(self, passage_id: int, rank: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"[{rank}] in context",
+                label=f"Show in context [{rank}]",
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"citebot:context:{passage_id}",
             )
@@ -235,7 +235,7 @@ class ContextButton(
     async def from_custom_id(
         cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> ContextButton:
-        rank = re.match(r"\[(\d+)\]", item.label or "")
+        rank = re.search(r"\[(\d+)\]", item.label or "")
         return cls(int(match["passage"]), int(rank[1]) if rank else 0)
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]

@@ -115,6 +115,8 @@ async def test_show_in_context_gives_the_passage_between_its_neighbours_privatel
     await added.wait_message()
     answer = await _ask(world, "How is the Harwick ferry charged at the pier substation?")
     assert _fields(answer)[0]["value"].endswith(" · paragraph 2")
+    labels = [c.get("label") for row in answer.components for c in row["components"]]
+    assert "Show in context [1]" in labels and "Follow up" in labels and "Delete" in labels
     [first] = [c for c in answer.custom_ids() if c.startswith("citebot:context:")][:1]
     shown = await (await emu.click(answer, first, emu.add_member("gina"))).wait_message()
     assert shown.ephemeral
