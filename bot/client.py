@@ -45,7 +45,7 @@ class Citebot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True
         # Messages only where a server asked for auto-answers: the privileged intent, opted in.
-        intents.guild_messages = intents.message_content = settings.message_content
+        intents.guild_messages = intents.message_content = settings.message_content is not False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -15,6 +15,7 @@ import os
 import signal
 import sqlite3
 import sys
+from dataclasses import replace
 
 import discord
 from dotenv import load_dotenv
@@ -33,27 +34,46 @@ log = logging.getLogger("citebot")
 DOTENV = ".env"  # relative: the working directory's, and nowhere else
 
 
+NO_MESSAGE_CONTENT = (
+    "the Message Content intent is not enabled for this application (Developer Portal > Bot > "
+    "Privileged Gateway Intents): running without it, so auto-answers and follow-up messages "
+    "in threads are off; slash commands, buttons and Find sources work (README, Auto-answers)"
+)
+
+
 async def _serve(settings: Settings) -> None:
     policy = FetchPolicy.from_env(os.environ)
-    async with (
-        await KnowledgeBase.open(
-            settings.db_path,
-            fetch_policy=policy,
-            ingest=IngestQueue(Budget.from_env(os.environ)),
-        ) as kb,
-        Citebot(kb, settings) as bot,
-    ):
+    async with await KnowledgeBase.open(
+        settings.db_path,
+        fetch_policy=policy,
+        ingest=IngestQueue(Budget.from_env(os.environ)),
+    ) as kb:
         # The compiled search, loaded in the background: by the engine processes that answer
         # the questions, else by this process.
         if not await kb.answer_in_processes(settings.engine_processes, compiled=True):
             await kb.expect_many_questions()
+        while True:
+            try:
+                await _run_bot(kb, settings)
+            except discord.PrivilegedIntentsRequired:
+                if settings.message_content is not None:  # required, or never asked for
+                    raise
+                # Asked for by default, refused: log in again without it.
+                log.warning(NO_MESSAGE_CONTENT)
+                settings = replace(settings, message_content=False)
+                continue
+            break
+        log.info("stopped")
+
+
+async def _run_bot(kb: KnowledgeBase, settings: Settings) -> None:
+    async with Citebot(kb, settings) as bot:
         bot.settles_heap = True  # this process is the bot's own (see retrieval.heap)
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
         await bot.start(settings.token)
-        log.info("stopped")
 
 
 def run() -> int:
@@ -77,7 +97,12 @@ def run() -> int:
         )
         return 1
     except discord.PrivilegedIntentsRequired:
-        print("citebot: error: Discord refused the gateway intents", file=sys.stderr)
+        print(
+            "citebot: error: CITEBOT_MESSAGE_CONTENT=1 asks for the Message Content intent, "
+            "which is not enabled for this application; enable it in the Developer Portal "
+            "(Bot > Privileged Gateway Intents) or unset CITEBOT_MESSAGE_CONTENT",
+            file=sys.stderr,
+        )
         return 1
     except CitebotError as exc:  # a malformed CITEBOT_ALLOWED_PRIVATE_NETWORKS, for example
         print(f"citebot: error: {exc}", file=sys.stderr)

@@ -44,10 +44,12 @@ class Settings:
     # Processes that answer questions beside the event loop (`retrieval.engine_processes`);
     # 0 answers in threads of the bot's own process.
     engine_processes: int = field(default_factory=lambda: default_engine_processes())
-    # Ask Discord for the privileged Message Content intent (and message events): needed to
-    # answer posts in auto-answer channels and plain messages in the bot's threads. It must
-    # be enabled for the application in the Developer Portal first, or the bot cannot log in.
-    message_content: bool = False
+    # The privileged Message Content intent (and message events): needed to answer posts in
+    # auto-answer channels and plain messages in the bot's threads. True: required (the bot
+    # cannot log in unless it is enabled for the application in the Developer Portal); False:
+    # never asked for; None (`citebot run`'s default): asked for, and when Discord refuses it,
+    # the bot logs in again without it and says so (bot.launcher).
+    message_content: bool | None = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,7 +84,7 @@ class Settings:
             raise SettingsError(f"CITEBOT_MESSAGE_CONTENT must be 1 or 0, not {content!r}")
         return cls(
             token=token,
-            message_content=content in ("1", "true", "yes", "on"),
+            message_content=None if not content else content in ("1", "true", "yes", "on"),
             engine_processes=int(engines) if engines else default_engine_processes(),
             db_path=env.get("CITEBOT_DB", "").strip() or "citebot.db",
             guild_id=_snowflake("DISCORD_GUILD_ID", guild) if guild else None,

@@ -592,6 +592,36 @@ async def test_citebot_run_serves_questions_and_stops_cleanly(
             assert "$5.6 million" in _fields(message)[0]["value"]
             assert await process.terminate() == 0
         assert emu.token not in process.stderr
+        # It asked for the Message Content intent, which this application lacks: it logged in
+        # again without it, and said so.
+        assert "the Message Content intent is not enabled" in process.stderr
+
+
+async def test_citebot_run_with_the_intent_enabled_auto_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discord_emulator.launch import REPO_ROOT, launched
+
+    async with running_emulator(monkeypatch) as emu:
+        emu.message_content_enabled = True
+        env = {
+            "DISCORD_TOKEN": emu.token,
+            "DISCORD_GUILD_ID": str(emu.guild.id),
+            "CITEBOT_DB": str(tmp_path / "run.db"),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        general = emu.guild.channels[0]
+        async with launched(emu, "run", env=env, cwd=tmp_path) as process:
+            await process.until(emu.wait_for_sync(emu.guild))
+            watch = await emu.run_command(
+                emu.moderator, "settings auto-answer", {"channel": general, "enabled": True}
+            )
+            shown = await process.until(watch.wait_message())
+            assert "intent is off" not in shown.embeds[0]["fields"][3]["value"]
+            await emu.post(emu.member, general, SPEND)
+            await process.until(emu.wait_until(lambda: bool(emu.threads_of(general))))
+            assert await process.terminate() == 0
+        assert "the Message Content intent is not enabled" not in process.stderr
 
 
 async def test_citebot_run_with_a_rejected_token_is_one_line(

@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_and_every_setting():
-    assert Settings.from_env({"DISCORD_TOKEN": "abc"}) == Settings(token="abc")
+    # Unset, the Message Content intent is asked for and done without when refused (None).
+    assert Settings.from_env({"DISCORD_TOKEN": "abc"}) == Settings(
+        token="abc", message_content=None
+    )
+    never = Settings.from_env({"DISCORD_TOKEN": "abc", "CITEBOT_MESSAGE_CONTENT": "0"})
+    assert never.message_content is False
     full = Settings.from_env(
         {
             "DISCORD_TOKEN": " abc ",
@@ -42,7 +47,7 @@ def test_defaults_and_every_setting():
 
 def test_empty_settings_count_as_unset():
     env = {"DISCORD_TOKEN": "abc", "DISCORD_GUILD_ID": "  ", "MOD_ROLE_IDS": "", "CITEBOT_DB": ""}
-    assert Settings.from_env(env) == Settings(token="abc")
+    assert Settings.from_env(env) == Settings(token="abc", message_content=None)
 
 
 @pytest.mark.parametrize(

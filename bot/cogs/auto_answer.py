@@ -7,8 +7,9 @@ as follow-ups only in the bot's own threads (in a forum post, members talk among
 silent in a thread once a moderator has written there (people are helping; the bot steps back:
 remembered while the bot runs); at most `DAILY_CAP` auto-answers a member a day in a server.
 System messages ("started a thread") are no questions. Reading message text needs the privileged
-Message Content intent (`Settings.message_content`): without it the bot receives no messages,
-and `/settings show` says so.
+Message Content intent (`Settings.message_content`; `citebot run` asks for it and does without
+when the application lacks it): without it the bot receives no messages, and `/settings show`
+says so.
 """
 
 from __future__ import annotations
