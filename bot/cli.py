@@ -136,11 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)")
 
-    logs = sub.add_parser("logs", help="the query log")
+    logs = sub.add_parser(
+        "logs",
+        help="the query log",
+        description="Read the query log (recent, top, unanswered, feedback), or delete from it: "
+        "forget --user ID deletes a member's questions and votes (every server, or --guild's), "
+        "purge --older-than DAYS deletes old questions.",
+    )
     logs.add_argument(
-        "view", nargs="?", default="recent", choices=("recent", "top", "unanswered", "feedback")
+        "view",
+        nargs="?",
+        default="recent",
+        choices=("recent", "top", "unanswered", "feedback", "forget", "purge"),
     )
     logs.add_argument("--limit", type=_positive, default=20)
+    logs.add_argument("--user", type=_positive, help="forget: the Discord user id")
+    logs.add_argument("--older-than", type=_positive, metavar="DAYS", help="purge: the age")
     fmt = logs.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -355,6 +366,19 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
                     print()
         elif args.command == "sources":
             await _sources(kb, args)
+        elif args.command == "logs" and args.view in ("forget", "purge"):
+            caller = Caller.terminal(guild)
+            where = f"in server {guild}" if guild else "in every server"
+            if args.view == "forget":
+                questions, votes = await kb.forget_member(args.user, caller)
+                print(
+                    f"deleted {plural(questions, 'question')} and {plural(votes, 'vote')} "
+                    f"of user {args.user} {where}"
+                )
+            else:
+                purged = await kb.purge_log(args.older_than, caller)
+                age = f"older than {args.older_than} days"
+                print(f"deleted {plural(purged, 'question')} {age} {where}")
         elif args.command == "logs":
             from retrieval.export import flat, log_csv  # csv and friends: not for every command
 
@@ -669,7 +693,14 @@ def refusal(exc: CitebotError) -> str:
 
 
 def _check_ask(args: argparse.Namespace) -> None:
-    """`ask` takes its question as an argument or, with --batch, from standard input."""
+    """`ask` takes its question as an argument or, with --batch, from standard input; `logs
+    forget` needs --user and `logs purge` --older-than."""
+    if args.command == "logs":
+        if args.view == "forget" and args.user is None:
+            raise UsageError("citebot logs: error: forget needs --user ID")
+        if args.view == "purge" and args.older_than is None:
+            raise UsageError("citebot logs: error: purge needs --older-than DAYS")
+        return
     if args.command != "ask":
         return
     if args.batch and args.question is not None:

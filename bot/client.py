@@ -34,6 +34,8 @@ EXTENSIONS = (
     "bot.cogs.help",
     "bot.cogs.find_sources",
     "bot.cogs.auto_answer",
+    "bot.cogs.privacy",
+    "bot.cogs.retention",
 )
 
 

@@ -558,11 +558,11 @@ def settings_embed(
     )
     embed.add_field(name="Cooldown", value=cooldown)
     embed.add_field(name="Auto-answer in", value=fit(channels, FIELD_VALUE_LIMIT), inline=False)
-    # Stored now; the digest and the purge come with the moderators' log features.
+    # Stored now; the digest comes with the moderators' log features.
     digest = f"<#{settings.digest_channel}>{NOT_YET}" if settings.digest_channel else "not sent"
     embed.add_field(name="Weekly digest", value=digest)
     days = settings.retention_days
-    kept = f"{days} day{'s' * (days != 1)}{NOT_YET}" if days else "until deleted"
+    kept = f"{days} day{'s' * (days != 1)} (older ones deleted daily)" if days else "until deleted"
     embed.add_field(name="Questions kept", value=kept)
     return embed
 
@@ -593,6 +593,15 @@ def help_embed(
             inline=False,
         )
     return embed
+
+
+def forgotten_embed(questions: int, votes: int, whose: str, where: str) -> discord.Embed:
+    """What a deletion from the query log deleted (`whose`: "your", "<@id>'s")."""
+    said = f"{questions} question{'s' * (questions != 1)}"
+    voted = f"{votes} vote{'s' * (votes != 1)}"
+    return discord.Embed(
+        description=f"Deleted {whose} {said} and {voted} {where}.", colour=COLOUR_OK
+    )
 
 
 def error_embed(message: str) -> discord.Embed:

@@ -102,6 +102,8 @@ class KnowledgeBase:
         self.page = self.answering.page
         self.record_feedback = self.queries.record_feedback
         self.logged_question = self.queries.question
+        self.forget_member = self.queries.forget
+        self.purge_log = self.queries.purge
         self.query_log = self.queries.rows
         self.list_sources = self.library.list_sources
         self.find_article = self.library.find_article
@@ -114,6 +116,7 @@ class KnowledgeBase:
 
     server_settings = _Door("servers", "of")
     change_server_settings = _Door("servers", "change")
+    retention = _Door("servers", "retention")
     ensure_seeds = _Door("intake")
     add_file = _Door("intake")
     add_files = _Door("intake")

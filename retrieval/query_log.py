@@ -3,11 +3,14 @@
 One job: the rows that say what people asked and what they thought of the answers. The answering
 part writes a row per question through `record`; a page click and a vote find their question
 through `question`, which shows a row only to the server (or the command line) that asked it.
+Rows leave it when a member asks (`forget`: Discord's Developer Terms want a user's data deleted
+promptly on request) and when they are older than a server's retention (`purge`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from retrieval.errors import Forbidden, InvalidQuery, NotFound
@@ -15,6 +18,7 @@ from retrieval.models import Caller, FeedbackRow, Hit, QueryRecord, TopQuery
 from retrieval.store import Store
 
 MAX_LOG_ROWS = 100_000
+MAX_PURGE_DAYS = 3650
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
@@ -55,6 +59,33 @@ class QueryLog:
         if record is None or record.guild_id != guild_id:
             return None
         return record
+
+    async def forget(self, user_id: int, caller: Caller) -> tuple[int, int]:
+        """Delete a member's questions and votes; (questions, votes) deleted. The member
+        themselves (`caller.user_id == user_id`, from Discord): in every server at once. The
+        operator: in `caller.guild_id`'s server, or everywhere. Anyone else (a server's
+        moderator: the surface checks that): in the caller's server only."""
+        if caller.operator:
+            scope = caller.guild_id
+        elif caller.user_id == user_id:
+            scope = None
+        elif caller.guild_id is None:
+            raise Forbidden("a member's questions are deleted by them, or in a server")
+        else:
+            scope = caller.guild_id
+        return await self.store.forget_user(user_id, scope)
+
+    async def purge(self, days: int, caller: Caller) -> int:
+        """Delete the questions older than `days` days (and their votes): the operator's in
+        `caller.guild_id`'s server or everywhere; a server's in that server only. How many."""
+        if not 1 <= days <= MAX_PURGE_DAYS:
+            raise InvalidQuery(f"the age must be between 1 and {MAX_PURGE_DAYS:,} days")
+        if caller.guild_id is None and not caller.operator:
+            raise Forbidden("only the operator, from the command line, purges the whole log")
+        before = datetime.now(UTC) - timedelta(days=days)
+        return await self.store.purge_queries(
+            before.isoformat(timespec="milliseconds"), caller.guild_id
+        )
 
     async def record_feedback(
         self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None

@@ -164,6 +164,19 @@ class ServerSettingsRoom:
             self._remember(updated)
             return updated
 
+    async def retention(self) -> list[tuple[int, int]]:
+        """(server, days) for every server that keeps its questions a limited time."""
+        out = []
+        for guild_id, text in await self.store.all_server_settings():
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            days = ServerSettings.from_json(guild_id, data).retention_days
+            if days is not None:
+                out.append((guild_id, days))
+        return out
+
     def _remember(self, settings: ServerSettings) -> None:
         if len(self._known) >= CACHED_SERVERS:
             self._known.clear()

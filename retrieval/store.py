@@ -1049,6 +1049,38 @@ class Store:
             row = await cur.fetchone()
         return _record(row) if row else None
 
+    async def forget_user(self, user_id: int, guild_id: int | None) -> tuple[int, int]:
+        """Delete a member's questions (the votes on them go too: ON DELETE CASCADE) and their
+        votes on other people's answers, in one server or (None) in every one, in one
+        transaction; (questions, votes) deleted."""
+        where, args = ("", ()) if guild_id is None else (" AND guild_id = ?", (guild_id,))
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM feedback WHERE user_id = ? AND query_id IN "
+                f"(SELECT id FROM queries WHERE 1{where})",
+                (user_id, *args),
+            )
+            votes = cur.rowcount
+            cur = await db.execute(
+                f"DELETE FROM queries WHERE user_id = ?{where}", (user_id, *args)
+            )
+            return cur.rowcount, votes
+
+    async def purge_queries(self, before: str, guild_id: int | None) -> int:
+        """Delete the questions asked before `before` (ISO 8601, UTC, as `now()` writes), with
+        their votes, in one server or (None) in every one; how many."""
+        where, args = ("", ()) if guild_id is None else (" AND guild_id = ?", (guild_id,))
+        async with self.transaction() as db:
+            cur = await db.execute(
+                f"DELETE FROM queries WHERE asked_at < ?{where}", (before, *args)
+            )
+            return cur.rowcount
+
+    async def all_server_settings(self) -> list[tuple[int, str]]:
+        """(guild id, settings JSON) of every server that set something."""
+        async with self._reader.execute("SELECT guild_id, settings FROM server_settings") as cur:
+            return [(int(g), str(t)) for g, t in await cur.fetchall()]
+
     async def upsert_feedback(self, query_id: int, user_id: int, helpful: bool) -> bool:
         async with self.transaction() as db:
             async with db.execute(

@@ -111,9 +111,16 @@ def _fields(message: Message) -> list[dict]:
 
 async def test_commands_are_synced_globally_and_valid(world: World) -> None:
     names = {c["name"] for c in world.emu.global_commands}
-    assert names == {"ask", "summary", "sources", "source", "logs", "settings", "help"} | {
-        "Find sources"
-    }
+    assert names == {
+        "ask",
+        "summary",
+        "sources",
+        "source",
+        "logs",
+        "settings",
+        "help",
+        "privacy",
+    } | {"Find sources"}
     source = next(c for c in world.emu.global_commands if c["name"] == "source")
     assert {o["name"] for o in source["options"]} == {"add", "remove", "refresh"}
     assert int(source["default_member_permissions"]) == 1 << 5  # Manage Server
@@ -124,6 +131,7 @@ async def test_commands_are_synced_globally_and_valid(world: World) -> None:
         "unanswered",
         "feedback",
         "export",
+        "forget",
     }
 
 

@@ -739,3 +739,28 @@ def test_a_reader_that_stops_early_ends_the_batch_quietly(db_path):
         status = process.wait(timeout=60)
     assert first["query"] == SPEND and first["hits"]
     assert (status, stderr) == (141, b"")
+
+
+def test_logs_forget_and_purge_from_the_command_line(cli, db_path):
+    import asyncio
+
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
+
+    async def asked() -> None:
+        async with await KnowledgeBase.open(db_path) as kb:
+            for guild, user in ((1, 42), (2, 42), (1, 43)):
+                await kb.ask(SPEND, 1, Caller.member(guild, user))
+
+    asyncio.run(asked())
+    assert cli("logs", "forget").code == 2  # --user is needed
+    forgot = cli("logs", "forget", "--user", "42", "--guild", "1")
+    assert forgot.out == "deleted 1 question and 0 votes of user 42 in server 1\n"
+    everywhere = cli("logs", "forget", "--user", "42")
+    assert everywhere.out == "deleted 1 question and 0 votes of user 42 in every server\n"
+    with sqlite3.connect(db_path) as con:
+        con.execute("UPDATE queries SET asked_at = '2020-01-01T00:00:00.000+00:00'")
+    purged = cli("logs", "purge", "--older-than", "30")
+    assert purged.out == "deleted 1 question older than 30 days in every server\n"
+    with sqlite3.connect(db_path) as con:
+        assert con.execute("SELECT count(*) FROM queries").fetchone() == (0,)

@@ -92,6 +92,20 @@ class Logs(commands.Cog):
             ephemeral=True,
         )
 
+    @logs.command(name="forget")
+    @moderator_only
+    @app_commands.describe(user="The member whose questions and votes here are deleted")
+    async def forget(self, interaction: discord.Interaction[Citebot], user: discord.User) -> None:
+        """Delete a member's questions and votes in this server's log."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        questions, votes = await self.bot.kb.forget_member(
+            user.id, Caller.member(interaction.guild_id, interaction.user.id)
+        )
+        await interaction.followup.send(
+            embed=render.forgotten_embed(questions, votes, f"{user.mention}'s", "in this server"),
+            ephemeral=True,
+        )
+
 
 async def setup(bot: Citebot) -> None:
     await bot.add_cog(Logs(bot))

@@ -1,0 +1,82 @@
+"""Privacy through the emulator (issue 12, point 7): a member deletes their own questions and
+votes in every server at once, confirmed privately; a server's moderators delete a member's rows
+in their server only; a server's retention deletes its old questions and no other server's."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from discord_emulator.model import Member
+from retrieval.models import Caller
+from tests.test_bot import SPEND, World, _ask
+from tests.test_bot import world as world  # the bot-and-emulator fixture
+
+
+def _rows(world: World) -> list[tuple]:
+    with sqlite3.connect(world.db) as con:
+        return con.execute("SELECT guild_id, user_id FROM queries ORDER BY id").fetchall()
+
+
+async def test_forget_me_deletes_a_members_rows_in_both_servers_after_a_private_confirm(
+    world: World,
+) -> None:
+    emu = world.emu
+    alice = world.other_member
+    emu.guild.members[alice.id] = Member(alice, [])  # in both servers
+    await _ask(world, SPEND, user=alice)
+    await _ask(world, SPEND, user=alice, guild=world.other)
+    theirs = await _ask(world, SPEND)  # emu.member's
+    vote = await emu.click(theirs, f"citebot:vote:{_query_id(theirs)}:1", alice)
+    await vote.wait_message()
+    asked = await emu.run_command(alice, "privacy forget-me", {}, guild=world.other)
+    confirm = await asked.wait_message()
+    assert confirm.ephemeral and "cannot be undone" in confirm.embeds[0]["description"]
+    assert len(_rows(world)) == 3  # nothing deleted before the confirmation
+    done = await emu.click(confirm, f"citebot:forget-me:{alice.id}", alice)
+    await done.wait_callback()
+    await emu.wait_until(lambda: "Deleted" in (confirm.embeds[0].get("description") or ""))
+    assert confirm.embeds[0]["description"] == (
+        "Deleted your 2 questions and 1 vote in every server."
+    )
+    assert _rows(world) == [(emu.guild.id, emu.member.id)]
+    with sqlite3.connect(world.db) as con:
+        assert con.execute("SELECT count(*) FROM feedback").fetchone() == (0,)
+
+
+def _query_id(message) -> int:
+    [vote] = [c for c in message.custom_ids() if c.startswith("citebot:vote:")][:1]
+    return int(vote.split(":")[2])
+
+
+async def test_a_moderator_forgets_a_member_in_their_server_only(world: World) -> None:
+    emu = world.emu
+    bob = world.other_member
+    emu.guild.members[bob.id] = Member(bob, [])  # in both servers
+    await _ask(world, SPEND, user=bob)
+    await _ask(world, SPEND, user=bob, guild=world.other)
+    forgot = await emu.run_command(emu.moderator, "logs forget", {"user": bob})
+    shown = await forgot.wait_message()
+    assert shown.ephemeral
+    assert shown.embeds[0]["description"] == (
+        f"Deleted <@{bob.id}>'s 1 question and 0 votes in this server."
+    )
+    assert _rows(world) == [(world.other.id, bob.id)]
+
+
+async def test_retention_deletes_only_old_questions_of_servers_that_set_it(world: World) -> None:
+    from bot.cogs.retention import purge_by_retention
+
+    emu = world.emu
+    await _ask(world, SPEND)
+    await _ask(world, SPEND, user=world.other_member, guild=world.other)
+    await _ask(world, "Which GPUs did DeepSeek rely on?")
+    with sqlite3.connect(world.db) as con:  # the first two, asked long ago
+        con.execute(
+            "UPDATE queries SET asked_at = '2020-01-01T00:00:00.000+00:00' WHERE id IN (1, 2)"
+        )
+    kept = await emu.run_command(emu.moderator, "settings retention", {"days": 30})
+    await kept.wait_message()
+    assert world.bot.get_cog("Retention").daily.is_running()  # daily, from the start
+    assert await purge_by_retention(world.kb) == 1
+    assert _rows(world) == [(world.other.id, world.other_member.id), (emu.guild.id, emu.member.id)]
+    assert await world.kb.purge_log(30, Caller.member(world.other.id, None)) == 1
