@@ -386,7 +386,8 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             if args.json:
                 _emit_json([flat(r) for r in rows])
             elif args.csv:
-                kind = {"top": TopQuery, "feedback": FeedbackRow}.get(args.view, QueryRecord)
+                kinds = {"top": TopQuery, "unanswered": TopQuery, "feedback": FeedbackRow}
+                kind = kinds.get(args.view, QueryRecord)
                 sys.stdout.write(log_csv(rows, kind))
             else:
                 print(_render_logs(rows))

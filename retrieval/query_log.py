@@ -9,6 +9,7 @@ promptly on request) and when they are older than a server's retention (`purge`)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -101,18 +102,22 @@ class QueryLog:
     async def rows(
         self, view: LogView, limit: int, caller: Caller
     ) -> list[QueryRecord] | list[TopQuery] | list[FeedbackRow]:
-        """One view of the log: recent questions, the unanswered ones, the most asked, or the
-        answers people voted on. In a server's scope, that server's rows; the whole log is the
-        operator's alone."""
+        """One view of the log: recent questions, the most asked and the unanswered ones (each
+        grouped by what it asks: `retrieval.question_groups`), or the answers people voted
+        on. In a server's scope, that server's rows; the whole log is the operator's alone."""
         if not 1 <= limit <= MAX_LOG_ROWS:
             raise InvalidQuery(f"the limit must be between 1 and {MAX_LOG_ROWS:,}")
         guild_id = caller.guild_id  # None: every row (the store's view for the operator)
         if guild_id is None and not caller.operator:
             raise Forbidden("only the operator, from the command line, reads the whole log")
-        if view == "top":
-            return await self.store.top_queries(guild_id, limit)
+        if view in ("top", "unanswered"):  # grouped by what they ask (question_groups)
+            from retrieval.question_groups import group_questions
+
+            texts = await self.store.query_texts(guild_id, unanswered=view == "unanswered")
+            groups = await asyncio.to_thread(group_questions, texts)
+            return groups[:limit]
         if view == "feedback":
             return await self.store.feedback_rows(guild_id, limit)
-        if view in ("recent", "unanswered"):
-            return await self.store.recent_queries(guild_id, limit, unanswered=view == "unanswered")
+        if view == "recent":
+            return await self.store.recent_queries(guild_id, limit)
         raise InvalidQuery(f"unknown log view {view!r}; use recent, top, unanswered or feedback")

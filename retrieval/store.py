@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 import aiosqlite
 
 from retrieval.log_writer import BatchWriter
-from retrieval.models import FeedbackRow, QueryRecord, Source, TopQuery
+from retrieval.models import FeedbackRow, QueryRecord, Source
 
 log = logging.getLogger(__name__)
 
@@ -1118,16 +1118,18 @@ class Store:
             for r in rows
         ]
 
-    async def top_queries(self, guild_id: int | None, limit: int) -> list[TopQuery]:
+    async def query_texts(
+        self, guild_id: int | None, *, unanswered: bool = False
+    ) -> list[tuple[str, bool, str]]:
+        """(question, answered, asked_at) of every logged question in scope, for grouping
+        (`retrieval.question_groups`)."""
         cond, args = self._log_scope(guild_id)
-        sql = (
-            "SELECT lower(trim(query)) AS q, min(query) AS shown, count(*) AS n, "
-            "sum(answered) AS answered, max(asked_at) AS last "
-            f"FROM queries WHERE {cond} GROUP BY q ORDER BY n DESC, last DESC LIMIT ?"
-        )
-        async with self._reader.execute(sql, (*args, limit)) as cur:
-            rows = await cur.fetchall()
-        return [TopQuery(r["shown"], r["n"], r["answered"], r["last"]) for r in rows]
+        if unanswered:
+            cond += " AND answered = 0"
+        sql = f"SELECT query, answered, asked_at FROM queries WHERE {cond}"
+        async with self._reader.execute(sql, args) as cur:
+            cur.row_factory = None
+            return [(str(q), bool(a), str(t)) for q, a, t in await cur.fetchall()]
 
 
 def _record(r: sqlite3.Row) -> QueryRecord:

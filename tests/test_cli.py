@@ -132,7 +132,7 @@ def test_every_ask_is_logged_and_the_log_has_three_views(cli, db_path):
     unanswered = json.loads(cli("logs", "unanswered", "--json").out)
     assert [r["query"] for r in unanswered] == ["weather forecast for Paris tomorrow"]
     text = cli("logs", "unanswered").out
-    assert "UNANSWERED" in text and "weather forecast" in text
+    assert "(answered 0/1, last " in text and "weather forecast" in text
     rows = list(csv.DictReader(io.StringIO(cli("logs", "recent", "--csv", "--limit", "2").out)))
     assert len(rows) == 2 and rows[0]["query"] == "weather forecast for Paris tomorrow"
     assert row_counts(db_path)["queries"] == 3
@@ -764,3 +764,21 @@ def test_logs_forget_and_purge_from_the_command_line(cli, db_path):
     assert purged.out == "deleted 1 question older than 30 days in every server\n"
     with sqlite3.connect(db_path) as con:
         assert con.execute("SELECT count(*) FROM queries").fetchone() == (0,)
+
+
+def test_top_and_unanswered_group_questions_by_what_they_ask(cli):
+    wordings = ("What is DeepSeek?", "what's deepseek", "What is  DeepSeek ?", "deepseek")
+    for wording in (*wordings, "What is DeepSeek?"):
+        cli("ask", wording)
+    for wording in ("How do I bake bread?", "how to bake breads", "baking bread"):
+        cli("ask", wording)
+    cli("ask", "What is it?")  # stop words alone: a group of its own
+    top = json.loads(cli("logs", "top", "--json").out)
+    # Each group shown by its most common wording; of equally common ones, the latest.
+    assert [(g["query"], g["count"]) for g in top] == [
+        ("What is DeepSeek?", 5),
+        ("baking bread", 3),
+        ("What is it?", 1),
+    ]
+    unanswered = json.loads(cli("logs", "unanswered", "--json").out)
+    assert {g["count"] for g in unanswered if "bread" in g["query"]} == {3}
