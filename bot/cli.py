@@ -34,6 +34,7 @@ from retrieval.models import (
 )
 
 if TYPE_CHECKING:
+    from retrieval.log_stats import LogStats
     from retrieval.reports import AddResult
 
 DEFAULT_DB = "citebot.db"
@@ -147,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         "view",
         nargs="?",
         default="recent",
-        choices=("recent", "top", "unanswered", "feedback", "forget", "purge"),
+        choices=("recent", "top", "unanswered", "feedback", "stats", "forget", "purge"),
     )
+    logs.add_argument("--days", type=_positive, default=7, help="stats: the period (default 7)")
+    logs.add_argument("--png", metavar="FILE", help="stats: also draw the chart into FILE")
     logs.add_argument("--limit", type=_positive, default=20)
     logs.add_argument("--user", type=_positive, help="forget: the Discord user id")
     logs.add_argument("--older-than", type=_positive, metavar="DAYS", help="purge: the age")
@@ -366,6 +369,17 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
                     print()
         elif args.command == "sources":
             await _sources(kb, args)
+        elif args.command == "logs" and args.view == "stats":
+            stats = await kb.log_stats(args.days, Caller.terminal(guild))
+            if args.json:
+                _emit_json(stats.to_json())
+            else:
+                print(render_stats(stats))
+            if args.png:
+                from retrieval.log_stats import chart_png
+
+                data = await asyncio.to_thread(chart_png, stats)
+                await asyncio.to_thread(Path(args.png).write_bytes, data)
         elif args.command == "logs" and args.view in ("forget", "purge"):
             caller = Caller.terminal(guild)
             where = f"in server {guild}" if guild else "in every server"
@@ -392,6 +406,37 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             else:
                 print(_render_logs(rows))
     return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def render_stats(stats: LogStats) -> str:
+    """The log's figures for a period against the one before, one line each."""
+    now, then = stats.current, stats.previous
+
+    def change(a: float | None, b: float | None, unit: str = "") -> str:
+        if a is None or b is None:
+            return ""
+        return f" ({a - b:+.0f}{unit} on the {stats.days} days before)"
+
+    ms = f"{now.median_ms:.0f} ms" if now.median_ms is not None else "-"
+    lines = [
+        f"Last {stats.days} days (since {stats.since.isoformat()}):",
+        f"  questions      {now.questions}{change(now.questions, then.questions)}",
+        f"  people asking  {now.askers}{change(now.askers, then.askers)}",
+        f"  answered       {_share(now.answered_share)}"
+        + change(_pct(now.answered_share), _pct(then.answered_share), " points"),
+        f"  helpful        {_share(now.helpful_share)} of {plural(now.votes, 'vote')}"
+        + change(_pct(now.helpful_share), _pct(then.helpful_share), " points"),
+        f"  median answer  {ms}",
+    ]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100 * value
 
 
 def batch_questions(stream: BinaryIO) -> Iterator[tuple[int, str | None, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import discord
@@ -28,6 +29,9 @@ from retrieval.models import (
     TopQuery,
 )
 from retrieval.reports import PassageContext
+
+if TYPE_CHECKING:
+    from retrieval.log_stats import LogStats
 from retrieval.server_settings import ServerSettings
 
 CONTENT_LIMIT = 2000
@@ -592,6 +596,44 @@ def help_embed(
             value=fit(f"`/ask question:` {safe(example, 300, one_line=True)}", FIELD_VALUE_LIMIT),
             inline=False,
         )
+    return embed
+
+
+def stats_embed(stats: LogStats) -> discord.Embed:
+    """/logs stats: the period's figures, each with its change against the period before."""
+    now, then = stats.current, stats.previous
+
+    def change(a: float | None, b: float | None, unit: str = "") -> str:
+        return "" if a is None or b is None else f" ({a - b:+.0f}{unit})"
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    def points(value: float | None) -> float | None:
+        return None if value is None else 100 * value
+
+    embed = discord.Embed(
+        title=f"Questions in the last {stats.days} days",
+        description=f"Since {stats.since.isoformat()} (UTC); changes against the "
+        f"{stats.days} days before.",
+        colour=COLOUR_ANSWER,
+    )
+    embed.add_field(
+        name="Questions", value=f"{now.questions}{change(now.questions, then.questions)}"
+    )
+    embed.add_field(name="People asking", value=f"{now.askers}{change(now.askers, then.askers)}")
+    embed.add_field(
+        name="Answered",
+        value=share(now.answered_share)
+        + change(points(now.answered_share), points(then.answered_share), " pts"),
+    )
+    embed.add_field(
+        name="Helpful",
+        value=f"{share(now.helpful_share)} of {now.votes} vote{'s' * (now.votes != 1)}"
+        + change(points(now.helpful_share), points(then.helpful_share), " pts"),
+    )
+    median = "-" if now.median_ms is None else f"{now.median_ms:.0f} ms"
+    embed.add_field(name="Median answer", value=median)
     return embed
 
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from retrieval.errors import Forbidden, InvalidQuery, NotFound
 from retrieval.models import Caller, FeedbackRow, Hit, QueryRecord, TopQuery
 from retrieval.store import Store
 
+if TYPE_CHECKING:
+    from retrieval.log_stats import LogStats
+
 MAX_LOG_ROWS = 100_000
 MAX_PURGE_DAYS = 3650
+MAX_STATS_DAYS = 366
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
@@ -88,6 +92,27 @@ class QueryLog:
             before.isoformat(timespec="milliseconds"), caller.guild_id
         )
 
+    async def stats(self, days: int, caller: Caller) -> LogStats:
+        """The log's figures for the last `days` days against the `days` before (see
+        `retrieval.log_stats`): a server's for its moderators, the whole log's for the
+        operator."""
+        from retrieval.log_stats import LoggedAsk, compute
+
+        if not 1 <= days <= MAX_STATS_DAYS:
+            raise InvalidQuery(f"the period must be between 1 and {MAX_STATS_DAYS} days")
+        if caller.guild_id is None and not caller.operator:
+            raise Forbidden("only the operator, from the command line, reads the whole log")
+        now = datetime.now(UTC)
+        since = (now - timedelta(days=2 * days)).replace(hour=0, minute=0, second=0)
+        rows, cast = await self.store.asks_since(
+            caller.guild_id, since.isoformat(timespec="milliseconds")
+        )
+        votes: dict[int, list[bool]] = {}
+        for query_id, helpful in cast:
+            votes.setdefault(query_id, []).append(bool(helpful))
+        asks = [LoggedAsk(int(i), _moment(t), u, bool(a), float(ms)) for i, t, u, a, ms in rows]
+        return await asyncio.to_thread(compute, asks, votes, days, now)
+
     async def record_feedback(
         self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None
     ) -> bool:
@@ -121,3 +146,9 @@ class QueryLog:
         if view == "recent":
             return await self.store.recent_queries(guild_id, limit)
         raise InvalidQuery(f"unknown log view {view!r}; use recent, top, unanswered or feedback")
+
+
+def _moment(text: str) -> datetime:
+    """A logged time (ISO 8601; one without a zone is UTC, as every row's is)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

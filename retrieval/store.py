@@ -1076,6 +1076,29 @@ class Store:
             )
             return cur.rowcount
 
+    async def asks_since(
+        self, guild_id: int | None, since: str
+    ) -> tuple[list[tuple[int, str, int | None, int, float]], list[tuple[int, int]]]:
+        """The questions asked since `since` (ISO 8601, UTC) in scope, as (id, asked_at,
+        user_id, answered, latency_ms), and the votes on them as (query_id, helpful): one
+        read, so the two agree."""
+        cond, args = self._log_scope(guild_id)
+        async with self._reader.execute(
+            "SELECT id, asked_at, user_id, answered, latency_ms FROM queries "
+            f"WHERE asked_at >= ? AND {cond}",
+            (since, *args),
+        ) as cur:
+            cur.row_factory = None
+            asks = [tuple(r) for r in await cur.fetchall()]
+        async with self._reader.execute(
+            "SELECT f.query_id, f.helpful FROM feedback f JOIN queries q ON q.id = f.query_id "
+            f"WHERE q.asked_at >= ? AND {cond.replace('guild_id', 'q.guild_id')}",
+            (since, *args),
+        ) as cur:
+            cur.row_factory = None
+            votes = [(int(q), int(h)) for q, h in await cur.fetchall()]
+        return asks, votes  # type: ignore[return-value]
+
     async def all_server_settings(self) -> list[tuple[int, str]]:
         """(guild id, settings JSON) of every server that set something."""
         async with self._reader.execute("SELECT guild_id, settings FROM server_settings") as cur:

@@ -132,6 +132,7 @@ async def test_commands_are_synced_globally_and_valid(world: World) -> None:
         "feedback",
         "export",
         "forget",
+        "stats",
     }
 
 

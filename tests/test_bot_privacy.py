@@ -80,3 +80,24 @@ async def test_retention_deletes_only_old_questions_of_servers_that_set_it(world
     assert await purge_by_retention(world.kb) == 1
     assert _rows(world) == [(world.other.id, world.other_member.id), (emu.guild.id, emu.member.id)]
     assert await world.kb.purge_log(30, Caller.member(world.other.id, None)) == 1
+
+
+async def test_logs_stats_is_a_card_with_a_chart_of_this_server(world: World) -> None:
+    import io
+
+    from PIL import Image
+
+    emu = world.emu
+    await _ask(world, SPEND)
+    await _ask(world, "How do I bake sourdough bread?")
+    await _ask(world, SPEND, user=world.other_member, guild=world.other)
+    shown = await (await emu.run_command(emu.moderator, "logs stats", {})).wait_message()
+    assert shown.ephemeral
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Questions"] == "2 (+2)" and fields["People asking"] == "1 (+1)"
+    assert fields["Answered"] == "50%" and fields["Helpful"] == "- of 0 votes"
+    [chart] = shown.attachments
+    assert shown.embeds[0]["image"]["url"] == "attachment://questions.png"
+    with Image.open(io.BytesIO(chart.data)) as image:
+        image.load()
+        assert image.format == "PNG" and image.size == (800, 320)

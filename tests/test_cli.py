@@ -782,3 +782,48 @@ def test_top_and_unanswered_group_questions_by_what_they_ask(cli):
     ]
     unanswered = json.loads(cli("logs", "unanswered", "--json").out)
     assert {g["count"] for g in unanswered if "bread" in g["query"]} == {3}
+
+
+def test_logs_stats_counts_the_period_against_the_one_before_and_draws_a_chart(
+    cli, db_path, tmp_path
+):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from PIL import Image
+
+    from retrieval.knowledge import KnowledgeBase
+    from retrieval.models import Caller
+
+    async def asked() -> None:
+        async with await KnowledgeBase.open(db_path) as kb:
+            for user in (1, 2, 2):
+                await kb.ask(SPEND, 1, Caller.member(5, user))
+            first = await kb.ask("How do I bake sourdough bread?", 1, Caller.member(5, 3))
+            old = await kb.ask(SPEND, 1, Caller.member(5, 4))
+            await kb.record_feedback(old.query_id, 9, True, 5)
+            voted = await kb.ask(SPEND, 1, Caller.member(5, 1))
+            await kb.record_feedback(voted.query_id, 9, True, 5)
+            await kb.record_feedback(voted.query_id, 8, False, 5)
+            await kb.ask(SPEND, 1, Caller.member(6, 1))  # another server
+            return first.query_id, old.query_id
+
+    _, old_id = asyncio.run(asked())
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(db_path) as con:
+        con.execute("UPDATE queries SET asked_at = ? WHERE id = ?", (ten_days_ago, old_id))
+    png = tmp_path / "chart.png"
+    shown = cli("logs", "stats", "--guild", "5", "--days", "7", "--json", "--png", str(png))
+    assert shown.code == 0, shown.err
+    stats = json.loads(shown.out)
+    now, before = stats["current"], stats["previous"]
+    assert (now["questions"], now["askers"], now["answered"]) == (5, 3, 4)
+    assert (now["votes"], now["helpful"]) == (2, 1)
+    assert (before["questions"], before["votes"], before["helpful"]) == (1, 1, 1)
+    assert len(stats["per_day"]) == 7 and stats["per_day"][-1]["answered"] == 4
+    with Image.open(png) as image:  # a PNG that decodes, of the size drawn
+        image.load()
+        assert image.format == "PNG" and image.size == (800, 320)
+    text = cli("logs", "stats", "--guild", "5").out
+    assert "questions      5 (+4 on the 7 days before)" in text
+    assert "answered       80%" in text and "helpful        50% of 2 votes" in text

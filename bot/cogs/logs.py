@@ -92,6 +92,28 @@ class Logs(commands.Cog):
             ephemeral=True,
         )
 
+    @logs.command(name="stats")
+    @moderator_only
+    @app_commands.describe(days="The period in days (1-366, default 7)")
+    async def stats(
+        self, interaction: discord.Interaction[Citebot], days: app_commands.Range[int, 1, 366] = 7
+    ) -> None:
+        """This server's questions: how many, answered, helpful, how fast, with a chart."""
+        from retrieval.log_stats import chart_png  # matplotlib: only when a chart is drawn
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        stats = await self.bot.kb.log_stats(
+            days, Caller.member(interaction.guild_id, interaction.user.id)
+        )
+        png = await asyncio.to_thread(chart_png, stats)
+        embed = render.stats_embed(stats)
+        embed.set_image(url="attachment://questions.png")
+        await interaction.followup.send(
+            embed=embed,
+            file=discord.File(io.BytesIO(png), filename="questions.png"),
+            ephemeral=True,
+        )
+
     @logs.command(name="forget")
     @moderator_only
     @app_commands.describe(user="The member whose questions and votes here are deleted")
