@@ -303,6 +303,7 @@ def _render_logs(rows: Sequence[QueryRecord] | Sequence[TopQuery]) -> str:
                 f"#{row.query_id} +{row.helpful} -{row.not_helpful}  {row.query}  "
                 f"(last vote {row.last_vote[:19]})"
             )
+            lines += [f"    why not: {_printable(reason)}" for reason in row.reasons]
         elif isinstance(row, TopQuery):
             lines.append(
                 f"{row.count:>5}×  {row.query}  (answered {row.answered}/{row.count}, "
@@ -394,11 +395,11 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
                 age = f"older than {args.older_than} days"
                 print(f"deleted {plural(purged, 'question')} {age} {where}")
         elif args.command == "logs":
-            from retrieval.export import flat, log_csv  # csv and friends: not for every command
+            from retrieval.export import log_csv  # csv and friends: not for every command
 
             rows = await kb.query_log(args.view, args.limit, Caller.terminal(guild))
-            if args.json:
-                _emit_json([flat(r) for r in rows])
+            if args.json:  # real arrays (hits, reasons), not JSON text inside JSON
+                _emit_json([r.to_json() for r in rows])
             elif args.csv:
                 kinds = {"top": TopQuery, "unanswered": TopQuery, "feedback": FeedbackRow}
                 kind = kinds.get(args.view, QueryRecord)

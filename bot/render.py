@@ -502,6 +502,9 @@ def log_embed(
                 f"👍 {row.helpful} 👎 {row.not_helpful} · {safe(row.query, QUERY_LIMIT)} "
                 f"(#{row.query_id}, {row.asked_at[:10]})"
             )
+            if row.reasons:
+                why = "; ".join(safe(r, 200, one_line=True) for r in row.reasons[:3])
+                line += f"\n  ↳ why not: {why}"
         else:
             who = f"<@{row.user_id}>" if row.user_id else row.surface
             mark = "" if row.answered else " · **unanswered**"

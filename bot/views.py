@@ -319,9 +319,76 @@ class VoteButton(
             )
             verdict = "helpful" if self.helpful else "not helpful"
             text = f"Your vote is now: {verdict}." if changed else f"Thanks! Recorded as {verdict}."
-            await interaction.followup.send(text, ephemeral=True)
+            if self.helpful:
+                await interaction.followup.send(text, ephemeral=True)
+                return
+            # Not helpful: why, if they care to say (optional; the vote stands either way).
+            view = discord.ui.View(timeout=None)
+            view.add_item(WhyButton(self.query_id))
+            await interaction.followup.send(text, view=view, ephemeral=True)
         except Exception as exc:
             await report(interaction, exc)
+
+
+REASON_CHARS = 200
+
+
+class WhyModal(discord.ui.Modal, title="Why was it not helpful?"):
+    """An optional short reason, kept with the not-helpful vote (moderators read it in
+    /logs feedback and the export)."""
+
+    reason: discord.ui.TextInput[WhyModal] = discord.ui.TextInput(
+        label="What was missing or wrong? (optional)",
+        style=discord.TextStyle.paragraph,
+        max_length=REASON_CHARS,
+        required=False,
+        custom_id="reason",
+    )
+
+    def __init__(self, query_id: int) -> None:
+        super().__init__(custom_id=f"citebot:why-modal:{query_id}", timeout=900)
+        self.query_id = query_id
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)  # a write follows
+            await interaction.client.kb.record_reason(
+                self.query_id, interaction.user.id, self.reason.value or "", interaction.guild_id
+            )
+            said = (
+                "Thanks: your reason is kept with your vote."
+                if self.reason.value
+                else ("No reason given; your vote stands.")
+            )
+            await interaction.followup.send(said, ephemeral=True)
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+class WhyButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:why:(?P<query>\d+)",
+):
+    """Say why an answer was not helpful: opens `WhyModal`."""
+
+    def __init__(self, query_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Say why (optional)",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:why:{query_id}",
+            )
+        )
+        self.query_id = query_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> WhyButton:
+        return cls(int(match["query"]))
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await interaction.response.send_modal(WhyModal(self.query_id))
 
 
 class SourcesPageButton(
@@ -490,5 +557,6 @@ DYNAMIC_ITEMS = (
     DeleteButton,
     ContextButton,
     PickArticle,
+    WhyButton,
     SourcesPageButton,
 )

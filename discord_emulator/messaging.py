@@ -29,6 +29,7 @@ from .model import (
     CHANNEL_TEXT,
     CREATE_PUBLIC_THREADS,
     INTERACTION_COMMAND,
+    INTERACTION_MODAL_SUBMIT,
     MANAGE_THREADS,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
@@ -174,6 +175,26 @@ class Messaging:
         self.messages[message.id] = message
         await self._message_created(guild, member, message)
         return thread, message
+
+    async def submit_modal(
+        self: DiscordEmulator, shown: Interaction, values: Mapping[str, str]
+    ) -> Interaction:
+        """The person who got the modal of `shown` (its callback) fills it in and submits it:
+        `values` by each text input's custom_id (the rest left empty)."""
+        if shown.modal is None:
+            raise AssertionError("that interaction showed no modal")
+        data = {
+            "custom_id": shown.modal["custom_id"],
+            "components": _submitted(shown.modal.get("components") or [], values),
+        }
+        return await self._send_interaction(
+            INTERACTION_MODAL_SUBMIT,
+            shown.guild,
+            shown.channel,
+            shown.member,
+            data,
+            source_message=shown.source_message,
+        )
 
     async def replay(self: DiscordEmulator, message: Message) -> None:
         """Deliver a person's message again, as a gateway resume may replay an event the bot
@@ -370,3 +391,20 @@ class Messaging:
         await self._dispatch_to_all("THREAD_UPDATE", channel.to_payload())
         self._notify()
         return _json(channel.to_payload())
+
+
+def _submitted(components: Sequence[Mapping[str, Any]], values: Mapping[str, str]) -> list:
+    """A modal's components as its submission carries them: each text input (type 4) with
+    its value, in the rows (or labels) it was shown in."""
+    out: list[dict[str, Any]] = []
+    for component in components:
+        kind = component.get("type")
+        if kind == 4:
+            custom_id = component["custom_id"]
+            out.append({"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")})
+        elif "components" in component:
+            out.append({"type": kind, "components": _submitted(component["components"], values)})
+        elif "component" in component:
+            inner = _submitted([component["component"]], values)
+            out.append({"type": kind, "component": inner[0] if inner else {}})
+    return out

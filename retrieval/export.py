@@ -38,10 +38,13 @@ def inert(value: Any) -> Any:
 
 
 def flat(row: Row) -> dict[str, Any]:
-    """A log row with its hit list as JSON text, ready for CSV or a JSON listing."""
+    """A log row as CSV cells: its hit list as JSON text, its reasons one after another (a
+    JSON listing keeps both as arrays: `row.to_json()`)."""
     data = row.to_json()
     if isinstance(row, QueryRecord):
         data["hits"] = json.dumps(row.hits)
+    if isinstance(row, FeedbackRow):
+        data["reasons"] = " | ".join(row.reasons)
     return data
 
 

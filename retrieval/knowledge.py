@@ -101,6 +101,7 @@ class KnowledgeBase:
         self.ask_many = self.answering.ask_many
         self.page = self.answering.page
         self.record_feedback = self.queries.record_feedback
+        self.record_reason = self.queries.record_reason
         self.logged_question = self.queries.question
         self.forget_member = self.queries.forget
         self.purge_log = self.queries.purge

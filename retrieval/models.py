@@ -267,6 +267,7 @@ class FeedbackRow:
     helpful: int
     not_helpful: int
     last_vote: str
+    reasons: tuple[str, ...] = ()  # why it was not helpful, in the voters' words
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MAX_LOG_ROWS = 100_000
 MAX_PURGE_DAYS = 3650
 MAX_STATS_DAYS = 366
+MAX_REASON_CHARS = 200
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
@@ -112,6 +113,17 @@ class QueryLog:
             votes.setdefault(query_id, []).append(bool(helpful))
         asks = [LoggedAsk(int(i), _moment(t), u, bool(a), float(ms)) for i, t, u, a, ms in rows]
         return await asyncio.to_thread(compute, asks, votes, days, now)
+
+    async def record_reason(
+        self, query_id: int, user_id: int, reason: str, guild_id: int | None = None
+    ) -> None:
+        """Why `user_id` found the answer to `query_id` not helpful (blank: no reason), kept
+        with their not-helpful vote; NotFound when they have none on it."""
+        if await self.question(query_id, guild_id) is None:
+            raise NotFound("that answer is no longer in the log")
+        text = " ".join(reason.split())[:MAX_REASON_CHARS] or None
+        if not await self.store.set_feedback_reason(query_id, user_id, text):
+            raise NotFound("there is no not-helpful vote of yours on that answer to explain")
 
     async def record_feedback(
         self, query_id: int, user_id: int, helpful: bool, guild_id: int | None = None

@@ -131,6 +131,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at  TEXT NOT NULL
     );
     """,
+    # 8: why an answer was not helpful, in the voter's words (optional, with the vote).
+    """
+    ALTER TABLE feedback ADD COLUMN reason TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1104,6 +1108,16 @@ class Store:
         async with self._reader.execute("SELECT guild_id, settings FROM server_settings") as cur:
             return [(int(g), str(t)) for g, t in await cur.fetchall()]
 
+    async def set_feedback_reason(self, query_id: int, user_id: int, reason: str | None) -> bool:
+        """Why this voter found this answer not helpful (None: no reason); False when they
+        have no not-helpful vote on it (a vote changed to helpful keeps no reason)."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feedback SET reason = ? WHERE query_id = ? AND user_id = ? AND helpful = 0",
+                (reason, query_id, user_id),
+            )
+            return cur.rowcount == 1
+
     async def upsert_feedback(self, query_id: int, user_id: int, helpful: bool) -> bool:
         async with self.transaction() as db:
             async with db.execute(
@@ -1113,7 +1127,7 @@ class Store:
             await db.execute(
                 "INSERT INTO feedback (query_id, user_id, helpful, voted_at) VALUES (?,?,?,?) "
                 "ON CONFLICT (query_id, user_id) DO UPDATE SET helpful = excluded.helpful, "
-                "voted_at = excluded.voted_at",
+                "voted_at = excluded.voted_at, reason = NULL",
                 (query_id, user_id, int(helpful), now()),
             )
         return existed
@@ -1122,7 +1136,9 @@ class Store:
         cond, args = self._log_scope(guild_id, "q.guild_id")
         sql = (
             "SELECT q.id, q.query, q.asked_at, q.answered, sum(f.helpful) AS up, "
-            "sum(1 - f.helpful) AS down, max(f.voted_at) AS last FROM feedback f "
+            "sum(1 - f.helpful) AS down, max(f.voted_at) AS last, "
+            "json_group_array(f.reason) FILTER (WHERE f.reason IS NOT NULL) AS reasons "
+            "FROM feedback f "
             f"JOIN queries q ON q.id = f.query_id WHERE {cond} "
             "GROUP BY q.id ORDER BY last DESC LIMIT ?"
         )
@@ -1137,6 +1153,7 @@ class Store:
                 r["up"],
                 r["down"],
                 r["last"],
+                tuple(json.loads(r["reasons"] or "[]")),
             )
             for r in rows
         ]

@@ -101,3 +101,34 @@ async def test_logs_stats_is_a_card_with_a_chart_of_this_server(world: World) ->
     with Image.open(io.BytesIO(chart.data)) as image:
         image.load()
         assert image.format == "PNG" and image.size == (800, 320)
+
+
+async def test_a_not_helpful_vote_offers_a_reason_kept_with_it(world: World) -> None:
+    import csv
+    import io
+
+    emu = world.emu
+    answer = await _ask(world, SPEND)
+    query_id = _query_id(answer)
+    vote = await emu.click(answer, f"citebot:vote:{query_id}:0", emu.moderator)
+    voted = await vote.wait_message()
+    assert voted.ephemeral and voted.content == "Thanks! Recorded as not helpful."
+    why = await emu.click(voted, f"citebot:why:{query_id}", emu.moderator)
+    assert await why.wait_callback() == 9  # a modal
+    assert why.modal is not None and why.modal["title"] == "Why was it not helpful?"
+    sent = await emu.submit_modal(why, {"reason": "It =cites   the wrong year"})
+    thanks = await sent.wait_message()
+    assert thanks.ephemeral and thanks.content == "Thanks: your reason is kept with your vote."
+    shown = await (await emu.run_command(emu.moderator, "logs feedback")).wait_message()
+    assert "↳ why not: It =cites the wrong year" in shown.embeds[0]["description"]
+    rows = await world.kb.query_log("feedback", 10, Caller.member(emu.guild.id, None))
+    assert rows[0].reasons == ("It =cites the wrong year",)
+    from retrieval.export import log_csv
+
+    [cell] = [r["reasons"] for r in csv.DictReader(io.StringIO(log_csv(rows)))]
+    assert cell == "It =cites the wrong year"
+    # A vote changed to helpful keeps no reason.
+    again = await emu.click(answer, f"citebot:vote:{query_id}:1", emu.moderator)
+    await again.wait_message()
+    rows = await world.kb.query_log("feedback", 10, Caller.member(emu.guild.id, None))
+    assert rows[0].reasons == ()

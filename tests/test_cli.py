@@ -126,7 +126,8 @@ def test_every_ask_is_logged_and_the_log_has_three_views(cli, db_path):
     first = recent[-1]
     assert first["surface"] == "cli" and first["command"] == "ask" and first["answered"] is True
     assert first["guild_id"] is None and first["latency_ms"] > 0
-    assert len(json.loads(first["hits"])) == 2  # as printed: the floor left out the third
+    assert len(first["hits"]) == 2  # an array (as printed: the floor left out the third)
+    assert all(isinstance(pair, list) and len(pair) == 2 for pair in first["hits"])
     top = json.loads(cli("logs", "top", "--json").out)
     assert top[0]["count"] == 2 and top[0]["answered"] == 2
     unanswered = json.loads(cli("logs", "unanswered", "--json").out)
