@@ -275,6 +275,12 @@ def _when(iso: str | None) -> str:
     return f"<t:{int(moment.timestamp())}:D>"
 
 
+def _when_full(iso: str | None) -> str:
+    """A stored time as a Discord timestamp with date and time (`<t:unix:f>`)."""
+    short = _when(iso)
+    return short.replace(":D>", ":f>") if short else ""
+
+
 def provenance(kind: str, source: str, added_by: str | None, added_at: str | None) -> str:
     """Where an article came from, for a reader: who added it and when (a web page is a link
     of its own)."""
@@ -508,10 +514,9 @@ def log_embed(
         else:
             who = f"<@{row.user_id}>" if row.user_id else row.surface
             mark = "" if row.answered else " · **unanswered**"
-            line = (
-                f"`#{row.id}` {row.asked_at[:16].replace('T', ' ')} {who}: "
-                f"{safe(row.query, QUERY_LIMIT)}{mark}"
-            )
+            # A Discord timestamp: each reader sees it in their own time zone.
+            when = _when_full(row.asked_at) or row.asked_at[:16].replace("T", " ")
+            line = f"`#{row.id}` {when} {who}: {safe(row.query, QUERY_LIMIT)}{mark}"
         lines.append(line)
     return discord.Embed(
         title=titles.get(view, "Query log"),

@@ -43,7 +43,7 @@ def flat(row: Row) -> dict[str, Any]:
     data = row.to_json()
     if isinstance(row, QueryRecord):
         data["hits"] = json.dumps(row.hits)
-    if isinstance(row, FeedbackRow):
+    if isinstance(row, QueryRecord | FeedbackRow):
         data["reasons"] = " | ".join(row.reasons)
     return data
 

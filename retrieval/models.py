@@ -238,6 +238,15 @@ class QueryRecord:
     confidence: float
     latency_ms: float
     hits: list[list[float]]  # [[passage_id, score], ...] as shown to the user
+    # What a moderator reviews it by (read with the log's views, not with every row): the
+    # votes on its answer, why it was not helpful, the top passage's title; and the names of
+    # its asker and channel where the surface knows them (Discord's export).
+    helpful: int = 0
+    not_helpful: int = 0
+    reasons: tuple[str, ...] = ()
+    top_title: str | None = None
+    user_name: str | None = None
+    channel_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1038,10 +1038,23 @@ class Store:
     async def recent_queries(
         self, guild_id: int | None, limit: int, *, unanswered: bool = False
     ) -> list[QueryRecord]:
-        cond, args = self._log_scope(guild_id)
+        cond, args = self._log_scope(guild_id, "q.guild_id")
         if unanswered:
-            cond += " AND answered = 0"
-        sql = f"SELECT * FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
+            cond += " AND q.answered = 0"
+        # With what a moderator reviews it by: the votes on it, their reasons, and the title
+        # of the top passage shown.
+        sql = (
+            "SELECT q.*, "
+            "(SELECT count(*) FROM feedback f WHERE f.query_id = q.id AND f.helpful = 1) "
+            "AS helpful, "
+            "(SELECT count(*) FROM feedback f WHERE f.query_id = q.id AND f.helpful = 0) "
+            "AS not_helpful, "
+            "(SELECT json_group_array(f.reason) FROM feedback f WHERE f.query_id = q.id "
+            "AND f.reason IS NOT NULL) AS reasons, "
+            "(SELECT d.title FROM passages p JOIN documents d ON d.id = p.document_id "
+            "WHERE p.id = json_extract(q.hits, '$[0][0]')) AS top_title "
+            f"FROM queries q WHERE {cond} ORDER BY q.id DESC LIMIT ?"
+        )
         async with self._reader.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
         if len(rows) > 1000:  # an export: build the records off the event loop
@@ -1186,7 +1199,21 @@ def _record(r: sqlite3.Row) -> QueryRecord:
         confidence=r["confidence"],
         latency_ms=r["latency_ms"],
         hits=json.loads(r["hits"]),
+        **_review(r),
     )
+
+
+def _review(r: sqlite3.Row) -> dict[str, Any]:
+    """The votes, reasons and top title of a row read with them (`recent_queries`)."""
+    keys = r.keys()
+    if "helpful" not in keys:
+        return {}
+    return {
+        "helpful": int(r["helpful"]),
+        "not_helpful": int(r["not_helpful"]),
+        "reasons": tuple(json.loads(r["reasons"] or "[]")),
+        "top_title": r["top_title"],
+    }
 
 
 async def _enable_wal(db: aiosqlite.Connection, attempts: int = 50) -> None:

@@ -132,3 +132,28 @@ async def test_a_not_helpful_vote_offers_a_reason_kept_with_it(world: World) -> 
     await again.wait_message()
     rows = await world.kb.query_log("feedback", 10, Caller.member(emu.guild.id, None))
     assert rows[0].reasons == ()
+
+
+async def test_the_export_has_votes_reasons_titles_names_and_zoned_times(world: World) -> None:
+    import csv
+    import io
+
+    emu = world.emu
+    answer = await _ask(world, SPEND)
+    query_id = _query_id(answer)
+    down = await emu.click(answer, f"citebot:vote:{query_id}:0", emu.moderator)
+    why = await emu.click(await down.wait_message(), f"citebot:why:{query_id}", emu.moderator)
+    await why.wait_callback()
+    await (await emu.submit_modal(why, {"reason": "=1+1 old figures"})).wait_message()
+    up = await emu.click(answer, f"citebot:vote:{query_id}:1", emu.member)
+    await up.wait_message()
+    exported = await (await emu.run_command(emu.moderator, "logs export")).wait_message()
+    [attachment] = exported.attachments
+    [row] = list(csv.DictReader(io.StringIO(attachment.data.decode())))
+    assert (row["helpful"], row["not_helpful"]) == ("1", "1")
+    assert row["reasons"] == "'=1+1 old figures"  # no live formula
+    assert row["top_title"] == "China's AI Leap: DeepSeek Challenges US Dominance"
+    assert row["asked_at"].endswith("+00:00")  # ISO 8601 with its zone
+    assert row["channel_name"] == "general" and row["user_id"] == str(emu.member.id)
+    recent = await (await emu.run_command(emu.moderator, "logs recent")).wait_message()
+    assert "<t:" in recent.embeds[0]["description"]  # each reader's own time zone

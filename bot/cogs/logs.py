@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
@@ -82,6 +83,7 @@ class Logs(commands.Cog):
         rows = await self.bot.kb.query_log(
             "recent", MAX_LOG_ROWS, Caller.member(interaction.guild_id, interaction.user.id)
         )
+        rows = _named(interaction.guild, rows)
         data, kept = await asyncio.to_thread(log_csv_within, rows, interaction.filesize_limit)
         note = f"{kept} question{'s' * (kept != 1)} from this server's log."
         if kept < len(rows):
@@ -127,6 +129,32 @@ class Logs(commands.Cog):
             embed=render.forgotten_embed(questions, votes, f"{user.mention}'s", "in this server"),
             ephemeral=True,
         )
+
+
+def _named(guild: discord.Guild | None, rows: list) -> list:
+    """The rows with their asker's and channel's names where the bot knows them (members it
+    has seen, the server's channels): the export is read by people, ids beside names."""
+    if guild is None:
+        return rows
+    names: dict[int | None, str | None] = {}
+
+    def member(user_id: int | None) -> str | None:
+        if user_id not in names:
+            found = guild.get_member(user_id) if user_id else None
+            names[user_id] = found.display_name if found else None
+        return names[user_id]
+
+    out = []
+    for row in rows:
+        channel = guild.get_channel_or_thread(row.channel_id) if row.channel_id else None
+        out.append(
+            replace(
+                row,
+                user_name=member(row.user_id),
+                channel_name=channel.name if channel is not None else None,
+            )
+        )
+    return out
 
 
 async def setup(bot: Citebot) -> None:
