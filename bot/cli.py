@@ -34,6 +34,7 @@ from retrieval.models import (
 )
 
 if TYPE_CHECKING:
+    from retrieval.gaps import Gap
     from retrieval.log_stats import LogStats
     from retrieval.reports import AddResult
 
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "view",
         nargs="?",
         default="recent",
-        choices=("recent", "top", "unanswered", "feedback", "stats", "forget", "purge"),
+        choices=("recent", "top", "unanswered", "feedback", "stats", "gaps", "forget", "purge"),
     )
     logs.add_argument("--days", type=_positive, default=7, help="stats: the period (default 7)")
     logs.add_argument("--png", metavar="FILE", help="stats: also draw the chart into FILE")
@@ -381,6 +382,12 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
 
                 data = await asyncio.to_thread(chart_png, stats)
                 await asyncio.to_thread(Path(args.png).write_bytes, data)
+        elif args.command == "logs" and args.view == "gaps":
+            gaps = (await kb.log_gaps(Caller.terminal(guild)))[: args.limit]
+            if args.json:
+                _emit_json([g.to_json() for g in gaps])
+            else:
+                print(render_gaps(gaps))
         elif args.command == "logs" and args.view in ("forget", "purge"):
             caller = Caller.terminal(guild)
             where = f"in server {guild}" if guild else "in every server"
@@ -407,6 +414,21 @@ async def _run(args: argparse.Namespace, db_path: str) -> int:
             else:
                 print(_render_logs(rows))
     return 0
+
+
+def render_gaps(gaps: Sequence[Gap]) -> str:
+    """Clusters of unanswered and not-helpful questions, one paragraph each."""
+    if not gaps:
+        return "No unanswered or not-helpful questions in the log."
+    lines = []
+    for n, gap in enumerate(gaps, 1):
+        about = ", ".join(gap.terms) or "(no searchable words)"
+        lines.append(
+            f"{n}. {about}: {plural(gap.count, 'question')} "
+            f"({gap.unanswered} unanswered, {gap.not_helpful} not helpful)"
+        )
+        lines += [f"   - {_printable(w)}" for w in gap.wordings]
+    return "\n".join(lines)
 
 
 def _share(value: float | None) -> str:

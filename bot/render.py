@@ -31,6 +31,7 @@ from retrieval.models import (
 from retrieval.reports import PassageContext
 
 if TYPE_CHECKING:
+    from retrieval.gaps import Gap
     from retrieval.log_stats import LogStats
 from retrieval.server_settings import ServerSettings
 
@@ -642,6 +643,30 @@ def stats_embed(stats: LogStats) -> discord.Embed:
     )
     median = "-" if now.median_ms is None else f"{now.median_ms:.0f} ms"
     embed.add_field(name="Median answer", value=median)
+    return embed
+
+
+GAPS_SHOWN = 10
+
+
+def gaps_embed(gaps: Sequence[Gap]) -> discord.Embed:
+    """/logs gaps: the largest clusters of unanswered and not-helpful questions."""
+    embed = discord.Embed(
+        title="Gaps to close",
+        description=None if gaps else "No unanswered or not-helpful questions here yet.",
+        colour=COLOUR_ANSWER,
+    )
+    for n, gap in enumerate(gaps[:GAPS_SHOWN], 1):
+        about = ", ".join(gap.terms) or "(no searchable words)"
+        asked = "\n".join(f"• {safe(w, 200, one_line=True)}" for w in gap.wordings)
+        counts = f"{gap.unanswered} unanswered, {gap.not_helpful} not helpful"
+        embed.add_field(
+            name=fit(f"{n}. {about} ({gap.count})", FIELD_NAME_LIMIT),
+            value=fit(f"{counts}\n{asked}", FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    if len(gaps) > GAPS_SHOWN:
+        embed.set_footer(text=f"{len(gaps) - GAPS_SHOWN} smaller clusters not shown")
     return embed
 
 

@@ -106,6 +106,7 @@ class KnowledgeBase:
         self.forget_member = self.queries.forget
         self.purge_log = self.queries.purge
         self.log_stats = self.queries.stats
+        self.log_gaps = self.queries.gaps
         self.query_log = self.queries.rows
         self.list_sources = self.library.list_sources
         self.find_article = self.library.find_article

@@ -19,12 +19,14 @@ from retrieval.models import Caller, FeedbackRow, Hit, QueryRecord, TopQuery
 from retrieval.store import Store
 
 if TYPE_CHECKING:
+    from retrieval.gaps import Gap
     from retrieval.log_stats import LogStats
 
 MAX_LOG_ROWS = 100_000
 MAX_PURGE_DAYS = 3650
 MAX_STATS_DAYS = 366
 MAX_REASON_CHARS = 200
+GAP_ROWS = 5000  # the latest unanswered and not-helpful questions gaps are found among
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
 
@@ -113,6 +115,16 @@ class QueryLog:
             votes.setdefault(query_id, []).append(bool(helpful))
         asks = [LoggedAsk(int(i), _moment(t), u, bool(a), float(ms)) for i, t, u, a, ms in rows]
         return await asyncio.to_thread(compute, asks, votes, days, now)
+
+    async def gaps(self, caller: Caller, limit: int = GAP_ROWS) -> list[Gap]:
+        """What the corpus lacks, by what people asked: the latest unanswered and not-helpful
+        questions in clusters (`retrieval.gaps`), largest first."""
+        from retrieval.gaps import find_gaps
+
+        if caller.guild_id is None and not caller.operator:
+            raise Forbidden("only the operator, from the command line, reads the whole log")
+        rows = await self.store.gap_rows(caller.guild_id, limit)
+        return await asyncio.to_thread(find_gaps, rows)
 
     async def record_reason(
         self, query_id: int, user_id: int, reason: str, guild_id: int | None = None

@@ -1116,6 +1116,20 @@ class Store:
             votes = [(int(q), int(h)) for q, h in await cur.fetchall()]
         return asks, votes  # type: ignore[return-value]
 
+    async def gap_rows(self, guild_id: int | None, limit: int) -> list[tuple[int, str, bool, int]]:
+        """(id, question, answered, not-helpful votes) of the latest `limit` questions in scope
+        that were unanswered or voted not helpful (`retrieval.gaps`)."""
+        cond, args = self._log_scope(guild_id, "q.guild_id")
+        sql = (
+            "SELECT q.id, q.query, q.answered, "
+            "(SELECT count(*) FROM feedback f WHERE f.query_id = q.id AND f.helpful = 0) AS down "
+            f"FROM queries q WHERE {cond} AND (q.answered = 0 OR EXISTS (SELECT 1 FROM feedback f "
+            "WHERE f.query_id = q.id AND f.helpful = 0)) ORDER BY q.id DESC LIMIT ?"
+        )
+        async with self._reader.execute(sql, (*args, limit)) as cur:
+            cur.row_factory = None
+            return [(int(i), str(q), bool(a), int(d)) for i, q, a, d in await cur.fetchall()]
+
     async def all_server_settings(self) -> list[tuple[int, str]]:
         """(guild id, settings JSON) of every server that set something."""
         async with self._reader.execute("SELECT guild_id, settings FROM server_settings") as cur:

@@ -133,6 +133,7 @@ async def test_commands_are_synced_globally_and_valid(world: World) -> None:
         "export",
         "forget",
         "stats",
+        "gaps",
     }
 
 

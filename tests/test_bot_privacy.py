@@ -157,3 +157,15 @@ async def test_the_export_has_votes_reasons_titles_names_and_zoned_times(world: 
     assert row["channel_name"] == "general" and row["user_id"] == str(emu.member.id)
     recent = await (await emu.run_command(emu.moderator, "logs recent")).wait_message()
     assert "<t:" in recent.embeds[0]["description"]  # each reader's own time zone
+
+
+async def test_logs_gaps_clusters_this_servers_unanswered_questions(world: World) -> None:
+    emu = world.emu
+    for question in ("How do I bake sourdough bread?", "sourdough bread recipe"):
+        await _ask(world, question)
+    await _ask(world, "sourdough bread starter", user=world.other_member, guild=world.other)
+    shown = await (await emu.run_command(emu.moderator, "logs gaps")).wait_message()
+    assert shown.ephemeral
+    [field] = shown.embeds[0]["fields"]
+    assert field["name"].endswith("(2)") and "sourdough" in field["name"]
+    assert field["value"].startswith("2 unanswered, 0 not helpful\n• ")

@@ -116,6 +116,14 @@ class Logs(commands.Cog):
             ephemeral=True,
         )
 
+    @logs.command(name="gaps")
+    @moderator_only
+    async def gaps(self, interaction: discord.Interaction[Citebot]) -> None:
+        """Unanswered and not-helpful questions, in clusters of what they ask: what to add."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.bot.kb.log_gaps(Caller.member(interaction.guild_id, interaction.user.id))
+        await interaction.followup.send(embed=render.gaps_embed(found), ephemeral=True)
+
     @logs.command(name="forget")
     @moderator_only
     @app_commands.describe(user="The member whose questions and votes here are deleted")

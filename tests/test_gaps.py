@@ -1,0 +1,38 @@
+"""Gaps to close: unanswered and not-helpful questions in clusters of what they ask about."""
+
+from __future__ import annotations
+
+import json
+
+from retrieval.gaps import find_gaps
+
+
+def test_questions_about_the_same_thing_cluster_and_others_stay_apart():
+    rows = [
+        (1, "How do I bake sourdough bread?", False, 0),
+        (2, "baking sourdough bread at home", False, 0),
+        (3, "sourdough bread starter", False, 0),
+        (4, "Who won the 1998 chess olympiad?", False, 0),
+        (5, "How much did DeepSeek spend?", True, 1),  # answered, voted not helpful
+        (6, "What is DeepSeek?", True, 0),  # answered and no complaint: no gap
+        (7, "How do I bake sourdough bread?", False, 0),
+    ]
+    gaps = find_gaps(rows)
+    assert [g.count for g in gaps] == [4, 1, 1]
+    bread = gaps[0]
+    assert set(bread.terms) >= {"sourdough", "bread"} and bread.unanswered == 4
+    assert bread.wordings[0] == "How do I bake sourdough bread?"  # the most asked first
+    assert bread.query_ids == (7, 3, 2, 1)
+    spend = next(g for g in gaps if 5 in g.query_ids)
+    assert (spend.unanswered, spend.not_helpful) == (0, 1)
+    assert all(6 not in g.query_ids for g in gaps)
+
+
+def test_cli_lists_gaps(cli):
+    for question in ("How do I bake sourdough bread?", "sourdough bread recipe", "chess openings"):
+        cli("ask", question)
+    shown = cli("logs", "gaps")
+    assert shown.out.startswith("1. ")
+    assert "2 questions (2 unanswered, 0 not helpful)" in shown.out
+    listed = json.loads(cli("logs", "gaps", "--json").out)
+    assert [g["count"] for g in listed] == [2, 1]
