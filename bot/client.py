@@ -36,6 +36,7 @@ EXTENSIONS = (
     "bot.cogs.auto_answer",
     "bot.cogs.privacy",
     "bot.cogs.retention",
+    "bot.cogs.digest",
 )
 
 

@@ -526,9 +526,6 @@ def log_embed(
     )
 
 
-NOT_YET = " (stored; not applied yet)"
-
-
 def settings_embed(
     settings: ServerSettings,
     *,
@@ -571,8 +568,7 @@ def settings_embed(
     )
     embed.add_field(name="Cooldown", value=cooldown)
     embed.add_field(name="Auto-answer in", value=fit(channels, FIELD_VALUE_LIMIT), inline=False)
-    # Stored now; the digest comes with the moderators' log features.
-    digest = f"<#{settings.digest_channel}>{NOT_YET}" if settings.digest_channel else "not sent"
+    digest = f"<#{settings.digest_channel}> (weekly)" if settings.digest_channel else "not sent"
     embed.add_field(name="Weekly digest", value=digest)
     days = settings.retention_days
     kept = f"{days} day{'s' * (days != 1)} (older ones deleted daily)" if days else "until deleted"

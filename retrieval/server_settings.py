@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from retrieval.errors import InvalidSetting
@@ -163,6 +164,33 @@ class ServerSettingsRoom:
                 )
             self._remember(updated)
             return updated
+
+    async def digests(self) -> list[tuple[int, int]]:
+        """(server, channel) for every server that chose a digest channel."""
+        out = []
+        for guild_id, text in await self.store.all_server_settings():
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            channel = ServerSettings.from_json(guild_id, data).digest_channel
+            if channel is not None:
+                out.append((guild_id, channel))
+        return out
+
+    async def digest_sent(self, guild_id: int) -> datetime | None:
+        """When this server's last digest went out (None: never)."""
+        text = await self.store.meta(f"digest_sent:{guild_id}")
+        try:
+            return datetime.fromisoformat(text) if text else None
+        except ValueError:
+            return None
+
+    async def mark_digest_sent(self, guild_id: int, when: datetime) -> None:
+        """Record that this server's digest went out at `when` (stored, so a restart neither
+        sends it again nor skips the next)."""
+        async with self.store.transaction() as db:
+            await self.store.set_meta(db, f"digest_sent:{guild_id}", when.isoformat())
 
     async def retention(self) -> list[tuple[int, int]]:
         """(server, days) for every server that keeps its questions a limited time."""

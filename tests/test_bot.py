@@ -134,6 +134,7 @@ async def test_commands_are_synced_globally_and_valid(world: World) -> None:
         "forget",
         "stats",
         "gaps",
+        "digest",
     }
 
 

@@ -169,3 +169,48 @@ async def test_logs_gaps_clusters_this_servers_unanswered_questions(world: World
     [field] = shown.embeds[0]["fields"]
     assert field["name"].endswith("(2)") and "sourdough" in field["name"]
     assert field["value"].startswith("2 unanswered, 0 not helpful\n• ")
+
+
+async def test_the_weekly_digest_goes_out_once_a_week_across_a_restart(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.client import Citebot
+    from bot.cogs.digest import send_due_digests
+    from tests.test_bot import _start
+
+    emu = world.emu
+    general = emu.guild.channels[0]
+    world.bot.get_cog("Digest").hourly.cancel()  # the test says when it is "now"
+    await _ask(world, SPEND)
+    await _ask(world, "How do I bake sourdough bread?")
+    chosen = await emu.run_command(emu.moderator, "settings digest", {"channel": general})
+    await chosen.wait_message()
+
+    def digests() -> list:
+        return [
+            m
+            for m in emu.messages_in(general)
+            if not m.webhook and m.embeds and m.embeds[0]["title"].startswith("Weekly digest")
+        ]
+
+    now = datetime.now(UTC)
+    assert await send_due_digests(world.bot, now) == 1
+    [first] = digests()
+    assert first.embeds[0]["image"]["url"] == "attachment://questions.png"
+    assert first.embeds[1]["title"] == "Gaps to close" and first.attachments
+    assert await send_due_digests(world.bot, now + timedelta(days=6)) == 0
+    # A restart: the time sent is in the database, so nothing goes out again.
+    second = Citebot(world.kb, world.bot.settings)
+    runner = await _start(second, emu)
+    second.get_cog("Digest").hourly.cancel()
+    try:
+        assert await send_due_digests(second, now + timedelta(hours=1)) == 0
+        assert await send_due_digests(second, now + timedelta(days=7)) == 1
+    finally:
+        await second.close()
+        await runner
+    assert len(digests()) == 2
+    # A moderator sends one now: to the channel, the schedule unchanged.
+    sent = await (await emu.run_command(emu.moderator, "logs digest")).wait_message()
+    assert sent.content == f"Sent to <#{general.id}>."
+    assert len(digests()) == 3

@@ -135,8 +135,7 @@ async def test_auto_answer_digest_and_retention_are_stored_and_shown(world: Worl
     auto = _field(on, "Auto-answer in")
     assert auto.startswith(f"<#{channel.id}>") and "Message Content intent is off" in auto
     digest = await _settings(world, "digest", {"channel": channel})
-    # Stored for the moderators' digest, which does not run yet: it says so.
-    assert _field(digest, "Weekly digest") == f"<#{channel.id}> (stored; not applied yet)"
+    assert _field(digest, "Weekly digest") == f"<#{channel.id}> (weekly)"
     kept = await _settings(world, "retention", {"days": 90})
     assert _field(kept, "Questions kept") == "90 days (older ones deleted daily)"
     off = await _settings(world, "auto-answer", {"channel": channel, "enabled": False})

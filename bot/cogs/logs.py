@@ -124,6 +124,27 @@ class Logs(commands.Cog):
         found = await self.bot.kb.log_gaps(Caller.member(interaction.guild_id, interaction.user.id))
         await interaction.followup.send(embed=render.gaps_embed(found), ephemeral=True)
 
+    @logs.command(name="digest")
+    @moderator_only
+    async def digest(self, interaction: discord.Interaction[Citebot]) -> None:
+        """Send the weekly digest now, to see what the digest channel gets."""
+        from bot.cogs.digest import digest_message
+
+        assert interaction.guild_id is not None and interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self.bot.kb.server_settings(interaction.guild_id)
+        message = await digest_message(self.bot, interaction.guild_id)
+        channel = (
+            interaction.guild.get_channel(settings.digest_channel)
+            if settings.digest_channel
+            else None
+        )
+        if isinstance(channel, discord.TextChannel):
+            await channel.send(**message)  # type: ignore[arg-type]
+            await interaction.followup.send(f"Sent to {channel.mention}.", ephemeral=True)
+        else:  # no digest channel: what it would get, for this moderator
+            await interaction.followup.send(**message, ephemeral=True)  # type: ignore[arg-type]
+
     @logs.command(name="forget")
     @moderator_only
     @app_commands.describe(user="The member whose questions and votes here are deleted")
