@@ -17,6 +17,7 @@ import discord
 from discord.ext import commands
 
 from bot.errors import CitebotTree
+from bot.gap_views import GAP_ITEMS
 from bot.ratelimit import SearchLimiter
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS
@@ -67,7 +68,7 @@ class Citebot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *GAP_ITEMS)
         passages = await self.kb.warm_up()
         log.info("index ready: %d passages", passages)
         self.synced = await self.sync_commands()

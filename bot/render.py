@@ -666,6 +666,24 @@ def gaps_embed(gaps: Sequence[Gap]) -> discord.Embed:
     return embed
 
 
+def gap_closed_embed(title: str, asked: Sequence[str], answered: Sequence[bool]) -> discord.Embed:
+    """What adding a source for a gap did: which of its questions the corpus answers now."""
+    done = sum(answered)
+    lines = [
+        f"{'✅' if ok else '❌'} {safe(q, 200, one_line=True)}"
+        for q, ok in zip(asked, answered, strict=True)
+    ]
+    return discord.Embed(
+        title=fit(f"Added: {safe(title, 200, one_line=True)}", TITLE_LIMIT),
+        description=fit(
+            f"{done} of {len(asked)} of the cluster's questions get an answer now.\n"
+            + "\n".join(lines),
+            DESCRIPTION_LIMIT,
+        ),
+        colour=COLOUR_OK if done else COLOUR_NONE,
+    )
+
+
 def forgotten_embed(questions: int, votes: int, whose: str, where: str) -> discord.Embed:
     """What a deletion from the query log deleted (`whose`: "your", "<@id>'s")."""
     said = f"{questions} question{'s' * (questions != 1)}"

@@ -738,6 +738,20 @@ class Answering:
         )
         return _answer(text, found, articles, latency_ms, query_id)
 
+    async def answers_now(self, questions: Sequence[str], guild_id: int | None) -> list[bool]:
+        """Whether the corpus answers each question now, searched as an ask would search it
+        but not logged (a moderator checking what a new source closed)."""
+        out = []
+        for question in questions:
+            try:
+                text = validate_query(question)
+            except InvalidQuery:
+                out.append(False)
+                continue
+            found = await self._search(text, 3, guild_id)
+            out.append(found.verdict.answered)
+        return out
+
     async def page(
         self,
         query_id: int,

@@ -100,6 +100,7 @@ class KnowledgeBase:
         self.ask = self.answering.ask
         self.ask_many = self.answering.ask_many
         self.page = self.answering.page
+        self.answers_now = self.answering.answers_now
         self.record_feedback = self.queries.record_feedback
         self.record_reason = self.queries.record_reason
         self.logged_question = self.queries.question

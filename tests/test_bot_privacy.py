@@ -214,3 +214,30 @@ async def test_the_weekly_digest_goes_out_once_a_week_across_a_restart(world: Wo
     sent = await (await emu.run_command(emu.moderator, "logs digest")).wait_message()
     assert sent.content == f"Sent to <#{general.id}>."
     assert len(digests()) == 3
+
+
+async def test_adding_a_source_from_a_gap_shows_which_questions_it_answers(world: World) -> None:
+    emu = world.emu
+    asked = (
+        "How long does sourdough starter need to ferment?",
+        "how long should a sourdough starter ferment",
+    )
+    for question in asked:
+        await _ask(world, question)
+    gaps = await (await emu.run_command(emu.moderator, "logs gaps")).wait_message()
+    [button] = [c for c in gaps.custom_ids() if c.startswith("citebot:gap-add:")]
+    opened = await emu.click(gaps, button, emu.moderator)
+    assert await opened.wait_callback() == 9  # the form
+    note = (
+        "A sourdough starter needs to ferment for five to seven days before its first bake. "
+        "Feed the starter flour and water daily while it ferments, and keep it warm."
+    )
+    sent = await emu.submit_modal(opened, {"text": note})
+    shown = await sent.wait_message()
+    assert shown.ephemeral and shown.embeds[0]["title"].startswith("Added: ")
+    description = shown.embeds[0]["description"]
+    assert description.startswith("2 of 2 of the cluster's questions get an answer now.")
+    assert "✅ How long does sourdough starter need to ferment?" in description
+    # Checking did not log the questions again.
+    with sqlite3.connect(world.db) as con:
+        assert con.execute("SELECT count(*) FROM queries").fetchone() == (2,)

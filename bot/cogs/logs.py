@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
+from bot.gap_views import gaps_view
 from retrieval.export import log_csv_within
 from retrieval.knowledge import MAX_LOG_ROWS, LogView
 from retrieval.models import Caller
@@ -122,7 +123,11 @@ class Logs(commands.Cog):
         """Unanswered and not-helpful questions, in clusters of what they ask: what to add."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.bot.kb.log_gaps(Caller.member(interaction.guild_id, interaction.user.id))
-        await interaction.followup.send(embed=render.gaps_embed(found), ephemeral=True)
+        await interaction.followup.send(
+            embed=render.gaps_embed(found),
+            view=gaps_view(found, render.GAPS_SHOWN),
+            ephemeral=True,
+        )
 
     @logs.command(name="digest")
     @moderator_only

@@ -1,0 +1,129 @@
+"""Closing a gap from /logs gaps: an "Add a source" button on each cluster opens a form (a web
+page's address, or text); the source is added to the server, the cluster's questions are asked
+again (not logged) and the moderator sees which now get an answer.
+
+The button names its cluster by the id of the cluster's newest question, so a cluster found
+again when the form comes back is the same one even if the log grew meanwhile.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot import render
+from bot.checks import NotModerator, is_moderator
+from bot.errors import report
+from retrieval.errors import BadSource
+from retrieval.models import Caller
+
+if TYPE_CHECKING:
+    from retrieval.gaps import Gap
+
+Interaction = discord.Interaction["Citebot"]
+ADD_WAIT_SECONDS = 8 * 60
+QUESTIONS_CHECKED = 10  # the cluster's most asked wordings asked again
+
+
+class AddForGap(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:gap-add:(?P<query>\d+):(?P<n>\d+)",
+):
+    def __init__(self, query_id: int, n: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Add a source for {n}",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"citebot:gap-add:{query_id}:{n}",
+            )
+        )
+        self.query_id, self.n = query_id, n
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> AddForGap:
+        return cls(int(match["query"]), int(match["n"]))
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            if not await is_moderator(interaction):
+                raise NotModerator()
+            await interaction.response.send_modal(GapSourceModal(self.query_id))
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+class GapSourceModal(discord.ui.Modal, title="Add a source for these questions"):
+    url: discord.ui.TextInput[GapSourceModal] = discord.ui.TextInput(
+        label="A web page's address (or leave empty)",
+        required=False,
+        max_length=2000,
+        custom_id="url",
+    )
+    text: discord.ui.TextInput[GapSourceModal] = discord.ui.TextInput(
+        label="Or the text itself",
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=4000,
+        custom_id="text",
+    )
+    source_title: discord.ui.TextInput[GapSourceModal] = discord.ui.TextInput(
+        label="Title (optional)", required=False, max_length=200, custom_id="title"
+    )
+
+    def __init__(self, query_id: int) -> None:
+        super().__init__(custom_id=f"citebot:gap-modal:{query_id}", timeout=900)
+        self.query_id = query_id
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        try:
+            url, text = (self.url.value or "").strip(), (self.text.value or "").strip()
+            if bool(url) == bool(text):
+                raise BadSource("give a web page's address or the text, one of the two")
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            kb = interaction.client.kb
+            guild, who = interaction.guild_id, str(interaction.user.id)
+            title = (self.source_title.value or "").strip() or None
+            if url:
+                result = await kb.add_url(
+                    url, title=title, guild_id=guild, added_by=who, wait_limit=ADD_WAIT_SECONDS
+                )
+            else:
+                result = await kb.add_text(
+                    text,
+                    title=title,
+                    source="pasted text",
+                    kind="text",
+                    guild_id=guild,
+                    added_by=who,
+                    wait_limit=ADD_WAIT_SECONDS,
+                )
+            gap = _cluster_of(await kb.log_gaps(Caller.member(guild, interaction.user.id)), self)
+            asked = list(gap.wordings[:QUESTIONS_CHECKED]) if gap else []
+            answered = await kb.answers_now(asked, guild)
+            await interaction.followup.send(
+                embed=render.gap_closed_embed(result.source.title, asked, answered),
+                ephemeral=True,
+            )
+        except Exception as exc:
+            await report(interaction, exc)
+
+
+def _cluster_of(gaps: list[Gap], modal: GapSourceModal) -> Gap | None:
+    """The cluster the button was shown on: the one holding its newest question. (Once the
+    source is added the questions are still in the log, unanswered as they were asked.)"""
+    return next((g for g in gaps if modal.query_id in g.query_ids), None)
+
+
+def gaps_view(gaps: list[Gap], shown: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for n, gap in enumerate(gaps[: min(shown, 5)], 1):
+        if gap.query_ids:
+            view.add_item(AddForGap(gap.query_ids[0], n))
+    return view
+
+
+GAP_ITEMS = (AddForGap,)
