@@ -642,7 +642,8 @@ def stats_embed(stats: LogStats) -> discord.Embed:
     return embed
 
 
-GAPS_SHOWN = 10
+GAPS_SHOWN = 5  # with their "Add a source" buttons (one row), within an embed's 6,000
+GAP_FIELD_LIMIT = 900  # 5 x (200 + 900) + title and footer stay under 6,000
 
 
 def gaps_embed(gaps: Sequence[Gap]) -> discord.Embed:
@@ -657,8 +658,8 @@ def gaps_embed(gaps: Sequence[Gap]) -> discord.Embed:
         asked = "\n".join(f"• {safe(w, 200, one_line=True)}" for w in gap.wordings)
         counts = f"{gap.unanswered} unanswered, {gap.not_helpful} not helpful"
         embed.add_field(
-            name=fit(f"{n}. {about} ({gap.count})", FIELD_NAME_LIMIT),
-            value=fit(f"{counts}\n{asked}", FIELD_VALUE_LIMIT),
+            name=fit(f"{n}. {about} ({gap.count})", 200),
+            value=fit(f"{counts}\n{asked}", GAP_FIELD_LIMIT),
             inline=False,
         )
     if len(gaps) > GAPS_SHOWN:

@@ -68,14 +68,18 @@ class QueryLog:
             return None
         return record
 
-    async def forget(self, user_id: int, caller: Caller) -> tuple[int, int]:
-        """Delete a member's questions and votes; (questions, votes) deleted. The member
-        themselves (`caller.user_id == user_id`, from Discord): in every server at once. The
-        operator: in `caller.guild_id`'s server, or everywhere. Anyone else (a server's
-        moderator: the surface checks that): in the caller's server only."""
+    async def forget(
+        self, user_id: int, caller: Caller, *, everywhere: bool = False
+    ) -> tuple[int, int]:
+        """Delete a member's questions and votes; (questions, votes) deleted. The operator: in
+        `caller.guild_id`'s server, or everywhere. `everywhere` (/privacy forget-me): in every
+        server at once, for the member themselves only. Otherwise (a server's moderator: the
+        surface checks that) in the caller's server only, whoever is forgotten."""
         if caller.operator:
             scope = caller.guild_id
-        elif caller.user_id == user_id:
+        elif everywhere:
+            if caller.user_id != user_id:
+                raise Forbidden("only members themselves delete their questions everywhere")
             scope = None
         elif caller.guild_id is None:
             raise Forbidden("a member's questions are deleted by them, or in a server")

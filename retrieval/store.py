@@ -1052,7 +1052,9 @@ class Store:
             "(SELECT json_group_array(f.reason) FROM feedback f WHERE f.query_id = q.id "
             "AND f.reason IS NOT NULL) AS reasons, "
             "(SELECT d.title FROM passages p JOIN documents d ON d.id = p.document_id "
-            "WHERE p.id = json_extract(q.hits, '$[0][0]')) AS top_title "
+            "WHERE p.id = json_extract(q.hits, '$[0][0]') "
+            # an id reused by another server's source after this one's was removed: not shown
+            "AND (d.guild_id IS NULL OR d.guild_id IS q.guild_id)) AS top_title "
             f"FROM queries q WHERE {cond} ORDER BY q.id DESC LIMIT ?"
         )
         async with self._reader.execute(sql, (*args, limit)) as cur:
@@ -1154,7 +1156,8 @@ class Store:
             await db.execute(
                 "INSERT INTO feedback (query_id, user_id, helpful, voted_at) VALUES (?,?,?,?) "
                 "ON CONFLICT (query_id, user_id) DO UPDATE SET helpful = excluded.helpful, "
-                "voted_at = excluded.voted_at, reason = NULL",
+                "voted_at = excluded.voted_at, "
+                "reason = CASE WHEN excluded.helpful = 1 THEN NULL ELSE reason END",
                 (query_id, user_id, int(helpful), now()),
             )
         return existed

@@ -36,3 +36,11 @@ def test_cli_lists_gaps(cli):
     assert "2 questions (2 unanswered, 0 not helpful)" in shown.out
     listed = json.loads(cli("logs", "gaps", "--json").out)
     assert [g["count"] for g in listed] == [2, 1]
+
+
+def test_the_gaps_card_fits_discord_with_long_questions():
+    from bot import render
+
+    rows = [(i, f"{'why ' * 60} topic{i // 3} {'word' * 30}{i // 3}", False, 0) for i in range(60)]
+    embed = render.gaps_embed(find_gaps(rows))
+    assert len(embed) <= render.EMBED_TOTAL_LIMIT and len(embed.fields) == render.GAPS_SHOWN

@@ -42,10 +42,30 @@ async def test_forget_me_deletes_a_members_rows_in_every_server_and_nothing_else
     await kb.record_feedback(bob_a, ALICE, True, A)  # Alice's vote on Bob's answer
     await kb.record_feedback(alice_a, BOB, False, A)  # Bob's vote on Alice's answer
     await kb.record_feedback(alice_b, BOB, True, B)
-    forgotten = await kb.forget_member(ALICE, Caller.member(A, ALICE))
+    with pytest.raises(Forbidden):  # someone else's questions everywhere: never
+        await kb.forget_member(ALICE, Caller.member(A, BOB), everywhere=True)
+    forgotten = await kb.forget_member(ALICE, Caller.member(A, ALICE), everywhere=True)
     assert forgotten == (2, 1)  # her two questions (Bob's votes on them go too), her one vote
     assert _rows(db_path) == [(A, BOB)]
     assert _votes(db_path) == []
+
+
+async def test_a_moderator_forgetting_themselves_in_a_server_keeps_their_other_rows(
+    kb, db_path
+) -> None:
+    await _asked(kb, ALICE, A)
+    await _asked(kb, ALICE, B)
+    assert await kb.forget_member(ALICE, Caller.member(A, ALICE)) == (1, 0)
+    assert _rows(db_path) == [(B, ALICE)]
+
+
+async def test_a_repeated_not_helpful_vote_keeps_its_reason(kb) -> None:
+    query_id = await _asked(kb, ALICE, A)
+    await kb.record_feedback(query_id, BOB, False, A)
+    await kb.record_reason(query_id, BOB, "wrong year", A)
+    await kb.record_feedback(query_id, BOB, False, A)  # pressed again
+    rows = await kb.query_log("feedback", 5, Caller.member(A, None))
+    assert rows[0].reasons == ("wrong year",)
 
 
 async def test_a_moderator_forgets_a_member_in_their_server_only(kb, db_path) -> None:

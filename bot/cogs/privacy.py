@@ -58,7 +58,7 @@ class ForgetMeButton(
                 return
             await interaction.response.defer()  # the deletion waits for the write lock
             questions, votes = await interaction.client.kb.forget_member(
-                self.user_id, Caller.member(interaction.guild_id, self.user_id)
+                self.user_id, Caller.member(interaction.guild_id, self.user_id), everywhere=True
             )
             embed = render.forgotten_embed(questions, votes, "your", "in every server")
             await interaction.edit_original_response(embed=embed, view=None)

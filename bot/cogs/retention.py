@@ -21,7 +21,10 @@ async def purge_by_retention(kb: KnowledgeBase) -> int:
     """Delete, in every server that set a retention, its questions older than it; how many."""
     purged = 0
     for guild_id, days in await kb.retention():
-        purged += await kb.purge_log(days, Caller.member(guild_id, None))
+        try:
+            purged += await kb.purge_log(days, Caller.member(guild_id, None))
+        except Exception:  # one server's failure leaves the others' purge to run
+            log.exception("purging server %s's old questions failed", guild_id)
     if purged:
         log.info("retention: %d old questions deleted from the query log", purged)
     return purged
