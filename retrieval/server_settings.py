@@ -165,18 +165,25 @@ class ServerSettingsRoom:
             self._remember(updated)
             return updated
 
-    async def digests(self) -> list[tuple[int, int]]:
-        """(server, channel) for every server that chose a digest channel."""
+    async def every_server(self) -> list[ServerSettings]:
+        """The settings of every server that set something, read from the database (for the
+        daily and weekly tasks, which look at all servers at once)."""
         out = []
         for guild_id, text in await self.store.all_server_settings():
             try:
                 data = json.loads(text)
             except ValueError:
-                continue
-            channel = ServerSettings.from_json(guild_id, data).digest_channel
-            if channel is not None:
-                out.append((guild_id, channel))
+                data = None
+            out.append(ServerSettings.from_json(guild_id, data))
         return out
+
+    async def digests(self) -> list[tuple[int, int]]:
+        """(server, channel) for every server that chose a digest channel."""
+        return [
+            (s.guild_id, s.digest_channel)
+            for s in await self.every_server()
+            if s.digest_channel is not None
+        ]
 
     async def digest_sent(self, guild_id: int) -> datetime | None:
         """When this server's last digest went out (None: never)."""
@@ -194,16 +201,11 @@ class ServerSettingsRoom:
 
     async def retention(self) -> list[tuple[int, int]]:
         """(server, days) for every server that keeps its questions a limited time."""
-        out = []
-        for guild_id, text in await self.store.all_server_settings():
-            try:
-                data = json.loads(text)
-            except ValueError:
-                continue
-            days = ServerSettings.from_json(guild_id, data).retention_days
-            if days is not None:
-                out.append((guild_id, days))
-        return out
+        return [
+            (s.guild_id, s.retention_days)
+            for s in await self.every_server()
+            if s.retention_days is not None
+        ]
 
     def _remember(self, settings: ServerSettings) -> None:
         if len(self._known) >= CACHED_SERVERS:
