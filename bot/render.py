@@ -518,6 +518,8 @@ def log_embed(
             # A Discord timestamp: each reader sees it in their own time zone.
             when = _when_full(row.asked_at) or row.asked_at[:16].replace("T", " ")
             line = f"`#{row.id}` {when} {who}: {safe(row.query, QUERY_LIMIT)}{mark}"
+            if row.message_url:  # the answer as posted (or the member's message it answered)
+                line += f" · [message]({row.message_url})"
         lines.append(line)
     return discord.Embed(
         title=titles.get(view, "Query log"),
@@ -683,6 +685,35 @@ def gap_closed_embed(title: str, asked: Sequence[str], answered: Sequence[bool])
         ),
         colour=COLOUR_OK if done else COLOUR_NONE,
     )
+
+
+def gap_announcement(asker: int | None, question: str, answer: Answer) -> str:
+    """The note under an earlier answer (or question) once a source added for its gap answers
+    it: who asked, the answering sentence, where it comes from; within a message's 2,000."""
+    top = answer.hits[0] if answer.hits else None
+    sentence = answer.direct.text if answer.direct else (top.text if top else "")
+    lines = [
+        (f"<@{asker}> " if asker else "")
+        + f"a source added since answers “{safe(question, 300, one_line=True)}”:",
+        f"> {safe(sentence, 900, one_line=True)}",
+    ]
+    if top is not None:
+        lines.append(f"— **{safe(top.title, 200, one_line=True)}**, {citation(top)}")
+    lines.append("Ask again with `/ask` for the passages.")
+    return fit("\n".join(lines), CONTENT_LIMIT)
+
+
+def gap_told_embed(told: int, private: int, failed: int) -> discord.Embed:
+    """What telling a closed gap's askers did."""
+    parts = [f"Told {told} asker{'s' * (told != 1)} under their answers."]
+    if private:
+        parts.append(
+            f"{private} question{'s' * (private != 1)} got a private answer or none posted: "
+            "there is nothing to reply under."
+        )
+    if failed:
+        parts.append(f"{failed} could not be reached (the message or channel is gone).")
+    return discord.Embed(description=" ".join(parts), colour=COLOUR_OK if told else COLOUR_NONE)
 
 
 def forgotten_embed(questions: int, votes: int, whose: str, where: str) -> discord.Embed:

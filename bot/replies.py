@@ -19,6 +19,7 @@ from retrieval.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.client import Citebot
+    from retrieval.models import Answer
 
 T = TypeVar("T")
 DEFER_AFTER = 1.5  # leaves room for the time the interaction took to reach us
@@ -64,15 +65,25 @@ async def send(
     ephemeral: bool = False,
     deferred_ephemeral: bool | None = None,
     **kwargs: Any,
-) -> None:
+) -> discord.Message | None:
     """The reply, whether or not the interaction was deferred; `ephemeral`: for the member
     alone. `deferred_ephemeral`: whether a deferral (if there was one) was private; a private
     reply to a public deferral first deletes the public "thinking" message, so the channel is
-    left with nothing."""
+    left with nothing. The message sent, when Discord said which it is."""
     if not interaction.response.is_done():
-        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
-        return
+        sent = await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+        resource = sent.resource if sent is not None else None
+        return resource if isinstance(resource, discord.Message) else None
     if ephemeral and deferred_ephemeral is False:
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
-    await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+    return await interaction.followup.send(ephemeral=ephemeral, wait=True, **kwargs)
+
+
+async def note_posted(
+    bot: Citebot, answer: Answer, guild_id: int | None, message: discord.Message | None
+) -> None:
+    """Link the logged question to the public message its answer is (the log's link, and
+    where a gap closed later is announced)."""
+    if message is not None and answer.query_id is not None and guild_id is not None:
+        await bot.kb.answer_posted(answer.query_id, guild_id, message.channel.id, message.id)

@@ -738,18 +738,22 @@ class Answering:
         )
         return _answer(text, found, articles, latency_ms, query_id)
 
-    async def answers_now(self, questions: Sequence[str], guild_id: int | None) -> list[bool]:
-        """Whether the corpus answers each question now, searched as an ask would search it
-        but not logged (a moderator checking what a new source closed)."""
-        out = []
+    async def answers_now(
+        self, questions: Sequence[str], guild_id: int | None
+    ) -> list[Answer | None]:
+        """What the corpus answers to each question now (None: not a question the engine
+        takes), searched as an ask would search it but not logged: a moderator checking what
+        a new source closed, and the note that tells the askers."""
+        out: list[Answer | None] = []
+        articles = await self._articles(guild_id)
         for question in questions:
             try:
                 text = validate_query(question)
             except InvalidQuery:
-                out.append(False)
+                out.append(None)
                 continue
             found = await self._search(text, 3, guild_id)
-            out.append(found.verdict.answered)
+            out.append(_answer(text, found, articles, 0.0, None))
         return out
 
     async def page(

@@ -1,4 +1,4 @@
-"""The query log as CSV, the same from the command line and from Discord's /logs export.
+"""The query log as CSV or JSON, the same from the command line and from Discord's /logs export.
 
 Questions are typed by anyone in a server and the CSV is opened by a moderator in a spreadsheet,
 so every text cell that a spreadsheet would read as a formula is neutralised (OWASP's advice on
@@ -92,3 +92,20 @@ def log_csv_within(rows: Sequence[Row], limit: int) -> tuple[bytes, int]:
         used += len(line)
     kept = len(parts) - 1
     return (b"".join(parts), kept) if kept or not rows else (b"", 0)
+
+
+def log_json_within(rows: Sequence[Row], limit: int) -> tuple[bytes, int]:
+    """A JSON array of the newest rows that fit in `limit` bytes (hits and reasons as arrays,
+    times with their zone), and how many rows that is; as `log_csv_within`, rows are added
+    whole, newest first, and the work stops at `limit`."""
+    parts: list[bytes] = []
+    used = 2  # "[" and "]"
+    for row in rows:
+        item = json.dumps(row.to_json(), ensure_ascii=False).encode()
+        if used + len(item) + (1 if parts else 0) > limit:
+            break
+        parts.append(item)
+        used += len(item) + (1 if len(parts) > 1 else 0)
+    if rows and not parts:
+        return b"", 0
+    return b"[" + b",".join(parts) + b"]", len(parts)

@@ -104,6 +104,8 @@ class KnowledgeBase:
         self.record_feedback = self.queries.record_feedback
         self.record_reason = self.queries.record_reason
         self.logged_question = self.queries.question
+        self.answer_posted = self.queries.answer_posted
+        self.reply_targets = self.queries.reply_targets
         self.forget_member = self.queries.forget
         self.purge_log = self.queries.purge
         self.log_stats = self.queries.stats

@@ -16,7 +16,9 @@ The ask still returns only once its row is committed, so the row's id is the rea
 into the answer's buttons) and the log shown by /logs right after the ask holds it; no read has
 to flush anything first. Closing writes whatever is still waiting, so no row is lost when the bot
 is stopped. Other work that needs no answer (a passage's layout stored the first time it is
-shown) is queued with `defer` and written with the next batch, or on close.
+shown) is queued with `defer` and written with the next batch, or on close; `settle` does the
+same and waits for that write (where the answer to a question was posted: a moderator's /logs
+read right after it must find the link).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class BatchWriter(Generic[Row, Deferred]):
         self.max_rows = max_rows
         self._rows: list[tuple[Row, asyncio.Future[int]]] = []
         self._deferred: list[Deferred] = []
+        self._settling: list[asyncio.Future[None]] = []  # writers of deferred items waiting
         self._timer: asyncio.Handle | None = None
         self._writing: asyncio.Task[None] | None = None
         self._last_start = float("-inf")  # the loop's time when the last write started
@@ -84,6 +87,17 @@ class BatchWriter(Generic[Row, Deferred]):
         if not self._closed:
             self._deferred.append(item)
             self._wake()
+
+    async def settle(self, item: Deferred) -> None:
+        """Write `item` with the next batch and wait until that write is done (a failed one is
+        logged, as `defer`'s are, not raised: nobody's question depends on it)."""
+        if self._closed:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._deferred.append(item)
+        self._settling.append(done)
+        self._wake()
+        await asyncio.shield(done)
 
     @property
     def pending(self) -> int:
@@ -127,6 +141,7 @@ class BatchWriter(Generic[Row, Deferred]):
     async def _write_some(self) -> None:
         batch, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
         deferred, self._deferred = self._deferred, []
+        settling, self._settling = self._settling, []
         try:
             if batch:
                 ids = await self._write([row for row, _ in batch])
@@ -146,7 +161,11 @@ class BatchWriter(Generic[Row, Deferred]):
         except BaseException:
             self._rows[:0] = batch  # cancelled: close() writes them
             self._deferred[:0] = deferred
+            self._settling[:0] = settling
             raise
+        for waiting in settling:
+            if not waiting.done():
+                waiting.set_result(None)
 
     async def close(self) -> None:
         """Write everything still waiting, then refuse new rows."""

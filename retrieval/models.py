@@ -238,6 +238,7 @@ class QueryRecord:
     confidence: float
     latency_ms: float
     hits: list[list[float]]  # [[passage_id, score], ...] as shown to the user
+    message_url: str | None = None  # the answer's message (or the member's it answered)
     # What a moderator reviews it by (read with the log's views, not with every row): the
     # votes on its answer, why it was not helpful, the top passage's title; and the names of
     # its asker and channel where the surface knows them (Discord's export).
@@ -250,6 +251,15 @@ class QueryRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def discord_message_url(
+    guild_id: int | None, channel_id: int | None, message_id: int | None
+) -> str | None:
+    """The link that opens a message in Discord (a server's), or None without all three."""
+    if guild_id is None or channel_id is None or message_id is None:
+        return None
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,24 @@ class QueryLog:
             latency_ms=latency_ms,
         )
 
+    async def answer_posted(
+        self, query_id: int, guild_id: int | None, channel_id: int, message_id: int
+    ) -> None:
+        """The answer to `query_id` went out as message `message_id` in `channel_id` (or,
+        nothing posted, that is the member's message it considered): the log links the row
+        there and a gap closed later is announced under it. Only a row of `guild_id`'s server
+        is marked."""
+        await self.store.note_message(query_id, guild_id, channel_id, message_id)
+
+    async def reply_targets(
+        self, query_ids: Sequence[int], caller: Caller
+    ) -> list[tuple[int, str, int | None, int, int]]:
+        """Of `query_ids`, the questions of the caller's server whose answer (or question) is
+        a message to reply under: (id, question, asker, channel, message), newest first."""
+        if caller.guild_id is None and not caller.operator:
+            raise Forbidden("only the operator, from the command line, reads the whole log")
+        return await self.store.reply_targets(caller.guild_id, list(query_ids)[:MAX_LOG_ROWS])
+
     async def question(self, query_id: int, guild_id: int | None) -> QueryRecord | None:
         """The logged question `query_id` when it was asked where `guild_id` says (a server, or
         None: the command line); None when it is gone or was asked elsewhere."""

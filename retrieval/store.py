@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 import aiosqlite
 
 from retrieval.log_writer import BatchWriter
-from retrieval.models import FeedbackRow, QueryRecord, Source
+from retrieval.models import FeedbackRow, QueryRecord, Source, discord_message_url
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,13 @@ MIGRATIONS: tuple[str, ...] = (
     # 8: why an answer was not helpful, in the voter's words (optional, with the vote).
     """
     ALTER TABLE feedback ADD COLUMN reason TEXT;
+    """,
+    # 9: the message a question's answer was posted as (or, nothing posted, the member's own
+    # message it answered): a moderator follows the link from the log, and a gap closed later
+    # is announced under it. NULL: answered privately, or before this column.
+    """
+    ALTER TABLE queries ADD COLUMN message_channel_id INTEGER;
+    ALTER TABLE queries ADD COLUMN message_id INTEGER;
     """,
 )
 
@@ -334,8 +341,8 @@ class Store:
         self.path = path
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
-        self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
-            self._write_log_rows, self._store_layouts
+        self._writer: BatchWriter[tuple[object, ...], tuple[str, tuple[object, ...]]] = BatchWriter(
+            self._write_log_rows, self._write_deferred
         )
 
     @property
@@ -612,7 +619,7 @@ class Store:
         """Passages (id, text, terms) fetched without a layout get theirs worked out and kept
         with the next log write (on the loop)."""
         for passage in passages:
-            self._writer.defer(passage)
+            self._writer.defer(("layout", passage))
 
     def sync_reader(self) -> sqlite3.Connection | None:
         """A new read-only connection to the database for one worker thread, or None for an
@@ -1010,6 +1017,43 @@ class Store:
             ids = list(range(last - len(rows) + 1, last + 1))
         return ids
 
+    async def note_message(
+        self, query_id: int, guild_id: int | None, channel_id: int, message_id: int
+    ) -> None:
+        """Where the answer to logged question `query_id` (of `guild_id`'s server) was posted;
+        written with the next log write, returning once it is."""
+        await self._writer.settle(("message", (channel_id, message_id, query_id, guild_id)))
+
+    async def _write_deferred(self, items: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        layouts = [item for kind, item in items if kind == "layout"]
+        messages = [item for kind, item in items if kind == "message"]
+        if layouts:
+            await self._store_layouts(layouts)
+        if messages:
+            async with self.transaction() as db:
+                await db.executemany(
+                    "UPDATE queries SET message_channel_id = ?, message_id = ? "
+                    "WHERE id = ? AND guild_id IS ?",
+                    messages,
+                )
+
+    async def reply_targets(
+        self, guild_id: int | None, query_ids: Sequence[int]
+    ) -> list[tuple[int, str, int | None, int, int]]:
+        """(id, question, asker, channel, message) of those of `query_ids` in scope whose
+        answer (or question) is a message the bot can reply under, newest first."""
+        if not query_ids:
+            return []
+        cond, args = self._log_scope(guild_id)
+        marks = ",".join("?" * len(query_ids))
+        sql = (
+            "SELECT id, query, user_id, message_channel_id, message_id FROM queries "
+            f"WHERE id IN ({marks}) AND {cond} AND message_id IS NOT NULL ORDER BY id DESC"
+        )
+        async with self._reader.execute(sql, (*query_ids, *args)) as cur:
+            cur.row_factory = None
+            return [(int(i), str(q), u, int(c), int(m)) for i, q, u, c, m in await cur.fetchall()]
+
     async def _store_layouts(self, passages: Sequence[tuple[object, ...]]) -> None:
         """Store the layouts of passages (id, text, terms) that had none, worked out off the
         loop; only where the passage still has that text and those terms."""
@@ -1216,6 +1260,7 @@ def _record(r: sqlite3.Row) -> QueryRecord:
         confidence=r["confidence"],
         latency_ms=r["latency_ms"],
         hits=json.loads(r["hits"]),
+        message_url=discord_message_url(r["guild_id"], r["message_channel_id"], r["message_id"]),
         **_review(r),
     )
 

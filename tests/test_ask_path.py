@@ -81,6 +81,8 @@ async def test_an_old_database_gains_offsets_and_answers_as_before(db_path):
         before = await kb.ask(SPEND)
     with sqlite3.connect(db_path) as con:  # as a database from before the offsets were stored
         con.execute("DROP TABLE server_settings")  # what later versions added
+        con.execute("ALTER TABLE queries DROP COLUMN message_channel_id")
+        con.execute("ALTER TABLE queries DROP COLUMN message_id")
         con.execute("ALTER TABLE feedback DROP COLUMN reason")
         con.execute("ALTER TABLE passages DROP COLUMN layout")
         con.execute("PRAGMA user_version = 5")

@@ -171,3 +171,41 @@ async def test_in_a_forum_post_members_talk_among_themselves(room: Room) -> None
     await emu.post(emu.member, post, "which chips did DeepSeek use?")
     await _settled(room)
     assert len(_bot_messages(room, post)) == 1  # later messages in a post are not follow-ups
+
+
+async def test_a_closed_gap_is_announced_under_the_members_own_message(room: Room) -> None:
+    """Issue 12, point 3: a question auto-answering found nothing for is a gap; once a source
+    added from /logs gaps answers it, "Tell the askers" replies under the member's message."""
+    emu = room.emu
+    await _watch(room, room.general)
+    asked = await emu.post(emu.member, room.general, "How long must sourdough starter ferment?")
+    bystander = await emu.post(emu.add_member("ivy"), room.general, "Lovely weather today")
+    await _settled(room)
+    assert not _bot_messages(room, room.general)
+    with sqlite3.connect(room.db) as con:
+        links = con.execute("SELECT query, message_channel_id, message_id FROM queries")
+        linked = {query: (channel, message) for query, channel, message in links}
+    assert linked["How long must sourdough starter ferment?"] == (room.general.id, asked.id)
+    gaps = await (await emu.run_command(emu.moderator, "logs gaps")).wait_message()
+    [add] = [c for c in gaps.custom_ids() if c.startswith("citebot:gap-add:") and c.endswith(":1")]
+    form = await emu.click(gaps, add, emu.moderator)
+    assert await form.wait_callback() == 9
+    note = (
+        "A sourdough starter must ferment for five to seven days before its first bake. Feed "
+        "the starter flour and water daily while it ferments."
+    )
+    closed = await (await emu.submit_modal(form, {"text": note})).wait_message()
+    [tell] = [c for c in closed.custom_ids() if c.startswith("citebot:gap-tell:")]
+    told = await emu.click(closed, tell, emu.moderator)
+    [result] = await told.wait_followups()
+    assert result.embeds[0]["description"].startswith("Told 1 asker under their answers.")
+    [reply] = [m for m in _bot_messages(room, room.general) if m.message_reference]
+    assert reply.message_reference["message_id"] == str(asked.id)
+    assert reply.content.startswith(f"<@{emu.member.id}> a source added since answers")
+    assert "five to seven days" in reply.content
+    assert not [
+        m
+        for m in _bot_messages(room, room.general)
+        if m.message_reference and m.message_reference["message_id"] == str(bystander.id)
+    ]
+    assert closed.custom_ids() == []  # the button is gone: nobody is told twice

@@ -4,6 +4,7 @@ in their server only; a server's retention deletes its old questions and no othe
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from discord_emulator.model import Member
@@ -70,10 +71,14 @@ async def test_retention_deletes_only_old_questions_of_servers_that_set_it(world
     await _ask(world, SPEND)
     await _ask(world, SPEND, user=world.other_member, guild=world.other)
     await _ask(world, "Which GPUs did DeepSeek rely on?")
-    with sqlite3.connect(world.db) as con:  # the first two, asked long ago
-        con.execute(
-            "UPDATE queries SET asked_at = '2020-01-01T00:00:00.000+00:00' WHERE id IN (1, 2)"
-        )
+
+    def age() -> None:  # the first two, asked long ago (off the loop: the bot writes too)
+        with sqlite3.connect(world.db) as con:
+            con.execute(
+                "UPDATE queries SET asked_at = '2020-01-01T00:00:00.000+00:00' WHERE id IN (1, 2)"
+            )
+
+    await asyncio.to_thread(age)
     kept = await emu.run_command(emu.moderator, "settings retention", {"days": 30})
     await kept.wait_message()
     assert world.bot.get_cog("Retention").daily.is_running()  # daily, from the start
@@ -241,3 +246,45 @@ async def test_adding_a_source_from_a_gap_shows_which_questions_it_answers(world
     # Checking did not log the questions again.
     with sqlite3.connect(world.db) as con:
         assert con.execute("SELECT count(*) FROM queries").fetchone() == (2,)
+
+
+async def _linked(world: World, query_id: int) -> str | None:
+    """The answer's message as the log links it, once the bot has noted it (it does so right
+    after Discord confirms the message, which the test may see first)."""
+    async with asyncio.timeout(10):
+        while True:
+            with sqlite3.connect(world.db) as con:
+                row = con.execute(
+                    "SELECT message_channel_id, message_id FROM queries WHERE id = ?", (query_id,)
+                ).fetchone()
+            if row[1] is not None:
+                return f"https://discord.com/channels/{world.emu.guild.id}/{row[0]}/{row[1]}"
+            await asyncio.sleep(0.01)
+
+
+async def test_each_logged_question_links_to_its_answer_message(world: World) -> None:
+    import csv
+    import io
+    import json
+
+    emu = world.emu
+    general = emu.guild.channels[0]
+    answer = await _ask(world, SPEND)
+    url = await _linked(world, _query_id(answer))
+    assert url == f"https://discord.com/channels/{emu.guild.id}/{general.id}/{answer.id}"
+    await _ask(world, "How do I bake sourdough bread?")  # answered privately: nothing to link
+    recent = await (await emu.run_command(emu.moderator, "logs recent")).wait_message()
+    lines = recent.embeds[0]["description"].splitlines()
+    assert "sourdough" in lines[0] and "](https://discord.com" not in lines[0]
+    assert lines[1].endswith(f"· [message]({url})")
+    exported = await (
+        await emu.run_command(emu.moderator, "logs export", {"format": "json"})
+    ).wait_message()
+    [attachment] = exported.attachments
+    assert attachment.filename == f"citebot-log-{emu.guild.id}.json"
+    rows = json.loads(attachment.data)
+    assert [r["message_url"] for r in rows] == [None, url]
+    assert rows[1]["hits"][0][0] > 0 and isinstance(rows[1]["reasons"], list)
+    as_csv = await (await emu.run_command(emu.moderator, "logs export")).wait_message()
+    [sheet] = as_csv.attachments
+    assert [r["message_url"] for r in csv.DictReader(io.StringIO(sheet.data.decode()))] == ["", url]

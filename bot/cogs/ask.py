@@ -79,7 +79,7 @@ class Ask(commands.Cog):
         # "Nothing answers this" is for the asker alone (with a hint to rephrase), like any
         # refusal: a channel need not read every question the articles do not cover.
         ephemeral = private or not answer.answered
-        await replies.send(
+        sent = await replies.send(
             interaction,
             embed=render.answer_embed(answer),
             view=answer_view(
@@ -93,6 +93,8 @@ class Ask(commands.Cog):
             ephemeral=ephemeral,
             deferred_ephemeral=private,
         )
+        if not ephemeral:
+            await replies.note_posted(self.bot, answer, interaction.guild_id, sent)
 
 
 async def setup(bot: Citebot) -> None:

@@ -82,11 +82,12 @@ class FindSources(commands.Cog):
             threaded = in_thread(message.channel)
             view = answer_view(answer, 0, COUNT, interaction.user.id, threaded=threaded)
             try:
-                await message.reply(embed=embed, view=view, mention_author=False)
+                sent = await message.reply(embed=embed, view=view, mention_author=False)
             except discord.HTTPException:  # no right to post there: the asker sees it alone
                 private_view = answer_view(answer, 0, COUNT, interaction.user.id, private=True)
                 await interaction.followup.send(embed=embed, view=private_view, ephemeral=True)
                 return
+            await replies.note_posted(self.bot, answer, interaction.guild_id, sent)
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
         except Exception as exc:

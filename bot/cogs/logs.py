@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot import render
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from bot.gap_views import gaps_view
-from retrieval.export import log_csv_within
+from retrieval.export import log_csv_within, log_json_within
 from retrieval.knowledge import MAX_LOG_ROWS, LogView
 from retrieval.models import Caller
 
@@ -78,21 +78,28 @@ class Logs(commands.Cog):
 
     @logs.command(name="export")
     @moderator_only
-    async def export(self, interaction: discord.Interaction[Citebot]) -> None:
-        """This server's whole query log as a CSV file."""
+    @app_commands.describe(format="CSV for a spreadsheet (default), JSON for a program")
+    @app_commands.choices(
+        format=[
+            app_commands.Choice(name="CSV", value="csv"),
+            app_commands.Choice(name="JSON", value="json"),
+        ]
+    )
+    async def export(self, interaction: discord.Interaction[Citebot], format: str = "csv") -> None:
+        """This server's whole query log as a file: votes, reasons, titles, links, zoned times."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await self.bot.kb.query_log(
             "recent", MAX_LOG_ROWS, Caller.member(interaction.guild_id, interaction.user.id)
         )
         rows = _named(interaction.guild, rows)
-        data, kept = await asyncio.to_thread(log_csv_within, rows, interaction.filesize_limit)
+        within = log_json_within if format == "json" else log_csv_within
+        data, kept = await asyncio.to_thread(within, rows, interaction.filesize_limit)
         note = f"{kept} question{'s' * (kept != 1)} from this server's log."
         if kept < len(rows):
             note += f" The oldest {len(rows) - kept} did not fit Discord's file size limit."
+        name = f"citebot-log-{interaction.guild_id}.{'json' if format == 'json' else 'csv'}"
         await interaction.followup.send(
-            note,
-            file=discord.File(io.BytesIO(data), filename=f"citebot-log-{interaction.guild_id}.csv"),
-            ephemeral=True,
+            note, file=discord.File(io.BytesIO(data), filename=name), ephemeral=True
         )
 
     @logs.command(name="stats")
