@@ -74,10 +74,19 @@ def _positive(text: str) -> int:
     return value
 
 
-def _guild(text: str) -> int:
+def _snowflake(text: str, what: str) -> int:
+    """A Discord id (a positive 64-bit number, as SQLite stores it) or a usage error."""
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord server id")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord {what} id")
     return int(text)
+
+
+def _guild(text: str) -> int:
+    return _snowflake(text, "server")
+
+
+def _user(text: str) -> int:
+    return _snowflake(text, "user")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--days", type=_positive, default=7, help="stats: the period (default 7)")
     logs.add_argument("--png", metavar="FILE", help="stats: also draw the chart into FILE")
     logs.add_argument("--limit", type=_positive, default=20)
-    logs.add_argument("--user", type=_positive, help="forget: the Discord user id")
+    logs.add_argument("--user", type=_user, help="forget: the Discord user id")
     logs.add_argument("--older-than", type=_positive, metavar="DAYS", help="purge: the age")
     fmt = logs.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
@@ -446,7 +455,7 @@ def render_stats(stats: LogStats) -> str:
 
     ms = f"{now.median_ms:.0f} ms" if now.median_ms is not None else "-"
     lines = [
-        f"Last {stats.days} days (since {stats.since.isoformat()}):",
+        f"Last {stats.days} days (since {stats.since.isoformat(timespec='minutes')}):",
         f"  questions      {now.questions}{change(now.questions, then.questions)}",
         f"  people asking  {now.askers}{change(now.askers, then.askers)}",
         f"  answered       {_share(now.answered_share)}"
@@ -769,6 +778,14 @@ def _check_ask(args: argparse.Namespace) -> None:
             raise UsageError("citebot logs: error: forget needs --user ID")
         if args.view == "purge" and args.older_than is None:
             raise UsageError("citebot logs: error: purge needs --older-than DAYS")
+        if args.csv and args.view in ("stats", "gaps", "forget", "purge"):
+            raise UsageError(
+                f"citebot logs: error: {args.view} has no CSV form; --csv is for recent, top, "
+                "unanswered and feedback"
+                + (" (use --json)" if args.view in ("stats", "gaps") else "")
+            )
+        if args.json and args.view in ("forget", "purge"):
+            raise UsageError(f"citebot logs: error: {args.view} prints one line; drop --json")
         return
     if args.command != "ask":
         return

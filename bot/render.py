@@ -621,7 +621,7 @@ def stats_embed(stats: LogStats) -> discord.Embed:
 
     embed = discord.Embed(
         title=f"Questions in the last {stats.days} days",
-        description=f"Since {stats.since.isoformat()} (UTC); changes against the "
+        description=f"Since <t:{int(stats.since.timestamp())}:f>; changes against the "
         f"{stats.days} days before.",
         colour=COLOUR_ANSWER,
     )

@@ -7,10 +7,18 @@ stop words and word forms set aside); two questions fall in one cluster when the
 their terms (Jaccard similarity at least `SIMILAR`), and clusters join through any such pair
 (single linkage, with a union-find). A cluster is named by the terms most of its questions use,
 and shown with its most asked wordings; clusters are ranked by how many questions they hold.
+
+Pairs are found without comparing every question with every other one sharing a term (a term in
+most questions, "deepseek" in a DeepSeek server, made that quadratic): questions with the same
+terms are joined once, and the rest by prefix filtering (Bayardo, Ma and Srikant, "Scaling up all
+pairs similarity search", WWW 2007): with each question's terms ordered rarest first, two whose
+Jaccard similarity is at least t share a term among the first |x| - ceil(t|x|) + 1 of each, so
+only those prefixes are indexed, and a very common term sits at the end, outside most prefixes.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,21 +66,8 @@ def find_gaps(rows: Iterable[tuple[int, str, bool, int]]) -> list[Gap]:
             i = parent[i]
         return i
 
-    by_term: dict[str, list[int]] = {}
-    for i, own in enumerate(terms):
-        for term in own:
-            by_term.setdefault(term, []).append(i)
-    for i, own in enumerate(terms):
-        if not own:
-            continue
-        seen: set[int] = set()
-        for term in own:
-            for j in by_term[term]:
-                if j <= i or j in seen:
-                    continue
-                seen.add(j)
-                if len(own & terms[j]) / len(own | terms[j]) >= SIMILAR:
-                    parent[root(j)] = root(i)
+    for i, j in _similar_pairs(terms):
+        parent[root(j)] = root(i)
     for i, key in enumerate(keys):  # questions of stop words alone: only identical ones join
         if not terms[i]:
             first = keys.index(key)
@@ -85,6 +80,35 @@ def find_gaps(rows: Iterable[tuple[int, str, bool, int]]) -> list[Gap]:
     ]
     gaps.sort(key=lambda g: (g.count, g.query_ids[0] if g.query_ids else 0), reverse=True)
     return gaps
+
+
+def _similar_pairs(terms: Sequence[frozenset[str]]) -> Iterable[tuple[int, int]]:
+    """Pairs (i, j) of questions whose term sets are at least `SIMILAR` alike (Jaccard), enough
+    of them to join every cluster: each set of terms once with the first question holding it,
+    and those first ones by prefix filtering (see the module's docstring)."""
+    first: dict[frozenset[str], int] = {}
+    for i, own in enumerate(terms):
+        if own:
+            if own in first:
+                yield first[own], i
+            else:
+                first[own] = i
+    distinct = list(first.items())
+    frequency = Counter(t for own, _ in distinct for t in own)
+    by_term: dict[str, list[int]] = {}  # prefix term -> positions in `distinct`
+    for n, (own, _) in enumerate(distinct):
+        ordered = sorted(own, key=lambda t: (frequency[t], t))
+        prefix = ordered[: len(own) - math.ceil(SIMILAR * len(own)) + 1]
+        seen: set[int] = set()
+        for term in prefix:
+            for m in by_term.get(term, ()):
+                if m in seen:
+                    continue
+                seen.add(m)
+                other, j = distinct[m]
+                if len(own & other) / len(own | other) >= SIMILAR:
+                    yield j, first[own]
+            by_term.setdefault(term, []).append(n)
 
 
 def _gap(rows: Sequence[tuple[int, str, bool, int]], terms: Sequence[frozenset[str]]) -> Gap:

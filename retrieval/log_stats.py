@@ -46,10 +46,16 @@ class PeriodStats:
 
 @dataclass(frozen=True, slots=True)
 class LogStats:
+    """The period is the last `days` times 24 hours up to the moment it was computed, and it
+    is compared with the same length of time just before it: both are whole periods, so a
+    change says something whatever the time of day (a calendar "today so far" against full
+    days would not). The chart's days are the calendar days (UTC) the period touches: its first
+    and last are partial."""
+
     days: int
-    since: date  # the period's first day (UTC)
+    since: datetime  # the period's start (UTC); it ends at the moment computed
     current: PeriodStats
-    previous: PeriodStats  # the same number of days just before
+    previous: PeriodStats  # the same length of time just before
     per_day: tuple[tuple[date, int, int], ...]  # (day, answered, unanswered), every day
 
     def to_json(self) -> dict[str, object]:
@@ -67,7 +73,7 @@ class LogStats:
 
         return {
             "days": self.days,
-            "since": self.since.isoformat(),
+            "since": self.since.isoformat(timespec="seconds"),
             "current": period(self.current),
             "previous": period(self.previous),
             "per_day": [
@@ -94,21 +100,21 @@ def compute(
     days: int,
     now: datetime | None = None,
 ) -> LogStats:
-    """The statistics of the last `days` days (today included) and of the `days` before;
-    `votes`: each question's votes (True: helpful)."""
-    now = now or datetime.now(UTC)
-    today = now.astimezone(UTC).date()
-    since = today - timedelta(days=days - 1)
+    """The statistics of the `days` days up to `now` (its moment included) and of the `days`
+    before; `votes`: each question's votes (True: helpful)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    since = now - timedelta(days=days)
     before = since - timedelta(days=days)
     current: list[LoggedAsk] = []
     previous: list[LoggedAsk] = []
-    per_day = {since + timedelta(days=i): [0, 0] for i in range(days)}
+    first = since.date()
+    per_day = {first + timedelta(days=i): [0, 0] for i in range((now.date() - first).days + 1)}
     for ask in asks:
-        day = ask.asked_at.astimezone(UTC).date()
-        if since <= day <= today:
+        moment = ask.asked_at.astimezone(UTC)
+        if since < moment <= now:
             current.append(ask)
-            per_day[day][0 if ask.answered else 1] += 1
-        elif before <= day < since:
+            per_day[moment.date()][0 if ask.answered else 1] += 1
+        elif before < moment <= since:
             previous.append(ask)
     return LogStats(
         days=days,

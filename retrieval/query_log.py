@@ -26,6 +26,7 @@ MAX_LOG_ROWS = 100_000
 MAX_PURGE_DAYS = 3650
 MAX_STATS_DAYS = 366
 MAX_REASON_CHARS = 200
+GROUPED_ROWS = 100_000  # the latest questions `top` and `unanswered` group
 GAP_ROWS = 5000  # the latest unanswered and not-helpful questions gaps are found among
 LogView = Literal["recent", "top", "unanswered", "feedback"]
 
@@ -128,7 +129,7 @@ class QueryLog:
         if caller.guild_id is None and not caller.operator:
             raise Forbidden("only the operator, from the command line, reads the whole log")
         now = datetime.now(UTC)
-        since = (now - timedelta(days=2 * days)).replace(hour=0, minute=0, second=0)
+        since = now - timedelta(days=2 * days)
         rows, cast = await self.store.asks_since(
             caller.guild_id, since.isoformat(timespec="milliseconds")
         )
@@ -184,7 +185,10 @@ class QueryLog:
         if view in ("top", "unanswered"):  # grouped by what they ask (question_groups)
             from retrieval.question_groups import group_questions
 
-            texts = await self.store.query_texts(guild_id, unanswered=view == "unanswered")
+            # Among the latest GROUPED_ROWS: what people ask lately, in bounded time.
+            texts = await self.store.query_texts(
+                guild_id, GROUPED_ROWS, unanswered=view == "unanswered"
+            )
             groups = await asyncio.to_thread(group_questions, texts)
             return groups[:limit]
         if view == "feedback":

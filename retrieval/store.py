@@ -1233,15 +1233,17 @@ class Store:
         ]
 
     async def query_texts(
-        self, guild_id: int | None, *, unanswered: bool = False
+        self, guild_id: int | None, limit: int, *, unanswered: bool = False
     ) -> list[tuple[str, bool, str]]:
-        """(question, answered, asked_at) of every logged question in scope, for grouping
-        (`retrieval.question_groups`)."""
+        """(question, answered, asked_at) of the latest `limit` logged questions in scope, for
+        grouping (`retrieval.question_groups`)."""
         cond, args = self._log_scope(guild_id)
         if unanswered:
             cond += " AND answered = 0"
-        sql = f"SELECT query, answered, asked_at FROM queries WHERE {cond}"
-        async with self._reader.execute(sql, args) as cur:
+        sql = (
+            f"SELECT query, answered, asked_at FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
+        )
+        async with self._reader.execute(sql, (*args, limit)) as cur:
             cur.row_factory = None
             return [(str(q), bool(a), str(t)) for q, a, t in await cur.fetchall()]
 

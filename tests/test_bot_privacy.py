@@ -288,3 +288,30 @@ async def test_each_logged_question_links_to_its_answer_message(world: World) ->
     as_csv = await (await emu.run_command(emu.moderator, "logs export")).wait_message()
     [sheet] = as_csv.attachments
     assert [r["message_url"] for r in csv.DictReader(io.StringIO(sheet.data.decode()))] == ["", url]
+
+
+async def test_a_digest_channel_the_bot_may_not_post_in_is_tried_again_next_week(
+    world: World,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.cogs.digest import send_due_digests
+    from discord_emulator.model import SEND_MESSAGES
+
+    emu = world.emu
+    world.bot.get_cog("Digest").hourly.cancel()  # the test says when it is "now"
+    closed = await emu.add_channel("announcements")
+    chosen = await emu.run_command(emu.moderator, "settings digest", {"channel": closed})
+    said = (await chosen.wait_message()).embeds[0]["description"]
+    assert "quoting members' unanswered questions" in said
+    closed.denied_to_bot = SEND_MESSAGES
+    now = datetime.now(UTC)
+    assert await send_due_digests(world.bot, now) == 0
+    assert await world.kb.digest_sent(emu.guild.id) == now  # not again every hour ...
+    assert await send_due_digests(world.bot, now + timedelta(hours=1)) == 0
+    assert [v.rule for v in emu.take_violations()] == ["missing_permissions"]  # tried once
+    closed.denied_to_bot = 0  # ... but once the moderators let it, next week
+    assert await send_due_digests(world.bot, now + timedelta(days=7)) == 1
+    assert [m.embeds[0]["title"] for m in emu.messages_in(closed)] == [
+        "Weekly digest: Questions in the last 7 days"
+    ]

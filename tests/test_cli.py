@@ -755,6 +755,10 @@ def test_logs_forget_and_purge_from_the_command_line(cli, db_path):
 
     asyncio.run(asked())
     assert cli("logs", "forget").code == 2  # --user is needed
+    huge = cli("logs", "forget", "--user", str(2**64))  # no id SQLite could hold: refused
+    assert huge.code == 2 and f"'{2**64}' is not a Discord user id" in huge.err
+    assert "has no CSV form" in cli("logs", "forget", "--user", "42", "--csv").err
+    assert "stats has no CSV form" in cli("logs", "stats", "--csv").err
     forgot = cli("logs", "forget", "--user", "42", "--guild", "1")
     assert forgot.out == "deleted 1 question and 0 votes of user 42 in server 1\n"
     everywhere = cli("logs", "forget", "--user", "42")
@@ -821,7 +825,8 @@ def test_logs_stats_counts_the_period_against_the_one_before_and_draws_a_chart(
     assert (now["questions"], now["askers"], now["answered"]) == (5, 3, 4)
     assert (now["votes"], now["helpful"]) == (2, 1)
     assert (before["questions"], before["votes"], before["helpful"]) == (1, 1, 1)
-    assert len(stats["per_day"]) == 7 and stats["per_day"][-1]["answered"] == 4
+    # The chart's days: the 8 calendar days the last 7 times 24 hours touch, today's last.
+    assert len(stats["per_day"]) == 8 and sum(d["answered"] for d in stats["per_day"]) == 4
     with Image.open(png) as image:  # a PNG that decodes, of the size drawn
         image.load()
         assert image.format == "PNG" and image.size == (800, 320)

@@ -44,3 +44,47 @@ def test_the_gaps_card_fits_discord_with_long_questions():
     rows = [(i, f"{'why ' * 60} topic{i // 3} {'word' * 30}{i // 3}", False, 0) for i in range(60)]
     embed = render.gaps_embed(find_gaps(rows))
     assert len(embed) <= render.EMBED_TOTAL_LIMIT and len(embed.fields) == render.GAPS_SHOWN
+
+
+def test_clusters_are_those_of_comparing_every_pair():
+    """Prefix filtering finds the clusters comparing every pair of questions would: on
+    questions that all share one common term, and others."""
+    import random
+
+    from retrieval.gaps import SIMILAR
+    from retrieval.question_groups import question_key
+
+    words = (
+        "deepseek alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+        "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
+    ).split()
+    rng = random.Random(7)
+    rows = []
+    for n in range(400):
+        picked = rng.sample(words[1:], rng.randint(0, 4))
+        common = ["deepseek"] if n % 5 else []
+        rows.append((n + 1, " ".join(common + picked) or "what is it", False, 0))
+
+    def brute() -> set[frozenset[int]]:
+        keys = [frozenset(question_key(q).split()) for _, q, _, _ in rows]
+        parent = list(range(len(rows)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                i = parent[i]
+            return i
+
+        for i in range(len(rows)):
+            for j in range(i):
+                a, b = keys[i], keys[j]
+                if (a and b and len(a & b) / len(a | b) >= SIMILAR) or (
+                    not a and not b and question_key(rows[i][1]) == question_key(rows[j][1])
+                ):
+                    parent[root(i)] = root(j)
+        groups: dict[int, set[int]] = {}
+        for i in range(len(rows)):
+            groups.setdefault(root(i), set()).add(rows[i][0])
+        return {frozenset(g) for g in groups.values()}
+
+    found = {frozenset(g.query_ids) for g in find_gaps(rows)}
+    assert found == brute() and len(found) > 3

@@ -4,7 +4,10 @@ the stats card of the last 7 days, its chart and the largest gaps to close.
 When the last one went out is stored in the database, and the check runs hourly and at start:
 a bot that was down sends the digest that fell due meanwhile (none is skipped) and one that
 restarts sends nothing twice. `/logs digest` sends one now to the channel (or shows it to the
-moderator when the server chose none), without moving the weekly schedule.
+moderator when the server chose none), without moving the weekly schedule. A digest covers the
+last 7 days when it goes out: after a bot was down for weeks, one digest goes out, not one for
+each week missed (`/logs stats days:` covers any period). A channel the bot may not post in (or
+that is gone) is tried again the next week, not every hour: a warning in the log says so.
 """
 
 from __future__ import annotations
@@ -63,7 +66,19 @@ async def send_due_digests(bot: Citebot, now: datetime | None = None) -> int:
             continue  # gone, or not this server's: the next check tries again
         try:
             await channel.send(**await digest_message(bot, guild_id))  # type: ignore[arg-type]
-        except discord.HTTPException:
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # Not for want of trying again soon: the moderators must give the bot the right
+            # (or choose another channel). Next week's check tries again.
+            log.warning(
+                "the digest of server %s could not be posted in channel %s (%s); "
+                "trying again in a week",
+                guild_id,
+                channel_id,
+                exc.text or exc.status,
+            )
+            await bot.kb.mark_digest_sent(guild_id, now)
+            continue
+        except discord.HTTPException:  # Discord's trouble: the next hourly check tries again
             log.warning("could not post the digest of server %s", guild_id, exc_info=True)
             continue
         await bot.kb.mark_digest_sent(guild_id, now)

@@ -170,7 +170,8 @@ class ServerSettingsCog(commands.Cog, name="Settings"):
     ) -> None:
         """The channel for the weekly digest of questions (moderators' summary)."""
         done = (
-            f"The weekly digest goes to {channel.mention}."
+            f"The weekly digest goes to {channel.mention}: the week's figures and the largest "
+            "gaps, quoting members' unanswered questions (choose a moderators' channel)."
             if channel
             else "No weekly digest is sent."
         )
