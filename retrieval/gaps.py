@@ -113,7 +113,9 @@ def _similar_pairs(terms: Sequence[frozenset[str]]) -> Iterable[tuple[int, int]]
 
 def _gap(rows: Sequence[tuple[int, str, bool, int]], terms: Sequence[frozenset[str]]) -> Gap:
     counted = Counter(t for own in terms for t in own)
-    name = tuple(t for t, _ in counted.most_common(NAME_TERMS))
+    # Ties in alphabetical order: the same cluster has the same name in every run (a set's
+    # order, and so Counter's among equals, changes with the interpreter's hash seed).
+    name = tuple(sorted(counted, key=lambda t: (-counted[t], t))[:NAME_TERMS])
     wordings = Counter(" ".join(q.split()) for _, q, _, _ in rows)
     ids = sorted((i for i, _, _, _ in rows), reverse=True)
     return Gap(

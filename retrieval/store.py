@@ -1240,9 +1240,7 @@ class Store:
         cond, args = self._log_scope(guild_id)
         if unanswered:
             cond += " AND answered = 0"
-        sql = (
-            f"SELECT query, answered, asked_at FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
-        )
+        sql = f"SELECT query, answered, asked_at FROM queries WHERE {cond} ORDER BY id DESC LIMIT ?"
         async with self._reader.execute(sql, (*args, limit)) as cur:
             cur.row_factory = None
             return [(str(q), bool(a), str(t)) for q, a, t in await cur.fetchall()]
