@@ -142,7 +142,14 @@ class TellAskers(
         return cls(int(match["query"]), int(match["source"]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        job = (interaction.guild_id, self.query_id, self.source_id)
         try:
+            if job in _TELLING:  # a second click while the first is under way
+                await interaction.response.send_message(
+                    "The askers are being told already.", ephemeral=True
+                )
+                return
+            _TELLING.add(job)  # before any await: two quick clicks cannot both pass
             if not await is_moderator(interaction):
                 raise NotModerator()
             # Once: the button goes as the replies start (a second click has nothing to press).
@@ -152,7 +159,13 @@ class TellAskers(
                 embed=render.gap_told_embed(told, private, failed), ephemeral=True
             )
         except Exception as exc:
+            _TELLING.discard(job)  # not told: the moderator may try again
             await report(interaction, exc)
+
+
+# The "Tell the askers" jobs under way or done while the bot runs, (server, question, source):
+# the button is gone once pressed, and this keeps a double click from telling everyone twice.
+_TELLING: set[tuple[int | None, int, int]] = set()
 
 
 async def tell_askers(
@@ -168,7 +181,7 @@ async def tell_askers(
     if gap is None:
         return 0, 0, 0
     reachable = await kb.reply_targets(gap.query_ids, caller)
-    targets = reachable[:TOLD_AT_MOST]
+    targets = reachable[:TOLD_AT_MOST]  # the newest: the rest are counted as not reached
     questions = sorted({question for _, question, _, _, _ in targets})
     now = dict(zip(questions, await kb.answers_now(questions, guild.id), strict=True))
     told = failed = 0
@@ -193,8 +206,9 @@ async def tell_askers(
                 ),
             )
             told += 1
-        except discord.HTTPException:
+        except discord.DiscordException:  # gone, forbidden, or Discord's trouble
             failed += 1
+    failed += len(reachable) - len(targets)
     return told, len(gap.query_ids) - len(reachable), failed
 
 

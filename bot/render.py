@@ -712,7 +712,10 @@ def gap_told_embed(told: int, private: int, failed: int) -> discord.Embed:
             "there is nothing to reply under."
         )
     if failed:
-        parts.append(f"{failed} could not be reached (the message or channel is gone).")
+        parts.append(
+            f"{failed} could not be reached (the message or channel is gone, or beyond the "
+            "newest 25)."
+        )
     return discord.Embed(description=" ".join(parts), colour=COLOUR_OK if told else COLOUR_NONE)
 
 

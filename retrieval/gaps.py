@@ -18,14 +18,17 @@ only those prefixes are indexed, and a very common term sits at the end, outside
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from retrieval.question_groups import question_key
 
-SIMILAR = 0.34  # share of two questions' terms in common (Jaccard) that makes them one cluster
+# The share of two questions' terms in common (Jaccard) that makes them one cluster: 34%, in
+# whole numbers, so the check and the prefix length agree exactly (0.34 * 150 in floating
+# point is 51.00000000000001, and its ceiling one term too many).
+SIMILAR_PERCENT = 34
+SIMILAR = SIMILAR_PERCENT / 100
 NAME_TERMS = 3
 SHOWN_WORDINGS = 5
 
@@ -98,7 +101,8 @@ def _similar_pairs(terms: Sequence[frozenset[str]]) -> Iterable[tuple[int, int]]
     by_term: dict[str, list[int]] = {}  # prefix term -> positions in `distinct`
     for n, (own, _) in enumerate(distinct):
         ordered = sorted(own, key=lambda t: (frequency[t], t))
-        prefix = ordered[: len(own) - math.ceil(SIMILAR * len(own)) + 1]
+        need = -(-SIMILAR_PERCENT * len(own) // 100)  # the least overlap with itself: ceil
+        prefix = ordered[: len(own) - need + 1]
         seen: set[int] = set()
         for term in prefix:
             for m in by_term.get(term, ()):
@@ -106,9 +110,14 @@ def _similar_pairs(terms: Sequence[frozenset[str]]) -> Iterable[tuple[int, int]]
                     continue
                 seen.add(m)
                 other, j = distinct[m]
-                if len(own & other) / len(own | other) >= SIMILAR:
+                if _alike(own, other):
                     yield j, first[own]
             by_term.setdefault(term, []).append(n)
+
+
+def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two questions' terms are at least SIMILAR_PERCENT alike (Jaccard), exactly."""
+    return 100 * len(a & b) >= SIMILAR_PERCENT * len(a | b)
 
 
 def _gap(rows: Sequence[tuple[int, str, bool, int]], terms: Sequence[frozenset[str]]) -> Gap:

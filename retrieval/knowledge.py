@@ -126,6 +126,8 @@ class KnowledgeBase:
     digests = _Door("servers", "digests")
     digest_sent = _Door("servers", "digest_sent")
     mark_digest_sent = _Door("servers", "mark_digest_sent")
+    digest_refused = _Door("servers", "digest_refused")
+    mark_digest_refused = _Door("servers", "mark_digest_refused")
     ensure_seeds = _Door("intake")
     add_file = _Door("intake")
     add_files = _Door("intake")

@@ -199,6 +199,24 @@ class ServerSettingsRoom:
         async with self.store.transaction() as db:
             await self.store.set_meta(db, f"digest_sent:{guild_id}", when.isoformat())
 
+    async def digest_refused(self, guild_id: int) -> tuple[int, datetime] | None:
+        """The channel that last refused this server's digest (the bot may not post there),
+        and when; None when none did."""
+        text = await self.store.meta(f"digest_refused:{guild_id}")
+        try:
+            channel, when = (text or "").split(" ", 1)
+            return int(channel), datetime.fromisoformat(when)
+        except ValueError:
+            return None
+
+    async def mark_digest_refused(self, guild_id: int, channel_id: int, when: datetime) -> None:
+        """Channel `channel_id` refused this server's digest at `when`: it is tried again a
+        week later, or as soon as the moderators choose another channel."""
+        async with self.store.transaction() as db:
+            await self.store.set_meta(
+                db, f"digest_refused:{guild_id}", f"{channel_id} {when.isoformat()}"
+            )
+
     async def retention(self) -> list[tuple[int, int]]:
         """(server, days) for every server that keeps its questions a limited time."""
         return [

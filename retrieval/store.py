@@ -1025,17 +1025,21 @@ class Store:
         await self._writer.settle(("message", (channel_id, message_id, query_id, guild_id)))
 
     async def _write_deferred(self, items: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """Layouts and answers' messages, each kind on its own: one failing loses not the
+        other's."""
         layouts = [item for kind, item in items if kind == "layout"]
         messages = [item for kind, item in items if kind == "message"]
-        if layouts:
-            await self._store_layouts(layouts)
-        if messages:
-            async with self.transaction() as db:
-                await db.executemany(
-                    "UPDATE queries SET message_channel_id = ?, message_id = ? "
-                    "WHERE id = ? AND guild_id IS ?",
-                    messages,
-                )
+        try:
+            if layouts:
+                await self._store_layouts(layouts)
+        finally:
+            if messages:
+                async with self.transaction() as db:
+                    await db.executemany(
+                        "UPDATE queries SET message_channel_id = ?, message_id = ? "
+                        "WHERE id = ? AND guild_id IS ?",
+                        messages,
+                    )
 
     async def reply_targets(
         self, guild_id: int | None, query_ids: Sequence[int]
@@ -1045,12 +1049,12 @@ class Store:
         if not query_ids:
             return []
         cond, args = self._log_scope(guild_id)
-        marks = ",".join("?" * len(query_ids))
         sql = (
             "SELECT id, query, user_id, message_channel_id, message_id FROM queries "
-            f"WHERE id IN ({marks}) AND {cond} AND message_id IS NOT NULL ORDER BY id DESC"
+            "WHERE id IN (SELECT value FROM json_each(?)) "  # any number of ids: one parameter
+            f"AND {cond} AND message_id IS NOT NULL ORDER BY id DESC"
         )
-        async with self._reader.execute(sql, (*query_ids, *args)) as cur:
+        async with self._reader.execute(sql, (json.dumps(list(query_ids)), *args)) as cur:
             cur.row_factory = None
             return [(int(i), str(q), u, int(c), int(m)) for i, q, u, c, m in await cur.fetchall()]
 

@@ -187,7 +187,9 @@ async def test_a_closed_gap_is_announced_under_the_members_own_message(room: Roo
         linked = {query: (channel, message) for query, channel, message in links}
     assert linked["How long must sourdough starter ferment?"] == (room.general.id, asked.id)
     gaps = await (await emu.run_command(emu.moderator, "logs gaps")).wait_message()
-    [add] = [c for c in gaps.custom_ids() if c.startswith("citebot:gap-add:") and c.endswith(":1")]
+    fields = gaps.embeds[0]["fields"]
+    n = fields.index(next(f for f in fields if "ferment" in f["name"])) + 1
+    [add] = [c for c in gaps.custom_ids() if c.startswith("citebot:gap-add:") and c[-2:] == f":{n}"]
     form = await emu.click(gaps, add, emu.moderator)
     assert await form.wait_callback() == 9
     note = (

@@ -307,11 +307,24 @@ async def test_a_digest_channel_the_bot_may_not_post_in_is_tried_again_next_week
     closed.denied_to_bot = SEND_MESSAGES
     now = datetime.now(UTC)
     assert await send_due_digests(world.bot, now) == 0
-    assert await world.kb.digest_sent(emu.guild.id) == now  # not again every hour ...
-    assert await send_due_digests(world.bot, now + timedelta(hours=1)) == 0
+    assert await world.kb.digest_sent(emu.guild.id) is None  # none went out
+    assert await send_due_digests(world.bot, now + timedelta(hours=1)) == 0  # not every hour
     assert [v.rule for v in emu.take_violations()] == ["missing_permissions"]  # tried once
     closed.denied_to_bot = 0  # ... but once the moderators let it, next week
     assert await send_due_digests(world.bot, now + timedelta(days=7)) == 1
     assert [m.embeds[0]["title"] for m in emu.messages_in(closed)] == [
         "Weekly digest: Questions in the last 7 days"
     ]
+    # Another channel refusing: choosing a third one gets the digest at the next check.
+    another = await emu.add_channel("mods-only")
+    another.denied_to_bot = SEND_MESSAGES
+    chosen = await emu.run_command(emu.moderator, "settings digest", {"channel": another})
+    await chosen.wait_message()
+    later = now + timedelta(days=14)
+    assert await send_due_digests(world.bot, later) == 0
+    emu.take_violations()
+    third = await emu.add_channel("digest")
+    chosen = await emu.run_command(emu.moderator, "settings digest", {"channel": third})
+    await chosen.wait_message()
+    assert await send_due_digests(world.bot, later + timedelta(hours=1)) == 1
+    assert len(emu.messages_in(third)) == 1

@@ -51,7 +51,7 @@ def test_clusters_are_those_of_comparing_every_pair():
     questions that all share one common term, and others."""
     import random
 
-    from retrieval.gaps import SIMILAR
+    from retrieval.gaps import SIMILAR_PERCENT
     from retrieval.question_groups import question_key
 
     words = (
@@ -77,7 +77,7 @@ def test_clusters_are_those_of_comparing_every_pair():
         for i in range(len(rows)):
             for j in range(i):
                 a, b = keys[i], keys[j]
-                if (a and b and len(a & b) / len(a | b) >= SIMILAR) or (
+                if (a and b and 100 * len(a & b) >= SIMILAR_PERCENT * len(a | b)) or (
                     not a and not b and question_key(rows[i][1]) == question_key(rows[j][1])
                 ):
                     parent[root(i)] = root(j)
@@ -88,3 +88,20 @@ def test_clusters_are_those_of_comparing_every_pair():
 
     found = {frozenset(g.query_ids) for g in find_gaps(rows)}
     assert found == brute() and len(found) > 3
+
+
+def test_two_questions_exactly_at_the_threshold_join():
+    """A question of 150 terms and one of 51 of them are 34% alike, exactly the threshold:
+    one cluster (in floating point, 0.34 * 150 rounds up to 52 and the pair was missed)."""
+    from itertools import product
+
+    from retrieval.question_groups import question_key
+
+    syllables = ("".join(p) for p in product("bcdfgkpvz", "aeiou", "lmnrstx"))
+    words = [w for w in syllables if question_key(w) == w][:150]  # no stop words, no stems
+    long_one = " ".join(words)
+    assert len(question_key(long_one).split()) == 150  # every word its own term
+    rows = [(1, long_one, False, 0), (2, " ".join(words[:51]), False, 0)]
+    assert [g.count for g in find_gaps(rows)] == [2]
+    rows = [(1, long_one, False, 0), (2, " ".join(words[:50]), False, 0)]  # 33%: apart
+    assert [g.count for g in find_gaps(rows)] == [1, 1]

@@ -7,7 +7,8 @@ restarts sends nothing twice. `/logs digest` sends one now to the channel (or sh
 moderator when the server chose none), without moving the weekly schedule. A digest covers the
 last 7 days when it goes out: after a bot was down for weeks, one digest goes out, not one for
 each week missed (`/logs stats days:` covers any period). A channel the bot may not post in (or
-that is gone) is tried again the next week, not every hour: a warning in the log says so.
+that is gone) is tried again the next week, not every hour (a warning in the log says so), or
+as soon as the moderators choose another channel.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ async def send_due_digests(bot: Citebot, now: datetime | None = None) -> int:
         last = await bot.kb.digest_sent(guild_id)
         if last is not None and now - last < PERIOD:
             continue
+        refused = await bot.kb.digest_refused(guild_id)
+        if refused is not None and refused[0] == channel_id and now - refused[1] < PERIOD:
+            continue  # that channel refused it lately: next week, or another channel
         channel = bot.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel) or channel.guild.id != guild_id:
             continue  # gone, or not this server's: the next check tries again
@@ -71,12 +75,12 @@ async def send_due_digests(bot: Citebot, now: datetime | None = None) -> int:
             # (or choose another channel). Next week's check tries again.
             log.warning(
                 "the digest of server %s could not be posted in channel %s (%s); "
-                "trying again in a week",
+                "trying again in a week (or once another channel is chosen)",
                 guild_id,
                 channel_id,
                 exc.text or exc.status,
             )
-            await bot.kb.mark_digest_sent(guild_id, now)
+            await bot.kb.mark_digest_refused(guild_id, channel_id, now)
             continue
         except discord.HTTPException:  # Discord's trouble: the next hourly check tries again
             log.warning("could not post the digest of server %s", guild_id, exc_info=True)
