@@ -1033,13 +1033,26 @@ class Store:
             if layouts:
                 await self._store_layouts(layouts)
         finally:
-            if messages:
-                async with self.transaction() as db:
-                    await db.executemany(
-                        "UPDATE queries SET message_channel_id = ?, message_id = ? "
-                        "WHERE id = ? AND guild_id IS ?",
-                        messages,
-                    )
+            for start in range(0, len(messages), 1000):
+                await self._link_messages(messages[start : start + 1000])
+
+    async def _link_messages(self, messages: Sequence[tuple[object, ...]]) -> None:
+        """(channel, message, query id, guild) links in one statement: its own transaction in
+        autocommit mode, one trip and one commit, as the log rows' (a transaction of an UPDATE
+        a row cost the bot ~1 ms of CPU an ask at 50 users, bench/bot_load.py)."""
+        marks = ",".join(["(?,?,?,?)"] * len(messages))
+        sql = (
+            "UPDATE queries SET message_channel_id = v.column1, message_id = v.column2 "
+            f"FROM (VALUES {marks}) AS v "
+            "WHERE queries.id = v.column3 AND queries.guild_id IS v.column4"
+        )
+        values = [value for link in messages for value in link]
+
+        async def update() -> None:
+            async with self._transaction_lock:
+                await self._db.execute(sql, values)
+
+        await _patiently("linking answers to their messages", update)
 
     async def reply_targets(
         self, guild_id: int | None, query_ids: Sequence[int]
