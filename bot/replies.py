@@ -80,10 +80,10 @@ async def send(
     return await interaction.followup.send(ephemeral=ephemeral, wait=True, **kwargs)
 
 
-async def note_posted(
+def note_posted(
     bot: Citebot, answer: Answer, guild_id: int | None, message: discord.Message | None
 ) -> None:
     """Link the logged question to the public message its answer is (the log's link, and
     where a gap closed later is announced)."""
     if message is not None and answer.query_id is not None and guild_id is not None:
-        await bot.kb.answer_posted(answer.query_id, guild_id, message.channel.id, message.id)
+        bot.kb.answer_posted(answer.query_id, guild_id, message.channel.id, message.id)

@@ -16,9 +16,7 @@ The ask still returns only once its row is committed, so the row's id is the rea
 into the answer's buttons) and the log shown by /logs right after the ask holds it; no read has
 to flush anything first. Closing writes whatever is still waiting, so no row is lost when the bot
 is stopped. Other work that needs no answer (a passage's layout stored the first time it is
-shown) is queued with `defer` and written with the next batch, or on close; `settle` does the
-same and waits for that write (where the answer to a question was posted: a moderator's /logs
-read right after it must find the link).
+shown) is queued with `defer` and written with the next batch, or on close.
 """
 
 from __future__ import annotations
@@ -65,7 +63,6 @@ class BatchWriter(Generic[Row, Deferred]):
         self.max_rows = max_rows
         self._rows: list[tuple[Row, asyncio.Future[int]]] = []
         self._deferred: list[Deferred] = []
-        self._settling: list[asyncio.Future[None]] = []  # writers of deferred items waiting
         self._timer: asyncio.Handle | None = None
         self._writing: asyncio.Task[None] | None = None
         self._last_start = float("-inf")  # the loop's time when the last write started
@@ -87,17 +84,6 @@ class BatchWriter(Generic[Row, Deferred]):
         if not self._closed:
             self._deferred.append(item)
             self._wake()
-
-    async def settle(self, item: Deferred) -> None:
-        """Write `item` with the next batch and wait until that write is done (a failed one is
-        logged, as `defer`'s are, not raised: nobody's question depends on it)."""
-        if self._closed:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._deferred.append(item)
-        self._settling.append(done)
-        self._wake()
-        await asyncio.shield(done)
 
     @property
     def pending(self) -> int:
@@ -141,7 +127,6 @@ class BatchWriter(Generic[Row, Deferred]):
     async def _write_some(self) -> None:
         batch, self._rows = self._rows[: self.max_rows], self._rows[self.max_rows :]
         deferred, self._deferred = self._deferred, []
-        settling, self._settling = self._settling, []
         try:
             if batch:
                 ids = await self._write([row for row, _ in batch])
@@ -161,11 +146,7 @@ class BatchWriter(Generic[Row, Deferred]):
         except BaseException:
             self._rows[:0] = batch  # cancelled: close() writes them
             self._deferred[:0] = deferred
-            self._settling[:0] = settling
             raise
-        for waiting in settling:
-            if not waiting.done():
-                waiting.set_result(None)
 
     async def close(self) -> None:
         """Write everything still waiting, then refuse new rows."""
@@ -178,3 +159,65 @@ class BatchWriter(Generic[Row, Deferred]):
                 await self._writing
         while self._rows or self._deferred:
             await self._write_some()
+
+
+# How long links from questions to their answers' messages gather before they are written. They
+# matter only to a moderator's later read (which writes them first), so they are written in few
+# statements: at 50 users a write per answer was one more trip to the database thread per ask.
+LINK_INTERVAL_S = 0.25
+
+
+class Trickle(Generic[Deferred]):
+    """Items nobody waits for, written together through `write(items)` at most every
+    `interval` seconds; `flush()` writes what is waiting now (a read that must see them first,
+    and close)."""
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[Deferred]], Awaitable[None]],
+        *,
+        interval: float = LINK_INTERVAL_S,
+    ) -> None:
+        self._write = write
+        self.interval = interval
+        self._pending: list[Deferred] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def add(self, item: Deferred) -> None:
+        if self._closed:
+            return
+        self._pending.append(item)
+        if self._timer is None and self._writing is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write_all())
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                items, self._pending = self._pending, []
+                try:
+                    await self._write(items)
+                except Exception as exc:
+                    log.warning("%d deferred writes were dropped: %s", len(items), exc)
+        finally:
+            self._writing = None
+
+    async def flush(self) -> None:
+        """Write everything waiting now, and wait for it."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing is None and self._pending:
+            self._start()
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+
+    async def close(self) -> None:
+        await self.flush()
+        self._closed = True

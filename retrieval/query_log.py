@@ -61,14 +61,15 @@ class QueryLog:
             latency_ms=latency_ms,
         )
 
-    async def answer_posted(
+    def answer_posted(
         self, query_id: int, guild_id: int | None, channel_id: int, message_id: int
     ) -> None:
         """The answer to `query_id` went out as message `message_id` in `channel_id` (or,
         nothing posted, that is the member's message it considered): the log links the row
         there and a gap closed later is announced under it. Only a row of `guild_id`'s server
-        is marked."""
-        await self.store.note_message(query_id, guild_id, channel_id, message_id)
+        is marked. Written shortly, with others (`retrieval.log_writer.Trickle`): the views
+        that show it write what is waiting first."""
+        self.store.note_message(query_id, guild_id, channel_id, message_id)
 
     async def reply_targets(
         self, query_ids: Sequence[int], caller: Caller

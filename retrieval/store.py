@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
-from retrieval.log_writer import BatchWriter
+from retrieval.log_writer import BatchWriter, Trickle
 from retrieval.models import FeedbackRow, QueryRecord, Source, discord_message_url
 
 log = logging.getLogger(__name__)
@@ -341,9 +341,10 @@ class Store:
         self.path = path
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
-        self._writer: BatchWriter[tuple[object, ...], tuple[str, tuple[object, ...]]] = BatchWriter(
-            self._write_log_rows, self._write_deferred
+        self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
+            self._write_log_rows, self._store_layouts
         )
+        self._links: Trickle[tuple[object, ...]] = Trickle(self._link_messages)
 
     @property
     def log_writes(self) -> int:
@@ -380,6 +381,7 @@ class Store:
     async def close(self) -> None:
         try:
             await self._writer.close()  # the log rows and layouts still waiting
+            await self._links.close()  # then the links to their answers' messages
         finally:
             if self._reader is not self._db:
                 await self._reader.close()
@@ -619,7 +621,7 @@ class Store:
         """Passages (id, text, terms) fetched without a layout get theirs worked out and kept
         with the next log write (on the loop)."""
         for passage in passages:
-            self._writer.defer(("layout", passage))
+            self._writer.defer(passage)
 
     def sync_reader(self) -> sqlite3.Connection | None:
         """A new read-only connection to the database for one worker thread, or None for an
@@ -1017,42 +1019,32 @@ class Store:
             ids = list(range(last - len(rows) + 1, last + 1))
         return ids
 
-    async def note_message(
+    def note_message(
         self, query_id: int, guild_id: int | None, channel_id: int, message_id: int
     ) -> None:
         """Where the answer to logged question `query_id` (of `guild_id`'s server) was posted;
-        written with the next log write, returning once it is."""
-        await self._writer.settle(("message", (channel_id, message_id, query_id, guild_id)))
-
-    async def _write_deferred(self, items: Sequence[tuple[str, tuple[object, ...]]]) -> None:
-        """Layouts and answers' messages, each kind on its own: one failing loses not the
-        other's."""
-        layouts = [item for kind, item in items if kind == "layout"]
-        messages = [item for kind, item in items if kind == "message"]
-        try:
-            if layouts:
-                await self._store_layouts(layouts)
-        finally:
-            for start in range(0, len(messages), 1000):
-                await self._link_messages(messages[start : start + 1000])
+        written within `LINK_INTERVAL_S` with the others of the moment, or before a read that
+        shows it (`recent_queries`, `reply_targets`)."""
+        self._links.add((channel_id, message_id, query_id, guild_id))
 
     async def _link_messages(self, messages: Sequence[tuple[object, ...]]) -> None:
-        """(channel, message, query id, guild) links in one statement: its own transaction in
-        autocommit mode, one trip and one commit, as the log rows' (a transaction of an UPDATE
-        a row cost the bot ~1 ms of CPU an ask at 50 users, bench/bot_load.py)."""
-        marks = ",".join(["(?,?,?,?)"] * len(messages))
-        sql = (
-            "UPDATE queries SET message_channel_id = v.column1, message_id = v.column2 "
-            f"FROM (VALUES {marks}) AS v "
-            "WHERE queries.id = v.column3 AND queries.guild_id IS v.column4"
-        )
-        values = [value for link in messages for value in link]
+        """(channel, message, query id, guild) links, each statement its own transaction in
+        autocommit mode (one trip and one commit, as the log rows')."""
+        for start in range(0, len(messages), 1000):  # 4 variables a link: well within limits
+            chunk = messages[start : start + 1000]
+            marks = ",".join(["(?,?,?,?)"] * len(chunk))
+            sql = (
+                "UPDATE queries SET message_channel_id = v.column1, message_id = v.column2 "
+                f"FROM (VALUES {marks}) AS v "
+                "WHERE queries.id = v.column3 AND queries.guild_id IS v.column4"
+            )
+            values = [value for link in chunk for value in link]
 
-        async def update() -> None:
-            async with self._transaction_lock:
-                await self._db.execute(sql, values)
+            async def update(sql: str = sql, values: list[object] = values) -> None:
+                async with self._transaction_lock:
+                    await self._db.execute(sql, values)
 
-        await _patiently("linking answers to their messages", update)
+            await _patiently("linking answers to their messages", update)
 
     async def reply_targets(
         self, guild_id: int | None, query_ids: Sequence[int]
@@ -1061,6 +1053,7 @@ class Store:
         answer (or question) is a message the bot can reply under, newest first."""
         if not query_ids:
             return []
+        await self._links.flush()
         cond, args = self._log_scope(guild_id)
         sql = (
             "SELECT id, query, user_id, message_channel_id, message_id FROM queries "
@@ -1099,6 +1092,7 @@ class Store:
     async def recent_queries(
         self, guild_id: int | None, limit: int, *, unanswered: bool = False
     ) -> list[QueryRecord]:
+        await self._links.flush()  # the links to answers' messages noted so far
         cond, args = self._log_scope(guild_id, "q.guild_id")
         if unanswered:
             cond += " AND q.answered = 0"

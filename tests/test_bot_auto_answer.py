@@ -19,6 +19,7 @@ from bot.settings import Settings
 from discord_emulator import DiscordEmulator, running_emulator
 from discord_emulator.model import Channel
 from retrieval.knowledge import KnowledgeBase
+from retrieval.models import Caller
 from tests.test_bot import SPEND, _start
 
 UNANSWERABLE = "How do I bake sourdough bread?"
@@ -182,10 +183,11 @@ async def test_a_closed_gap_is_announced_under_the_members_own_message(room: Roo
     bystander = await emu.post(emu.add_member("ivy"), room.general, "Lovely weather today")
     await _settled(room)
     assert not _bot_messages(room, room.general)
-    with sqlite3.connect(room.db) as con:
-        links = con.execute("SELECT query, message_channel_id, message_id FROM queries")
-        linked = {query: (channel, message) for query, channel, message in links}
-    assert linked["How long must sourdough starter ferment?"] == (room.general.id, asked.id)
+    logged = await room.bot.kb.query_log("recent", 10, Caller.member(emu.guild.id, None))
+    linked = {row.query: row.message_url for row in logged}
+    assert linked["How long must sourdough starter ferment?"] == (
+        f"https://discord.com/channels/{emu.guild.id}/{room.general.id}/{asked.id}"
+    )
     gaps = await (await emu.run_command(emu.moderator, "logs gaps")).wait_message()
     fields = gaps.embeds[0]["fields"]
     n = fields.index(next(f for f in fields if "ferment" in f["name"])) + 1

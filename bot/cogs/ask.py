@@ -94,7 +94,7 @@ class Ask(commands.Cog):
             deferred_ephemeral=private,
         )
         if not ephemeral:
-            await replies.note_posted(self.bot, answer, interaction.guild_id, sent)
+            replies.note_posted(self.bot, answer, interaction.guild_id, sent)
 
 
 async def setup(bot: Citebot) -> None:

@@ -154,13 +154,13 @@ class AutoAnswer(commands.Cog):
     ) -> None:
         view = answer_view(answer, 0, COUNT, asker, threaded=True)
         sent = await where.send(embed=render.answer_embed(answer), view=view, **kwargs)  # type: ignore[arg-type]
-        await replies.note_posted(self.bot, answer, sent.guild.id if sent.guild else None, sent)
+        replies.note_posted(self.bot, answer, sent.guild.id if sent.guild else None, sent)
 
-    async def _unanswered(self, message: discord.Message, answer: Answer | None) -> None:
+    def _unanswered(self, message: discord.Message, answer: Answer | None) -> None:
         """Nothing was posted: the log links the member's own (public) message instead, where
         a source added later is announced."""
         if answer is not None and answer.query_id is not None and message.guild is not None:
-            await self.bot.kb.answer_posted(
+            self.bot.kb.answer_posted(
                 answer.query_id, message.guild.id, message.channel.id, message.id
             )
 
@@ -169,7 +169,7 @@ class AutoAnswer(commands.Cog):
         question = message_question(message, self.bot.user.id if self.bot.user else None)
         answer = await self._ask(message, question) if question else None
         if answer is None or not answer.answered:
-            await self._unanswered(message, answer)
+            self._unanswered(message, answer)
             return
         name = " ".join(question.split())[:THREAD_NAME_LIMIT]
         thread = await message.create_thread(name=name)
@@ -187,7 +187,7 @@ class AutoAnswer(commands.Cog):
         if answer.answered:
             await self._post(thread, answer, message.author.id)
             return
-        await self._unanswered(message, answer)
+        self._unanswered(message, answer)
         tag = next((t for t in forum.available_tags if t.name.casefold() == UNANSWERED_TAG), None)
         if tag is not None:
             with contextlib.suppress(discord.HTTPException):  # Manage Threads is needed
@@ -200,7 +200,7 @@ class AutoAnswer(commands.Cog):
         question = message_question(message, self.bot.user.id if self.bot.user else None)
         answer = await self._ask(message, question, context) if question else None
         if answer is None or not answer.answered:
-            await self._unanswered(message, answer)
+            self._unanswered(message, answer)
             return
         await self._post(thread, answer, message.author.id, reference=message, mention_author=False)
 

@@ -87,7 +87,7 @@ class FindSources(commands.Cog):
                 private_view = answer_view(answer, 0, COUNT, interaction.user.id, private=True)
                 await interaction.followup.send(embed=embed, view=private_view, ephemeral=True)
                 return
-            await replies.note_posted(self.bot, answer, interaction.guild_id, sent)
+            replies.note_posted(self.bot, answer, interaction.guild_id, sent)
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
         except Exception as exc:
