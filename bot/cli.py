@@ -843,6 +843,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from retrieval.pg_store import is_postgres, shown_address
+
+        if is_postgres(db_path) and _is_database_error(exc):  # a server's refusal: one line
+            shown = shown_address(db_path)
+            print(f"citebot: error: cannot use the database {shown}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         if os.environ.get("CITEBOT_DEBUG"):
             raise
         print(
@@ -851,6 +857,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A PostgreSQL server's refusal, or no server there: said in one line, as SQLite's."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError)
 
 
 def run_console() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 DEFAULT_ASK_RATE = 5
 DEFAULT_ASK_PER = 30.0
@@ -36,7 +36,8 @@ def _snowflake(name: str, raw: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Settings:
     token: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
-    db_path: str = "citebot.db"
+    # A file, or a PostgreSQL address that may hold a password: never in a repr.
+    db_path: str = field(default="citebot.db", repr=False)
     guild_id: int | None = None  # sync commands to this server only (development)
     mod_role_ids: frozenset[int] = field(default_factory=frozenset)
     ask_rate: int = DEFAULT_ASK_RATE  # asks per user ...
@@ -50,6 +51,15 @@ class Settings:
     # never asked for; None (`citebot run`'s default): asked for, and when Discord refuses it,
     # the bot logs in again without it and says so (bot.launcher).
     message_content: bool | None = False
+
+    def __repr__(self) -> str:
+        """Every field but the token, and the database as it may be shown (no password)."""
+        from retrieval.pg_store import shown_address
+
+        shown = [f"db_path={shown_address(self.db_path)!r}"] + [
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
+        ]
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -474,7 +474,7 @@ class Answering:
         alternated batches: search p95 0.45-0.51 -> 0.41-0.49 ms, ask p50 2.7-3.0 -> 2.4-2.6
         ms). Not for an in-memory database, whose reads go through the loop. Returns whether
         it does."""
-        self._inline = not self.store.in_memory and self._processes is None
+        self._inline = self.store.local_reads and self._processes is None
         return self._inline
 
     async def expect_many_questions(self, wait: float, *, build: bool = True) -> bool:

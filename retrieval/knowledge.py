@@ -35,6 +35,19 @@ from retrieval.reanalysis import reanalyse_if_needed
 from retrieval.seeds import SEED_FINGERPRINT, seeds_fingerprint
 from retrieval.store import Store
 
+
+async def open_store(address: str | Path) -> Store:
+    """The database at `address`: a SQLite file (or ":memory:"), or PostgreSQL when it is a
+    `postgresql://` address (`retrieval.pg_store`; asyncpg is imported only then)."""
+    from retrieval.pg_store import is_postgres
+
+    if is_postgres(str(address)):
+        from retrieval.pg_store import PgStore
+
+        return await PgStore.open(str(address))  # type: ignore[return-value]
+    return await Store.open(address)
+
+
 if TYPE_CHECKING:  # aiohttp is imported only when a page is fetched: `citebot ask` stays fast
     from aiohttp.abc import AbstractResolver
 
@@ -172,7 +185,7 @@ class KnowledgeBase:
         resolver: AbstractResolver | None = None,
         ingest: IngestQueue | None = None,
     ) -> KnowledgeBase:
-        store = await Store.open(path)
+        store = await open_store(path)
         kb = cls(store, fetch_policy=fetch_policy, resolver=resolver, ingest=ingest)
         try:
             await reanalyse_if_needed(store)

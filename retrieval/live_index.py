@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 
 from retrieval.index import TITLE_WEIGHT, Bm25Index, new_segment_name, segments_of
 from retrieval.segments import Segment
@@ -32,7 +31,7 @@ class LiveIndex:
         self.current: Bm25Index | None = None
         self.lock = asyncio.Lock()
         # Where segments are saved; an in-memory database has no folder: build, never save.
-        self.folder = None if store.in_memory else Path(f"{store.path}.segments")
+        self.folder = store.segment_folder
         self._merging: asyncio.Task[None] | None = None
 
     async def close(self) -> None:

@@ -48,9 +48,7 @@ async def reanalyse_if_needed(store: Store) -> int:
 
     updated = await asyncio.to_thread(analyse)
     async with store.transaction() as db:
-        async with db.execute("SELECT value FROM meta WHERE key = 'analyzer_version'") as cur:
-            row = await cur.fetchone()
-        if row is not None and row[0] == str(ANALYZER_VERSION):
+        if await store.meta("analyzer_version", db) == str(ANALYZER_VERSION):
             return 0  # another process did it meanwhile
         await store.store_reanalysed(db, updated, ANALYZER_VERSION)
     return len(updated)

@@ -355,6 +355,17 @@ class Store:
     def in_memory(self) -> bool:
         return str(self.path) in (":memory:", "")
 
+    @property
+    def local_reads(self) -> bool:
+        """Whether an engine thread reads through a connection of its own (`sync_reader`):
+        a file, yes; an in-memory database exists only on the store's connection."""
+        return not self.in_memory
+
+    @property
+    def segment_folder(self) -> Path | None:
+        """Where the index's segments are saved, next to the file (none in memory)."""
+        return None if self.in_memory else Path(f"{self.path}.segments")
+
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         memory = str(path) in (":memory:", "")
@@ -533,8 +544,11 @@ class Store:
 
     # -- corpus ------------------------------------------------------------------------------
 
-    async def meta(self, key: str) -> str | None:
-        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+    async def meta(self, key: str, db: aiosqlite.Connection | None = None) -> str | None:
+        """A value of the meta table; through `db` inside a transaction that decides by it."""
+        async with (db or self._reader).execute(
+            "SELECT value FROM meta WHERE key = ?", (key,)
+        ) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 

@@ -1,9 +1,11 @@
-"""Shared fixtures: a fresh SQLite file per test, and the command line run in-process."""
+"""Shared fixtures: a fresh SQLite file per test, the command line run in-process, and (for the
+tests that run on both backends) a fresh PostgreSQL database in a cluster the session starts."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,61 @@ def db_path(tmp_path: Path) -> Path:
 async def kb(db_path: Path) -> AsyncIterator[KnowledgeBase]:
     async with await KnowledgeBase.open(db_path) as knowledge:
         yield knowledge
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster for the session (`tests.postgres`). Without PostgreSQL
+    on the machine the tests that need it are skipped, except in CI, where they must run."""
+    from tests.postgres import NoPostgres, running_cluster
+
+    try:
+        with running_cluster() as cluster:
+            yield cluster
+    except NoPostgres as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def address(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A new, empty database of each backend: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(db_path)
+    from tests.postgres import fresh_database
+
+    return await fresh_database(request.getfixturevalue("pg_cluster"))
+
+
+@pytest.fixture
+async def any_kb(address: str) -> AsyncIterator[KnowledgeBase]:
+    """A knowledge base on each backend in turn (`address`)."""
+    async with await KnowledgeBase.open(address) as knowledge:
+        yield knowledge
+
+
+async def query_rows(address: str, sql: str, *args: object) -> list[tuple]:
+    """Rows of `sql` (written with `?` marks) read straight from either backend: what a test
+    checks the store left, without going through the store."""
+    import asyncio
+
+    from retrieval.pg_store import _q, is_postgres
+
+    if is_postgres(address):
+        import asyncpg
+
+        con = await asyncpg.connect(address)
+        try:
+            return [tuple(r) for r in await con.fetch(_q(sql), *args)]
+        finally:
+            await con.close()
+
+    def read() -> list[tuple]:
+        with sqlite3.connect(address, timeout=30) as con:
+            return con.execute(sql, args).fetchall()
+
+    return await asyncio.to_thread(read)
 
 
 @pytest.fixture
