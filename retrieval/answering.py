@@ -465,6 +465,9 @@ class Answering:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._inline = False  # see answer_inline
+        # A change made by another process (a shared PostgreSQL database tells of it): the
+        # index is rebuilt at once, not when the next question finds it stale.
+        store.on_corpus_change(self._catch_up_in_background)
 
     def answer_inline(self) -> bool:
         """Answer on the event loop's own thread from now on: for a caller that asks one
@@ -814,8 +817,11 @@ class _ThreadReads:
     loop: asyncio.AbstractEventLoop
 
     def versions(self, guild_id: int | None) -> tuple[int, int, int]:
-        db = self.answering._reader()
         store = self.answering.store
+        known = store.versions_now(guild_id)  # kept current in memory (PostgreSQL's watch)
+        if known is not None:
+            return known
+        db = self.answering._reader()
         if db is None:
             return asyncio.run_coroutine_threadsafe(store.versions(guild_id), self.loop).result()
         return store.versions_on(db, guild_id)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from retrieval.log_writer import BatchWriter, Trickle
 from retrieval.models import FeedbackRow, QueryRecord, Source
+from retrieval.pg_sync import CorpusWatch
 from retrieval.store import (
     CorpusDelta,
     CorpusVersion,
@@ -194,6 +195,8 @@ class PgStore:
             self._write_log_rows, self._store_layouts
         )
         self._links: Trickle[tuple[object, ...]] = Trickle(self._link_messages)
+        self.watch: CorpusWatch | None = None  # started by `open`
+        self._bumped: set[int] = set()  # transactions (their connections) that moved versions
 
     def __repr__(self) -> str:  # the address may hold a password: never shown
         return "PgStore(<database>)"
@@ -214,6 +217,9 @@ class PgStore:
         store = cls(pool, address)
         try:
             await store._migrate()
+            watch = CorpusWatch(lambda: asyncpg.connect(address), store.version_map, NOTIFY_CHANNEL)
+            await watch.start()
+            store.watch = watch
         except BaseException:
             await pool.close()
             raise
@@ -224,15 +230,35 @@ class PgStore:
             await self._writer.close()
             await self._links.close()
         finally:
+            if self.watch is not None:
+                await self.watch.close()
             await self._pool.close()
+
+    def on_corpus_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs whenever the corpus changed, in this process or another."""
+        if self.watch is not None:
+            self.watch.on_change(listener)
+
+    def versions_now(self, guild_id: int | None) -> tuple[int, int, int] | None:
+        """`versions` as last read by the watch, from any thread; None before it read."""
+        return self.watch.versions(guild_id) if self.watch is not None else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
         """One transaction on a connection of its own, committed at the end or rolled back on
         any exception; writers take turns (the module's docstring)."""
-        async with self._pool.acquire() as con, con.transaction():
-            await con.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-            yield con
+        async with self._pool.acquire() as con:
+            try:
+                async with con.transaction():
+                    await con.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    yield con
+            finally:
+                moved = id(con) in self._bumped
+                self._bumped.discard(id(con))
+            if moved and self.watch is not None:
+                # Committed: this process's own next question sees the change at once (the
+                # notification reaches its watch a moment later).
+                await self.watch.refresh()
 
     async def _read_snapshot(self, read: Callable[[Any], Awaitable[T]]) -> T:
         """`read` in one read-only transaction that sees one committed version throughout."""
@@ -626,6 +652,7 @@ class PgStore:
             str(len(changes)),
         )
         await con.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(guild_id or 0))
+        self._bumped.add(id(con))
 
     async def passages_to_reanalyse(self) -> list[tuple[int, str | None, str]]:
         rows = await self._pool.fetch("SELECT id, heading, text FROM passages")
@@ -646,6 +673,10 @@ class PgStore:
             await self._bump_many(con, scope or None, [f"analyzer {analyzer_version}"])
 
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
+        """As the watch last read them (kept current by notifications and checks), else read."""
+        known = self.versions_now(guild_id)
+        if known is not None:
+            return known
         keys = _version_keys(guild_id)
         rows = await self._pool.fetch(
             "SELECT key, value FROM meta WHERE key = ANY($1::text[])", list(keys)

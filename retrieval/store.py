@@ -361,6 +361,14 @@ class Store:
         a file, yes; an in-memory database exists only on the store's connection."""
         return not self.in_memory
 
+    def on_corpus_change(self, listener: Callable[[], None]) -> None:
+        """Nothing to register: a SQLite file has no notifications; each question reads the
+        corpus version through its thread's connection (cheap: a read of a local file)."""
+
+    def versions_now(self, guild_id: int | None) -> tuple[int, int, int] | None:
+        """None: read them (`versions`, `versions_on`)."""
+        return None
+
     @property
     def segment_folder(self) -> Path | None:
         """Where the index's segments are saved, next to the file (none in memory)."""

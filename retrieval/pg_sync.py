@@ -1,0 +1,136 @@
+"""Keeping a process's view of a shared PostgreSQL corpus current (issue 13, point 3).
+
+Every change to the corpus moves its version in the database and sends `NOTIFY citebot_corpus`
+at commit (`retrieval.pg_store`). `CorpusWatch` listens on a connection of its own and, when told,
+reads the versions again and tells this process (the answering part rebuilds its index in the
+background, so the next question finds a source another process added). A notification is
+never sent again to a listener that missed it (a dropped connection, a restart of the server),
+so the watch also reads the versions after every reconnect (the catch-up) and every
+`CHECK_S` seconds whatever happens (a check cheap enough to run often: one indexed read of a
+few rows). Questions then take the versions from memory, not from a read each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrieval.store import CorpusVersion
+
+log = logging.getLogger(__name__)
+
+CHECK_S = 1.0  # the periodic check: a missed notification costs at most this much delay
+RECONNECT_S = (0.1, 5.0)  # first and longest wait between attempts to listen again
+
+
+class CorpusWatch:
+    """The corpus version as this process knows it, kept current (see the module)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        read: Callable[[], Awaitable[CorpusVersion]],
+        channel: str,
+        *,
+        check_every: float = CHECK_S,
+    ) -> None:
+        self._connect = connect
+        self._read = read
+        self._channel = channel
+        self.check_every = check_every
+        self.version: CorpusVersion | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._wake = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._con: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self.reconnects = 0  # how often it listened again after losing its connection
+
+    async def start(self) -> None:
+        await self._listen()
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="citebot-corpus-watch")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._drop()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs (on the loop) each time the versions read differ from before."""
+        self._listeners.append(listener)
+
+    def versions(self, guild_id: int | None) -> tuple[int, int, int] | None:
+        """(corpus, global scope, this server's scope) versions as last read; None before."""
+        version = self.version
+        if version is None:
+            return None
+        return version.number, version.scopes.get(0, 0), version.scopes.get(guild_id or 0, 0)
+
+    async def refresh(self) -> None:
+        """Read the versions now; tell the listeners when they moved."""
+        version = await self._read()
+        if version != self.version:
+            self.version = version
+            for listener in self._listeners:
+                try:
+                    listener()
+                except Exception:
+                    log.exception("a corpus change listener failed")
+
+    async def _listen(self) -> None:
+        con = await self._connect()
+        try:
+            await con.add_listener(self._channel, self._notified)
+            con.add_termination_listener(self._terminated)
+        except BaseException:
+            await con.close()
+            raise
+        self._con = con
+        self._lost.clear()
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    def _terminated(self, *_: object) -> None:
+        self._lost.set()
+        self._wake.set()
+
+    async def _drop(self) -> None:
+        con, self._con = self._con, None
+        if con is not None and not con.is_closed():
+            with contextlib.suppress(Exception):
+                await con.close()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.check_every)
+            self._wake.clear()
+            if self._lost.is_set() or self._con is None or self._con.is_closed():
+                await self._reconnect()
+            try:
+                await self.refresh()
+            except Exception as exc:  # the server away: the next round tries again
+                log.warning("could not read the corpus version: %s", exc)
+
+    async def _reconnect(self) -> None:
+        await self._drop()
+        wait = RECONNECT_S[0]
+        while True:
+            try:
+                await self._listen()
+            except Exception as exc:
+                log.warning("listening for corpus changes failed (%s); again in %.1f s", exc, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RECONNECT_S[1])
+                continue
+            self.reconnects += 1
+            log.info("listening for corpus changes again; catching up")
+            return
