@@ -145,7 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("id", nargs="?", type=_positive)
     which.add_argument("--all", action="store_true", help="every source but the bundled ones")
 
-    sub.add_parser("run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)")
+    run = sub.add_parser(
+        "run", help="start the Discord bot (DISCORD_TOKEN from the environment or .env)"
+    )
+    run.add_argument(
+        "--shard-count",
+        metavar="N",
+        help="how many shards the bot has in all (past one process; $CITEBOT_SHARD_COUNT)",
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="the shards this process runs, e.g. 0,1 (default: all; $CITEBOT_SHARD_IDS)",
+    )
 
     logs = sub.add_parser(
         "logs",
@@ -816,6 +828,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.db:
             os.environ["CITEBOT_DB"] = args.db
+        if args.shard_count is not None:
+            os.environ["CITEBOT_SHARD_COUNT"] = args.shard_count
+        if args.shard_ids is not None:
+            os.environ["CITEBOT_SHARD_IDS"] = args.shard_ids
         return run()
     db_path = args.db or os.environ.get("CITEBOT_DB") or DEFAULT_DB
     try:

@@ -41,7 +41,7 @@ EXTENSIONS = (
 )
 
 
-class Citebot(commands.Bot):
+class Citebot(commands.AutoShardedBot):
     """citebot in Discord. Slash and message commands need no privileged intent; auto-answers
     and plain follow-ups need Message Content (`Settings.message_content`)."""
 
@@ -56,6 +56,10 @@ class Citebot(commands.Bot):
             tree_cls=CitebotTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            # One process may run several shards (issue 13): discord.py's auto-sharded client
+            # connects each; unsharded, the count Discord recommends (1 for a small bot).
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
         )
         self.kb = kb
         self.settings = settings

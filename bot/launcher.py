@@ -47,6 +47,7 @@ async def _serve(settings: Settings) -> None:
         settings.db_path,
         fetch_policy=policy,
         ingest=IngestQueue(Budget.from_env(os.environ)),
+        shards=settings.shards,
     ) as kb:
         # The compiled search, loaded in the background: by the engine processes that answer
         # the questions, else by this process.

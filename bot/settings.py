@@ -51,6 +51,17 @@ class Settings:
     # never asked for; None (`citebot run`'s default): asked for, and when Discord refuses it,
     # the bot logs in again without it and says so (bot.launcher).
     message_content: bool | None = False
+    # Sharding (issue 13): this process runs shards `shard_ids` of `shard_count` (Discord's
+    # rule puts a server on shard (id >> 22) % count). None: one process for every server.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def shards(self) -> tuple[int, tuple[int, ...]] | None:
+        """(count, this process's ids), or None when unsharded."""
+        if self.shard_count is None:
+            return None
+        return self.shard_count, self.shard_ids or tuple(range(self.shard_count))
 
     def __repr__(self) -> str:
         """Every field but the token, and the database as it may be shown (no password)."""
@@ -92,7 +103,10 @@ class Settings:
         content = env.get("CITEBOT_MESSAGE_CONTENT", "").strip().lower()
         if content not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
             raise SettingsError(f"CITEBOT_MESSAGE_CONTENT must be 1 or 0, not {content!r}")
+        count, ids = _shards(env)
         return cls(
+            shard_count=count,
+            shard_ids=ids,
             token=token,
             message_content=None if not content else content in ("1", "true", "yes", "on"),
             engine_processes=int(engines) if engines else default_engine_processes(),
@@ -102,3 +116,34 @@ class Settings:
             ask_rate=rate,
             ask_per=per,
         )
+
+
+MAX_SHARDS = 65_536
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS (`citebot run --shard-count N --shard-ids
+    0,1` sets them), checked: ids are distinct and below the count."""
+    count_text = env.get("CITEBOT_SHARD_COUNT", "").strip()
+    ids_text = env.get("CITEBOT_SHARD_IDS", "").replace(" ", "").strip(",")
+    if not count_text:
+        if ids_text:
+            raise SettingsError("CITEBOT_SHARD_IDS needs CITEBOT_SHARD_COUNT (--shard-count)")
+        return None, None
+    if (
+        not (count_text.isascii() and count_text.isdigit())
+        or not 1 <= int(count_text) <= MAX_SHARDS
+    ):
+        raise SettingsError(
+            f"the shard count must be a number from 1 to {MAX_SHARDS:,}, not {count_text!r}"
+        )
+    count = int(count_text)
+    if not ids_text:
+        return count, None
+    parts = ids_text.split(",")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise SettingsError(f"shard ids must be numbers separated by commas, not {ids_text!r}")
+    ids = tuple(sorted({int(p) for p in parts}))
+    if ids[-1] >= count:
+        raise SettingsError(f"shard ids must be below the shard count ({count}); got {ids[-1]}")
+    return count, ids

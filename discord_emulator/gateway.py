@@ -52,6 +52,15 @@ class GatewaySession:
         self._compressor = zlib.compressobj() if compress else None
         self._lock = asyncio.Lock()
 
+    def owns(self, guild_id: int | str | None) -> bool:
+        """Whether this connection's shard receives the events of guild `guild_id`: Discord's
+        rule, `(guild_id >> 22) % shard_count == shard_id`; an unsharded connection (and an
+        event of no guild) gets them all."""
+        if self.shard is None or guild_id is None:
+            return True
+        shard_id, count = self.shard
+        return (int(guild_id) >> 22) % count == shard_id
+
     @property
     def compressed(self) -> bool:
         return self._compressor is not None

@@ -238,7 +238,7 @@ class Messaging:
         )
         for session in self._identified_sessions():
             intents = session.intents or 0
-            if not intents & INTENT_GUILD_MESSAGES:
+            if not intents & INTENT_GUILD_MESSAGES or not session.owns(guild.id):
                 continue
             seen = payload
             if not intents & INTENT_MESSAGE_CONTENT and not mentioned:
@@ -247,8 +247,10 @@ class Messaging:
         self._notify()
 
     async def _dispatch_to_all(self: DiscordEmulator, event: str, data: dict[str, Any]) -> None:
+        """To every connection whose shard owns the event's guild."""
         for session in self._identified_sessions():
-            await session.dispatch(event, data)
+            if session.owns(data.get("guild_id")):
+                await session.dispatch(event, data)
 
     # -- the bot's REST calls -----------------------------------------------------------
 

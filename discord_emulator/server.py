@@ -216,9 +216,18 @@ class DiscordEmulator(Messaging):
 
     # ----------------------------------------------------------------- world set-up
 
-    def add_guild(self, name: str, *, channels: Sequence[str] = ("general",)) -> Guild:
-        """A guild with @everyone, a Moderator role (Manage Server), the bot, and channels."""
+    def add_guild(
+        self,
+        name: str,
+        *,
+        channels: Sequence[str] = ("general",),
+        shard: tuple[int, int] | None = None,
+    ) -> Guild:
+        """A guild with @everyone, a Moderator role (Manage Server), the bot, and channels;
+        `shard` (id, count): an id that shard owns."""
         guild_id = snowflake()
+        while shard is not None and (guild_id >> 22) % shard[1] != shard[0]:
+            guild_id = snowflake()  # (a later millisecond: ids grow with time)
         guild = Guild(guild_id, name, self.owner.id)
         guild.roles.append(Role(guild_id, "@everyone", EVERYONE_PERMISSIONS))
         guild.roles.append(Role(snowflake(), "Moderator", MANAGE_GUILD, position=2))
@@ -544,7 +553,7 @@ class DiscordEmulator(Messaging):
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot_user.to_payload() | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
@@ -561,16 +570,20 @@ class DiscordEmulator(Messaging):
             ready["shard"] = session.shard
         await session.dispatch("READY", ready)
         for guild in self.guilds.values():
-            await session.dispatch("GUILD_CREATE", guild.to_create_payload())
+            if session.owns(guild.id):  # each shard gets its own servers only
+                await session.dispatch("GUILD_CREATE", guild.to_create_payload())
         self._notify()
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every identified connection (waiting for one if needed)."""
-        await self.wait_until(
-            lambda: bool(self._identified_sessions()),
-            what="the bot to connect to the gateway",
-        )
-        for session in self._identified_sessions():
+        """Send a gateway event to every identified connection whose shard owns its guild
+        (waiting for one if needed)."""
+        guild_id = data.get("guild_id")
+
+        def owners() -> list[gw.GatewaySession]:
+            return [s for s in self._identified_sessions() if s.owns(guild_id)]
+
+        await self.wait_until(lambda: bool(owners()), what="the bot to connect to the gateway")
+        for session in owners():
             await session.dispatch(event, data)
 
     # ----------------------------------------------------------------- REST: account

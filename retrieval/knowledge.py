@@ -184,8 +184,12 @@ class KnowledgeBase:
         fetch_policy: FetchPolicy | None = None,
         resolver: AbstractResolver | None = None,
         ingest: IngestQueue | None = None,
+        shards: tuple[int, tuple[int, ...]] | None = None,
     ) -> KnowledgeBase:
+        """`shards` (count, this process's ids): index only the global corpus and the servers
+        on those shards (a shard process of a bot past one process)."""
         store = await open_store(path)
+        store.keep_shards(shards)
         kb = cls(store, fetch_policy=fetch_policy, resolver=resolver, ingest=ingest)
         try:
             await reanalyse_if_needed(store)

@@ -44,6 +44,7 @@ from retrieval.store import (
     _versions_of,
     _without_layout,
     now,
+    shard_condition,
 )
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ class PgStore:
         self._links: Trickle[tuple[object, ...]] = Trickle(self._link_messages)
         self.watch: CorpusWatch | None = None  # started by `open`
         self._bumped: set[int] = set()  # transactions (their connections) that moved versions
+        self.shards: tuple[int, tuple[int, ...]] | None = None  # see Store.keep_shards
 
     def __repr__(self) -> str:  # the address may hold a password: never shown
         return "PgStore(<database>)"
@@ -233,6 +235,10 @@ class PgStore:
             if self.watch is not None:
                 await self.watch.close()
             await self._pool.close()
+
+    def keep_shards(self, shards: tuple[int, tuple[int, ...]] | None) -> None:
+        """Index only the global corpus and the servers on these shards (`Store.keep_shards`)."""
+        self.shards = shards
 
     def on_corpus_change(self, listener: Callable[[], None]) -> None:
         """`listener()` runs whenever the corpus changed, in this process or another."""
@@ -297,7 +303,10 @@ class PgStore:
             version = await self.version_map(con)
             hashes = {
                 int(r[0]): str(r[1])
-                for r in await con.fetch("SELECT id, content_hash FROM documents")
+                for r in await con.fetch(
+                    "SELECT id, content_hash FROM documents "
+                    f"WHERE {shard_condition(self.shards, 'guild_id')}"
+                )
             }
             if known is None:
                 return CorpusDelta(version, hashes, [], await self.load_passages(con))
@@ -315,12 +324,11 @@ class PgStore:
 
         return await self._read_snapshot(read)
 
-    @staticmethod
-    async def _passages_of(con: Any, documents: Sequence[int]) -> list[PassageRow]:
+    async def _passages_of(self, con: Any, documents: Sequence[int]) -> list[PassageRow]:
         rows = await con.fetch(
             "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
             "JOIN documents d ON d.id = p.document_id WHERE p.document_id = ANY($1::bigint[]) "
-            "ORDER BY p.id",
+            f"AND {shard_condition(self.shards)} ORDER BY p.id",
             list(documents),
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
@@ -374,7 +382,8 @@ class PgStore:
     async def load_passages(self, con: Any | None = None) -> Sequence[PassageRow]:
         rows = await (con or self._pool).fetch(
             "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
-            "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+            f"JOIN documents d ON d.id = p.document_id WHERE {shard_condition(self.shards)} "
+            "ORDER BY p.id"
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 

@@ -232,6 +232,17 @@ def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tup
     return f"({column} IS NULL OR {column} = ?)", (guild_id,)
 
 
+def shard_condition(shards: tuple[int, tuple[int, ...]] | None, column: str = "d.guild_id") -> str:
+    """SQL condition for the documents a process with `shards` (count, its ids) indexes: the
+    global corpus and the servers on its shards (Discord's rule: (id >> 22) % count). Numbers
+    only (checked ints), so written into the statement; the same text in SQLite and PostgreSQL."""
+    if shards is None:
+        return "1 = 1"
+    count, ids = shards
+    listed = ",".join(str(int(i)) for i in ids)
+    return f"({column} IS NULL OR (({column} >> 22) % {int(count)}) IN ({listed}))"
+
+
 def read_connection(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the database file at `path`, usable from any one thread at
     a time (an engine thread's, or an engine process's: `retrieval.engine_worker`)."""
@@ -341,6 +352,9 @@ class Store:
         self.path = path
         # One connection serves every writing coroutine: transactions must take turns on it.
         self._transaction_lock = asyncio.Lock()
+        # The shards this process answers for (`keep_shards`): its index holds their servers'
+        # sources and the global corpus only.
+        self.shards: tuple[int, tuple[int, ...]] | None = None
         self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
             self._write_log_rows, self._store_layouts
         )
@@ -369,10 +383,21 @@ class Store:
         """None: read them (`versions`, `versions_on`)."""
         return None
 
+    def keep_shards(self, shards: tuple[int, tuple[int, ...]] | None) -> None:
+        """Index only the global corpus and the servers on these shards (count, ids): a shard
+        process needs no other server's sources in memory. Before the index is first built."""
+        self.shards = shards
+
     @property
     def segment_folder(self) -> Path | None:
-        """Where the index's segments are saved, next to the file (none in memory)."""
-        return None if self.in_memory else Path(f"{self.path}.segments")
+        """Where the index's segments are saved, next to the file (none in memory); a shard
+        process's own, as its index holds its shards' servers only."""
+        if self.in_memory:
+            return None
+        if self.shards is None:
+            return Path(f"{self.path}.segments")
+        count, ids = self.shards
+        return Path(f"{self.path}.segments-shards-{count}-{'-'.join(map(str, ids))}")
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -470,7 +495,9 @@ class Store:
         self, db: aiosqlite.Connection, known: Mapping[int, str] | None
     ) -> CorpusDelta:
         version = await self.version_map(db)
-        async with db.execute("SELECT id, content_hash FROM documents") as cur:
+        mine = shard_condition(self.shards, "guild_id")
+        sql = f"SELECT id, content_hash FROM documents WHERE {mine}"
+        async with db.execute(sql) as cur:
             cur.row_factory = None
             hashes = {int(i): str(h) for i, h in await cur.fetchall()}
         if known is None:
@@ -491,8 +518,9 @@ class Store:
 
         return await self._read_snapshot(read)
 
-    @staticmethod
-    async def _passages_of(db: aiosqlite.Connection, documents: Sequence[int]) -> list[PassageRow]:
+    async def _passages_of(
+        self, db: aiosqlite.Connection, documents: Sequence[int]
+    ) -> list[PassageRow]:
         """These documents' passages as the index reads them, in passage id order (what a
         sync adds and a merge rebuilds from)."""
         rows: list[PassageRow] = []
@@ -501,7 +529,7 @@ class Store:
             sql = (
                 "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
                 "JOIN documents d ON d.id = p.document_id WHERE p.document_id IN "
-                f"({','.join('?' * len(part))})"
+                f"({','.join('?' * len(part))}) AND {shard_condition(self.shards)}"
             )
             async with db.execute(sql, part) as cur:
                 cur.row_factory = None
@@ -591,7 +619,8 @@ class Store:
         """
         sql = (
             "SELECT p.id, p.document_id, d.guild_id, p.terms, d.title FROM passages p "
-            "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+            f"JOIN documents d ON d.id = p.document_id WHERE {shard_condition(self.shards)} "
+            "ORDER BY p.id"
         )
         async with (db or self._reader).execute(sql) as cur:
             cur.row_factory = None  # plain tuples, for this cursor only
