@@ -111,6 +111,15 @@ def run() -> int:
     except (sqlite3.Error, OSError) as exc:
         print(f"citebot: error: cannot start: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        from retrieval.pg_store import database_errors
+
+        if not isinstance(exc, database_errors()):
+            raise
+        # A PostgreSQL server's refusal (a wrong password, no such database): one line; its
+        # message names neither the address nor the password.
+        print(f"citebot: error: cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         log.info("stopped")
     return 0

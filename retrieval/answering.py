@@ -458,6 +458,7 @@ class Answering:
         self.live = live
         self.queries = queries
         self._catching_up: asyncio.Task[None] | None = None
+        self._again = False  # a change heard while catching up: once more (`_catch_up`)
         self._article_counts: dict[tuple[int, int | None], int] = {}
         self._engine = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="citebot-answer")
         self._processes: EngineProcesses | None = None  # see answer_in_processes
@@ -467,7 +468,7 @@ class Answering:
         self._inline = False  # see answer_inline
         # A change made by another process (a shared PostgreSQL database tells of it): the
         # index is rebuilt at once, not when the next question finds it stale.
-        store.on_corpus_change(self._catch_up_in_background)
+        store.on_corpus_change(self._corpus_changed)
 
     def answer_inline(self) -> bool:
         """Answer on the event loop's own thread from now on: for a caller that asks one
@@ -545,6 +546,10 @@ class Answering:
         """Bring the saved index up to the database now, merged where fragmented (see
         `LiveIndex.settle`): what a terminal command that changed the corpus does before it
         exits. Returns the number of passages indexed."""
+        if self.live.folder is None:
+            # Nothing is saved (PostgreSQL, or memory): building the whole index only to drop
+            # it would cost a terminal command the corpus's reading for nothing.
+            return 0
         return len(await self.live.settle())
 
     async def current_index(self, guild_id: int | None = None) -> Bm25Index:
@@ -565,15 +570,30 @@ class Answering:
                 return index
         return await self._rebuild()
 
+    def _corpus_changed(self) -> None:
+        """Another process (or this one) changed the corpus: an index this process holds is
+        brought up to it now; none yet, the first question builds it."""
+        if self.live.current is not None:
+            self._catch_up_in_background()
+
     def _catch_up_in_background(self) -> None:
+        """Bring the index up to the corpus in the background. A change heard while a catch-up
+        runs (it may have read the corpus version already) makes that one go round again."""
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.create_task(self._catch_up())
+        else:
+            self._again = True
 
     async def _catch_up(self) -> None:
-        try:
-            await self._rebuild()
-        except Exception:
-            log.exception("rebuilding the index in the background failed")
+        while True:
+            self._again = False
+            try:
+                await self._rebuild()
+            except Exception:
+                log.exception("rebuilding the index in the background failed")
+                return
+            if not self._again:
+                return
 
     async def _rebuild(self) -> Bm25Index:
         """The index for the latest corpus version (`retrieval.live_index`)."""

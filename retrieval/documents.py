@@ -112,6 +112,9 @@ def prepare(raw: str, *, title: str | None = None, name: str = "the text") -> Pr
     line limits (checked first, before any of that work) or if nothing is left to index."""
     check_length(name, raw)
     check_lines(name, raw)
+    # NUL is no character of any text, and PostgreSQL's text cannot hold it (SQLite can): out.
+    raw = raw.replace("\x00", "")
+    title = title.replace("\x00", "") if title is not None else None
     article = clean_article(_spelled_out(raw, name), title=title)
     drafts = split_passages(article)
     passages = [

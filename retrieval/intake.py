@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from retrieval.errors import CitebotError, DuplicateSource, Forbidden, NotFound
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.ingest import FileRead, IngestQueue, OnQueued, read_files
 from retrieval.models import AddResult, Caller, RefreshResult, Source
+from retrieval.pg_store import database_errors
 from retrieval.seeds import seed_files
 from retrieval.store import NewDocument, Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url
@@ -181,7 +181,7 @@ class Intake:
             async for batch in read_files(self.ingest, paths, self._read_alone):
                 try:
                     outcomes = await self._store_batch(batch, guild_id, added_by)
-                except sqlite3.Error as exc:
+                except database_errors() as exc:
                     log.warning(
                         "writing %d files together failed (%s); one at a time", len(batch), exc
                     )

@@ -140,23 +140,32 @@ def _q(sql: str) -> str:
     return _MARK.sub(lambda _: f"${next(count)}", sql)
 
 
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What either backend raises when a statement or the server fails (for a handler that
+    tries again another way, or says so in a line); asyncpg is imported only when asked."""
+    import sqlite3
+
+    import asyncpg
+
+    return (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def is_postgres(address: str) -> bool:
     return str(address).startswith(SCHEMES)
 
 
 def shown_address(address: str) -> str:
-    """A database's address as it may be shown (a message, a log line): a PostgreSQL
-    address without its password; a file's path as it is."""
+    """A database's address as it may be shown (a message, a log line): a PostgreSQL address
+    as user@host:port/database only (no password, no query string, which may hold one too); a
+    file's path as it is."""
     if not is_postgres(address):
         return str(address)
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import urlsplit
 
     parts = urlsplit(address)
-    if parts.password is None:
-        return address
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    where = parts.netloc.rpartition("@")[2]  # host and port as written ([::1]:5432 too)
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{where}{parts.path}"
 
 
 def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tuple[int, ...]]:

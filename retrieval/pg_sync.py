@@ -33,7 +33,7 @@ class CorpusWatch:
     def __init__(
         self,
         connect: Callable[[], Awaitable[Any]],
-        read: Callable[[], Awaitable[CorpusVersion]],
+        read: Callable[[Any], Awaitable[CorpusVersion]],
         channel: str,
         *,
         check_every: float = CHECK_S,
@@ -49,10 +49,15 @@ class CorpusWatch:
         self._con: Any = None
         self._task: asyncio.Task[None] | None = None
         self.reconnects = 0  # how often it listened again after losing its connection
+        self._reading = asyncio.Lock()  # one read at a time (and one use of the connection)
 
     async def start(self) -> None:
         await self._listen()
-        await self.refresh()
+        try:
+            await self.refresh()
+        except BaseException:
+            await self._drop()
+            raise
         self._task = asyncio.create_task(self._run(), name="citebot-corpus-watch")
 
     async def close(self) -> None:
@@ -61,6 +66,11 @@ class CorpusWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._drop()
+
+    def check_every_seconds(self, seconds: float) -> None:
+        """Change the periodic check's interval, from the next round (started now)."""
+        self.check_every = seconds
+        self._wake.set()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """`listener()` runs (on the loop) each time the versions read differ from before."""
@@ -74,9 +84,25 @@ class CorpusWatch:
         return version.number, version.scopes.get(0, 0), version.scopes.get(guild_id or 0, 0)
 
     async def refresh(self) -> None:
-        """Read the versions now; tell the listeners when they moved."""
-        version = await self._read()
-        if version != self.version:
+        """Read the versions now, through the listening connection (so a check also finds a
+        connection that died without a word; the loop then listens again); tell the
+        listeners when they moved. Reads take turns, and one older than what is known (a
+        slow read finishing after a newer one) is dropped."""
+        async with self._reading:
+            con = self._con
+            if con is None or con.is_closed():
+                raise ConnectionError("not listening for corpus changes")
+            try:
+                version = await self._read(con)
+            except BaseException:
+                self._lost.set()
+                self._wake.set()
+                raise
+            known = self.version
+            if known is not None and version.number < known.number:
+                return
+            if version == known:
+                return
             self.version = version
             for listener in self._listeners:
                 try:

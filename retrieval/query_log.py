@@ -157,7 +157,8 @@ class QueryLog:
         with their not-helpful vote; NotFound when they have none on it."""
         if await self.question(query_id, guild_id) is None:
             raise NotFound("that answer is no longer in the log")
-        text = " ".join(reason.split())[:MAX_REASON_CHARS] or None
+        printable = "".join(ch for ch in reason if ch.isprintable() or ch.isspace())
+        text = " ".join(printable.split())[:MAX_REASON_CHARS] or None
         if not await self.store.set_feedback_reason(query_id, user_id, text):
             raise NotFound("there is no not-helpful vote of yours on that answer to explain")
 

@@ -1,6 +1,7 @@
 """What one server does stays in that server, and what one coroutine or process does waits its
 turn: server checks in paging, votes and passage lookup, reads that never see uncommitted rows,
-writes that wait for another process's lock, and the races a review found."""
+writes that wait for another process's lock, and the races a review found. The server checks
+and the transaction tests run on both backends (SQLite and PostgreSQL: `any_kb`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from retrieval.errors import DuplicateSource, NotFound
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
 from retrieval.store import NewPassage
-from tests.conftest import table_dump
+from tests.conftest import query_rows
 from tests.test_extract import article_page
 from tests.test_web_sources import CHIPS, CHIPS_V2, LOCAL
 
@@ -36,7 +37,8 @@ async def _ask_in_a(kb: KnowledgeBase) -> int:
     return answer.query_id
 
 
-async def test_another_server_cannot_page_a_servers_answer(kb: KnowledgeBase) -> None:
+async def test_another_server_cannot_page_a_servers_answer(any_kb: KnowledgeBase) -> None:
+    kb = any_kb
     query_id = await _ask_in_a(kb)
     assert (await kb.page(query_id, 0, 1, SERVER_A)).hits[0].title == "Ferncliff memo"
     with pytest.raises(NotFound, match="no longer in the log"):
@@ -44,27 +46,26 @@ async def test_another_server_cannot_page_a_servers_answer(kb: KnowledgeBase) ->
 
 
 async def test_another_server_cannot_vote_on_a_servers_answer(
-    kb: KnowledgeBase, db_path: Path
+    any_kb: KnowledgeBase, address: str
 ) -> None:
+    kb = any_kb
     query_id = await _ask_in_a(kb)
     with pytest.raises(NotFound, match="no longer in the log"):
         await kb.record_feedback(query_id, 42, False, SERVER_B)
-    with sqlite3.connect(db_path) as con:
-        assert con.execute("SELECT count(*) FROM feedback").fetchone()[0] == 0
+    assert await query_rows(address, "SELECT count(*) FROM feedback") == [(0,)]
     await kb.record_feedback(query_id, 42, True, SERVER_A)
-    with sqlite3.connect(db_path) as con:
-        assert con.execute("SELECT query_id, helpful FROM feedback").fetchall() == [(query_id, 1)]
+    assert await query_rows(address, "SELECT query_id, helpful FROM feedback") == [(query_id, 1)]
 
 
 async def test_passage_lookup_shows_a_server_only_its_own_and_the_global_passages(
-    kb: KnowledgeBase,
+    any_kb: KnowledgeBase, address: str
 ) -> None:
+    kb = any_kb
     added = await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
-    with sqlite3.connect(kb.store.path) as con:
-        [(memo_passage,)] = con.execute(
-            "SELECT id FROM passages WHERE document_id = ?", (added.source.doc_id,)
-        ).fetchall()
-        (seed_passage,) = con.execute("SELECT min(id) FROM passages").fetchone()
+    [(memo_passage,)] = await query_rows(
+        address, "SELECT id FROM passages WHERE document_id = ?", added.source.doc_id
+    )
+    [(seed_passage,)] = await query_rows(address, "SELECT min(id) FROM passages")
     assert set(await kb.store.passages_by_id([memo_passage, seed_passage], SERVER_A)) == {
         memo_passage,
         seed_passage,
@@ -79,7 +80,10 @@ class _Rollback(Exception):
     pass
 
 
-async def test_reads_never_see_another_coroutines_uncommitted_rows(kb: KnowledgeBase) -> None:
+async def test_reads_never_see_another_coroutines_uncommitted_rows(
+    any_kb: KnowledgeBase,
+) -> None:
+    kb = any_kb
     with pytest.raises(_Rollback):
         async with kb.store.transaction() as db:
             await kb.store.insert_document(
@@ -145,14 +149,23 @@ async def test_an_ask_waits_for_another_processs_write_lock_and_is_logged(
         ]
 
 
+async def _dump(address: str) -> dict[str, list[tuple]]:
+    """Every row of the tables a refused source could have touched, in a stable order."""
+    return {
+        table: await query_rows(address, f"SELECT * FROM {table} ORDER BY 1, 2")
+        for table in ("documents", "passages", "meta")
+    }
+
+
 async def test_a_global_source_cannot_duplicate_a_servers_source(
-    kb: KnowledgeBase, db_path: Path
+    any_kb: KnowledgeBase, address: str
 ) -> None:
+    kb = any_kb
     await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
-    before = table_dump(db_path)
+    before = await _dump(address)
     with pytest.raises(DuplicateSource, match=rf"in server {SERVER_A}; a copy for every server"):
         await kb.add_text(MEMO, title="Ferncliff memo (global)")
-    assert table_dump(db_path) == before
+    assert await _dump(address) == before
 
 
 def test_summary_of_a_superscript_digit_is_a_clean_refusal(cli) -> None:
@@ -248,8 +261,9 @@ async def test_a_refresh_starts_no_source_after_its_deadline(db_path: Path, gate
 
 
 async def test_a_server_does_not_wait_for_the_index_of_another_servers_change(
-    kb: KnowledgeBase,
+    any_kb: KnowledgeBase,
 ) -> None:
+    kb = any_kb
     await kb.ask("How much did DeepSeek spend?", 3, Caller(guild_id=SERVER_B))
     await kb.add_text(MEMO, title="Ferncliff memo", guild_id=SERVER_A)
     # While the index takes in server A's change (held here as if the build were long) ...
@@ -269,7 +283,7 @@ async def test_a_server_does_not_wait_for_the_index_of_another_servers_change(
 
 
 async def test_another_servers_sources_change_nothing_in_a_servers_scores(
-    tmp_path: Path,
+    address: str,
 ) -> None:
     # Ranking statistics are per server: N, average length and document frequencies of the
     # global corpus plus the server's own sources. Server B adding sixty memos full of the
@@ -279,7 +293,7 @@ async def test_another_servers_sources_change_nothing_in_a_servers_scores(
         "what moves to the night shift",
         "how many robots does the warehouse have",
     ]
-    async with await KnowledgeBase.open(tmp_path / "stats.db", seed=False) as kb:
+    async with await KnowledgeBase.open(address, seed=False) as kb:
         await kb.add_text(
             "The warehouse opened in 1998. Its robots sort parcels for three towns, and the "
             "night shift keeps the conveyors running.",

@@ -55,7 +55,7 @@ def test_a_shard_process_indexes_only_its_servers_and_the_global_corpus():
 async def test_a_process_indexes_its_shards_servers_only(address) -> None:
     from retrieval.knowledge import KnowledgeBase
 
-    zero, one = 0 << 22, 1 << 22  # server ids on shards 0 and 1 of 2
+    zero, one = 2 << 22, 1 << 22  # server ids on shards 0 and 1 of 2
     async with await KnowledgeBase.open(address) as writer:
         await writer.add_text(KESTRELS, title="Kestrels", guild_id=zero)
         await writer.add_text(HERONS, title="Herons", guild_id=one)

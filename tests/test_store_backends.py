@@ -129,9 +129,34 @@ def test_a_postgresql_password_is_never_shown(cli, monkeypatch) -> None:
     from retrieval.pg_store import shown_address
 
     secret = "postgresql://citebot:s3cr3t-pw@127.0.0.1:1/citebot"
-    assert shown_address(secret) == "postgresql://citebot:***@127.0.0.1:1/citebot"
+    assert shown_address(secret) == "postgresql://citebot@127.0.0.1:1/citebot"
+    assert "pw" not in shown_address(secret + "?password=pw2&sslmode=require")
     assert "s3cr3t" not in repr(Settings(token="t", db_path=secret))
     monkeypatch.setenv("CITEBOT_DB", secret)
     failed = cli("sources", "list")  # nothing listens on port 1
     assert failed.code == 1 and "s3cr3t" not in failed.err + failed.out
     assert failed.err.startswith("citebot: error:")
+
+
+def test_a_servers_refusal_is_one_line_without_the_password(cli, monkeypatch, pg_cluster) -> None:
+    wrong = f"postgresql://postgres:s3cr3t@127.0.0.1:{pg_cluster.port}/no_such_database"
+    monkeypatch.setenv("CITEBOT_DB", wrong)
+    failed = cli("sources", "list")
+    assert failed.code == 1 and "s3cr3t" not in failed.err + failed.out
+    assert failed.err == (
+        f"citebot: error: cannot use the database postgresql://postgres@127.0.0.1:"
+        f'{pg_cluster.port}/no_such_database: database "no_such_database" does not exist\n'
+    )
+
+
+async def test_nul_characters_never_reach_the_database(any_kb) -> None:
+    """PostgreSQL's text cannot hold U+0000 (SQLite can): a source or a reason carrying one is
+    stored without it, on both backends alike."""
+    added = await any_kb.add_text(KESTRELS.replace("north", "no\x00rth"), title="Kes\x00trels")
+    assert added.source.title == "Kestrels"
+    found = await any_kb.ask("Where do kestrels nest?", 3, Caller.member(A, 7))
+    assert found.answered and "north ridge" in found.hits[0].text
+    await any_kb.record_feedback(found.query_id, 9, False, A)
+    await any_kb.record_reason(found.query_id, 9, "wrong\x00 ridge", A)
+    [row] = await any_kb.query_log("feedback", 5, Caller.member(A, None))
+    assert row.reasons == ("wrong ridge",)
