@@ -88,6 +88,15 @@ async def query_rows(address: str, sql: str, *args: object) -> list[tuple]:
     return await asyncio.to_thread(read)
 
 
+TABLES = ("documents", "passages", "queries", "feedback", "meta", "server_settings")
+
+
+async def dump_tables(address: str) -> dict[str, list[tuple]]:
+    """Every row of every table of either backend, in id (or key) order: "the database is
+    exactly as it was"."""
+    return {t: await query_rows(address, f"SELECT * FROM {t} ORDER BY 1, 2") for t in TABLES}
+
+
 @pytest.fixture
 def cli(db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """Run `citebot ARGS...` through its real entry function against this test's database."""

@@ -10,7 +10,7 @@ from retrieval.errors import BadSource, DuplicateSource, Forbidden, NotFound
 from retrieval.knowledge import KnowledgeBase
 from retrieval.models import Caller
 from retrieval.store import SCHEMA_VERSION, Store
-from tests.conftest import row_counts, table_dump
+from tests.conftest import dump_tables, query_rows, table_dump
 
 ROOT = Path(__file__).resolve().parent.parent
 GUILD_A, GUILD_B = 111111111111111111, 222222222222222222
@@ -21,14 +21,14 @@ ROBOTICS = (
 )
 
 
-async def test_bundled_corpus_is_ingested_once(db_path):
-    async with await KnowledgeBase.open(db_path) as kb:
+async def test_bundled_corpus_is_ingested_once(address):
+    async with await KnowledgeBase.open(address) as kb:
         assert len(await kb.list_sources()) == 5
         assert await kb.ensure_seeds() == 0
-    before = table_dump(db_path)
-    async with await KnowledgeBase.open(db_path) as kb:
+    before = await dump_tables(address)
+    async with await KnowledgeBase.open(address) as kb:
         assert [s.source for s in await kb.list_sources()][2] == "seeds/002_2d5ac121eab98ad0.txt"
-    assert table_dump(db_path) == before
+    assert await dump_tables(address) == before
 
 
 async def test_a_bundled_corpus_that_differs_from_seeds_is_brought_up_to_date_on_open(db_path):
@@ -63,7 +63,8 @@ async def test_schema_version_wal_and_refusal_of_a_newer_schema(db_path):
         await Store.open(db_path)
 
 
-async def test_a_server_sees_its_own_sources_and_the_bundled_corpus_only(kb):
+async def test_a_server_sees_its_own_sources_and_the_bundled_corpus_only(any_kb):
+    kb = any_kb
     added = await kb.add_text(ROBOTICS, title="Ferncliff robots", guild_id=GUILD_A)
     assert added.source.guild_id == GUILD_A and added.passages == 1
     in_a = await kb.ask("Ferncliff robots suction grippers", caller=Caller(guild_id=GUILD_A))
@@ -84,7 +85,8 @@ async def test_a_server_sees_its_own_sources_and_the_bundled_corpus_only(kb):
     assert bundled.answered
 
 
-async def test_duplicates_are_refused_per_server_and_against_the_bundled_corpus(kb):
+async def test_duplicates_are_refused_per_server_and_against_the_bundled_corpus(any_kb):
+    kb = any_kb
     await kb.add_text(ROBOTICS, guild_id=GUILD_A)
     with pytest.raises(DuplicateSource, match=r"already source \[6\]"):
         await kb.add_text("  " + ROBOTICS.replace(". ", ".\n\n"), guild_id=GUILD_A)
@@ -95,7 +97,8 @@ async def test_duplicates_are_refused_per_server_and_against_the_bundled_corpus(
         await kb.add_text(text, guild_id=GUILD_A)
 
 
-async def test_servers_cannot_remove_global_or_bundled_sources(kb):
+async def test_servers_cannot_remove_global_or_bundled_sources(any_kb):
+    kb = any_kb
     shared = await kb.add_text(ROBOTICS)
     with pytest.raises(Forbidden, match="only be removed from the command line"):
         await kb.remove_source(shared.source.doc_id, Caller.member(GUILD_A, 7))
@@ -106,7 +109,8 @@ async def test_servers_cannot_remove_global_or_bundled_sources(kb):
     assert removed.title == own.source.title
 
 
-async def test_a_source_added_by_another_process_is_found_without_restart(db_path, kb):
+async def test_a_source_added_by_another_process_is_found_without_restart(address, any_kb):
+    kb, db_path = any_kb, address
     first = await kb.ask("Ferncliff parcels per hour")
     assert not first.answered
     async with await KnowledgeBase.open(db_path) as other:  # another connection, as the CLI
@@ -134,25 +138,27 @@ async def test_a_failed_ingest_leaves_no_half_added_source(kb, db_path):
     assert not (await kb.ask("Ferncliff robots")).answered
 
 
-async def test_refused_text_writes_nothing(kb, db_path):
-    before = row_counts(db_path)
+async def test_refused_text_writes_nothing(any_kb, address):
+    kb = any_kb
+    before = await dump_tables(address)
     with pytest.raises(BadSource, match="has no text that can be searched"):
         await kb.add_text("!!! ??? ... the of and")
     with pytest.raises(BadSource, match="too long"):
         await kb.add_text("word " * 500_000)
-    assert row_counts(db_path) == before
+    assert await dump_tables(address) == before
 
 
-async def test_the_log_row_carries_who_asked_from_where(kb, db_path):
+async def test_the_log_row_carries_who_asked_from_where(any_kb, address):
+    kb = any_kb
     caller = Caller(surface="discord", guild_id=GUILD_A, channel_id=42, user_id=7, command="ask")
     answer = await kb.ask("What did Zuckerberg pledge to invest?", k=2, caller=caller)
     assert answer.answered and "$60 billion" in answer.hits[0].text
-    with sqlite3.connect(db_path) as con:
-        row = con.execute(
-            "SELECT surface, guild_id, channel_id, user_id, command, query, hits, answered "
-            "FROM queries WHERE id = ?",
-            (answer.query_id,),
-        ).fetchone()
+    [row] = await query_rows(
+        address,
+        "SELECT surface, guild_id, channel_id, user_id, command, query, hits, answered "
+        "FROM queries WHERE id = ?",
+        answer.query_id,
+    )
     assert row[:6] == ("discord", GUILD_A, 42, 7, "ask", "What did Zuckerberg pledge to invest?")
     assert row[7] == 1 and row[6].startswith(f"[[{answer.hits[0].passage_id}, ")
     rows = await kb.query_log("recent", 10, Caller.member(GUILD_A, 7))
@@ -160,23 +166,24 @@ async def test_the_log_row_carries_who_asked_from_where(kb, db_path):
     assert await kb.query_log("recent", 10, Caller.member(GUILD_B, 7)) == []
 
 
-async def test_highlights_mark_the_query_terms_in_the_passage(kb):
+async def test_highlights_mark_the_query_terms_in_the_passage(any_kb):
+    kb = any_kb
     answer = await kb.ask("H800 export restrictions", k=1)
     hit = answer.hits[0]
     marked = {hit.text[s:e] for s, e in hit.highlights}
     assert {"H800s", "restrictions"} <= marked
 
 
-async def test_two_processes_opening_a_new_database_at_once(db_path):
+async def test_two_processes_opening_a_new_database_at_once(address):
     import asyncio
 
-    first, second = await asyncio.gather(KnowledgeBase.open(db_path), KnowledgeBase.open(db_path))
+    first, second = await asyncio.gather(KnowledgeBase.open(address), KnowledgeBase.open(address))
     try:
         assert len(await first.list_sources()) == len(await second.list_sources()) == 5
     finally:
         await first.close()
         await second.close()
-    assert row_counts(db_path)["documents"] == 5
+    assert await query_rows(address, "SELECT count(*) FROM documents") == [(5,)]
 
 
 async def test_refresh_never_reads_an_uploads_name_from_this_machine(
