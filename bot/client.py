@@ -41,7 +41,7 @@ EXTENSIONS = (
 )
 
 
-class Citebot(commands.AutoShardedBot):
+class Citebot(commands.Bot):
     """citebot in Discord. Slash and message commands need no privileged intent; auto-answers
     and plain follow-ups need Message Content (`Settings.message_content`)."""
 
@@ -56,10 +56,7 @@ class Citebot(commands.AutoShardedBot):
             tree_cls=CitebotTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
-            # One process may run several shards (issue 13): discord.py's auto-sharded client
-            # connects each; unsharded, the count Discord recommends (1 for a small bot).
-            shard_count=settings.shard_count,
-            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
+            **self._shard_options(settings),
         )
         self.kb = kb
         self.settings = settings
@@ -68,6 +65,11 @@ class Citebot(commands.AutoShardedBot):
         # aside (`retrieval.heap.settle_heap`); not for a bot inside another program (tests).
         self.settles_heap = False
         self.synced: bool | None = None  # None: not tried; False: tree unchanged, skipped
+
+    @staticmethod
+    def _shard_options(settings: Settings) -> dict[str, object]:
+        """None: one connection for every server (`ShardedCitebot` runs several)."""
+        return {}
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -105,3 +107,22 @@ class Citebot(commands.AutoShardedBot):
         )
         if self.settles_heap:
             settle_heap()
+
+
+class ShardedCitebot(Citebot, commands.AutoShardedBot):
+    """citebot running some of the bot's shards in this process (issue 13: `citebot run
+    --shard-count N --shard-ids 0,1`): discord.py's auto-sharded client connects each of them.
+    Only when sharding is asked for: unsharded, that client would first ask Discord for its
+    recommended shard count and gateway (`GET /gateway/bot`), which a plain bot never does."""
+
+    @staticmethod
+    def _shard_options(settings: Settings) -> dict[str, object]:
+        shards = settings.shards
+        assert shards is not None, "ShardedCitebot needs a shard count"
+        count, ids = shards
+        return {"shard_count": count, "shard_ids": list(ids)}
+
+
+def bot_for(kb: KnowledgeBase, settings: Settings) -> Citebot:
+    """The bot these settings ask for: sharded, or one connection for every server."""
+    return (ShardedCitebot if settings.shards is not None else Citebot)(kb, settings)

@@ -21,7 +21,7 @@ import discord
 from dotenv import load_dotenv
 
 from bot import logsetup
-from bot.client import Citebot
+from bot.client import bot_for
 from bot.settings import Settings, SettingsError
 from retrieval.errors import CitebotError
 from retrieval.ingest import IngestQueue
@@ -68,7 +68,7 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _run_bot(kb: KnowledgeBase, settings: Settings) -> None:
-    async with Citebot(kb, settings) as bot:
+    async with bot_for(kb, settings) as bot:
         bot.settles_heap = True  # this process is the bot's own (see retrieval.heap)
         # A service manager stops us with SIGTERM: log out and close the database cleanly.
         loop = asyncio.get_running_loop()

@@ -134,3 +134,21 @@ async def test_two_shard_processes_on_one_postgresql(
     assert (one.id, "Where do grey herons wade?") in logged
     sources = await query_rows(address, "SELECT guild_id, title FROM documents ORDER BY id")
     assert (zero.id, "Kestrels") in sources and (None, "Herons") in sources
+
+
+async def test_only_a_sharded_bot_uses_the_auto_sharded_client(db_path) -> None:
+    """Unsharded, the bot is a plain client (it never asks Discord for a recommended shard
+    count); with shards, discord.py's auto-sharded client runs exactly those."""
+    from discord.ext import commands
+
+    from bot.client import ShardedCitebot, bot_for
+    from bot.settings import Settings
+    from retrieval.knowledge import KnowledgeBase
+
+    async with await KnowledgeBase.open(db_path, seed=False) as kb:
+        plain = bot_for(kb, Settings(token="t"))
+        assert not isinstance(plain, commands.AutoShardedBot)
+        sharded = bot_for(kb, Settings(token="t", shard_count=4, shard_ids=(1, 3)))
+        assert isinstance(sharded, ShardedCitebot) and isinstance(sharded, commands.AutoShardedBot)
+        assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])
+        await plain.close()  # (the sharded one, never started, has nothing to close)
