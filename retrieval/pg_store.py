@@ -200,7 +200,9 @@ class PgStore:
 
     def __init__(self, pool: Any, address: str) -> None:
         self._pool = pool
-        self.path = address  # what names the database in messages; never a file here
+        # What names the database in messages: never the password (the pool and the watch
+        # were given the whole address; nothing here keeps it).
+        self.path = shown_address(address)
         self._writer: BatchWriter[tuple[object, ...], tuple[object, ...]] = BatchWriter(
             self._write_log_rows, self._store_layouts
         )

@@ -160,3 +160,15 @@ async def test_nul_characters_never_reach_the_database(any_kb) -> None:
     await any_kb.record_reason(found.query_id, 9, "wrong\x00 ridge", A)
     [row] = await any_kb.query_log("feedback", 5, Caller.member(A, None))
     assert row.reasons == ("wrong ridge",)
+
+
+async def test_an_open_postgresql_store_keeps_no_password_in_view(pg_cluster) -> None:
+    from retrieval.pg_store import PgStore
+    from tests.postgres import fresh_database
+
+    address = (await fresh_database(pg_cluster)).replace("postgres@", "postgres:s3cr3t@")
+    store = await PgStore.open(address)  # trust authentication: any password is accepted
+    try:
+        assert "s3cr3t" not in f"{store!r} {store.path} {vars(store)}"
+    finally:
+        await store.close()
