@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -43,8 +42,11 @@ from retrieval.store import (
     _version_keys,
     _versions_of,
     _without_layout,
+    feedback_of,
+    log_row,
     now,
     shard_condition,
+    source_of,
 )
 
 log = logging.getLogger(__name__)
@@ -456,20 +458,7 @@ class PgStore:
             f"FROM documents d WHERE {where} ORDER BY d.id"
         )
         rows = await (con or self._pool).fetch(sql, *args)
-        return [
-            Source(
-                doc_id=r["id"],
-                title=r["title"],
-                source=r["source"],
-                kind=r["kind"],
-                guild_id=r["guild_id"],
-                passages=r["n"],
-                added_at=r["added_at"],
-                added_by=r["added_by"],
-                summary=r["summary"],
-            )
-            for r in rows
-        ]
+        return [source_of(r) for r in rows]
 
     async def find_by_hash(
         self, content_hash: str, guild_id: int | None, con: Any | None = None
@@ -722,34 +711,9 @@ class PgStore:
 
     # -- query log ---------------------------------------------------------------------------
 
-    async def log_query(
-        self,
-        *,
-        surface: str,
-        guild_id: int | None,
-        channel_id: int | None,
-        user_id: int | None,
-        command: str | None,
-        query: str,
-        hits: list[tuple[int, float]],
-        answered: bool,
-        confidence: float,
-        latency_ms: float,
-    ) -> int:
-        row = (
-            now(),
-            surface,
-            guild_id,
-            channel_id,
-            user_id,
-            command,
-            query,
-            json.dumps([[pid, round(score, 4)] for pid, score in hits]),
-            int(answered),
-            round(confidence, 4),
-            round(latency_ms, 2),
-        )
-        return await self._writer.add(row)
+    async def log_query(self, **fields: Any) -> int:
+        """Log one question (`retrieval.store.log_row`'s fields); its row id."""
+        return await self._writer.add(log_row(**fields))
 
     async def _write_log_rows(self, rows: Sequence[tuple[object, ...]]) -> list[int]:
         """Log rows in one statement; their ids in order (the ids are drawn in the rows'
@@ -928,19 +892,7 @@ class PgStore:
             *args,
             limit,
         )
-        return [
-            FeedbackRow(
-                r["id"],
-                r["query"],
-                r["asked_at"],
-                bool(r["answered"]),
-                int(r["up"]),
-                int(r["down"]),
-                r["last"],
-                tuple(json.loads(r["reasons"] or "[]")),
-            )
-            for r in rows
-        ]
+        return [feedback_of(r) for r in rows]
 
     async def query_texts(
         self, guild_id: int | None, limit: int, *, unanswered: bool = False

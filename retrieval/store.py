@@ -973,20 +973,7 @@ class Store:
         )
         async with (db or self._reader).execute(sql, args) as cur:
             rows = await cur.fetchall()
-        return [
-            Source(
-                doc_id=r["id"],
-                title=r["title"],
-                source=r["source"],
-                kind=r["kind"],
-                guild_id=r["guild_id"],
-                passages=r["n"],
-                added_at=r["added_at"],
-                added_by=r["added_by"],
-                summary=r["summary"],
-            )
-            for r in rows
-        ]
+        return [source_of(r) for r in rows]
 
     async def list_sources(self, guild_id: int | None) -> list[Source]:
         cond, args = _visible(guild_id)
@@ -1011,36 +998,11 @@ class Store:
 
     # -- query log ---------------------------------------------------------------------------
 
-    async def log_query(
-        self,
-        *,
-        surface: str,
-        guild_id: int | None,
-        channel_id: int | None,
-        user_id: int | None,
-        command: str | None,
-        query: str,
-        hits: list[tuple[int, float]],
-        answered: bool,
-        confidence: float,
-        latency_ms: float,
-    ) -> int:
-        row = (
-            now(),
-            surface,
-            guild_id,
-            channel_id,
-            user_id,
-            command,
-            query,
-            json.dumps([[pid, round(score, 4)] for pid, score in hits]),
-            int(answered),
-            round(confidence, 4),
-            round(latency_ms, 2),
-        )
+    async def log_query(self, **fields: Any) -> int:
+        """Log one question (`log_row`'s fields); its row id."""
         # Written with the other asks of the moment (`retrieval.log_writer`); returns once the
         # row is committed, so /logs right after the ask shows it.
-        return await self._writer.add(row)
+        return await self._writer.add(log_row(**fields))
 
     async def _write_log_rows(self, rows: Sequence[tuple[object, ...]]) -> list[int]:
         """Log rows in one statement (its own transaction in autocommit mode, so one trip and
@@ -1280,19 +1242,7 @@ class Store:
         )
         async with self._reader.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
-        return [
-            FeedbackRow(
-                r["id"],
-                r["query"],
-                r["asked_at"],
-                bool(r["answered"]),
-                r["up"],
-                r["down"],
-                r["last"],
-                tuple(json.loads(r["reasons"] or "[]")),
-            )
-            for r in rows
-        ]
+        return [feedback_of(r) for r in rows]
 
     async def query_texts(
         self, guild_id: int | None, limit: int, *, unanswered: bool = False
@@ -1306,6 +1256,64 @@ class Store:
         async with self._reader.execute(sql, (*args, limit)) as cur:
             cur.row_factory = None
             return [(str(q), bool(a), str(t)) for q, a, t in await cur.fetchall()]
+
+
+def log_row(
+    *,
+    surface: str,
+    guild_id: int | None,
+    channel_id: int | None,
+    user_id: int | None,
+    command: str | None,
+    query: str,
+    hits: list[tuple[int, float]],
+    answered: bool,
+    confidence: float,
+    latency_ms: float,
+) -> tuple[object, ...]:
+    """A question's query-log row, in the order of both stores' INSERT columns."""
+    return (
+        now(),
+        surface,
+        guild_id,
+        channel_id,
+        user_id,
+        command,
+        query,
+        json.dumps([[pid, round(score, 4)] for pid, score in hits]),
+        int(answered),
+        round(confidence, 4),
+        round(latency_ms, 2),
+    )
+
+
+def source_of(r: Any) -> Source:
+    """A source as listed, from a row of either store's `_sources` read."""
+    return Source(
+        doc_id=r["id"],
+        title=r["title"],
+        source=r["source"],
+        kind=r["kind"],
+        guild_id=r["guild_id"],
+        passages=r["n"],
+        added_at=r["added_at"],
+        added_by=r["added_by"],
+        summary=r["summary"],
+    )
+
+
+def feedback_of(r: Any) -> FeedbackRow:
+    """An answer's votes, from a row of either store's `feedback_rows` read."""
+    return FeedbackRow(
+        r["id"],
+        r["query"],
+        r["asked_at"],
+        bool(r["answered"]),
+        int(r["up"]),
+        int(r["down"]),
+        r["last"],
+        tuple(json.loads(r["reasons"] or "[]")),
+    )
 
 
 def _record(r: sqlite3.Row) -> QueryRecord:
