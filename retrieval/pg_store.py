@@ -14,6 +14,8 @@ differs, and why:
   processes starting at once migrate once.
 - A change to the corpus also sends a notification (`NOTIFY citebot_corpus`, delivered at
   commit), so other processes learn of it at once (`retrieval.pg_sync`).
+- Each question reads the corpus versions as committed (as on SQLite), so a source another
+  process added is found by the next question; the notification makes the index ready before.
 - Engine threads cannot read it through a connection of their own (`sync_reader` is None):
   their reads go through the event loop, as an in-memory SQLite database's do, and there is no
   folder of saved segments: each process builds its index at start.
@@ -258,9 +260,12 @@ class PgStore:
         if self.watch is not None:
             self.watch.on_change(listener)
 
-    def versions_now(self, guild_id: int | None) -> tuple[int, int, int] | None:
-        """`versions` as last read by the watch, from any thread; None before it read."""
-        return self.watch.versions(guild_id) if self.watch is not None else None
+    def versions_now(self, guild_id: int | None) -> None:
+        """None: each question reads the versions (`versions`). The watch's copy may lag a
+        commit by another process by the few milliseconds its notification takes, and a
+        question asked in that moment would be answered from the index before the change;
+        read, the question waits for the index that holds it, as on SQLite."""
+        return None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -682,10 +687,7 @@ class PgStore:
             await self._bump_many(con, scope or None, [f"analyzer {analyzer_version}"])
 
     async def versions(self, guild_id: int | None) -> tuple[int, int, int]:
-        """As the watch last read them (kept current by notifications and checks), else read."""
-        known = self.versions_now(guild_id)
-        if known is not None:
-            return known
+        """(corpus, global scope, this server's scope) versions as committed now (one read)."""
         keys = _version_keys(guild_id)
         rows = await self._pool.fetch(
             "SELECT key, value FROM meta WHERE key = ANY($1::text[])", list(keys)

@@ -7,7 +7,8 @@ background, so the next question finds a source another process added). A notifi
 never sent again to a listener that missed it (a dropped connection, a restart of the server),
 so the watch also reads the versions after every reconnect (the catch-up) and every
 `CHECK_S` seconds whatever happens (a check cheap enough to run often: one indexed read of a
-few rows). Questions then take the versions from memory, not from a read each.
+few rows). Questions still read the versions themselves (`retrieval.pg_store`): the watch makes
+the index ready before they come; they make sure it is.
 """
 
 from __future__ import annotations

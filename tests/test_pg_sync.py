@@ -144,3 +144,17 @@ async def test_a_change_without_a_notification_is_found_by_the_periodic_check(ad
         async with asyncio.timeout(30):
             await heard.wait()
         assert kb.store.watch.version.number == seen + 1
+
+
+async def test_a_question_right_after_another_process_adds_finds_it(address) -> None:
+    """Even before this process hears of the change (its watch here hears nothing at all), its
+    next question reads the corpus version and waits for the index that holds the source."""
+    async with (
+        await KnowledgeBase.open(address) as kb,
+        await KnowledgeBase.open(address) as other,
+    ):
+        assert (await kb.ask(SPEND, 3, Caller.member(A, 1))).answered  # its index built
+        await kb.store.watch.close()  # deaf: no notification, no check
+        await other.add_text(KESTRELS, title="Kestrels")
+        found = await kb.ask("Where do kestrels nest?", 3, Caller.member(A, 1))
+        assert found.answered and found.hits[0].title == "Kestrels"
