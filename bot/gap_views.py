@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import render
+from bot.adding import add_source
 from bot.checks import NotModerator, is_moderator
 from bot.errors import report
 from retrieval.errors import BadSource
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from retrieval.gaps import Gap
 
 Interaction = discord.Interaction["Citebot"]
-ADD_WAIT_SECONDS = 8 * 60
 QUESTIONS_CHECKED = 10  # the cluster's most asked wordings asked again
 TOLD_AT_MOST = 25  # replies "Tell the askers" posts, newest questions first
 
@@ -90,20 +90,9 @@ class GapSourceModal(discord.ui.Modal, title="Add a source for these questions")
             kb = interaction.client.kb
             guild, who = interaction.guild_id, str(interaction.user.id)
             title = (self.source_title.value or "").strip() or None
-            if url:
-                result = await kb.add_url(
-                    url, title=title, guild_id=guild, added_by=who, wait_limit=ADD_WAIT_SECONDS
-                )
-            else:
-                result = await kb.add_text(
-                    text,
-                    title=title,
-                    source="pasted text",
-                    kind="text",
-                    guild_id=guild,
-                    added_by=who,
-                    wait_limit=ADD_WAIT_SECONDS,
-                )
+            result = await add_source(
+                kb, guild_id=guild, added_by=who, title=title, url=url or None, text=text
+            )
             gap = _cluster_of(await kb.log_gaps(Caller.member(guild, interaction.user.id)), self)
             asked = list(gap.wordings[:QUESTIONS_CHECKED]) if gap else []
             answered = [a is not None and a.answered for a in await kb.answers_now(asked, guild)]

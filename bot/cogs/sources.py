@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.adding import TOKEN_SECONDS, add_source
 from bot.checks import MODERATOR_PERMISSIONS, moderator_only
 from bot.replies import in_time, send
 from bot.views import pick_article_view, sources_view
@@ -23,11 +24,8 @@ if TYPE_CHECKING:
     from bot.client import Citebot
 
 MAX_PASTED_CHARS = 6000  # Discord's limit for a text option
-# A reply must come within the interaction token's 15 minutes: an addition waits for its turn
-# at most ADD_WAIT_SECONDS, and a refresh starts no source after the time that still leaves
-# one fetch, one read and a write to finish (see Sources._refresh_room).
-TOKEN_SECONDS = 15 * 60
-ADD_WAIT_SECONDS = 8 * 60
+# A refresh starts no source after the time that still leaves one fetch, one read and a write
+# to finish within the token's 15 minutes (see Sources._refresh_room).
 MARGIN_SECONDS = 60
 
 
@@ -115,38 +113,17 @@ class Sources(commands.Cog):
         added_by = str(interaction.user.id)
         guild = interaction.guild_id
         queued = _queued_note(interaction)
-        if url:
-            result = await self.bot.kb.add_url(
-                url,
-                title=title,
-                guild_id=guild,
-                added_by=added_by,
-                on_queued=queued,
-                wait_limit=ADD_WAIT_SECONDS,
-            )
-        elif file is not None:
-            data = await file.read()
-            result = await self.bot.kb.add_upload(
-                file.filename,
-                data,
-                title=title,
-                guild_id=guild,
-                added_by=added_by,
-                on_queued=queued,
-                wait_limit=ADD_WAIT_SECONDS,
-            )
-        else:
-            assert text is not None
-            result = await self.bot.kb.add_text(
-                text,
-                title=title,
-                source="pasted text",
-                kind="text",
-                guild_id=guild,
-                added_by=added_by,
-                on_queued=queued,
-                wait_limit=ADD_WAIT_SECONDS,
-            )
+        upload = (file.filename, await file.read()) if file is not None else None
+        result = await add_source(
+            self.bot.kb,
+            guild_id=guild,
+            added_by=added_by,
+            title=title,
+            url=url,
+            upload=upload,
+            text=text,
+            on_queued=queued,
+        )
         await interaction.followup.send(embed=render.added_embed(result), ephemeral=True)
 
     @source.command(name="remove")
