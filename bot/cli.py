@@ -859,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from retrieval.pg_store import is_postgres, shown_address
+        from retrieval.backends import is_postgres, shown_address
 
         if is_postgres(db_path) and _is_database_error(exc):  # a server's refusal: one line
             shown = shown_address(db_path)

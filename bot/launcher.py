@@ -112,7 +112,7 @@ def run() -> int:
         print(f"citebot: error: cannot start: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        from retrieval.pg_store import database_errors
+        from retrieval.backends import database_errors
 
         if not isinstance(exc, database_errors()):
             raise

@@ -65,7 +65,7 @@ class Settings:
 
     def __repr__(self) -> str:
         """Every field but the token, and the database as it may be shown (no password)."""
-        from retrieval.pg_store import shown_address
+        from retrieval.backends import shown_address
 
         shown = [f"db_path={shown_address(self.db_path)!r}"] + [
             f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr

@@ -837,11 +837,8 @@ class _ThreadReads:
     loop: asyncio.AbstractEventLoop
 
     def versions(self, guild_id: int | None) -> tuple[int, int, int]:
-        store = self.answering.store
-        known = store.versions_now(guild_id)  # kept current in memory (PostgreSQL's watch)
-        if known is not None:
-            return known
         db = self.answering._reader()
+        store = self.answering.store
         if db is None:
             return asyncio.run_coroutine_threadsafe(store.versions(guild_id), self.loop).result()
         return store.versions_on(db, guild_id)

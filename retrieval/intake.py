@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
+from retrieval.backends import database_errors
 from retrieval.errors import CitebotError, DuplicateSource, Forbidden, NotFound
 from retrieval.files import check_length, check_size, decode_text, read_file_bytes
 from retrieval.ingest import FileRead, IngestQueue, OnQueued, read_files
 from retrieval.models import AddResult, Caller, RefreshResult, Source
-from retrieval.pg_store import database_errors
 from retrieval.seeds import seed_files
 from retrieval.store import NewDocument, Store
 from retrieval.urls import FetchPolicy, canonical_url, check_url

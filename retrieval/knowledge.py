@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.answering import MAX_K, MAX_QUERY_CHARS, Answering, validate_query
+from retrieval.backends import is_postgres
 from retrieval.library import Library
 from retrieval.live_index import LiveIndex
 from retrieval.query_log import MAX_LOG_ROWS, LogView, QueryLog
@@ -39,8 +40,6 @@ from retrieval.store import Store
 async def open_store(address: str | Path) -> Store:
     """The database at `address`: a SQLite file (or ":memory:"), or PostgreSQL when it is a
     `postgresql://` address (`retrieval.pg_store`; asyncpg is imported only then)."""
-    from retrieval.pg_store import is_postgres
-
     if is_postgres(str(address)):
         from retrieval.pg_store import PgStore
 

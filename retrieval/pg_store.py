@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from retrieval.backends import shown_address
 from retrieval.log_writer import BatchWriter, Trickle
 from retrieval.models import FeedbackRow, QueryRecord, Source
 from retrieval.pg_sync import CorpusWatch
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMES = ("postgresql://", "postgres://")
 NOTIFY_CHANNEL = "citebot_corpus"
 # Advisory lock keys (any two fixed numbers no other program of this database uses).
 MIGRATION_LOCK = 0x43495445_0001
@@ -142,34 +142,6 @@ def _q(sql: str) -> str:
     statements hold no `?` in their text otherwise."""
     count = iter(range(1, 10_000))
     return _MARK.sub(lambda _: f"${next(count)}", sql)
-
-
-def database_errors() -> tuple[type[BaseException], ...]:
-    """What either backend raises when a statement or the server fails (for a handler that
-    tries again another way, or says so in a line); asyncpg is imported only when asked."""
-    import sqlite3
-
-    import asyncpg
-
-    return (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-
-def is_postgres(address: str) -> bool:
-    return str(address).startswith(SCHEMES)
-
-
-def shown_address(address: str) -> str:
-    """A database's address as it may be shown (a message, a log line): a PostgreSQL address
-    as user@host:port/database only (no password, no query string, which may hold one too); a
-    file's path as it is."""
-    if not is_postgres(address):
-        return str(address)
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(address)
-    where = parts.netloc.rpartition("@")[2]  # host and port as written ([::1]:5432 too)
-    user = f"{parts.username}@" if parts.username else ""
-    return f"{parts.scheme}://{user}{where}{parts.path}"
 
 
 def _visible(guild_id: int | None, column: str = "d.guild_id") -> tuple[str, tuple[int, ...]]:
@@ -259,13 +231,6 @@ class PgStore:
         """`listener()` runs whenever the corpus changed, in this process or another."""
         if self.watch is not None:
             self.watch.on_change(listener)
-
-    def versions_now(self, guild_id: int | None) -> None:
-        """None: each question reads the versions (`versions`). The watch's copy may lag a
-        commit by another process by the few milliseconds its notification takes, and a
-        question asked in that moment would be answered from the index before the change;
-        read, the question waits for the index that holds it, as on SQLite."""
-        return None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:

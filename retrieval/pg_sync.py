@@ -77,13 +77,6 @@ class CorpusWatch:
         """`listener()` runs (on the loop) each time the versions read differ from before."""
         self._listeners.append(listener)
 
-    def versions(self, guild_id: int | None) -> tuple[int, int, int] | None:
-        """(corpus, global scope, this server's scope) versions as last read; None before."""
-        version = self.version
-        if version is None:
-            return None
-        return version.number, version.scopes.get(0, 0), version.scopes.get(guild_id or 0, 0)
-
     async def refresh(self) -> None:
         """Read the versions now, through the listening connection (so a check also finds a
         connection that died without a word; the loop then listens again); tell the

@@ -379,10 +379,6 @@ class Store:
         """Nothing to register: a SQLite file has no notifications; each question reads the
         corpus version through its thread's connection (cheap: a read of a local file)."""
 
-    def versions_now(self, guild_id: int | None) -> tuple[int, int, int] | None:
-        """None: read them (`versions`, `versions_on`)."""
-        return None
-
     def keep_shards(self, shards: tuple[int, tuple[int, ...]] | None) -> None:
         """Index only the global corpus and the servers on these shards (count, ids): a shard
         process needs no other server's sources in memory. Before the index is first built."""

@@ -70,7 +70,8 @@ async def query_rows(address: str, sql: str, *args: object) -> list[tuple]:
     checks the store left, without going through the store."""
     import asyncio
 
-    from retrieval.pg_store import _q, is_postgres
+    from retrieval.backends import is_postgres
+    from retrieval.pg_store import _q
 
     if is_postgres(address):
         import asyncpg

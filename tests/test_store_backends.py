@@ -126,7 +126,7 @@ def test_a_postgresql_password_is_never_shown(cli, monkeypatch) -> None:
     """An address with a password (in CITEBOT_DB, as the README says) is shown without it
     when the database cannot be used."""
     from bot.settings import Settings
-    from retrieval.pg_store import shown_address
+    from retrieval.backends import shown_address
 
     secret = "postgresql://citebot:s3cr3t-pw@127.0.0.1:1/citebot"
     assert shown_address(secret) == "postgresql://citebot@127.0.0.1:1/citebot"
